@@ -1,0 +1,3 @@
+"""BOLD: Better Outcomes through Linked Data."""
+
+__version__ = "0.1.0"

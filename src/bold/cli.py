@@ -1,0 +1,124 @@
+"""The ``bold`` command line: one command or sub-command group per stage, no logic of its own."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bold import __version__
+
+app = typer.Typer(
+    help="BOLD: link records about people with complex needs safely, and let out only checked statistics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print a one-line error and return the exit to raise."""
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where + ': ' if where else ''}{first['msg'].removeprefix('Value error, ')}"
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False):
+    if version:
+        console.print(__version__)
+        raise typer.Exit()
+
+
+@app.command()
+def synth(
+    people: Annotated[int, typer.Option("--people", "-n", help="Number of people in the population.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the extracts and truth/.")],
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same files.")] = 1,
+    start: Annotated[str, typer.Option(help="First day of the period (YYYY-MM-DD).")] = "2018-01-01",
+    end: Annotated[str, typer.Option(help="Last day of the period (YYYY-MM-DD).")] = "2024-12-31",
+    pilot_start: Annotated[
+        str | None,
+        typer.Option(
+            help="Day the continuity-of-care pilot starts in pilot areas (default: 40% into the period)."
+        ),
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both.")] = "both",
+    corruption: Annotated[
+        Path | None,
+        typer.Option(help="YAML file of identifier corruption rates per source, merged over the defaults."),
+    ] = None,
+):
+    """Generate a synthetic multi-agency population: seven source extracts plus ground truth in truth/."""
+    from bold.synth.config import SynthConfig, load_corruption_overrides
+    from bold.synth.generate import FORMATS, generate
+
+    formats = FORMATS if fmt == "both" else (fmt,)
+    if not set(formats) <= set(FORMATS):
+        raise fail(f"--format {fmt!r} is not one of csv, parquet, both")
+    settings = {"people": people, "seed": seed, "start": _date(start, "--start"), "end": _date(end, "--end")}
+    if pilot_start:
+        settings["pilot_start"] = _date(pilot_start, "--pilot-start")
+    try:
+        if corruption:
+            settings["corruption"] = load_corruption_overrides(corruption)
+        cfg = SynthConfig(**settings)
+    except ValidationError as exc:
+        raise fail(_one_line(exc)) from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+    columns = (TextColumn("[bold]simulating people"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("people", total=cfg.people)
+        try:
+            figures = generate(cfg, out, formats, progress=lambda n: bar.advance(task, n))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    _print_synth_summary(figures, out)
+
+
+def _print_synth_summary(f: dict, out: Path) -> None:
+    table = Table(title=f"Synthetic population: {f['people']:,} people", title_justify="left")
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    for source, n in f["records"].items():
+        table.add_row(source, f"{n:,}")
+    table.add_row("[bold]all sources", f"[bold]{sum(f['records'].values()):,}")
+    console.print(table)
+    coc = f["continuity_of_care_21_days"]
+    console.print(
+        f"Releases from prison: {f['releases']:,}, of which {f['releases_with_substance_need']:,} "
+        "with a substance misuse need"
+    )
+    console.print(
+        f"True continuity of care (treatment within 21 days of release): [bold]{coc:.1%}[/]"
+        if coc is not None
+        else "True continuity of care: no releases"
+    )
+    rate = f["deaths_within_14_days_per_1000_person_years"]
+    console.print(
+        f"Deaths within 14 days of release: [bold]{f['deaths_within_14_days_of_release']:,}[/]"
+        + (f" ({rate:.1f} per 1,000 person-years)" if rate is not None else "")
+    )
+    console.print(f"Extracts in {out}/, ground truth in {out}/truth/ (never ingest it).")

@@ -1,0 +1,1 @@
+"""Synthetic multi-agency population: people, their life events, custodian extracts, ground truth."""

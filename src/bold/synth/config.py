@@ -1,0 +1,169 @@
+"""Settings for one synthetic run: size, seed, period, the pilot and identifier corruption rates.
+
+Corruption rates are per source because data quality differs by custodian: justice systems hold
+aliases, hospital data misses NHS numbers for homeless people, death registrations are clean.
+A YAML file passed to ``bold synth --corruption`` overrides any of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bold.synth import calibration as cal
+
+SOURCES = ("prison", "probation", "treatment", "hospital", "deaths", "homelessness", "mental_health")
+
+Rate = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class CorruptionRates(BaseModel):
+    """Probabilities of each identifier problem, per registration or record in one source.
+
+    Name and date-of-birth errors are drawn once per registration (a person's record in the
+    source's own system), so they repeat on every event filed under it, as they do in real systems.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    forename_typo: float = Rate
+    surname_typo: float = Rate
+    nickname: float = Rate
+    alias: float = Rate  # justice data: booked under an alias
+    dob_day_month_swap: float = Rate  # among dates where day and month can be swapped
+    dob_wrong_year: float = Rate
+    nhs_missing: float = Rate
+    nhs_missing_homeless: float = Rate
+    nino_missing: float = Rate
+    nfa_homeless: float = Rate  # "no fixed abode" in place of an address, for homeless people
+    nfa_other: float = Rate
+    duplicate: float = Rate  # the same event entered again under a new registration
+
+
+DEFAULT_CORRUPTION: dict[str, dict[str, float]] = {
+    "prison": dict(
+        forename_typo=0.03,
+        surname_typo=0.03,
+        nickname=0.06,
+        alias=0.08,
+        dob_day_month_swap=0.02,
+        dob_wrong_year=0.01,
+        nfa_homeless=0.6,
+        nfa_other=0.05,
+        duplicate=0.02,
+    ),
+    "probation": dict(
+        forename_typo=0.03,
+        surname_typo=0.03,
+        nickname=0.06,
+        alias=0.05,
+        dob_day_month_swap=0.015,
+        dob_wrong_year=0.01,
+        nfa_homeless=0.4,
+        nfa_other=0.03,
+        duplicate=0.02,
+    ),
+    "treatment": dict(
+        forename_typo=0.005,
+        surname_typo=0.005,
+        nickname=0.08,
+        dob_day_month_swap=0.02,
+        dob_wrong_year=0.015,
+        nfa_homeless=0.5,
+        nfa_other=0.02,
+        duplicate=0.03,
+    ),
+    "hospital": dict(
+        forename_typo=0.0,
+        surname_typo=0.0,
+        dob_day_month_swap=0.005,
+        dob_wrong_year=0.005,
+        nhs_missing=0.03,
+        nhs_missing_homeless=0.3,
+        nfa_homeless=0.5,
+        nfa_other=0.01,
+        duplicate=0.01,
+    ),
+    "deaths": dict(
+        forename_typo=0.005,
+        surname_typo=0.005,
+        nickname=0.01,
+        dob_day_month_swap=0.002,
+        dob_wrong_year=0.002,
+        nhs_missing=0.02,
+        nhs_missing_homeless=0.15,
+        nfa_homeless=0.4,
+        nfa_other=0.01,
+        duplicate=0.0,
+    ),
+    "homelessness": dict(
+        forename_typo=0.04,
+        surname_typo=0.04,
+        nickname=0.07,
+        dob_day_month_swap=0.02,
+        dob_wrong_year=0.02,
+        nino_missing=0.35,
+        duplicate=0.03,
+    ),
+    "mental_health": dict(
+        dob_day_month_swap=0.01,
+        dob_wrong_year=0.01,
+        nhs_missing=0.02,
+        nhs_missing_homeless=0.2,
+        nfa_homeless=0.5,
+        nfa_other=0.01,
+        duplicate=0.02,
+    ),
+}
+
+
+def _default_corruption() -> dict[str, CorruptionRates]:
+    return {s: CorruptionRates(**DEFAULT_CORRUPTION[s]) for s in SOURCES}
+
+
+class SynthConfig(BaseModel):
+    """Everything that determines a synthetic population: the same config gives the same files."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    people: int = Field(gt=0, le=50_000_000)
+    seed: int = Field(ge=0)
+    start: dt.date = dt.date(2018, 1, 1)
+    end: dt.date = dt.date(2024, 12, 31)
+    pilot_start: dt.date | None = None  # default: 40% of the way through the period
+    pilot_odds_ratio: float = Field(default=cal.PILOT_ODDS_RATIO, gt=0)
+    corruption: dict[str, CorruptionRates] = Field(default_factory=_default_corruption)
+
+    @model_validator(mode="after")
+    def _check_period(self) -> SynthConfig:
+        if self.end <= self.start:
+            raise ValueError(f"end date {self.end} must be after start date {self.start}")
+        if self.pilot_start is None:
+            self.pilot_start = self.start + (self.end - self.start) * 2 // 5
+        if not self.start <= self.pilot_start <= self.end:
+            raise ValueError(f"pilot start {self.pilot_start} must lie between {self.start} and {self.end}")
+        unknown = set(self.corruption) - set(SOURCES)
+        if unknown:
+            raise ValueError(f"unknown source(s) in corruption rates: {', '.join(sorted(unknown))}")
+        return self
+
+
+def load_corruption_overrides(path: Path) -> dict[str, CorruptionRates]:
+    """Read a YAML file of ``source: {rate: value}`` and merge it over the defaults."""
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read corruption rates: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping of source to rates")
+    merged = _default_corruption()
+    for source, rates in data.items():
+        if source not in SOURCES:
+            raise ValueError(f"{path}: unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+        if not isinstance(rates, dict):
+            raise ValueError(f"{path}: rates for {source!r} must be a mapping")
+        merged[source] = CorruptionRates(**{**merged[source].model_dump(), **rates})
+    return merged

@@ -1,0 +1,151 @@
+"""Generate a synthetic population in chunks and write the extracts and the ground truth.
+
+People are simulated in fixed-size chunks, each with its own random stream derived from the seed
+and the chunk number, so memory stays flat as the population grows and the same seed always gives
+the same files. Each chunk is appended to the open CSV and Parquet writers.
+
+Layout of the output folder::
+
+    OUT/<source>.csv, OUT/<source>.parquet     one extract per source (what custodians send)
+    OUT/truth/records.parquet                  record id -> person id, and the errors applied
+    OUT/truth/events.parquet                   the true event behind each record
+    OUT/truth/people.parquet                   each person's true identifiers, needs and areas
+    OUT/truth/releases.parquet                 each release with what truly followed
+    OUT/truth/summary.json                     headline figures and the settings used
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from bold.synth import truth
+from bold.synth.config import SOURCES, SynthConfig
+from bold.synth.events import day_number, simulate
+from bold.synth.extracts import BUILDERS, Counters, as_date32
+from bold.synth.population import People, make_people
+from bold.synth.reference import ETHNICITY_CODES, areas
+
+CHUNK_PEOPLE = 50_000  # fixed: changing it changes the random streams, and so the files
+FORMATS = ("csv", "parquet")
+
+
+class Writers:
+    """Appending writers for every output file, opened on the first chunk's schema."""
+
+    def __init__(self, stack: ExitStack, out: Path, formats: tuple[str, ...]):
+        self.stack, self.out, self.formats = stack, out, formats
+        self.open: dict[str, object] = {}
+
+    def write(self, name: str, table: pa.Table, formats: tuple[str, ...]) -> None:
+        for fmt in formats:
+            key = f"{name}.{fmt}"
+            path = self.out / key
+            if key not in self.open:
+                if fmt == "csv":
+                    options = pacsv.WriteOptions(quoting_style="needed")
+                    self.open[key] = self.stack.enter_context(
+                        pacsv.CSVWriter(path, table.schema, write_options=options)
+                    )
+                else:
+                    self.open[key] = self.stack.enter_context(
+                        pq.ParquetWriter(path, table.schema, compression="zstd")
+                    )
+            self.open[key].write_table(table)
+
+
+def _people_truth(people: People, death_day: np.ndarray) -> pa.Table:
+    a = areas()
+    la, la2 = people.la, people.la_after_move
+    return pa.table(
+        {
+            "person_id": people.person_id,
+            "sex": np.where(people.female, "F", "M"),
+            "date_of_birth": as_date32(people.dob),
+            "ethnicity": np.array(ETHNICITY_CODES)[people.ethnicity],
+            "forename": people.forename.astype(str),
+            "surname": people.surname.astype(str),
+            "surname_after_change": people.new_surname.astype(str),
+            "surname_change_date": as_date32(people.surname_change_day),
+            "alias_forename": people.alias_forename.astype(str),
+            "alias_surname": people.alias_surname.astype(str),
+            "nhs_number": people.nhs_number,
+            "ni_number": people.ni_number.astype(str),
+            "pnc_id": np.char.zfill(people.pnc_year.astype(str), 4).astype(object) + "/" + people.pnc_serial,
+            "drug": people.drug,
+            "opiate": people.opiate,
+            "alcohol": people.alcohol,
+            "offending": people.offending,
+            "homeless": people.homeless,
+            "mental_health": people.mental_health,
+            "region": a.region_name[a.la_region[la]],
+            "local_authority": a.la_code[la],
+            "postcode": people.postcode.astype(str),
+            "move_date": as_date32(people.move_day),
+            "local_authority_after_move": a.la_code[la2],
+            "postcode_after_move": people.postcode_after_move.astype(str),
+            "date_of_death": as_date32(death_day),
+        }
+    )
+
+
+def _releases_truth(rel: dict) -> pa.Table:
+    cols = dict(rel)
+    cols["release_date"] = as_date32(cols["release_date"])
+    return pa.table(cols)
+
+
+def check_output_folder(out: Path) -> None:
+    """Fail early, in one line, when the folder cannot be created or written."""
+    try:
+        (out / "truth").mkdir(parents=True, exist_ok=True)
+        probe = out / ".bold-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ValueError(f"cannot write to output folder {out}: {exc.strerror or exc}") from exc
+
+
+def generate(
+    cfg: SynthConfig,
+    out: Path,
+    formats: tuple[str, ...] = FORMATS,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Write the population to ``out``; returns the summary figures (also in truth/summary.json)."""
+    check_output_folder(out)
+    start, end = day_number(cfg.start), day_number(cfg.end)
+    counters = Counters()
+    summary = truth.Summary()
+    with ExitStack() as stack:
+        writers = Writers(stack, out, formats)
+        for chunk, first in enumerate(range(0, cfg.people, CHUNK_PEOPLE)):
+            n = min(CHUNK_PEOPLE, cfg.people - first)
+            rng = np.random.default_rng([cfg.seed, chunk])
+            people = make_people(rng, first, n, start, end, cfg.seed)
+            timeline = simulate(people, rng, cfg)
+            for source in SOURCES:
+                built = BUILDERS[source](people, timeline, cfg, rng, counters)
+                writers.write(source, built.extract, formats)
+                writers.write("truth/records", built.records, ("parquet",))
+                writers.write("truth/events", built.events, ("parquet",))
+                summary.add_records(source, built.extract.num_rows)
+            rel = truth.releases(people, timeline, cfg, end)
+            writers.write("truth/people", _people_truth(people, timeline.death_day), ("parquet",))
+            writers.write("truth/releases", _releases_truth(rel), ("parquet",))
+            summary.add_chunk(people, timeline, rel)
+            if progress:
+                progress(n)
+    figures = summary.figures()
+    settings = json.loads(cfg.model_dump_json())
+    (out / "truth" / "summary.json").write_text(
+        json.dumps({"figures": figures, "settings": settings}, indent=2)
+    )
+    return figures
