@@ -11,7 +11,7 @@ import datetime as dt
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bold.synth import calibration as cal
 
@@ -165,5 +165,10 @@ def load_corruption_overrides(path: Path) -> dict[str, CorruptionRates]:
             raise ValueError(f"{path}: unknown source {source!r}; expected one of {', '.join(SOURCES)}")
         if not isinstance(rates, dict):
             raise ValueError(f"{path}: rates for {source!r} must be a mapping")
-        merged[source] = CorruptionRates(**{**merged[source].model_dump(), **rates})
+        try:
+            merged[source] = CorruptionRates(**{**merged[source].model_dump(), **rates})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ValueError(f"{path}: {source}.{field}: {first['msg']}") from None
     return merged

@@ -417,7 +417,7 @@ def build_prison(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "PNC_ID": np.where(rng.random(len(pid)) < 0.02, None, _pnc(people, pid, True)),
         "SURNAME": _case(ident.surname, "upper"),
         "FORENAME": _case(ident.forename, "upper"),
-        "ALIASES": _case(ident.aliases, "upper"),
+        "ALIASES": np.where(ident.aliases == "", None, _case(ident.aliases, "upper")),
         "DATE_OF_BIRTH": dates(ident.dob, spec.date_format),
         "SEX": _sex(people, pid, ("M", "F")),
         "RELEASE_POSTCODE": ident.postcode,
@@ -436,6 +436,7 @@ def build_prison(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "event": np.full(len(s["pid"]), "prison_spell", dtype=object),
         "date": s["reception"],
         "end_date": s["release"],
+        "detail": areas().prison_code[s["prison"]],
     }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, noms, ident, events, counters, rng, cfg.seed, 11
@@ -474,6 +475,7 @@ def build_probation(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "event": np.full(len(o["pid"]), "probation_order", dtype=object),
         "date": o["start"],
         "end_date": o["terminated"],
+        "detail": o["order_type"],
     }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, crn, ident, events, counters, rng, cfg.seed, 12
@@ -519,6 +521,7 @@ def build_treatment(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "event": np.full(len(j["pid"]), "treatment_journey", dtype=object),
         "date": j["start"],
         "end_date": j["discharge"],
+        "detail": j["reason"],
     }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, client, ident, events, counters, rng, cfg.seed, 13
@@ -547,6 +550,7 @@ def build_hospital(people: People, t: Timeline, cfg: SynthConfig, rng, counters:
         "event": np.full(len(a["pid"]), "hospital_admission", dtype=object),
         "date": a["admit"],
         "end_date": a["discharge"],
+        "detail": a["diag1"],
     }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 14
@@ -571,7 +575,12 @@ def build_deaths(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "UNDERLYING_CAUSE": d["cause"][base],
         "DRUG_RELATED": np.where(d["drug_related"][base], "1", "0"),
     }
-    events = {"event": np.full(len(d["pid"]), "death", dtype=object), "date": d["day"], "end_date": d["day"]}
+    events = {
+        "event": np.full(len(d["pid"]), "death", dtype=object),
+        "date": d["day"],
+        "end_date": d["day"],
+        "detail": d["cause"],
+    }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 15
     )
@@ -603,6 +612,7 @@ def build_homelessness(people: People, t: Timeline, cfg: SynthConfig, rng, count
         "event": np.full(len(h["pid"]), "homelessness_application", dtype=object),
         "date": h["day"],
         "end_date": h["day"],
+        "detail": h["duty"],
     }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 16
@@ -634,6 +644,7 @@ def build_mental_health(people: People, t: Timeline, cfg: SynthConfig, rng, coun
         "event": np.full(len(m["pid"]), "mental_health_referral", dtype=object),
         "date": m["day"],
         "end_date": np.full(len(m["pid"]), NEVER, dtype=np.int32),
+        "detail": m["reason"],
     }
     return _finish(
         spec, cols, people.person_id[pid], base, is_dup, patient, ident, events, counters, rng, cfg.seed, 17

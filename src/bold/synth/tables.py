@@ -53,9 +53,10 @@ def last_at_or_before(q_pid, q_day, e_pid, e_day) -> np.ndarray:
 
 
 def in_spell(pid, day, spell_pid, spell_start, spell_end) -> np.ndarray:
-    """True where ``day`` falls inside one of the person's spells (spells must not overlap)."""
+    """True where ``day`` falls in one of the person's spells, taken as [start, end): a person
+    released on a day is out on that day. Spells must not overlap."""
     i = last_at_or_before(pid, day, spell_pid, spell_start)
-    return (i >= 0) & (day <= np.where(i >= 0, spell_end[i], 0))
+    return (i >= 0) & (day < np.where(i >= 0, spell_end[i], 0))
 
 
 def starts_after_previous_end(pid, start, end) -> np.ndarray:

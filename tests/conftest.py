@@ -1,0 +1,37 @@
+"""Shared fixtures: synthetic populations generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from bold.synth.config import SynthConfig
+from bold.synth.generate import generate
+
+
+def make_population(root: Path, **settings) -> tuple[Path, dict]:
+    out = root / "synth"
+    figures = generate(SynthConfig(**settings), out)
+    return out, figures
+
+
+@pytest.fixture(scope="session")
+def small_population(tmp_path_factory) -> tuple[Path, dict]:
+    """A few thousand people: structure, formats and the calibration targets that are not rare events."""
+    return make_population(tmp_path_factory.mktemp("small"), people=5_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def large_population(tmp_path_factory) -> tuple[Path, dict]:
+    """Enough people for deaths in the fortnight after release (a rare event) to be counted."""
+    return make_population(tmp_path_factory.mktemp("large"), people=60_000, seed=5)
+
+
+@pytest.fixture()
+def sql():
+    """A DuckDB connection for querying generated files."""
+    con = duckdb.connect()
+    yield con
+    con.close()
