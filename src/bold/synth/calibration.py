@@ -107,7 +107,7 @@ CONTINUITY_BY_YEAR = {
     2024: 0.53,
 }
 CONTINUITY_OST_LOGIT = 0.9  # people on OST must be picked up for their prescription
-CONTINUITY_CALIBRATION_LOGIT = -0.05  # offsets the mix of OST and regions so the national rate holds
+CONTINUITY_CALIBRATION_LOGIT = -0.3  # offsets the mix of OST and regions so the national rate holds
 PILOT_ODDS_RATIO = 1.8  # planted effect of the pilot on continuity of care (difference-in-differences)
 LATE_TREATMENT_AFTER_RELEASE = 0.35  # missed the 3 weeks but start within the next months
 UNFLAGGED_NEED_TREATMENT = 0.10
