@@ -66,6 +66,8 @@ def test_bad_corruption_file(tmp_path):
 
 def test_synth_writes_csv_only_and_prints_the_summary(tmp_path):
     out = tmp_path / "out"
+    out.mkdir()
+    (out / "prison.parquet").write_text("left by an earlier run with another seed")
     result = runner.invoke(
         app, ["synth", "--people", "300", "--seed", "4", "--out", str(out), "--format", "csv"]
     )

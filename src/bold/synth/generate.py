@@ -121,6 +121,9 @@ def generate(
 ) -> dict:
     """Write the population to ``out``; returns the summary figures (also in truth/summary.json)."""
     check_output_folder(out)
+    for source in SOURCES:  # a file from an earlier run in another format would no longer match truth/
+        for fmt in set(FORMATS) - set(formats):
+            (out / f"{source}.{fmt}").unlink(missing_ok=True)
     start, end = day_number(cfg.start), day_number(cfg.end)
     counters = Counters()
     summary = truth.Summary()
