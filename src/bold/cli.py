@@ -99,7 +99,8 @@ def synth(
 
 
 def _print_synth_summary(f: dict, out: Path) -> None:
-    table = Table(title=f"Synthetic population: {f['people']:,} people", title_justify="left")
+    console.print(f"[bold]Synthetic population: {f['people']:,} people")
+    table = Table()
     table.add_column("source")
     table.add_column("records", justify="right")
     for source, n in f["records"].items():
