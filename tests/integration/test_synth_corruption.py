@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bold.synth.config import DEFAULT_CORRUPTION, SOURCES, CorruptionRates
+from bold.synth.config import SOURCES, CorruptionRates, default_rates
 from bold.synth.extracts import SPECS
 from tests.conftest import make_population
 
@@ -113,8 +113,6 @@ def test_missing_ni_numbers(corrupted, sql):
 
 
 def test_default_rates_cover_every_source():
-    assert set(DEFAULT_CORRUPTION) == set(SOURCES)
-    assert (
-        DEFAULT_CORRUPTION["hospital"]["nhs_missing_homeless"]
-        > 5 * DEFAULT_CORRUPTION["hospital"]["nhs_missing"]
-    )
+    defaults = default_rates()
+    assert set(defaults) == set(SOURCES)
+    assert defaults["hospital"]["nhs_missing_homeless"] > 5 * defaults["hospital"]["nhs_missing"]

@@ -8,6 +8,7 @@ A YAML file passed to ``bold synth --corruption`` overrides any of them.
 from __future__ import annotations
 
 import datetime as dt
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -43,85 +44,17 @@ class CorruptionRates(BaseModel):
     duplicate: float = Rate  # the same event entered again under a new registration
 
 
-DEFAULT_CORRUPTION: dict[str, dict[str, float]] = {
-    "prison": dict(
-        forename_typo=0.03,
-        surname_typo=0.03,
-        nickname=0.06,
-        alias=0.08,
-        dob_day_month_swap=0.02,
-        dob_wrong_year=0.01,
-        nfa_homeless=0.6,
-        nfa_other=0.05,
-        duplicate=0.02,
-    ),
-    "probation": dict(
-        forename_typo=0.03,
-        surname_typo=0.03,
-        nickname=0.06,
-        alias=0.05,
-        dob_day_month_swap=0.015,
-        dob_wrong_year=0.01,
-        nfa_homeless=0.4,
-        nfa_other=0.03,
-        duplicate=0.02,
-    ),
-    "treatment": dict(
-        forename_typo=0.005,
-        surname_typo=0.005,
-        nickname=0.08,
-        dob_day_month_swap=0.02,
-        dob_wrong_year=0.015,
-        nfa_homeless=0.5,
-        nfa_other=0.02,
-        duplicate=0.03,
-    ),
-    "hospital": dict(
-        forename_typo=0.0,
-        surname_typo=0.0,
-        dob_day_month_swap=0.005,
-        dob_wrong_year=0.005,
-        nhs_missing=0.03,
-        nhs_missing_homeless=0.3,
-        nfa_homeless=0.5,
-        nfa_other=0.01,
-        duplicate=0.01,
-    ),
-    "deaths": dict(
-        forename_typo=0.005,
-        surname_typo=0.005,
-        nickname=0.01,
-        dob_day_month_swap=0.002,
-        dob_wrong_year=0.002,
-        nhs_missing=0.02,
-        nhs_missing_homeless=0.15,
-        nfa_homeless=0.4,
-        nfa_other=0.01,
-        duplicate=0.0,
-    ),
-    "homelessness": dict(
-        forename_typo=0.04,
-        surname_typo=0.04,
-        nickname=0.07,
-        dob_day_month_swap=0.02,
-        dob_wrong_year=0.02,
-        nino_missing=0.35,
-        duplicate=0.03,
-    ),
-    "mental_health": dict(
-        dob_day_month_swap=0.01,
-        dob_wrong_year=0.01,
-        nhs_missing=0.02,
-        nhs_missing_homeless=0.2,
-        nfa_homeless=0.5,
-        nfa_other=0.01,
-        duplicate=0.02,
-    ),
-}
+DEFAULTS_FILE = resources.files("bold.synth").joinpath("data/corruption.yaml")
+
+
+def default_rates() -> dict[str, dict[str, float]]:
+    """The default rates as written in ``data/corruption.yaml``."""
+    return yaml.safe_load(DEFAULTS_FILE.read_text())
 
 
 def _default_corruption() -> dict[str, CorruptionRates]:
-    return {s: CorruptionRates(**DEFAULT_CORRUPTION[s]) for s in SOURCES}
+    defaults = default_rates()
+    return {s: CorruptionRates(**defaults.get(s, {})) for s in SOURCES}
 
 
 class SynthConfig(BaseModel):

@@ -642,39 +642,41 @@ def _mental_health(people: People, rng, spells, journeys, start, end) -> Table:
 # --- death and the end of the period close everything --------------------------------------------
 
 
+def _close(
+    table: Table,
+    death: np.ndarray,
+    start_col: str,
+    end_col: str,
+    end: int,
+    reason_col: str | None = None,
+    died_code: str = "",
+) -> Table:
+    """Drop what starts after death; end at death what was open then (with the reason for it);
+    leave open (``NEVER``) what is still open at the end of the period."""
+    t = take(table, np.flatnonzero(table[start_col] <= death[table["pid"]]))
+    died = death[t["pid"]] < t[end_col]
+    t[end_col] = np.where(died, death[t["pid"]], t[end_col]).astype(np.int32)
+    still_open = t[end_col] > end
+    t[end_col] = np.where(still_open, NEVER, t[end_col]).astype(np.int32)
+    if reason_col:
+        reason = np.where(died, died_code, t[reason_col])
+        t[reason_col] = np.where(still_open, "", reason).astype(object)
+    return t
+
+
 def _close_at_death_and_period_end(t: Timeline, start: int, end: int) -> None:
     death = t.death_day
-
-    def alive(pid, day):
-        return day <= death[pid]
-
-    s = t.spells
-    t.spells = s = take(s, np.flatnonzero(alive(s["pid"], s["reception"])))
-    died_inside = (death[s["pid"]] < s["release"]) | (s["release"] > end)
-    s["release"] = np.where(died_inside, NEVER, s["release"]).astype(np.int32)
-
-    o = take(t.orders, np.flatnonzero(alive(t.orders["pid"], t.orders["start"])))
-    died = death[o["pid"]] < o["terminated"]
-    o["terminated"] = np.where(died, death[o["pid"]], o["terminated"]).astype(np.int32)
-    o["termination"] = np.where(died, "DEC", o["termination"]).astype(object)
-    still_open = o["terminated"] > end
-    o["terminated"] = np.where(still_open, NEVER, o["terminated"]).astype(np.int32)
-    o["termination"] = np.where(still_open, "", o["termination"]).astype(object)
-    t.orders = o
-
-    j = take(t.journeys, np.flatnonzero(alive(t.journeys["pid"], t.journeys["start"])))
-    died = death[j["pid"]] < j["discharge"]
-    j["discharge"] = np.where(died, death[j["pid"]], j["discharge"]).astype(np.int32)
-    j["reason"] = np.where(died, "DIE", j["reason"]).astype(object)
-    still_open = j["discharge"] > end
-    j["discharge"] = np.where(still_open, NEVER, j["discharge"]).astype(np.int32)
-    j["reason"] = np.where(still_open, "", j["reason"]).astype(object)
-    t.journeys = j
-
-    a = take(t.admissions, np.flatnonzero(alive(t.admissions["pid"], t.admissions["admit"])))
-    a["discharge"] = np.minimum(a["discharge"], death[a["pid"]]).astype(np.int32)
-    a["discharge"] = np.where(a["discharge"] > end, NEVER, a["discharge"]).astype(np.int32)
-    t.admissions = a
-
-    t.applications = take(t.applications, np.flatnonzero(alive(t.applications["pid"], t.applications["day"])))
-    t.mh_referrals = take(t.mh_referrals, np.flatnonzero(alive(t.mh_referrals["pid"], t.mh_referrals["day"])))
+    # A spell open at death is a death in custody: there is no release.
+    s = take(t.spells, np.flatnonzero(t.spells["reception"] <= death[t.spells["pid"]]))
+    no_release = (death[s["pid"]] < s["release"]) | (s["release"] > end)
+    s["release"] = np.where(no_release, NEVER, s["release"]).astype(np.int32)
+    t.spells = s
+    t.orders = _close(t.orders, death, "start", "terminated", end, "termination", "DEC")
+    t.journeys = _close(t.journeys, death, "start", "discharge", end, "reason", "DIE")
+    t.admissions = _close(t.admissions, death, "admit", "discharge", end)
+    t.applications = take(
+        t.applications, np.flatnonzero(t.applications["day"] <= death[t.applications["pid"]])
+    )
+    t.mh_referrals = take(
+        t.mh_referrals, np.flatnonzero(t.mh_referrals["day"] <= death[t.mh_referrals["pid"]])
+    )
