@@ -123,3 +123,143 @@ def _print_synth_summary(f: dict, out: Path) -> None:
         + (f" ({rate:.1f} per 1,000 person-years)" if rate is not None else "")
     )
     console.print(f"Extracts in {out}/, ground truth in {out}/truth/ (never ingest it).")
+
+
+# --- workspace and ingest ---------------------------------------------------------------------------
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option(
+        "--workspace", "-w", envvar="BOLD_WORKSPACE", help="The workspace folder (or set BOLD_WORKSPACE)."
+    ),
+]
+
+
+def _open(workspace: Path):
+    from bold.workspace import Workspace, WorkspaceError
+
+    try:
+        return Workspace.open(workspace)
+    except WorkspaceError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="A new, empty folder for the workspace.")],
+    name: Annotated[
+        str | None, typer.Option(help="A name for the workspace (default: the folder's).")
+    ] = None,
+):
+    """Create a workspace: keys (mode 0600), settings, the governance store and the two zones."""
+    from bold.workspace import Workspace, WorkspaceError
+
+    try:
+        ws = Workspace.init(folder, name)
+    except WorkspaceError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Workspace created in {ws.root}/ (identifiers zone encrypted; keys in {ws.keys_dir}/)")
+
+
+@app.command()
+def status(workspace: WorkspaceOption = Path(".")):
+    """Show each source's batches and how many rows were accepted, quarantined and opted out."""
+    from bold.sources import source_types
+
+    ws = _open(workspace)
+    with ws.governance() as db:
+        batches = db.execute("select * from batches order by source, batch_id").fetchall()
+        optouts = db.execute("select count(*) from optout_entries").fetchone()[0]
+    table = Table(title=f"Workspace {ws.settings['workspace']['name']}", title_justify="left")
+    for col in ("source", "batch", "read", "accepted", "quarantined", "opted out", "date"):
+        table.add_column(col, justify="left" if col in ("source", "batch", "date") else "right")
+    seen = set()
+    for b in batches:
+        seen.add(b["source"])
+        table.add_row(
+            b["source"],
+            b["name"],
+            f"{b['rows_read']:,}",
+            f"{b['rows_accepted']:,}",
+            f"{b['rows_quarantined']:,}",
+            f"{b['rows_opted_out']:,}",
+            b["finished_at"][:10],
+        )
+    for source in source_types():
+        if source not in seen:
+            table.add_row(source, "[dim]none", "", "", "", "", "")
+    console.print(table)
+    stored = sum(b["rows_accepted"] for b in batches)
+    console.print(
+        f"Records stored: {stored:,} from {len(batches)} batch(es); opt-out register: {optouts:,} entries"
+    )
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="The custodian's file: CSV, gzipped CSV or Parquet.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Source type (its contract), e.g. prison.")],
+    workspace: WorkspaceOption = Path("."),
+    batch: Annotated[str | None, typer.Option(help="A name for this batch (default: the file name).")] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="YAML mapping of your column names to the contract's (THEIRS: CONTRACT)."),
+    ] = None,
+    encoding: Annotated[
+        str, typer.Option(help="Text encoding of a CSV file: utf-8, latin-1 or utf-16.")
+    ] = "utf-8",
+):
+    """Validate a file against its contract; store identifiers and content apart; quarantine the rest."""
+    from bold.ingest.pipeline import ingest as run_ingest
+    from bold.ingest.reader import IngestError
+    from bold.sources import ContractError, load_contract, load_mapping
+    from bold.workspace import WorkspaceError
+
+    ws = _open(workspace)
+    try:
+        contract = load_contract(source)
+        columns = load_mapping(mapping, contract) if mapping else None
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("starting", total=None)
+            report = run_ingest(
+                ws,
+                source,
+                file,
+                batch,
+                columns,
+                encoding,
+                progress=lambda phase: bar.update(task, description=f"{source}: {phase}"),
+            )
+    except (IngestError, ContractError, WorkspaceError) as exc:
+        raise fail(str(exc)) from None
+    _print_ingest_report(report)
+
+
+def _print_ingest_report(r) -> None:
+    if r.already_ingested_as:
+        console.print(
+            f"{r.file}: already ingested for {r.source} as batch {r.already_ingested_as!r}; nothing added."
+        )
+        return
+    console.print(f"[bold]{r.source}[/] batch [bold]{r.batch}[/] from {r.file}")
+    console.print(
+        f"  rows read {r.rows_read:,} = accepted {r.accepted:,} + quarantined {r.quarantined:,} "
+        f"+ opted out {r.opted_out:,}"
+    )
+    for warning in r.warnings:
+        console.print(f"  [yellow]warning:[/] {warning}")
+    if r.reasons:
+        table = Table(title="Quarantined rows by reason (values are never shown)", title_justify="left")
+        table.add_column("column: reason")
+        table.add_column("rows", justify="right")
+        table.add_column("first rows", justify="right")
+        for reason, n in r.reasons.most_common():
+            table.add_row(reason, f"{n:,}", ", ".join(str(x) for x in r.examples[reason]))
+        console.print(table)
+        console.print(f"  quarantine (encrypted): {r.quarantine_file}")

@@ -1,0 +1,1 @@
+"""Ingest: read -> validate -> quarantine -> normalise -> opt-outs -> split into zones."""

@@ -1,0 +1,195 @@
+"""The opt-out register: people who asked that their records never be stored.
+
+The register holds keyed hashes only (HMAC-SHA256 with the workspace's opt-out key), never an NHS
+number or a name, so the register itself discloses nobody. An entry is an NHS number, or a
+forename, surname and date of birth, normalised exactly as ingest normalises identifiers, so
+'O'Brien' and 'OBRIEN ' match. Opting out applies to records already stored (they are deleted from
+both zones) and to every later ingest (matching rows are counted and dropped before storage).
+
+A source that holds neither an NHS number nor full names (treatment holds initials only) cannot be
+matched at ingest; its records are matched to opt-outs after linkage, at project build.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from bold.ingest.reader import IngestError, sha256
+from bold.ingest.rules import MACROS, sql_text
+from bold.sources import Contract, load_contract, source_types
+from bold.workspace import Workspace, actor, now
+
+NAME_DOB = ("forename", "surname", "date_of_birth")
+
+
+def _digest(key: bytes, kind: str, value: str) -> str:
+    return hmac.new(key, f"{kind}:{value}".encode(), "sha256").hexdigest()
+
+
+def digests(key: str, kind: str, values: list[str | None]) -> list[str | None]:
+    k = key.encode()
+    return [None if v is None else _digest(k, kind, v) for v in values]
+
+
+def register(ws: Workspace) -> dict[str, set[str]]:
+    with ws.governance() as db:
+        rows = db.execute("select kind, digest from optout_entries").fetchall()
+    out: dict[str, set[str]] = {"nhs_number": set(), "name_dob": set()}
+    for kind, digest in rows:
+        out[kind].add(digest)
+    return out
+
+
+def matchable(contract: Contract) -> list[str]:
+    """Which kinds of opt-out entry a source can be matched on."""
+    kinds = []
+    if contract.has_role("nhs_number"):
+        kinds.append("nhs_number")
+    if all(contract.has_role(r) for r in NAME_DOB):
+        kinds.append("name_dob")
+    return kinds
+
+
+def _keys_sql(kind: str) -> str:
+    """SQL for the normalised value an entry of this kind is hashed from, over identifier columns."""
+    if kind == "nhs_number":
+        return "nhs_number"
+    return "forename || '|' || surname || '|' || strftime(date_of_birth, '%Y-%m-%d')"
+
+
+def opted_out(con: duckdb.DuckDBPyConnection, table: str, kinds: list[str], key: str, entries) -> list:
+    """Values of ``_id`` in ``table`` whose identifiers match an opt-out entry."""
+    hits: set = set()
+    for kind in kinds:
+        if not entries[kind]:
+            continue
+        rows = con.execute(f"select _id, {_keys_sql(kind)} from {table}").fetchall()
+        if not rows:
+            continue
+        ids, values = zip(*rows, strict=True)
+        for _id, d in zip(ids, digests(key, kind, list(values)), strict=True):
+            if d in entries[kind]:
+                hits.add(_id)
+    return sorted(hits, key=str)
+
+
+@dataclass
+class OptOutResult:
+    added: int
+    already_listed: int
+    rejected: list[str]
+    records_removed: dict[str, int]
+    already_added_file: bool = False
+
+
+def add(ws: Workspace, path: Path) -> OptOutResult:
+    """Add a file of opt-outs: a CSV with a column nhs_number, or forename, surname, date_of_birth
+    (YYYY-MM-DD), or both. Rows that cannot be used are listed by row number, without values."""
+    if not path.exists() or path.stat().st_size == 0:
+        raise IngestError(f"{path}: no such file, or it is empty")
+    file_hash = sha256(path)
+    with ws.governance() as db:
+        if db.execute("select 1 from optout_files where file_sha256 = ?", (file_hash,)).fetchone():
+            return OptOutResult(0, 0, [], {}, already_added_file=True)
+    con = duckdb.connect()
+    con.execute(MACROS)
+    try:
+        cols = [
+            d[0].replace("\ufeff", "").strip().lower()
+            for d in con.execute(
+                f"describe select * from read_csv({sql_text(str(path))}, header = true, all_varchar = true)"
+            ).fetchall()
+        ]
+        con.execute(
+            f"create temp table o as select row_number() over () as _row, * from "
+            f"read_csv({sql_text(str(path))}, header = true, all_varchar = true, "
+            f"names = {[c for c in cols]!r})"
+        )
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: cannot read opt-out file: {str(exc).splitlines()[0]}") from None
+    has_nhs, has_name = "nhs_number" in cols, all(c in cols for c in NAME_DOB)
+    if not (has_nhs or has_name):
+        raise IngestError(
+            f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth"
+        )
+    entries: dict[str, list[str]] = {"nhs_number": [], "name_dob": []}
+    rejected = []
+    nhs = "nhs_number" if has_nhs else "null"
+    names = "forename, surname, date_of_birth" if has_name else "null, null, null"
+    rows = con.execute(
+        f"""select _row, squeeze(nhs) as nhs, nhs_check_ok(nhs) as nhs_ok, norm_name(f) as f, norm_name(s) as s,
+                   strftime(try_strptime(clean(d), '%Y-%m-%d'), '%Y-%m-%d') as d, clean(f) is not null or
+                   clean(s) is not null or clean(d) is not null as name_given
+            from (select _row, {nhs} as nhs, {names.split(", ")[0]} as f, {names.split(", ")[1]} as s,
+                         {names.split(", ")[2]} as d from o)"""
+    ).fetchall()
+    for row, nhs_value, nhs_ok, f, s, d, name_given in rows:
+        used = False
+        if nhs_value:
+            if nhs_ok:
+                entries["nhs_number"].append(nhs_value)
+                used = True
+            else:
+                rejected.append(f"row {row}: nhs_number is not a valid NHS number")
+        if name_given:
+            if f and s and d:
+                entries["name_dob"].append(f"{f}|{s}|{d}")
+                used = True
+            else:
+                rejected.append(f"row {row}: forename, surname and date_of_birth (YYYY-MM-DD) are all needed")
+        if not used and not nhs_value and not name_given:
+            rejected.append(f"row {row}: empty")
+    key = ws.key("optout")
+    added = listed = 0
+    stamp = now()
+    with ws.governance() as db:
+        for kind, values in entries.items():
+            for digest in digests(key, kind, values):
+                cur = db.execute(
+                    "insert or ignore into optout_entries (kind, digest, added_at) values (?, ?, ?)",
+                    (kind, digest, stamp),
+                )
+                added += cur.rowcount
+                listed += 1 - cur.rowcount
+        db.execute(
+            "insert into optout_files (file_sha256, entries, added_at, actor) values (?, ?, ?, ?)",
+            (file_hash, added, stamp, actor()),
+        )
+    removed = purge(ws)
+    return OptOutResult(added, listed, rejected, removed)
+
+
+def purge(ws: Workspace) -> dict[str, int]:
+    """Delete already-stored records that match the register, from both zones."""
+    entries = register(ws)
+    key = ws.key("optout")
+    removed: dict[str, int] = {}
+    with ws.ingest_session() as con:
+        con.execute(MACROS)
+        stored = {
+            r[0]
+            for r in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'identifiers'"
+            ).fetchall()
+        }
+        for source in source_types():
+            if source not in stored:
+                continue
+            kinds = matchable(load_contract(source))
+            con.execute(
+                f"create or replace temp view stored as select record_key as _id, * from identifiers.{source}"
+            )
+            hits = opted_out(con, "stored", kinds, key, entries)
+            if hits:
+                con.execute("create or replace temp table hits (record_key uuid)")
+                con.executemany("insert into hits values (?)", [(h,) for h in hits])
+                con.execute(
+                    f"delete from identifiers.{source} where record_key in (select record_key from hits)"
+                )
+                con.execute(f"delete from content.{source} where record_key in (select record_key from hits)")
+            removed[source] = len(hits)
+    return removed

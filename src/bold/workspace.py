@@ -1,0 +1,239 @@
+"""A workspace: one folder holding the zones, keys, settings and governance store.
+
+    workspace/
+      bold.toml                 settings
+      keys/                     secrets (mode 0600 in a 0700 folder)
+      governance.db             batches, opt-out register (SQLite)
+      identifiers.duckdb        encrypted with the identifiers key: record_key + identifiers
+      content.duckdb            record_key + content, never an identifier
+      quarantine/<source>/      rejected rows, encrypted Parquet, with the reason for each
+
+The identifiers zone is a DuckDB database encrypted with AES (DuckDB's ATTACH ... ENCRYPTION_KEY);
+writing one needs the OpenSSL-backed httpfs extension, shipped for DuckDB 1.4.4 by the
+``duckdb-ext-httpfs`` package and loaded from its file, never downloaded. There is no fallback to
+an unencrypted or weaker mode: without the extension the zone cannot be opened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import secrets
+import sqlite3
+import stat
+import string
+import tomllib
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from bold import __version__
+
+KEY_NAMES = ("identifiers", "optout", "quarantine")
+GOVERNANCE_SCHEMA = """
+create table if not exists batches (
+    batch_id integer primary key autoincrement,
+    source text not null,
+    name text not null,
+    file_name text not null,
+    file_sha256 text not null,
+    file_format text not null,
+    contract_version integer not null,
+    rows_read integer not null,
+    rows_accepted integer not null,
+    rows_quarantined integer not null,
+    rows_opted_out integer not null,
+    quarantine_file text,
+    actor text not null,
+    started_at text not null,
+    finished_at text not null,
+    unique (source, file_sha256),
+    unique (source, name)
+);
+create table if not exists optout_entries (
+    kind text not null check (kind in ('nhs_number', 'name_dob')),
+    digest text not null,
+    added_at text not null,
+    primary key (kind, digest)
+);
+create table if not exists optout_files (
+    file_sha256 text primary key,
+    entries integer not null,
+    added_at text not null,
+    actor text not null
+);
+"""
+
+
+class WorkspaceError(Exception):
+    """The folder is not a usable workspace (missing, not initialised, keys unsafe)."""
+
+
+def now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def actor() -> str:
+    return os.environ.get("BOLD_USER") or getpass.getuser()
+
+
+def _httpfs_extension() -> Path:
+    """The httpfs extension file for this DuckDB version, from the duckdb-ext-httpfs package."""
+    try:
+        import duckdb_ext
+
+        roots = [Path(p) / "extensions" / f"v{duckdb.__version__}" for p in duckdb_ext.__path__]
+    except ImportError:
+        roots = []
+    found = sorted(f for root in roots for f in root.glob("*/httpfs.duckdb_extension"))
+    if not found:
+        raise WorkspaceError(
+            f"cannot encrypt the identifiers zone: no httpfs extension for DuckDB {duckdb.__version__} "
+            "(install the duckdb-ext-httpfs package built for this DuckDB version)"
+        )
+    return found[0]
+
+
+def _random_key(length: int = 32) -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+class Workspace:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    # --- paths ----------------------------------------------------------------------------------
+    @property
+    def settings_path(self) -> Path:
+        return self.root / "bold.toml"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def governance_path(self) -> Path:
+        return self.root / "governance.db"
+
+    @property
+    def identifiers_path(self) -> Path:
+        return self.root / "identifiers.duckdb"
+
+    @property
+    def content_path(self) -> Path:
+        return self.root / "content.duckdb"
+
+    def quarantine_dir(self, source: str) -> Path:
+        return self.root / "quarantine" / source
+
+    # --- create and open --------------------------------------------------------------------------
+    @classmethod
+    def init(cls, root: Path, name: str | None = None) -> Workspace:
+        ws = cls(root)
+        if ws.settings_path.exists():
+            raise WorkspaceError(f"{root} is already a workspace")
+        _httpfs_extension()  # fail before creating anything if the zone cannot be encrypted
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            if any(root.iterdir()):
+                raise WorkspaceError(f"{root} is not empty; choose a new folder for the workspace")
+            ws.keys_dir.mkdir(mode=0o700)
+            os.chmod(ws.keys_dir, 0o700)
+            for key in KEY_NAMES:
+                path = ws.keys_dir / f"{key}.key"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(_random_key())
+            (root / "quarantine").mkdir()
+            ws.settings_path.write_text(
+                f'[workspace]\nname = "{name or root.name}"\ncreated_at = "{now()}"\n'
+                f'created_with = "bold {__version__}"\n'
+            )
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create a workspace in {root}: {exc.strerror or exc}") from exc
+        with ws.governance() as db:
+            db.executescript(GOVERNANCE_SCHEMA)
+        with ws.identifiers():  # create the encrypted file now, so it never exists in the clear
+            pass
+        duckdb.connect(str(ws.content_path)).close()
+        return ws
+
+    @classmethod
+    def open(cls, root: Path) -> Workspace:
+        ws = cls(root)
+        if not ws.settings_path.exists():
+            raise WorkspaceError(
+                f"{root} is not a BOLD workspace (no bold.toml); create one with 'bold init {root}'"
+            )
+        try:
+            tomllib.loads(ws.settings_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise WorkspaceError(f"{ws.settings_path}: {exc}") from exc
+        return ws
+
+    @property
+    def settings(self) -> dict:
+        return tomllib.loads(self.settings_path.read_text())
+
+    def key(self, name: str) -> str:
+        path = self.keys_dir / f"{name}.key"
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            raise WorkspaceError(f"key {path} is missing") from None
+        if mode & 0o077:
+            raise WorkspaceError(f"key {path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
+        return path.read_text().strip()
+
+    # --- connections ------------------------------------------------------------------------------
+    @contextmanager
+    def governance(self):
+        db = sqlite3.connect(self.governance_path)
+        db.row_factory = sqlite3.Row
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def _attach_identifiers(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        con.execute(f"LOAD '{_httpfs_extension()}'")
+        mode = ", READ_ONLY" if read_only else ""
+        con.execute(
+            f"ATTACH '{self.identifiers_path}' AS identifiers (ENCRYPTION_KEY '{self.key('identifiers')}'{mode})"
+        )
+
+    @contextmanager
+    def identifiers(self, read_only: bool = False):
+        """A DuckDB connection with only the identifiers zone attached (as ``identifiers``)."""
+        con = duckdb.connect()
+        try:
+            self._attach_identifiers(con, read_only)
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def content(self, read_only: bool = False):
+        """A DuckDB connection with only the content zone attached (as ``content``)."""
+        con = duckdb.connect()
+        try:
+            mode = " (READ_ONLY)" if read_only else ""
+            con.execute(f"ATTACH '{self.content_path}' AS content{mode}")
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def ingest_session(self):
+        """Ingest alone sees both zones: it is where a row is split between them."""
+        con = duckdb.connect()
+        try:
+            self._attach_identifiers(con, read_only=False)
+            con.execute(f"ATTACH '{self.content_path}' AS content")
+            yield con
+        finally:
+            con.close()
