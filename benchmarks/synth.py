@@ -32,11 +32,7 @@ def _child_generate(people: int, out: str) -> None:
     figures = generate(SynthConfig(people=people, seed=1), Path(out))
     seconds = time.perf_counter() - t0
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(
-        json.dumps(
-            {"seconds": seconds, "peak_gb": peak_kb / 1024**2, "records": sum(figures["records"].values())}
-        )
-    )
+    print(json.dumps({"seconds": seconds, "peak_gb": peak_kb / 1024**2, "records": sum(figures["records"].values())}))
 
 
 def _child_faker(people: int) -> None:
@@ -93,9 +89,7 @@ def main() -> None:
         )
         if people == 1_000_000:
             ok = r["seconds"] < TARGET_SECONDS_1M and r["peak_gb"] < TARGET_PEAK_GB
-            verdicts.append(
-                f"1M target (<{TARGET_SECONDS_1M} s, <{TARGET_PEAK_GB} GB): {'met' if ok else 'MISSED'}"
-            )
+            verdicts.append(f"1M target (<{TARGET_SECONDS_1M} s, <{TARGET_PEAK_GB} GB): {'met' if ok else 'MISSED'}")
     for v in verdicts:
         print(v)
 

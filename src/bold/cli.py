@@ -59,9 +59,7 @@ def synth(
     end: Annotated[str, typer.Option(help="Last day of the period (YYYY-MM-DD).")] = "2024-12-31",
     pilot_start: Annotated[
         str | None,
-        typer.Option(
-            help="Day the continuity-of-care pilot starts in pilot areas (default: 40% into the period)."
-        ),
+        typer.Option(help="Day the continuity-of-care pilot starts in pilot areas (default: 40% into the period)."),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or both.")] = "both",
     corruption: Annotated[
@@ -129,9 +127,7 @@ def _print_synth_summary(f: dict, out: Path) -> None:
 
 WorkspaceOption = Annotated[
     Path,
-    typer.Option(
-        "--workspace", "-w", envvar="BOLD_WORKSPACE", help="The workspace folder (or set BOLD_WORKSPACE)."
-    ),
+    typer.Option("--workspace", "-w", envvar="BOLD_WORKSPACE", help="The workspace folder (or set BOLD_WORKSPACE)."),
 ]
 
 
@@ -147,9 +143,7 @@ def _open(workspace: Path):
 @app.command()
 def init(
     folder: Annotated[Path, typer.Argument(help="A new, empty folder for the workspace.")],
-    name: Annotated[
-        str | None, typer.Option(help="A name for the workspace (default: the folder's).")
-    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name for the workspace (default: the folder's).")] = None,
 ):
     """Create a workspace: keys (mode 0600), settings, the governance store and the two zones."""
     from bold.workspace import Workspace, WorkspaceError
@@ -170,6 +164,7 @@ def status(workspace: WorkspaceOption = Path(".")):
     with ws.governance() as db:
         batches = db.execute("select * from batches order by source, batch_id").fetchall()
         optouts = db.execute("select count(*) from optout_entries").fetchone()[0]
+        purged = db.execute("select coalesce(sum(records), 0) from optout_purges").fetchone()[0]
     table = Table(title=f"Workspace {ws.settings['workspace']['name']}", title_justify="left")
     for col in ("source", "batch", "read", "accepted", "quarantined", "opted out", "date"):
         table.add_column(col, justify="left" if col in ("source", "batch", "date") else "right")
@@ -189,9 +184,11 @@ def status(workspace: WorkspaceOption = Path(".")):
         if source not in seen:
             table.add_row(source, "[dim]none", "", "", "", "", "")
     console.print(table)
-    stored = sum(b["rows_accepted"] for b in batches)
+    stored = sum(b["rows_accepted"] for b in batches) - purged
     console.print(
-        f"Records stored: {stored:,} from {len(batches)} batch(es); opt-out register: {optouts:,} entries"
+        f"Records stored: {stored:,} from {len(batches)} batch(es)"
+        + (f" ({purged:,} deleted after an opt-out)" if purged else "")
+        + f"; opt-out register: {optouts:,} entries"
     )
 
 
@@ -205,9 +202,7 @@ def ingest(
         Path | None,
         typer.Option(help="YAML mapping of your column names to the contract's (THEIRS: CONTRACT)."),
     ] = None,
-    encoding: Annotated[
-        str, typer.Option(help="Text encoding of a CSV file: utf-8, latin-1 or utf-16.")
-    ] = "utf-8",
+    encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file: utf-8, latin-1 or utf-16.")] = "utf-8",
 ):
     """Validate a file against its contract; store identifiers and content apart; quarantine the rest."""
     from bold.ingest.pipeline import ingest as run_ingest
@@ -243,9 +238,7 @@ def ingest(
 
 def _print_ingest_report(r) -> None:
     if r.already_ingested_as:
-        console.print(
-            f"{r.file}: already ingested for {r.source} as batch {r.already_ingested_as!r}; nothing added."
-        )
+        console.print(f"{r.file}: already ingested for {r.source} as batch {r.already_ingested_as!r}; nothing added.")
         return
     console.print(f"[bold]{r.source}[/] batch [bold]{r.batch}[/] from {r.file}")
     console.print(
@@ -263,3 +256,45 @@ def _print_ingest_report(r) -> None:
             table.add_row(reason, f"{n:,}", ", ".join(str(x) for x in r.examples[reason]))
         console.print(table)
         console.print(f"  quarantine (encrypted): {r.quarantine_file}")
+
+
+optout_app = typer.Typer(help="The opt-out register: people whose records are never stored.", no_args_is_help=True)
+app.add_typer(optout_app, name="optout")
+
+
+@optout_app.command("add")
+def optout_add(
+    file: Annotated[Path, typer.Argument(help="CSV with nhs_number, or forename, surname, date_of_birth.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Add opt-outs (stored only as keyed hashes) and delete any matching records already stored."""
+    from bold.ingest.optout import add
+    from bold.ingest.reader import IngestError
+
+    ws = _open(workspace)
+    try:
+        result = add(ws, file)
+    except IngestError as exc:
+        raise fail(str(exc)) from None
+    if result.already_added_file:
+        console.print(f"{file}: already added to the opt-out register; nothing changed.")
+        return
+    console.print(f"Opt-out register: {result.added:,} entries added, {result.already_listed:,} already listed.")
+    for line in result.rejected[:20]:
+        console.print(f"  [yellow]not used:[/] {line}")
+    if len(result.rejected) > 20:
+        console.print(f"  ... and {len(result.rejected) - 20:,} more rows not used")
+    removed = {s: n for s, n in result.records_removed.items() if n}
+    if removed:
+        console.print("Records already stored and now deleted from both zones: "
+                      + ", ".join(f"{s} {n:,}" for s, n in removed.items()))
+
+
+@optout_app.command("count")
+def optout_count(workspace: WorkspaceOption = Path(".")):
+    """How many entries the register holds (the entries themselves are hashes and never shown)."""
+    ws = _open(workspace)
+    with ws.governance() as db:
+        rows = db.execute("select kind, count(*) from optout_entries group by kind").fetchall()
+    for kind, n in rows or [("entries", 0)]:
+        console.print(f"{kind}: {n:,}")

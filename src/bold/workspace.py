@@ -58,6 +58,11 @@ create table if not exists optout_entries (
     added_at text not null,
     primary key (kind, digest)
 );
+create table if not exists optout_purges (
+    source text not null,
+    records integer not null,
+    purged_at text not null
+);
 create table if not exists optout_files (
     file_sha256 text primary key,
     entries integer not null,
@@ -165,9 +170,7 @@ class Workspace:
     def open(cls, root: Path) -> Workspace:
         ws = cls(root)
         if not ws.settings_path.exists():
-            raise WorkspaceError(
-                f"{root} is not a BOLD workspace (no bold.toml); create one with 'bold init {root}'"
-            )
+            raise WorkspaceError(f"{root} is not a BOLD workspace (no bold.toml); create one with 'bold init {root}'")
         try:
             tomllib.loads(ws.settings_path.read_text())
         except tomllib.TOMLDecodeError as exc:

@@ -28,9 +28,7 @@ TOLERANCE = 0.035
 @pytest.fixture(scope="module")
 def corrupted(tmp_path_factory):
     corruption = {s: CorruptionRates(**RATES) for s in SOURCES}
-    out, _figures = make_population(
-        tmp_path_factory.mktemp("corrupt"), people=8_000, seed=21, corruption=corruption
-    )
+    out, _figures = make_population(tmp_path_factory.mktemp("corrupt"), people=8_000, seed=21, corruption=corruption)
     return out
 
 
@@ -46,9 +44,7 @@ def _joined(sql, out, source):
     )
 
 
-@pytest.mark.parametrize(
-    ("source", "column"), [("hospital", "DOB"), ("prison", "DATE_OF_BIRTH"), ("treatment", "DOB")]
-)
+@pytest.mark.parametrize(("source", "column"), [("hospital", "DOB"), ("prison", "DATE_OF_BIRTH"), ("treatment", "DOB")])
 def test_date_of_birth_errors(corrupted, sql, source, column):
     _joined(sql, corrupted, source)
     fmt = SPECS[source].date_format
@@ -67,18 +63,14 @@ def test_date_of_birth_errors(corrupted, sql, source, column):
 
 def test_missing_nhs_numbers_are_far_more_common_for_homeless_people(corrupted, sql):
     _joined(sql, corrupted, "hospital")
-    rates = dict(
-        sql.execute("select t_homeless, avg((NHS_NUMBER is null)::int) from j group by 1").fetchall()
-    )
+    rates = dict(sql.execute("select t_homeless, avg((NHS_NUMBER is null)::int) from j group by 1").fetchall())
     assert abs(rates[False] - RATES["nhs_missing"]) < TOLERANCE
     assert abs(rates[True] - RATES["nhs_missing_homeless"]) < TOLERANCE
 
 
 def test_no_fixed_abode(corrupted, sql):
     _joined(sql, corrupted, "mental_health")
-    rates = dict(
-        sql.execute("select t_homeless, avg((POSTCODE = 'ZZ99 3VZ')::int) from j group by 1").fetchall()
-    )
+    rates = dict(sql.execute("select t_homeless, avg((POSTCODE = 'ZZ99 3VZ')::int) from j group by 1").fetchall())
     assert abs(rates[True] - RATES["nfa_homeless"]) < TOLERANCE
     assert abs(rates[False] - RATES["nfa_other"]) < TOLERANCE
 

@@ -57,9 +57,7 @@ def test_unwritable_output_folder(tmp_path):
 def test_bad_corruption_file(tmp_path):
     rates = tmp_path / "rates.yaml"
     rates.write_text("prison:\n  typo_rate: 0.2\n")
-    result = runner.invoke(
-        app, ["synth", "--people", "10", "--out", str(tmp_path / "o"), "--corruption", str(rates)]
-    )
+    result = runner.invoke(app, ["synth", "--people", "10", "--out", str(tmp_path / "o"), "--corruption", str(rates)])
     assert result.exit_code != 0
     assert "rates.yaml: prison.typo_rate: Extra inputs are not permitted" in result.output
 
@@ -68,9 +66,7 @@ def test_synth_writes_csv_only_and_prints_the_summary(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "prison.parquet").write_text("left by an earlier run with another seed")
-    result = runner.invoke(
-        app, ["synth", "--people", "300", "--seed", "4", "--out", str(out), "--format", "csv"]
-    )
+    result = runner.invoke(app, ["synth", "--people", "300", "--seed", "4", "--out", str(out), "--format", "csv"])
     assert result.exit_code == 0, result.output
     assert "continuity of care" in result.output
     assert "Deaths within 14 days of release" in result.output

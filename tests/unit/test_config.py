@@ -34,7 +34,5 @@ def test_corruption_overrides_merge_over_defaults(tmp_path):
     with pytest.raises(ValueError, match="unknown source 'pharmacy'"):
         load_corruption_overrides(f)
     f.write_text("hospital:\n  nhs_missing: 1.5\n")
-    with pytest.raises(
-        ValueError, match=r"rates.yaml: hospital.nhs_missing: Input should be less than or equal to 1"
-    ):
+    with pytest.raises(ValueError, match=r"rates.yaml: hospital.nhs_missing: Input should be less than or equal to 1"):
         load_corruption_overrides(f)

@@ -14,9 +14,7 @@ def test_time_lookups_stay_within_a_person():
     q_day = np.array([10, 11, 25, 6, 1])
     assert first_at_or_after(q_pid, q_day, e_pid, e_day).tolist() == [0, 1, -1, 3, -1]
     assert last_at_or_before(q_pid, q_day, e_pid, e_day).tolist() == [0, 0, 1, 2, -1]
-    assert in_spell(
-        np.array([1, 1]), np.array([12, 25]), np.array([1]), np.array([10]), np.array([20])
-    ).tolist() == [
+    assert in_spell(np.array([1, 1]), np.array([12, 25]), np.array([1]), np.array([10]), np.array([20])).tolist() == [
         True,
         False,
     ]

@@ -107,25 +107,21 @@ def add(ws: Workspace, path: Path) -> OptOutResult:
         con.execute(
             f"create temp table o as select row_number() over () as _row, * from "
             f"read_csv({sql_text(str(path))}, header = true, all_varchar = true, "
-            f"names = {[c for c in cols]!r})"
+            f"names = {cols!r})"
         )
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot read opt-out file: {str(exc).splitlines()[0]}") from None
     has_nhs, has_name = "nhs_number" in cols, all(c in cols for c in NAME_DOB)
     if not (has_nhs or has_name):
-        raise IngestError(
-            f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth"
-        )
+        raise IngestError(f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth")
     entries: dict[str, list[str]] = {"nhs_number": [], "name_dob": []}
     rejected = []
-    nhs = "nhs_number" if has_nhs else "null"
-    names = "forename, surname, date_of_birth" if has_name else "null, null, null"
+    nhs, f, s, d = ("nhs_number" if has_nhs else "null", *(NAME_DOB if has_name else ("null", "null", "null")))
     rows = con.execute(
-        f"""select _row, squeeze(nhs) as nhs, nhs_check_ok(nhs) as nhs_ok, norm_name(f) as f, norm_name(s) as s,
-                   strftime(try_strptime(clean(d), '%Y-%m-%d'), '%Y-%m-%d') as d, clean(f) is not null or
-                   clean(s) is not null or clean(d) is not null as name_given
-            from (select _row, {nhs} as nhs, {names.split(", ")[0]} as f, {names.split(", ")[1]} as s,
-                         {names.split(", ")[2]} as d from o)"""
+        f"""select _row, squeeze({nhs}), nhs_check_ok({nhs}), norm_name({f}), norm_name({s}),
+                   strftime(try_strptime(clean({d}), '%Y-%m-%d'), '%Y-%m-%d'),
+                   coalesce(clean({f}), clean({s}), clean({d})) is not null
+            from o"""
     ).fetchall()
     for row, nhs_value, nhs_ok, f, s, d, name_given in rows:
         used = False
@@ -180,16 +176,17 @@ def purge(ws: Workspace) -> dict[str, int]:
             if source not in stored:
                 continue
             kinds = matchable(load_contract(source))
-            con.execute(
-                f"create or replace temp view stored as select record_key as _id, * from identifiers.{source}"
-            )
+            con.execute(f"create or replace temp view stored as select record_key as _id, * from identifiers.{source}")
             hits = opted_out(con, "stored", kinds, key, entries)
             if hits:
                 con.execute("create or replace temp table hits (record_key uuid)")
                 con.executemany("insert into hits values (?)", [(h,) for h in hits])
-                con.execute(
-                    f"delete from identifiers.{source} where record_key in (select record_key from hits)"
-                )
+                con.execute(f"delete from identifiers.{source} where record_key in (select record_key from hits)")
                 con.execute(f"delete from content.{source} where record_key in (select record_key from hits)")
             removed[source] = len(hits)
+    with ws.governance() as db:
+        db.executemany(
+            "insert into optout_purges (source, records, purged_at) values (?, ?, ?)",
+            [(s, n, now()) for s, n in removed.items() if n],
+        )
     return removed

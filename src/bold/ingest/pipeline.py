@@ -94,9 +94,7 @@ def ingest(
             report.already_ingested_as = seen["name"]
             return report
         if db.execute("select 1 from batches where source = ? and name = ?", (source, name)).fetchone():
-            raise IngestError(
-                f"batch name {name!r} is already used for {source}; choose another with --batch"
-            )
+            raise IngestError(f"batch name {name!r} is already used for {source}; choose another with --batch")
     started = now()
     today = today or dt.date.today()
     entries = optout.register(ws)
@@ -109,9 +107,7 @@ def ingest(
                 f"columns not in the contract were ignored and not stored: {', '.join(result.extra)}"
             )
         if result.missing_optional:
-            report.warnings.append(
-                f"optional columns absent from the file: {', '.join(result.missing_optional)}"
-            )
+            report.warnings.append(f"optional columns absent from the file: {', '.join(result.missing_optional)}")
         report.rows_read = result.parsed + result.unreadable
 
         progress("validating")
@@ -194,8 +190,7 @@ def ingest(
             )
             try:
                 con.execute(
-                    f"insert into content.{source} select record_key, {report.batch_id}, {content_cols} "
-                    "from accepted"
+                    f"insert into content.{source} select record_key, {report.batch_id}, {content_cols} from accepted"
                 )
             except Exception:  # DuckDB cannot write two databases in one transaction: undo by hand
                 con.execute(f"delete from identifiers.{source} where batch_id = {report.batch_id}")

@@ -106,9 +106,7 @@ def read(
             f"{path}: required column(s) missing: {', '.join(missing)} (the {contract.source} contract "
             f"expects {', '.join(c.name for c in contract.columns)}; a --mapping file can rename columns)"
         )
-    types = dict(
-        con.execute(f"select column_name, column_type from (describe select * from {source})").fetchall()
-    )
+    types = dict(con.execute(f"select column_name, column_type from (describe select * from {source})").fetchall())
     selects = []
     for file_col, name in matched.items():
         col = contract.column(name)

@@ -98,9 +98,7 @@ def checks(col: Column, today: dt.date) -> list[tuple[str, str]]:
     if col.type == "string" and col.role not in ("forename", "surname", "aliases"):
         out.append((present + f"regexp_matches({x}, '^[=+@]|^-[^0-9]')", "looks like a spreadsheet formula"))
     if col.pattern:
-        out.append(
-            (present + f"not regexp_full_match({x}, {sql_text(col.pattern)})", "does not match the pattern")
-        )
+        out.append((present + f"not regexp_full_match({x}, {sql_text(col.pattern)})", "does not match the pattern"))
     if col.type == "date":
         parsed = f"try_strptime({x}, {sql_text(col.format)})::date"
         out.append((present + f"{parsed} is null", f"not a date in the format {human_format(col.format)}"))
@@ -118,9 +116,7 @@ def checks(col: Column, today: dt.date) -> list[tuple[str, str]]:
         if col.min is not None or col.max is not None:
             lo = col.min if col.min is not None else -(2**62)
             hi = col.max if col.max is not None else 2**62
-            out.append(
-                (present + f"try_cast({x} as bigint) not between {lo} and {hi}", f"outside {lo} to {hi}")
-            )
+            out.append((present + f"try_cast({x} as bigint) not between {lo} and {hi}", f"outside {lo} to {hi}"))
     elif col.type == "icd10":
         out.append(
             (
@@ -139,8 +135,7 @@ def _role_checks(col: Column, x: str, present: str) -> list[tuple[str, str]]:
     if role == "aliases":
         return [
             (
-                present
-                + f"not list_bool_and(list_transform(string_split({x}, ';'), a -> coalesce(name_ok(a), true)))",
+                present + f"not list_bool_and(list_transform(string_split({x}, ';'), a -> coalesce(name_ok(a), true)))",
                 "an alias contains characters that are not part of a name",
             )
         ]
@@ -167,9 +162,7 @@ def _role_checks(col: Column, x: str, present: str) -> list[tuple[str, str]]:
     if role == "postcode":
         return [(present + f"not pc_nfa({x}) and not pc_ok({x})", "not a UK postcode or NFA")]
     if role == "postcode_district":
-        return [
-            (present + f"not pc_nfa({x}) and not district_ok({x})", "not a postcode district such as NE4")
-        ]
+        return [(present + f"not pc_nfa({x}) and not district_ok({x})", "not a postcode district such as NE4")]
     if role in ID_PATTERNS:
         pattern, words = ID_PATTERNS[role]
         return [(present + f"not regexp_full_match(squeeze({x}), {sql_text(pattern)})", f"not {words}")]
@@ -218,9 +211,9 @@ def identifier_columns(contract: Contract) -> list[tuple[str, str]]:
             cases = " ".join(f"when {sql_text(k)} then {sql_text(val)}" for k, val in mapping.items())
             out.append((name, f"case {x} {cases} end"))
         elif role == "postcode":
-            out.append((name, f"pc_norm({x})"))
+            out.append((name, f"case when not pc_nfa({x}) then pc_norm({x}) end"))
             if not contract.has_role("postcode_district"):
-                out.append(("postcode_district", f"pc_district({x})"))
+                out.append(("postcode_district", f"case when not pc_nfa({x}) then pc_district({x}) end"))
             out.append(("no_fixed_abode", f"coalesce(pc_nfa({x}), false)"))
         elif role == "postcode_district":
             out.append((name, f"case when not pc_nfa({x}) then pc_squeezed({x}) end"))

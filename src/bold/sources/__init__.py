@@ -34,7 +34,7 @@ IDENTIFIER_ROLES = (
     "crn",
     "ni_number",
 )
-Role = Literal[IDENTIFIER_ROLES + ("content",)]  # type: ignore[valid-type]
+Role = Literal[(*IDENTIFIER_ROLES, "content")]  # type: ignore[valid-type]
 ColumnType = Literal["string", "date", "integer", "code", "flag", "icd10"]
 
 
@@ -82,9 +82,7 @@ class Column(BaseModel):
         if not self.is_identifier and self.field is None:
             object.__setattr__(self, "field", self.name.lower())
         if not self.is_identifier and self.field in IDENTIFIER_ROLES:
-            raise ValueError(
-                f"column {self.name}: content field {self.field!r} is the name of an identifier role"
-            )
+            raise ValueError(f"column {self.name}: content field {self.field!r} is the name of an identifier role")
         return self
 
 
@@ -112,9 +110,7 @@ class Contract(BaseModel):
             raise ValueError("each identifier role may appear once (local_id excepted)")
         ids = [c for c in self.columns if c.role == "record_id"]
         if len(ids) != 1 or ids[0].name != self.record_id or not ids[0].required:
-            raise ValueError(
-                f"record_id {self.record_id!r} must be the one required column with role record_id"
-            )
+            raise ValueError(f"record_id {self.record_id!r} must be the one required column with role record_id")
         return self
 
     @property
@@ -169,9 +165,7 @@ def load_mapping(path: Path, contract: Contract) -> dict[str, str]:
         mapping = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ContractError(f"{path}: cannot read column mapping: {exc}") from exc
-    if not isinstance(mapping, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()
-    ):
+    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise ContractError(f"{path}: expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'")
     names = {c.name for c in contract.columns}
     unknown = sorted(set(mapping.values()) - names)

@@ -180,9 +180,7 @@ def _probation_orders(people: People, rng, spells: Table, start: int, end: int) 
     order_type = np.concatenate([np.full(len(lic), "LIC"), np.where(sso, "SSO", "CO")]).astype(object)
     is_co = order_type != "LIC"
     keep = ~(is_co & in_spell(pid, order_start, spells["pid"], spells["reception"], spells["release"]))
-    pid, order_start, order_end, order_type, is_co = (
-        x[keep] for x in (pid, order_start, order_end, order_type, is_co)
-    )
+    pid, order_start, order_end, order_type, is_co = (x[keep] for x in (pid, order_start, order_end, order_type, is_co))
     m = len(pid)
     drr = is_co & people.drug[pid] & (rng.random(m) < cal.DRR_GIVEN_DRUG_NEED)
     atr = is_co & people.alcohol[pid] & (rng.random(m) < cal.ATR_GIVEN_ALCOHOL_NEED)
@@ -224,20 +222,14 @@ def _homelessness(people: People, rng, spells: Table, start: int, end: int) -> T
     row, day = poisson_days(rng, rate, np.full(n, start), np.full(n, end))
     pid_a = row
     rel = np.flatnonzero(
-        spells["nfa"]
-        & released_in_period(spells, end)
-        & (rng.random(length(spells)) < cal.NFA_RELEASE_TO_APPLICATION)
+        spells["nfa"] & released_in_period(spells, end) & (rng.random(length(spells)) < cal.NFA_RELEASE_TO_APPLICATION)
     )
     pid_b = spells["pid"][rel]
     day_b = (spells["release"][rel] + rng.integers(0, 57, rel.size)).astype(np.int32)
     pid = np.concatenate([pid_a, pid_b])
     day = np.concatenate([day, day_b])
     after_release = np.concatenate([np.zeros(len(pid_a), bool), np.ones(len(pid_b), bool)])
-    keep = (
-        (day >= start)
-        & (day <= end)
-        & ~in_spell(pid, day, spells["pid"], spells["reception"], spells["release"])
-    )
+    keep = (day >= start) & (day <= end) & ~in_spell(pid, day, spells["pid"], spells["reception"], spells["release"])
     pid, day, after_release = pid[keep], day[keep], after_release[keep]
     m = len(pid)
     duty = np.where(after_release | (rng.random(m) < 0.55), HOMELESS_DUTIES[1][0], HOMELESS_DUTIES[0][0])
@@ -304,9 +296,7 @@ def _treatment_candidates(people, rng, cfg, spells, orders, applications, start,
     # A real need that was not flagged in prison is sometimes picked up anyway, later.
     unflagged = rel[~spells["need_flag"][rel]]
     pid_u = spells["pid"][unflagged]
-    hit = (people.drug[pid_u] | people.alcohol[pid_u]) & (
-        rng.random(unflagged.size) < cal.UNFLAGGED_NEED_TREATMENT
-    )
+    hit = (people.drug[pid_u] | people.alcohol[pid_u]) & (rng.random(unflagged.size) < cal.UNFLAGGED_NEED_TREATMENT)
     add(
         pid_u[hit],
         spells["release"][unflagged[hit]] + 7 + rng.integers(0, 365, hit.sum()),
@@ -357,9 +347,7 @@ def _journeys(people: People, rng, cand: Table, spells: Table, start: int, end: 
     cand = take(cand, np.flatnonzero((cand["start"] >= start) & (cand["start"] <= end)))
     cand = take(
         cand,
-        np.flatnonzero(
-            ~in_spell(cand["pid"], cand["start"], spells["pid"], spells["reception"], spells["release"])
-        ),
+        np.flatnonzero(~in_spell(cand["pid"], cand["start"], spells["pid"], spells["reception"], spells["release"])),
     )
     pid, begin = cand["pid"], cand["start"]
     m = len(pid)
@@ -397,9 +385,7 @@ def _journeys(people: People, rng, cand: Table, spells: Table, start: int, end: 
         "reason": reason,
         "substance": substance,
         "injecting": (substance == "OPI") & (rng.random(m) < 0.4),
-        "housing": np.where(people.homeless[pid], np.where(rng.random(m) < 0.5, "3", "2"), "1").astype(
-            object
-        ),
+        "housing": np.where(people.homeless[pid], np.where(rng.random(m) < 0.5, "3", "2"), "1").astype(object),
         "mh_treatment": people.mental_health[pid] & (rng.random(m) < 0.4),
     }
     return take(journeys, np.flatnonzero(starts_after_previous_end(pid, begin, discharge)))
@@ -421,9 +407,7 @@ def _treatment(people, rng, cfg, spells, orders, applications, start, end) -> Ta
         "release_index": np.full(done.size, -1),
     }
     merged = concat([journeys, _journeys(people, rng, again, spells, start, end)])
-    return take(
-        merged, np.flatnonzero(starts_after_previous_end(merged["pid"], merged["start"], merged["discharge"]))
-    )
+    return take(merged, np.flatnonzero(starts_after_previous_end(merged["pid"], merged["start"], merged["discharge"])))
 
 
 # --- deaths -------------------------------------------------------------------------------------
@@ -560,9 +544,7 @@ def _admissions(people: People, rng, spells, journeys, start, end) -> Table:
     admit = np.concatenate([day, r_day])
     elective = np.concatenate([elective, np.zeros(len(r_row), bool)])
     keep = (
-        (admit >= start)
-        & (admit <= end)
-        & ~in_spell(pid, admit, spells["pid"], spells["reception"], spells["release"])
+        (admit >= start) & (admit <= end) & ~in_spell(pid, admit, spells["pid"], spells["reception"], spells["release"])
     )
     pid, admit, elective = pid[keep], admit[keep], elective[keep]
     m = len(pid)
@@ -626,11 +608,7 @@ def _mental_health(people: People, rng, spells, journeys, start, end) -> Table:
     )
     pid = np.concatenate([row, journeys["pid"][dual]]).astype(np.int64)
     day = np.concatenate([day, journeys["start"][dual] + rng.integers(-60, 91, dual.size)]).astype(np.int32)
-    keep = (
-        (day >= start)
-        & (day <= end)
-        & ~in_spell(pid, day, spells["pid"], spells["reception"], spells["release"])
-    )
+    keep = (day >= start) & (day <= end) & ~in_spell(pid, day, spells["pid"], spells["reception"], spells["release"])
     pid, day = pid[keep], day[keep]
     m = len(pid)
     reason = np.where(people.drug[pid] | people.alcohol[pid], np.where(rng.random(m) < 0.4, "15", ""), "")
@@ -674,9 +652,5 @@ def _close_at_death_and_period_end(t: Timeline, start: int, end: int) -> None:
     t.orders = _close(t.orders, death, "start", "terminated", end, "termination", "DEC")
     t.journeys = _close(t.journeys, death, "start", "discharge", end, "reason", "DIE")
     t.admissions = _close(t.admissions, death, "admit", "discharge", end)
-    t.applications = take(
-        t.applications, np.flatnonzero(t.applications["day"] <= death[t.applications["pid"]])
-    )
-    t.mh_referrals = take(
-        t.mh_referrals, np.flatnonzero(t.mh_referrals["day"] <= death[t.mh_referrals["pid"]])
-    )
+    t.applications = take(t.applications, np.flatnonzero(t.applications["day"] <= death[t.applications["pid"]]))
+    t.mh_referrals = take(t.mh_referrals, np.flatnonzero(t.mh_referrals["day"] <= death[t.mh_referrals["pid"]]))

@@ -407,9 +407,7 @@ def build_prison(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
     base, is_dup, reg = _expand(s["pid"], True, rates.duplicate, rng)
     pid = s["pid"][base]
     day = s["reception"][base]
-    ident = _identity(
-        people, pid, day, reg, rates, rng, justice=True, nfa=s["nfa"][base], nfa_text=JUSTICE_NFA
-    )
+    ident = _identity(people, pid, day, reg, rates, rng, justice=True, nfa=s["nfa"][base], nfa_text=JUSTICE_NFA)
     noms = _registration_ids(spec, reg, counters, cfg.seed, ids.prison_numbers)
     a = areas()
     cols = {
@@ -438,9 +436,7 @@ def build_prison(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "end_date": s["release"],
         "detail": areas().prison_code[s["prison"]],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, noms, ident, events, counters, rng, cfg.seed, 11
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, noms, ident, events, counters, rng, cfg.seed, 11)
 
 
 def build_probation(people: People, t: Timeline, cfg: SynthConfig, rng, counters: Counters) -> Built:
@@ -477,9 +473,7 @@ def build_probation(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "end_date": o["terminated"],
         "detail": o["order_type"],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, crn, ident, events, counters, rng, cfg.seed, 12
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, crn, ident, events, counters, rng, cfg.seed, 12)
 
 
 def build_treatment(people: People, t: Timeline, cfg: SynthConfig, rng, counters: Counters) -> Built:
@@ -489,9 +483,7 @@ def build_treatment(people: People, t: Timeline, cfg: SynthConfig, rng, counters
     pid = j["pid"][base]
     day = j["referral"][base]
     ident = _identity(people, pid, day, reg, rates, rng, nfa_text=NHS_NFA_POSTCODE)
-    client = _registration_ids(
-        spec, reg, counters, cfg.seed, lambda seq, seed: ids.local_ids(seq, "C", 8, seed, 21)
-    )
+    client = _registration_ids(spec, reg, counters, cfg.seed, lambda seq, seed: ids.local_ids(seq, "C", 8, seed, 21))
     initials = np.array(
         [(f.strip()[:1] + s.strip()[:1]).upper() for f, s in zip(ident.forename, ident.surname, strict=True)],
         dtype=object,
@@ -511,9 +503,7 @@ def build_treatment(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "DISCHARGE_DATE": dates(j["discharge"][base], f),
         "DISCHARGE_REASON": np.where(j["reason"][base] == "", None, j["reason"][base]),
         "SUBSTANCE_GROUP": j["substance"][base],
-        "INJECTING_STATUS": np.where(
-            j["injecting"][base], "C", np.where(j["substance"][base] == "OPI", "P", "N")
-        ),
+        "INJECTING_STATUS": np.where(j["injecting"][base], "C", np.where(j["substance"][base] == "OPI", "P", "N")),
         "HOUSING_NEED": j["housing"][base],
         "MH_TREATMENT": yes_no(j["mh_treatment"][base]),
     }
@@ -523,9 +513,7 @@ def build_treatment(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "end_date": j["discharge"],
         "detail": j["reason"],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, client, ident, events, counters, rng, cfg.seed, 13
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, client, ident, events, counters, rng, cfg.seed, 13)
 
 
 def build_hospital(people: People, t: Timeline, cfg: SynthConfig, rng, counters: Counters) -> Built:
@@ -552,9 +540,7 @@ def build_hospital(people: People, t: Timeline, cfg: SynthConfig, rng, counters:
         "end_date": a["discharge"],
         "detail": a["diag1"],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 14
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 14)
 
 
 def build_deaths(people: People, t: Timeline, cfg: SynthConfig, rng, counters: Counters) -> Built:
@@ -581,9 +567,7 @@ def build_deaths(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "end_date": d["day"],
         "detail": d["cause"],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 15
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 15)
 
 
 def build_homelessness(people: People, t: Timeline, cfg: SynthConfig, rng, counters: Counters) -> Built:
@@ -614,9 +598,7 @@ def build_homelessness(people: People, t: Timeline, cfg: SynthConfig, rng, count
         "end_date": h["day"],
         "detail": h["duty"],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 16
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 16)
 
 
 def build_mental_health(people: People, t: Timeline, cfg: SynthConfig, rng, counters: Counters) -> Built:
@@ -625,9 +607,7 @@ def build_mental_health(people: People, t: Timeline, cfg: SynthConfig, rng, coun
     base, is_dup, reg = _expand(m["pid"], True, rates.duplicate, rng)
     pid = m["pid"][base]
     ident = _identity(people, pid, m["day"][base], reg, rates, rng, nfa_text=NHS_NFA_POSTCODE)
-    patient = _registration_ids(
-        spec, reg, counters, cfg.seed, lambda seq, seed: ids.local_ids(seq, "MH", 9, seed, 22)
-    )
+    patient = _registration_ids(spec, reg, counters, cfg.seed, lambda seq, seed: ids.local_ids(seq, "MH", 9, seed, 22))
     f = spec.date_format
     cols = {
         "LOCAL_PATIENT_ID": patient,
@@ -646,9 +626,7 @@ def build_mental_health(people: People, t: Timeline, cfg: SynthConfig, rng, coun
         "end_date": np.full(len(m["pid"]), NEVER, dtype=np.int32),
         "detail": m["reason"],
     }
-    return _finish(
-        spec, cols, people.person_id[pid], base, is_dup, patient, ident, events, counters, rng, cfg.seed, 17
-    )
+    return _finish(spec, cols, people.person_id[pid], base, is_dup, patient, ident, events, counters, rng, cfg.seed, 17)
 
 
 BUILDERS = {

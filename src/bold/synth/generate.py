@@ -55,9 +55,7 @@ class Writers:
                         pacsv.CSVWriter(path, table.schema, write_options=options)
                     )
                 else:
-                    self.open[key] = self.stack.enter_context(
-                        pq.ParquetWriter(path, table.schema, compression="zstd")
-                    )
+                    self.open[key] = self.stack.enter_context(pq.ParquetWriter(path, table.schema, compression="zstd"))
             self.open[key].write_table(table)
 
 
@@ -148,7 +146,5 @@ def generate(
                 progress(n)
     figures = summary.figures()
     settings = json.loads(cfg.model_dump_json())
-    (out / "truth" / "summary.json").write_text(
-        json.dumps({"figures": figures, "settings": settings}, indent=2)
-    )
+    (out / "truth" / "summary.json").write_text(json.dumps({"figures": figures, "settings": settings}, indent=2))
     return figures

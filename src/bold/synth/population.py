@@ -71,9 +71,7 @@ class People:
 def _needs(rng: np.random.Generator, female: np.ndarray) -> dict[str, np.ndarray]:
     """Correlated needs through a Gaussian copula; women less often offend."""
     n = len(female)
-    z = rng.multivariate_normal(
-        np.zeros(len(cal.NEEDS)), np.array(cal.NEED_CORRELATION), size=n, method="cholesky"
-    )
+    z = rng.multivariate_normal(np.zeros(len(cal.NEEDS)), np.array(cal.NEED_CORRELATION), size=n, method="cholesky")
     out = {}
     for j, need in enumerate(cal.NEEDS):
         p = np.full(n, cal.NEED_PREVALENCE[need])
@@ -145,9 +143,7 @@ def make_people(rng: np.random.Generator, first_id: int, n: int, start: int, end
     has_alias = offending & (rng.random(n) < cal.ALIAS_SHARE_OFFENDERS)
     alias_forename = np.where(has_alias, _names(rng, origin, np.where(female, "F", "M")), "").astype(object)
     keep_surname = rng.random(n) < 0.5  # half of aliases change only the forename
-    alias_surname = np.where(has_alias, np.where(keep_surname, surname, _surnames(rng, origin)), "").astype(
-        object
-    )
+    alias_surname = np.where(has_alias, np.where(keep_surname, surname, _surnames(rng, origin)), "").astype(object)
 
     region = rng.choice(len(a.region_code), n, p=a.region_weight)
     la = _la_in_region(rng, region)
@@ -161,9 +157,7 @@ def make_people(rng: np.random.Generator, first_id: int, n: int, start: int, end
     postcode_after = np.where(moves, _place(rng, la_after), postcode)
 
     nhs = ids.nhs_numbers(person_id, seed)
-    nino = np.where(rng.random(n) < cal.NI_NUMBER_HELD, ids.ni_numbers(person_id, seed, rng), "").astype(
-        object
-    )
+    nino = np.where(rng.random(n) < cal.NI_NUMBER_HELD, ids.ni_numbers(person_id, seed, rng), "").astype(object)
     pnc_year_first = np.clip(
         1970 + (dob // 365.25).astype(np.int64) + 18 + rng.integers(0, 15, n), None, 1970 + end // 365
     )

@@ -84,9 +84,7 @@ class Summary:
             "continuity_of_care_21_days": _ratio(self.continuity, self.flagged_releases),
             "deaths": self.deaths,
             "deaths_within_14_days_of_release": self.deaths_14,
-            "deaths_within_14_days_per_1000_person_years": _ratio(
-                self.deaths_14 * 1000 * 365.25, self.person_days_14
-            ),
+            "deaths_within_14_days_per_1000_person_years": _ratio(self.deaths_14 * 1000 * 365.25, self.person_days_14),
         }
 
 
