@@ -286,8 +286,10 @@ def optout_add(
         console.print(f"  ... and {len(result.rejected) - 20:,} more rows not used")
     removed = {s: n for s, n in result.records_removed.items() if n}
     if removed:
-        console.print("Records already stored and now deleted from both zones: "
-                      + ", ".join(f"{s} {n:,}" for s, n in removed.items()))
+        console.print(
+            "Records already stored and now deleted from both zones: "
+            + ", ".join(f"{s} {n:,}" for s, n in removed.items())
+        )
 
 
 @optout_app.command("count")

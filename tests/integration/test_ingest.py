@@ -124,7 +124,7 @@ def test_identifiers_zone_cannot_be_read_without_the_key(ws, small_population):
     from bold.workspace import _httpfs_extension
 
     con.execute(f"LOAD '{_httpfs_extension()}'")
-    with pytest.raises(duckdb.Error, match="[Ww]rong encryption key"):
+    with pytest.raises(duckdb.Error, match=r"[Ww]rong encryption key"):
         con.execute(f"ATTACH '{ws.identifiers_path}' AS z (ENCRYPTION_KEY 'not-the-key')")
 
 
@@ -168,12 +168,14 @@ BAD_ROWS = [
     ({"RELEASE_TYPE": "XYZ"}, "RELEASE_TYPE: not one of the allowed codes (CRD, HDC, SED, RMD)"),
     ({"SEX": "X"}, "SEX: not one of the allowed codes (M, F, U)"),
     ({"SUBSTANCE_MISUSE_NEED": "maybe"}, "SUBSTANCE_MISUSE_NEED: not a yes/no flag (Y or N)"),
-    ({"PNC_ID": "2015/0012345Z" if _pnc_check(15, 12345) != "Z" else "2015/0012345A"},
-     "PNC_ID: PNC ID fails its check character"),
+    (
+        {"PNC_ID": "2015/0012345Z" if _pnc_check(15, 12345) != "Z" else "2015/0012345A"},
+        "PNC_ID: PNC ID fails its check character",
+    ),
     ({"PNC_ID": "12345"}, "PNC_ID: not a PNC ID (YY/NNNNNNNC or YYYY/NNNNNNNC)"),
     ({"RELEASE_POSTCODE": "NOT A POSTCODE"}, "RELEASE_POSTCODE: not a UK postcode or NFA"),
-    ({"FORENAME": "=HYPERLINK(\"http://evil\",\"x\")"}, "FORENAME: contains characters that are not part of a name"),
-    ({"ESTABLISHMENT": "=HYPERLINK(\"http://evil\",\"x\")"}, "ESTABLISHMENT: looks like a spreadsheet formula"),
+    ({"FORENAME": '=HYPERLINK("http://evil","x")'}, "FORENAME: contains characters that are not part of a name"),
+    ({"ESTABLISHMENT": '=HYPERLINK("http://evil","x")'}, "ESTABLISHMENT: looks like a spreadsheet formula"),
     ({"ESTABLISHMENT": "LINE\nBREAK"}, "ESTABLISHMENT: contains control characters such as line breaks"),
     ({"NOMS_NUMBER": "12345"}, "NOMS_NUMBER: not a prison number such as A1234BC"),
 ]
@@ -278,7 +280,7 @@ def test_utf16_file_read_as_utf8_gives_a_clear_error_or_quarantine(ws, tmp_path)
 def test_file_level_problems_are_clear_errors(ws, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
-    with pytest.raises(IngestError, match="empty.csv: the file is empty"):
+    with pytest.raises(IngestError, match=r"empty\.csv: the file is empty"):
         ingest(ws, "prison", empty)
     missing = prison_file(tmp_path, [], "missing.csv", header=PRISON_HEADER.replace("SURNAME,", ""))
     with pytest.raises(IngestError, match="required column\\(s\\) missing: SURNAME"):

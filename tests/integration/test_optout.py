@@ -54,7 +54,7 @@ def test_nhs_opt_out_deletes_stored_records_and_blocks_later_ones(ws, small_popu
     later = ingest(ws, "mental_health", out / "mental_health.csv")
     assert later.balanced
     expected = sql.execute(
-        f"""select count(*) from '{out}/mental_health.parquet' where NHS_NUMBER in ({', '.join(repr(n) for n in nhs)})"""
+        f"""select count(*) from '{out}/mental_health.parquet' where NHS_NUMBER in ({", ".join(repr(n) for n in nhs)})"""
     ).fetchone()[0]
     assert later.opted_out == expected > 0
     assert _records_of(sql, out, "mental_health", nhs) >= expected
@@ -67,7 +67,7 @@ def test_the_register_holds_no_plaintext(ws, small_population, sql, tmp_path):
     f.write_text("nhs_number,forename,surname,date_of_birth\n" + "\n".join(",".join(p) for p in people) + "\n")
     assert add(ws, f).added == 40
     stored = ws.governance_path.read_bytes()
-    for nhs, forename, surname, _ in people:
+    for nhs, _forename, surname, _ in people:
         assert nhs.encode() not in stored and surname.upper().encode() not in stored
     with ws.governance() as db:
         digests = [d for (d,) in db.execute("select digest from optout_entries").fetchall()]

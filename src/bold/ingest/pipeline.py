@@ -16,7 +16,16 @@ from pathlib import Path
 
 from bold.ingest import optout
 from bold.ingest.reader import IngestError, read, sha256
-from bold.ingest.rules import MACROS, content_columns, identifier_columns, issues_sql, q, sql_text
+from bold.ingest.rules import (
+    MACROS,
+    cleaned,
+    content_columns,
+    identifier_columns,
+    issues_sql,
+    prepare_sql,
+    q,
+    sql_text,
+)
 from bold.sources import Contract, load_contract
 from bold.workspace import Workspace, actor, now
 
@@ -111,11 +120,14 @@ def ingest(
         report.rows_read = result.parsed + result.unreadable
 
         progress("validating")
-        rid = q(contract.record_id)
+        con.execute(f"create or replace temp table prepared as select *, {prepare_sql(contract)} from raw")
+        con.execute("drop table raw")
+        con.execute("alter table prepared rename to raw")
+        rid = cleaned(contract.record_id)
         con.execute(
             f"""create or replace temp table checked as
                 select _row, {issues_sql(contract, set(result.columns), today)} as _issues,
-                       row_number() over (partition by clean({rid}) order by _row) as _copy
+                       row_number() over (partition by {rid} order by _row) as _copy
                 from raw"""
         )
         _create_zone_tables(con, contract)
@@ -127,7 +139,7 @@ def ingest(
         con.execute(
             f"""update checked set _issues = list_append(_issues,
                     {sql_text(contract.record_id + ": duplicate record id (already ingested in an earlier batch)")})
-                from raw where raw._row = checked._row and clean(raw.{rid}) in
+                from raw where raw._row = checked._row and raw.{rid} in
                     (select source_record_id from identifiers.{source})"""
         )
 
@@ -146,8 +158,7 @@ def ingest(
         kinds = optout.matchable(contract)
         hits = optout.opted_out(con, "accepted", kinds, ws.key("optout"), entries)
         if hits:
-            con.execute("create or replace temp table hits (_id bigint)")
-            con.executemany("insert into hits values (?)", [(h,) for h in hits])
+            con.execute("create or replace temp table hits as select unnest(?::bigint[]) as _id", [hits])
             con.execute("delete from accepted where _id in (select _id from hits)")
         report.opted_out = len(hits)
         report.accepted = con.execute("select count(*) from accepted").fetchone()[0]
@@ -200,12 +211,13 @@ def ingest(
 
 def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: IngestReport) -> int:
     """Write rejected rows, with their reasons, to an encrypted Parquet file; fill in the report."""
+    columns = ", ".join(f"raw.{q(c.name)}" for c in contract.columns)
     con.execute(
-        """create or replace temp table rejected as
-           select raw.*, checked._issues as _reasons, null::varchar as _line
-           from raw join checked using (_row) where len(checked._issues) > 0
-           union all by name
-           select _row, [_reason] as _reasons, _line from unreadable"""
+        f"""create or replace temp table rejected as
+            select raw._row, checked._issues as _reasons, null::varchar as _line, {columns}
+            from raw join checked using (_row) where len(checked._issues) > 0
+            union all by name
+            select _row, [_reason] as _reasons, _line from unreadable"""
     )
     n = con.execute("select count(*) from rejected").fetchone()[0]
     if not n:

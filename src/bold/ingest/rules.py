@@ -13,7 +13,7 @@ from bold.sources import Column, Contract
 
 # DuckDB macros shared by the rules; created in each ingest session.
 MACROS = r"""
-create or replace temp macro clean(v) as nullif(trim(regexp_replace(v, '\s+', ' ', 'g')), '');
+create or replace temp macro clean(v) as nullif(trim(v), '');
 create or replace temp macro norm_name(v) as nullif(trim(regexp_replace(regexp_replace(
     upper(strip_accents(regexp_replace(clean(v), '[''’`´]', '', 'g'))), '[-.]', ' ', 'g'), '\s+', ' ', 'g')), '');
 create or replace temp macro name_ok(v) as regexp_full_match(clean(v), '[\p{L} ''’`´.\-]*\p{L}[\p{L} ''’`´.\-]*');
@@ -22,9 +22,9 @@ create or replace temp macro nhs_sum(d) as
     substr(d, 1, 1)::int * 10 + substr(d, 2, 1)::int * 9 + substr(d, 3, 1)::int * 8 + substr(d, 4, 1)::int * 7
     + substr(d, 5, 1)::int * 6 + substr(d, 6, 1)::int * 5 + substr(d, 7, 1)::int * 4 + substr(d, 8, 1)::int * 3
     + substr(d, 9, 1)::int * 2;
-create or replace temp macro nhs_shape_ok(v) as regexp_full_match(squeeze(v), '[0-9]{10}');
-create or replace temp macro nhs_check_ok(v) as case when nhs_shape_ok(v) then
-    (11 - nhs_sum(squeeze(v)) % 11) % 11 = substr(squeeze(v), 10, 1)::int end;
+create or replace temp macro nhs_digits_ok(d) as case when regexp_full_match(d, '[0-9]{10}') then
+    (11 - nhs_sum(d) % 11) % 11 = substr(d, 10, 1)::int end;
+create or replace temp macro nhs_check_ok(v) as nhs_digits_ok(squeeze(v));
 create or replace temp macro pnc_norm(v) as case
     when regexp_full_match(squeeze(v), '([0-9]{2}|[0-9]{4})/[0-9]{1,7}[A-Z]') then
         right(split_part(squeeze(v), '/', 1), 2) || '/'
@@ -84,10 +84,27 @@ def _in_list(values) -> str:
     return "(" + ", ".join(sql_text(v) for v in values) + ")"
 
 
+def cleaned(name: str) -> str:
+    """The column holding ``clean(name)``, computed once per row before the rules run (see prepare_sql)."""
+    return q(name + ":clean")
+
+
+def squeezed(name: str) -> str:
+    """NHS numbers without spaces or hyphens, also computed once per row."""
+    return q(name + ":squeezed")
+
+
+def prepare_sql(contract: Contract) -> str:
+    """Select list adding each column's cleaned text beside its raw text, so rules clean once."""
+    parts = [f"clean({q(c.name)}) as {cleaned(c.name)}" for c in contract.columns]
+    parts += [f"squeeze({q(c.name)}) as {squeezed(c.name)}" for c in contract.columns if c.role == "nhs_number"]
+    return ", ".join(parts)
+
+
 def checks(col: Column, today: dt.date) -> list[tuple[str, str]]:
     """(SQL condition true when the value is bad, reason) for one column, in order of precedence."""
     v = q(col.name)
-    x = f"clean({v})"
+    x = cleaned(col.name)
     out = [
         (f"length({v}) > {col.max_length}", f"longer than {col.max_length} characters"),
         (f"regexp_matches({v}, '[\\x00-\\x1f\\x7f]')", "contains control characters such as line breaks"),
@@ -147,9 +164,13 @@ def _role_checks(col: Column, x: str, present: str) -> list[tuple[str, str]]:
             )
         ]
     if role == "nhs_number":
+        d = squeezed(col.name)
         return [
-            (present + f"not nhs_shape_ok({x})", "an NHS number must be 10 digits"),
-            (present + f"nhs_shape_ok({x}) and not nhs_check_ok({x})", "NHS number fails its check digit"),
+            (present + f"not regexp_full_match({d}, '[0-9]{{10}}')", "an NHS number must be 10 digits"),
+            (
+                present + f"regexp_full_match({d}, '[0-9]{{10}}') and not nhs_digits_ok({d})",
+                "NHS number fails its check digit",
+            ),
         ]
     if role == "pnc_id":
         return [
@@ -187,7 +208,7 @@ def identifier_columns(contract: Contract) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     local_ids = [c for c in contract.identifiers if c.role == "local_id"]
     for col in contract.identifiers:
-        v, x = q(col.name), f"clean({q(col.name)})"
+        v, x = q(col.name), cleaned(col.name)
         role = col.role
         if role == "record_id":
             out.append(("source_record_id", x))
@@ -219,7 +240,7 @@ def identifier_columns(contract: Contract) -> list[tuple[str, str]]:
             out.append((name, f"case when not pc_nfa({x}) then pc_squeezed({x}) end"))
             out.append(("no_fixed_abode", f"coalesce(pc_nfa({x}), false)"))
         elif role == "nhs_number":
-            out.append((name, f"squeeze({x})"))
+            out.append((name, squeezed(col.name)))
         elif role == "pnc_id":
             out.append((name, f"pnc_norm({x})"))
         else:  # prison number, CRN, NI number, local ids
@@ -232,7 +253,7 @@ def content_columns(contract: Contract) -> list[tuple[str, str]]:
     """(field, SQL expression) for the content zone, typed."""
     out = []
     for col in contract.content:
-        x = f"clean({q(col.name)})"
+        x = cleaned(col.name)
         if col.type == "date":
             expr = f"try_strptime({x}, {sql_text(col.format)})::date"
         elif col.type == "flag":
