@@ -17,14 +17,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+SOURCES := prison probation treatment hospital deaths homelessness mental_health
+
 demo: $(STAMP)
+	rm -rf $(DEMO)
 	$(BIN)/bold synth --people 20000 --seed 42 --out $(DEMO)/synth
+	$(BIN)/bold init $(DEMO)/workspace --name demo
+	$(BIN)/bold optout add $(DEMO)/synth/optouts.csv --workspace $(DEMO)/workspace
+	for s in $(SOURCES); do $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
+	$(BIN)/bold status --workspace $(DEMO)/workspace
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth.py
+	$(BIN)/python benchmarks/ingest.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

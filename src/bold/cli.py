@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,8 +21,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:
@@ -165,9 +166,9 @@ def status(workspace: WorkspaceOption = Path(".")):
         batches = db.execute("select * from batches order by source, batch_id").fetchall()
         optouts = db.execute("select count(*) from optout_entries").fetchone()[0]
         purged = db.execute("select coalesce(sum(records), 0) from optout_purges").fetchone()[0]
-    table = Table(title=f"Workspace {ws.settings['workspace']['name']}", title_justify="left")
-    for col in ("source", "batch", "read", "accepted", "quarantined", "opted out", "date"):
-        table.add_column(col, justify="left" if col in ("source", "batch", "date") else "right")
+    table = Table(title=f"Workspace {ws.settings['workspace']['name']}", title_justify="left", box=box.SIMPLE_HEAD)
+    for col in ("source", "batch", "read", "accepted", "quarantined", "opted out"):
+        table.add_column(col, justify="left" if col in ("source", "batch") else "right", no_wrap=True)
     seen = set()
     for b in batches:
         seen.add(b["source"])
@@ -182,7 +183,7 @@ def status(workspace: WorkspaceOption = Path(".")):
         )
     for source in source_types():
         if source not in seen:
-            table.add_row(source, "[dim]none", "", "", "", "", "")
+            table.add_row(source, "[dim]none", "", "", "", "")
     console.print(table)
     stored = sum(b["rows_accepted"] for b in batches) - purged
     console.print(

@@ -12,6 +12,7 @@ Layout of the output folder::
     OUT/truth/people.parquet                   each person's true identifiers, needs and areas
     OUT/truth/releases.parquet                 each release with what truly followed
     OUT/truth/summary.json                     headline figures and the settings used
+    OUT/optouts.csv                            NHS numbers of the people who asked to opt out
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from bold.synth.population import People, make_people
 from bold.synth.reference import ETHNICITY_CODES, areas
 
 CHUNK_PEOPLE = 50_000  # fixed: changing it changes the random streams, and so the files
+OPT_OUT_SHARE = 0.001  # people who asked that their records never be stored
 FORMATS = ("csv", "parquet")
 
 
@@ -141,6 +143,8 @@ def generate(
             rel = truth.releases(people, timeline, cfg, end)
             writers.write("truth/people", _people_truth(people, timeline.death_day), ("parquet",))
             writers.write("truth/releases", _releases_truth(rel), ("parquet",))
+            opted = rng.random(len(people)) < OPT_OUT_SHARE
+            writers.write("optouts", pa.table({"nhs_number": people.nhs_number[opted]}), ("csv",))
             summary.add_chunk(people, timeline, rel)
             if progress:
                 progress(n)

@@ -1,0 +1,49 @@
+"""The ingest commands end to end, as a custodian or linkage team runs them."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from bold.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_init_ingest_status_and_optout(tmp_path, small_population):
+    out, figures = small_population
+    ws = tmp_path / "ws"
+    result = invoke("init", ws)
+    assert result.exit_code == 0, result.output
+    assert invoke("init", ws).exit_code != 0  # not twice
+    result = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws)
+    assert result.exit_code == 0, result.output
+    assert f"rows read {figures['records']['prison']:,}" in result.output
+    again = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws)
+    assert again.exit_code == 0 and "already ingested" in again.output
+    status = invoke("status", "--workspace", ws)
+    assert status.exit_code == 0 and "prison" in status.output and "none" in status.output
+    optouts = tmp_path / "optouts.csv"
+    optouts.write_text("nhs_number\n9434765919\n")
+    result = invoke("optout", "add", optouts, "--workspace", ws)
+    assert result.exit_code == 0 and "1 entries added" in result.output
+    assert "nhs_number: 1" in invoke("optout", "count", "--workspace", ws).output
+
+
+def test_ingest_errors_are_one_line(tmp_path):
+    ws = tmp_path / "ws"
+    invoke("init", ws)
+    cases = [
+        (("ingest", tmp_path / "nope.csv", "-s", "prison", "-w", ws), "no such file"),
+        (("ingest", tmp_path / "nope.csv", "-s", "pharmacy", "-w", ws), "unknown source type 'pharmacy'"),
+        (("ingest", tmp_path / "nope.csv", "-s", "prison", "-w", tmp_path), "not a BOLD workspace"),
+        (("status", "-w", tmp_path / "elsewhere"), "not a BOLD workspace"),
+    ]
+    for args, message in cases:
+        result = invoke(*args)
+        assert result.exit_code != 0, args
+        assert message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
