@@ -346,3 +346,63 @@ def test_workspace_keys_are_private_and_checked(tmp_path):
         Workspace.init(tmp_path / "w")
     with pytest.raises(WorkspaceError, match="not a BOLD workspace"):
         Workspace.open(tmp_path)
+
+
+OTHER_SOURCES = [
+    (
+        "probation",
+        "EVENT_ID,CRN,PNC_NUMBER,FIRST_NAME,LAST_NAME,DATE_OF_BIRTH,GENDER,POSTCODE,ORDER_TYPE,ORDER_START_DATE,"
+        "ORDER_END_DATE,TERMINATION_DATE,TERMINATION_REASON,DRR,ATR,MHTR,OASYS_DRUG_SCORE,OASYS_ALCOHOL_SCORE",
+        [
+            "E1,X123456,,Ann,Lee,1980-01-01,Female,NE4 7QX,CO,2020-01-01,2030-01-01,,,Y,N,N,4,0",
+            "E2,123456,,Ann,Lee,1980-01-01,Female,NE4 7QX,CO,2020-01-01,,,,Y,N,N,4,0",
+            "E3,X123456,,Ann,Lee,1980-01-01,Female,NE4 7QX,CO,2020-01-01,,,,Y,N,N,eleven,0",
+            "E4,X123456,,Ann,Lee,1980-01-01,Female,NE4 7QX,CO,2020-01-01,,,,Y,N,N,4,99",
+        ],
+        {
+            "CRN: not a case reference number such as X123456": [2],
+            "OASYS_DRUG_SCORE: not a whole number": [3],
+            "OASYS_ALCOHOL_SCORE: outside 0 to 10": [4],
+        },
+    ),
+    (
+        "treatment",
+        "JOURNEY_ID,CLIENT_ID,INITIALS,DOB,SEX,PC_DISTRICT,REFERRAL_SOURCE,REFERRAL_DATE,TRIAGE_DATE,"
+        "TREATMENT_START_DATE,DISCHARGE_DATE,DISCHARGE_REASON,SUBSTANCE_GROUP,INJECTING_STATUS,HOUSING_NEED,MH_TREATMENT",
+        [
+            "J1,C1,J.S.,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N",
+            "J2,C1,J5,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N",
+            "J3,C1,JS,01/01/1980,1,NE4 7QX,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N",
+        ],
+        {
+            "INITIALS: initials must be one to three letters": [2],
+            "PC_DISTRICT: not a postcode district such as NE4": [3],
+        },
+    ),
+    (
+        "homelessness",
+        "CASE_REF,FORENAME,SURNAME,DOB,SEX,NI_NUMBER,APPLICATION_DATE,DUTY,SN_DRUG,SN_ALCOHOL,SN_MENTAL_HEALTH,"
+        "SN_OFFENDING,LA_CODE,ETHNICITY",
+        [
+            "H1,Ann,Lee,01-01-1980,F,AB123456C,01-01-2020,PREV,Y,N,N,N,E06000047,W",
+            "H2,Ann,Lee,01-01-1980,F,QQ12345,01-01-2020,PREV,Y,N,N,N,E06000047,W",
+            "H3,Ann,Lee,01-01-1980,F,,01-01-2020,PREV,Y,N,N,N,Durham,W",
+        ],
+        {
+            "NI_NUMBER: not a National Insurance number": [2],
+            "LA_CODE: does not match the pattern": [3],
+        },
+    ),
+]
+
+
+def test_quarantine_reasons_of_other_sources(ws, tmp_path):
+    for source, header, lines, expected in OTHER_SOURCES:
+        path = tmp_path / f"{source}.csv"
+        path.write_text(header + "\n" + "\n".join(lines) + "\n")
+        report = run(ws, source, path)
+        assert report.accepted == 1, (source, dict(report.reasons))
+        for reason, rows in expected.items():
+            assert report.examples.get(reason) == rows, (source, reason, dict(report.reasons))
+    with ws.identifiers(read_only=True) as con:
+        assert con.execute("select initials from identifiers.treatment").fetchone() == ("JS",)
