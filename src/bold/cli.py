@@ -301,3 +301,74 @@ def optout_count(workspace: WorkspaceOption = Path(".")):
         rows = db.execute("select kind, count(*) from optout_entries group by kind").fetchall()
     for kind, n in rows or [("entries", 0)]:
         console.print(f"{kind}: {n:,}")
+
+
+@app.command("link-files")
+def link_files_command(
+    files: Annotated[list[Path], typer.Argument(help="One file to deduplicate, or two to link (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for pairs.csv, clusters.csv and model.json.")],
+    id_column: Annotated[str, typer.Option("--id", help="The column that identifies each record.")],
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="ROLE=COLUMN, repeatable (e.g. forename=given_name). Default: columns named after roles."
+        ),
+    ] = None,
+    date_format: Annotated[str, typer.Option(help="Format of date_of_birth, e.g. %Y%m%d.")] = "%Y-%m-%d",
+    threshold: Annotated[float, typer.Option(help="Match probability at which records join a cluster.")] = 0.9,
+    pairs_threshold: Annotated[float, typer.Option(help="Lowest match probability written to pairs.csv.")] = 0.5,
+    model_file: Annotated[
+        Path | None, typer.Option("--model", help="A model.json to reuse instead of training.")
+    ] = None,
+):
+    """Link two files, or deduplicate one, with the same model as workspace linkage."""
+    from bold.linkage.files import LinkError, link_files, parse_map
+
+    try:
+        mapping = parse_map(maps or [])
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
+        ) as bar:
+            task = bar.add_task("starting", total=None)
+            result = link_files(
+                files,
+                id_column,
+                mapping,
+                out,
+                date_format,
+                threshold,
+                pairs_threshold,
+                model_file,
+                progress=lambda phase: bar.update(task, description=phase),
+            )
+    except LinkError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"{result.records:,} records; {result.pairs:,} pairs with match probability >= {pairs_threshold}; "
+        f"{result.clusters:,} clusters at {threshold}"
+    )
+    console.print(f"Wrote {out}/pairs.csv, {out}/clusters.csv and {out}/model.json")
+
+
+@app.command()
+def link(
+    workspace: WorkspaceOption = Path("."),
+    retrain: Annotated[bool, typer.Option(help="Train a new model even if one is saved.")] = False,
+):
+    """Link every record in the identifiers zone into people (never opens the content zone)."""
+    from bold.linkage.run import LinkageError, link_workspace
+
+    ws = _open(workspace)
+    try:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
+        ) as bar:
+            task = bar.add_task("starting", total=None)
+            run = link_workspace(ws, retrain=retrain, progress=lambda phase: bar.update(task, description=phase))
+    except LinkageError as exc:
+        raise fail(str(exc)) from None
+    console.print(
+        f"Linkage run {run.run_id}: {run.records:,} records, {run.comparisons:,} candidate pairs scored, "
+        f"{run.pairs:,} pairs kept, in {run.seconds:.0f} s ({'trained' if run.trained else 'saved'} model)"
+    )
+    console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))

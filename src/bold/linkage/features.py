@@ -84,8 +84,11 @@ def _source_select(source: str) -> str:
         return role if role in roles else f"null::{cast}"
 
     initials = (
-        "initials" if "initials" in roles else "left(forename, 1) || left(surname, 1)"
-        if {"forename", "surname"} <= roles else "null::varchar"
+        "initials"
+        if "initials" in roles
+        else "left(forename, 1) || left(surname, 1)"
+        if {"forename", "surname"} <= roles
+        else "null::varchar"
     )
     district = "postcode_district" if ("postcode" in roles or "postcode_district" in roles) else "null::varchar"
     return f"""
@@ -110,8 +113,20 @@ def workspace_input(con: duckdb.DuckDBPyConnection, sources: list[str], table: s
 
 
 FILE_ROLES = (
-    "forename", "surname", "initials", "aliases", "date_of_birth", "sex", "postcode", "postcode_district",
-    "nhs_number", "pnc_id", "ni_number", "local_id", "address", "locality",
+    "forename",
+    "surname",
+    "initials",
+    "aliases",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "postcode_district",
+    "nhs_number",
+    "pnc_id",
+    "ni_number",
+    "local_id",
+    "address",
+    "locality",
 )
 
 
@@ -138,18 +153,24 @@ def file_input(
     sex = raw("sex")
     sex_expr = (
         f"case when upper({sex}) in ('M', 'MALE', '1') then 'M' when upper({sex}) in ('F', 'FEMALE', '2') then 'F' end"
-        if sex else "null::varchar"
+        if sex
+        else "null::varchar"
     )
     pc = raw("postcode")
     postcode = f"case when pc_ok({pc}) then pc_norm({pc}) else nullif(pc_squeezed({pc}), '') end" if pc else None
     district = (
-        f"pc_squeezed({raw('postcode_district')})" if "postcode_district" in roles
-        else f"pc_district({pc})" if pc else "null::varchar"
+        f"pc_squeezed({raw('postcode_district')})"
+        if "postcode_district" in roles
+        else f"pc_district({pc})"
+        if pc
+        else "null::varchar"
     )
     initials = (
-        f"upper(strip_accents(squeeze(replace({raw('initials')}, '.', ''))))" if "initials" in roles
+        f"upper(strip_accents(squeeze(replace({raw('initials')}, '.', ''))))"
+        if "initials" in roles
         else f"left(norm_name({raw('forename')}), 1) || left(norm_name({raw('surname')}), 1)"
-        if {"forename", "surname"} <= roles.keys() else "null::varchar"
+        if {"forename", "surname"} <= roles.keys()
+        else "null::varchar"
     )
     select = f"""
         select clean({q(id_column)}) as unique_id, {sql_text(dataset)} as source_dataset,

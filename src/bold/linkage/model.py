@@ -14,6 +14,7 @@ library comparisons for each column, with the same blocking.
 from __future__ import annotations
 
 import logging
+
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
@@ -34,108 +35,124 @@ def our_comparisons(columns: set[str]) -> list:
     """Comparisons for the identifier columns present (all-NULL columns are left out)."""
     out = []
     if "forename" in columns:
-        out.append(cl.CustomComparison(
-            output_column_name="forename",
-            comparison_levels=[
-                cll.NullLevel("forename"),
-                _exact("forename", tf=True),
-                cll.CustomLevel("list_has_any(forename_groups_l, forename_groups_r)", "nickname of each other"),
-                cll.CustomLevel("forename_l = surname_r", "forename recorded as surname"),
-                cll.JaroWinklerLevel("forename", 0.92),
-                cll.JaroWinklerLevel("forename", 0.8),
-                cll.ElseLevel(),
-            ],
-        ))
+        out.append(
+            cl.CustomComparison(
+                output_column_name="forename",
+                comparison_levels=[
+                    cll.NullLevel("forename"),
+                    _exact("forename", tf=True),
+                    cll.CustomLevel("list_has_any(forename_groups_l, forename_groups_r)", "nickname of each other"),
+                    cll.CustomLevel("forename_l = surname_r", "forename recorded as surname"),
+                    cll.JaroWinklerLevel("forename", 0.92),
+                    cll.JaroWinklerLevel("forename", 0.8),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "surname" in columns:
-        out.append(cl.CustomComparison(
-            output_column_name="surname",
-            comparison_levels=[
-                cll.NullLevel("surname"),
-                _exact("surname", tf=True),
-                cll.CustomLevel("surname_l = forename_r", "surname recorded as forename"),
-                cll.JaroWinklerLevel("surname", 0.92),
-                cll.JaroWinklerLevel("surname", 0.8),
-                cll.ElseLevel(),
-            ],
-        ))
+        out.append(
+            cl.CustomComparison(
+                output_column_name="surname",
+                comparison_levels=[
+                    cll.NullLevel("surname"),
+                    _exact("surname", tf=True),
+                    cll.CustomLevel("surname_l = forename_r", "surname recorded as forename"),
+                    cll.JaroWinklerLevel("surname", 0.92),
+                    cll.JaroWinklerLevel("surname", 0.8),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "aliases" in columns:
-        out.append(cl.CustomComparison(
-            output_column_name="alias",
-            comparison_levels=[
-                cll.CustomLevel(
-                    "coalesce(len(aliases_l), 0) = 0 and coalesce(len(aliases_r), 0) = 0 "
-                    "or full_name_l is null or full_name_r is null",
-                    "no aliases to compare",
-                ).configure(is_null_level=True),
-                cll.CustomLevel(
-                    "list_contains(aliases_l, full_name_r) or list_contains(aliases_r, full_name_l) "
-                    "or list_has_any(aliases_l, aliases_r)",
-                    "one's name is the other's alias",
-                ),
-                cll.ElseLevel(),
-            ],
-        ))
-    if "initials" in columns:
+        out.append(
+            cl.CustomComparison(
+                output_column_name="alias",
+                comparison_levels=[
+                    cll.CustomLevel(
+                        "coalesce(len(aliases_l), 0) = 0 and coalesce(len(aliases_r), 0) = 0 "
+                        "or full_name_l is null or full_name_r is null",
+                        "no aliases to compare",
+                    ).configure(is_null_level=True),
+                    cll.CustomLevel(
+                        "list_contains(aliases_l, full_name_r) or list_contains(aliases_r, full_name_l) "
+                        "or list_has_any(aliases_l, aliases_r)",
+                        "one's name is the other's alias",
+                    ),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
+    if "initials_only" in columns:
         # Initials are evidence only where a full name is missing on one side (the treatment source):
         # where both have names, the name comparisons already use the same letters.
-        out.append(cl.CustomComparison(
-            output_column_name="initials",
-            comparison_levels=[
-                cll.CustomLevel(
-                    "initials_l is null or initials_r is null "
-                    "or (forename_l is not null and forename_r is not null)",
-                    "initials missing, or full names compared instead",
-                ).configure(is_null_level=True),
-                _exact("initials", tf=True),
-                cll.CustomLevel("left(initials_l, 1) = left(initials_r, 1)", "same first initial"),
-                cll.CustomLevel("right(initials_l, 1) = right(initials_r, 1)", "same last initial"),
-                cll.ElseLevel(),
-            ],
-        ))
+        out.append(
+            cl.CustomComparison(
+                output_column_name="initials",
+                comparison_levels=[
+                    cll.CustomLevel(
+                        "initials_l is null or initials_r is null "
+                        "or (forename_l is not null and forename_r is not null)",
+                        "initials missing, or full names compared instead",
+                    ).configure(is_null_level=True),
+                    _exact("initials", tf=True),
+                    cll.CustomLevel("left(initials_l, 1) = left(initials_r, 1)", "same first initial"),
+                    cll.CustomLevel("right(initials_l, 1) = right(initials_r, 1)", "same last initial"),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "date_of_birth" in columns:
-        out.append(cl.CustomComparison(
-            output_column_name="date_of_birth",
-            comparison_levels=[
-                cll.NullLevel("date_of_birth"),
-                _exact("date_of_birth", tf=True),
-                cll.CustomLevel(
-                    "year(date_of_birth_l) = year(date_of_birth_r) and month(date_of_birth_l) = day(date_of_birth_r)"
-                    " and day(date_of_birth_l) = month(date_of_birth_r)",
-                    "day and month swapped",
-                ),
-                cll.CustomLevel(
-                    "month(date_of_birth_l) = month(date_of_birth_r) and day(date_of_birth_l) = day(date_of_birth_r)"
-                    " and abs(year(date_of_birth_l) - year(date_of_birth_r)) in (1, 10)",
-                    "year wrong by 1 or 10",
-                ),
-                cll.DamerauLevenshteinLevel("dob_text", 1),
-                cll.AbsoluteDateDifferenceLevel("date_of_birth", input_is_string=False, threshold=1, metric="year"),
-                cll.ElseLevel(),
-            ],
-        ))
+        out.append(
+            cl.CustomComparison(
+                output_column_name="date_of_birth",
+                comparison_levels=[
+                    cll.NullLevel("date_of_birth"),
+                    _exact("date_of_birth", tf=True),
+                    cll.CustomLevel(
+                        "year(date_of_birth_l) = year(date_of_birth_r) and month(date_of_birth_l) = day(date_of_birth_r)"
+                        " and day(date_of_birth_l) = month(date_of_birth_r)",
+                        "day and month swapped",
+                    ),
+                    cll.CustomLevel(
+                        "month(date_of_birth_l) = month(date_of_birth_r) and day(date_of_birth_l) = day(date_of_birth_r)"
+                        " and abs(year(date_of_birth_l) - year(date_of_birth_r)) in (1, 10)",
+                        "year wrong by 1 or 10",
+                    ),
+                    cll.DamerauLevenshteinLevel("dob_text", 1),
+                    cll.AbsoluteDateDifferenceLevel("date_of_birth", input_is_string=False, threshold=1, metric="year"),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "sex" in columns:
         out.append(cl.ExactMatch("sex"))
     if "postcode_district" in columns:
-        out.append(cl.CustomComparison(
-            output_column_name="postcode",
-            comparison_levels=[
-                cll.NullLevel("postcode_district"),
-                cll.ExactMatchLevel("postcode"),
-                cll.ExactMatchLevel("postcode_district"),
-                cll.ExactMatchLevel("postcode_area"),
-                cll.ElseLevel(),
-            ],
-        ))
+        out.append(
+            cl.CustomComparison(
+                output_column_name="postcode",
+                comparison_levels=[
+                    cll.NullLevel("postcode_district"),
+                    cll.ExactMatchLevel("postcode"),
+                    cll.ExactMatchLevel("postcode_district"),
+                    cll.ExactMatchLevel("postcode_area"),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     elif "postcode" in columns:
         out.append(cl.ExactMatch("postcode"))
     if "nhs_number" in columns:
-        out.append(cl.CustomComparison(
-            output_column_name="nhs_number",
-            comparison_levels=[
-                cll.NullLevel("nhs_number"), _exact("nhs_number"),
-                cll.DamerauLevenshteinLevel("nhs_number", 1), cll.ElseLevel(),
-            ],
-        ))
+        out.append(
+            cl.CustomComparison(
+                output_column_name="nhs_number",
+                comparison_levels=[
+                    cll.NullLevel("nhs_number"),
+                    _exact("nhs_number"),
+                    cll.DamerauLevenshteinLevel("nhs_number", 1),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     for col in ("pnc_id", "ni_number", "source_person_id"):
         if col in columns:
             out.append(cl.ExactMatch(col))
@@ -154,8 +171,18 @@ def generic_comparisons(columns: set[str]) -> list:
             out.append(cl.NameComparison(col))
     if "date_of_birth" in columns:
         out.append(cl.DateOfBirthComparison("date_of_birth", input_is_string=False))
-    for col in ("initials", "sex", "postcode", "postcode_district", "nhs_number", "pnc_id", "ni_number",
-                "source_person_id", "address", "locality"):
+    for col in (
+        "initials",
+        "sex",
+        "postcode",
+        "postcode_district",
+        "nhs_number",
+        "pnc_id",
+        "ni_number",
+        "source_person_id",
+        "address",
+        "locality",
+    ):
         if col in columns:
             out.append(cl.ExactMatch(col))
     return out
@@ -165,11 +192,18 @@ def blocking_rules(columns: set[str]) -> list:
     """Rules that keep comparisons bounded while catching each kind of error: a pair survives if any
     rule holds, so a typo in one identifier is caught by a rule on the others."""
     candidates = [
-        ("nhs_number",), ("pnc_id",), ("ni_number",), ("source_person_id",),
-        ("forename", "date_of_birth"), ("surname", "date_of_birth"),
+        ("nhs_number",),
+        ("pnc_id",),
+        ("ni_number",),
+        ("source_person_id",),
+        ("forename", "date_of_birth"),
+        ("surname", "date_of_birth"),
         ("initials", "date_of_birth"),  # the treatment source: BOLD's own first pass
-        ("forename", "surname"), ("surname", "postcode_district"),
-        ("date_of_birth", "postcode_district"), ("date_of_birth", "postcode"), ("date_of_birth", "locality"),
+        ("forename", "surname"),
+        ("surname", "postcode_district"),
+        ("date_of_birth", "postcode_district"),
+        ("date_of_birth", "postcode"),
+        ("date_of_birth", "locality"),
     ]
     rules = [block_on(*cols) for cols in candidates if set(cols) <= columns]
     if {"forename", "surname"} <= columns:  # names entered in each other's fields
@@ -195,20 +229,38 @@ def settings(columns: set[str], link_type: str = "dedupe_only", generic: bool = 
 
 
 def present_columns(con, table: str) -> set[str]:
-    """Identifier columns with at least one value in ``table``."""
+    """Identifier columns with at least one value in ``table``, and ``initials_only`` where some
+    records hold initials but no forename (so the initials comparison carries evidence)."""
     cols = [c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()]
-    counts = con.execute(f"select {', '.join(f'count({c})' for c in cols)} from {table}").fetchone()
-    return {c for c, n in zip(cols, counts, strict=True) if n and c not in ("unique_id", "source_dataset")}
+    counts = con.execute(
+        f"select {', '.join(f'count({c})' for c in cols)}, "
+        f"count(*) filter (where initials is not null and forename is null) from {table}"
+    ).fetchone()
+    present = {c for c, n in zip(cols, counts, strict=False) if n and c not in ("unique_id", "source_dataset")}
+    return present | ({"initials_only"} if counts[-1] else set())
 
 
-def train(db: DuckDBAPI, tables: list[str], settings_: SettingsCreator, columns: set[str],
-          recall: float = 0.8, max_pairs: float = 5e6) -> Linker:
+def train(
+    db: DuckDBAPI,
+    tables: list[str],
+    settings_: SettingsCreator,
+    columns: set[str],
+    recall: float = 0.8,
+    max_pairs: float = 5e6,
+) -> Linker:
     frames = [db.register(t) for t in tables]
-    linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.WARNING)
-    deterministic = [block_on(*c) for c in (("nhs_number",), ("pnc_id",), ("ni_number",),
-                                            ("forename", "surname", "date_of_birth"),
-                                            ("initials", "date_of_birth", "postcode_district"))
-                     if set(c) <= columns]
+    linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.ERROR)
+    deterministic = [
+        block_on(*c)
+        for c in (
+            ("nhs_number",),
+            ("pnc_id",),
+            ("ni_number",),
+            ("forename", "surname", "date_of_birth"),
+            ("initials", "date_of_birth", "postcode_district"),
+        )
+        if set(c) <= columns
+    ]
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
     for block in training_blocks(columns):

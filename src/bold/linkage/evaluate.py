@@ -1,0 +1,101 @@
+"""Linkage accuracy against ground truth (synthetic data only): pairwise precision, recall and F1 of
+the person clusters, overall and for the groups linkage error falls hardest on.
+
+A pair of records is a true match when the truth gives both the same person; a predicted match when
+the run put both in the same cluster. Counting is done per group with n*(n-1)/2, never by listing
+pairs, so it scales to millions of records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from bold.ingest.rules import sql_text
+
+
+@dataclass
+class Accuracy:
+    precision: float
+    recall: float
+    f1: float
+    true_pairs: int
+    predicted_pairs: int
+
+
+def _acc(tp: float, predicted: float, true: float) -> Accuracy:
+    p = tp / predicted if predicted else 1.0
+    r = tp / true if true else 1.0
+    return Accuracy(p, r, 2 * p * r / (p + r) if p + r else 0.0, int(true), int(predicted))
+
+
+def load_truth_mapping(con: duckdb.DuckDBPyConnection, truth_dir: Path, sources: list[str]) -> None:
+    """Table ``truth_map(record_key, source, person_id, nfa_person)`` from the identifiers zone's
+    source record ids and the synthetic truth files."""
+    union = " union all ".join(
+        f"select record_key, '{s}' as source, source_record_id from identifiers.{s}" for s in sources
+    )
+    con.execute(
+        f"""create or replace temp table truth_map as
+            select k.record_key::varchar as record_key, k.source, r.person_id, p.homeless as nfa_person
+            from ({union}) k
+            join read_parquet({sql_text(str(truth_dir / "records.parquet"))}) r
+              on r.source = k.source and r.record_id = k.source_record_id
+            join read_parquet({sql_text(str(truth_dir / "people.parquet"))}) p using (person_id)"""
+    )
+
+
+def cluster_accuracy(
+    con: duckdb.DuckDBPyConnection, clusters: str, cluster_col: str = "cluster_id", id_col: str = "record_key"
+) -> dict[str, Accuracy]:
+    """Accuracy of ``clusters(id_col, cluster_col)`` against ``truth_map``: overall, for people who are
+    homeless (no fixed abode), and for pairs involving a treatment (initials-only) record."""
+    con.execute(
+        f"""create or replace temp view eval_base as
+            select c.{cluster_col}::varchar as cluster_id, t.person_id, t.nfa_person,
+                   (t.source = 'treatment') as is_tx
+            from {clusters} c join truth_map t on t.record_key = c.{id_col}::varchar"""
+    )
+    row = con.execute(
+        """with g as (select cluster_id, person_id, any_value(nfa_person) as nfa, count(*) as n,
+                             count(*) filter (where is_tx) as t from eval_base group by all),
+                c as (select cluster_id, count(*) as n, count(*) filter (where not nfa_person) as o,
+                             count(*) filter (where not is_tx) as nt from eval_base group by all),
+                p as (select person_id, any_value(nfa_person) as nfa, count(*) as n,
+                             count(*) filter (where is_tx) as t from eval_base group by all)
+           select
+             (select sum(n * (n - 1) / 2) from g),
+             (select sum(n * (n - 1) / 2) from c),
+             (select sum(n * (n - 1) / 2) from p),
+             (select sum(n * (n - 1) / 2) filter (where nfa) from g),
+             (select sum(n * (n - 1) / 2 - o * (o - 1) / 2) from c),
+             (select sum(n * (n - 1) / 2) filter (where nfa) from p),
+             (select sum(n * (n - 1) / 2 - (n - t) * (n - t - 1) / 2) from g),
+             (select sum(n * (n - 1) / 2 - nt * (nt - 1) / 2) from c),
+             (select sum(n * (n - 1) / 2 - (n - t) * (n - t - 1) / 2) from p)"""
+    ).fetchone()
+    tp, pred, true, tp_nfa, pred_nfa, true_nfa, tp_tx, pred_tx, true_tx = (float(x or 0) for x in row)
+    return {
+        "all": _acc(tp, pred, true),
+        "no fixed abode": _acc(tp_nfa, pred_nfa, true_nfa),
+        "treatment records": _acc(tp_tx, pred_tx, true_tx),
+    }
+
+
+def evaluate_run(ws, run_id: int, truth_dir: Path) -> dict[str, dict[str, Accuracy]]:
+    """Accuracy of each threshold's clusters in a workspace linkage run."""
+    from bold.linkage.run import links_path, stored_sources
+
+    with ws.identifiers(read_only=True) as con:
+        load_truth_mapping(con, truth_dir, stored_sources(con))
+        con.execute(f"attach {sql_text(str(links_path(ws)))} as links (read_only)")
+        out = {}
+        for level in ("high", "medium", "low"):
+            con.execute(
+                f"create or replace temp view run_clusters as select record_key, person_{level} as cluster_id "
+                f"from links.record_person where run_id = {int(run_id)}"
+            )
+            out[level] = cluster_accuracy(con, "run_clusters")
+        return out

@@ -1,0 +1,146 @@
+"""``bold link-files``: link two files, or deduplicate one, outside any workspace.
+
+The tool a linkage team reaches for, and how BOLD is compared with other tools: the same
+comparisons, blocking and unsupervised training as workspace linkage, on any CSV or Parquet file
+whose columns are mapped to identifier roles.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from splink import DuckDBAPI, Linker
+
+from bold.ingest.reader import file_format
+from bold.ingest.rules import q, sql_text
+from bold.linkage import features, model
+
+
+class LinkError(Exception):
+    """The files or the mapping cannot be linked as asked."""
+
+
+@dataclass
+class LinkFilesResult:
+    records: int
+    pairs: int
+    clusters: int
+    out: Path
+
+
+def parse_map(items: list[str]) -> dict[str, str]:
+    roles: dict[str, str] = {}
+    for item in items:
+        role, sep, column = item.partition("=")
+        role, column = role.strip(), column.strip()
+        if not sep or not role or not column:
+            raise LinkError(f"--map {item!r}: expected ROLE=COLUMN, e.g. forename=given_name")
+        if role not in features.FILE_ROLES:
+            raise LinkError(f"--map {item!r}: unknown role {role!r}; roles are {', '.join(features.FILE_ROLES)}")
+        if role in roles:
+            raise LinkError(f"--map: role {role!r} mapped twice")
+        roles[role] = column
+    return roles
+
+
+def _load(con: duckdb.DuckDBPyConnection, path: Path, name: str) -> list[str]:
+    if not path.is_file():
+        raise LinkError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise LinkError(f"{path}: the file is empty")
+    source = (
+        f"read_parquet({sql_text(str(path))})"
+        if file_format(path) == "parquet"
+        else f"read_csv({sql_text(str(path))}, header = true, all_varchar = true)"
+    )
+    try:
+        cols = [d[0] for d in con.execute(f"describe select * from {source}").fetchall()]
+        select = ", ".join(f"{q(c)}::varchar as {q(c)}" for c in cols)
+        con.execute(f"create or replace table {name} as select {select} from {source}")
+    except duckdb.Error as exc:
+        raise LinkError(f"{path}: cannot read the file: {str(exc).splitlines()[0]}") from None
+    return cols
+
+
+def _roles_for(path: Path, columns: list[str], id_column: str, mapping: dict[str, str]) -> dict[str, str]:
+    if id_column not in columns:
+        raise LinkError(f"{path}: id column {id_column!r} not found; columns are {', '.join(columns)}")
+    if mapping:
+        missing = [f"{r}={c}" for r, c in mapping.items() if c not in columns]
+        if missing:
+            raise LinkError(f"{path}: mapped column(s) not found: {', '.join(missing)}")
+        return dict(mapping)
+    by_name = {c.lower(): c for c in columns}
+    roles = {role: by_name[role] for role in features.FILE_ROLES if role in by_name}
+    if not roles:
+        raise LinkError(
+            f"{path}: no column is named after an identifier role; map them with --map ROLE=COLUMN "
+            f"(roles: {', '.join(features.FILE_ROLES)})"
+        )
+    return roles
+
+
+def link_files(
+    paths: list[Path],
+    id_column: str,
+    mapping: dict[str, str],
+    out: Path,
+    date_format: str = "%Y-%m-%d",
+    threshold: float = 0.9,
+    pairs_threshold: float = 0.5,
+    model_path: Path | None = None,
+    progress=lambda phase: None,
+) -> LinkFilesResult:
+    if not 1 <= len(paths) <= 2:
+        raise LinkError("give one file to deduplicate or two to link")
+    con = duckdb.connect()
+    tables = []
+    progress("reading")
+    for i, path in enumerate(paths):
+        raw = f"raw_{i}"
+        columns = _load(con, path, raw)
+        roles = _roles_for(path, columns, id_column, mapping)
+        dups = con.execute(
+            f"select count(*) - count(distinct {q(id_column)}), count(*) filter (where {q(id_column)} is null) "
+            f"from {raw}"
+        ).fetchone()
+        if dups[0] or dups[1]:
+            raise LinkError(f"{path}: id column {id_column!r} must be unique and never empty")
+        features.file_input(con, raw, f"file{i + 1}", id_column, roles, date_format, f"input_{i}")
+        tables.append(f"input_{i}")
+    if len(tables) == 2:
+        shared = con.execute("select count(*) from input_0 join input_1 using (unique_id)").fetchone()[0]
+        if shared:
+            raise LinkError(f"{shared} id(s) appear in both files; ids must be unique across the two files")
+    columns = set.union(*(model.present_columns(con, t) for t in tables))
+    db = DuckDBAPI(con)
+    link_type = "link_only" if len(tables) == 2 else "dedupe_only"
+    progress("training" if model_path is None else "loading model")
+    if model_path is None:
+        linker = model.train(db, tables, model.settings(columns, link_type), columns)
+    else:
+        frames = [db.register(t) for t in tables]
+        linker = Linker(frames if len(frames) > 1 else frames[0], str(model_path), log_level=logging.ERROR)
+    progress("scoring pairs")
+    predictions = linker.inference.predict(threshold_match_probability=pairs_threshold)
+    progress("clustering")
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = predictions.physical_name
+    con.execute(
+        f"copy (select unique_id_l as id_l, unique_id_r as id_r, match_probability from {pairs} "
+        f"order by match_probability desc, id_l, id_r) to {sql_text(str(out / 'pairs.csv'))} (header)"
+    )
+    con.execute(
+        f"copy (select unique_id as id, dense_rank() over (order by cluster_id) as cluster_id "
+        f"from {clusters.physical_name} order by cluster_id, id) to {sql_text(str(out / 'clusters.csv'))} (header)"
+    )
+    linker.misc.save_model_to_json(str(out / "model.json"), overwrite=True)
+    n_pairs = con.execute(f"select count(*) from {pairs}").fetchone()[0]
+    records, n_clusters = con.execute(
+        f"select count(*), count(distinct cluster_id) from {clusters.physical_name}"
+    ).fetchone()
+    return LinkFilesResult(records, n_pairs, n_clusters, out)

@@ -1,0 +1,195 @@
+"""``bold link``: link every record in a workspace's identifiers zone into people.
+
+Reads the identifiers zone only (the connection it opens has no other database attached), trains
+the model without labels or reuses the saved one, scores candidate pairs, and clusters records into
+people at three thresholds kept side by side (high, medium, low), as BOLD's own linked tables do.
+Results go to ``links.duckdb``: ``record_person`` maps each ``record_key`` to a ``person_key`` per
+threshold, ``pairs`` keeps scored pairs, and ``runs`` records each linkage run. Person keys are
+random, so nothing about a person can be read from one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+from splink import DuckDBAPI, Linker
+
+from bold.ingest.rules import sql_text
+from bold.linkage import features, model
+from bold.workspace import Workspace, actor, now
+
+LINKS_SCHEMA = """
+create table if not exists runs (
+    run_id integer primary key, started_at varchar, finished_at varchar, actor varchar, sources varchar[],
+    records bigint, comparisons bigint, pairs bigint, seconds double, model_sha256 varchar, thresholds json,
+    clusters json
+);
+create table if not exists record_person (
+    run_id integer, record_key uuid, source varchar, person_high uuid, person_medium uuid, person_low uuid
+);
+create table if not exists pairs (
+    run_id integer, record_key_l uuid, record_key_r uuid, match_weight double, match_probability double
+);
+"""
+
+
+class LinkageError(Exception):
+    """The workspace cannot be linked (nothing ingested, a bad model file, ...)."""
+
+
+@dataclass
+class LinkRun:
+    run_id: int
+    records: int
+    comparisons: int
+    pairs: int
+    seconds: float
+    clusters: dict[str, int] = field(default_factory=dict)
+    trained: bool = True
+    phases: dict[str, float] = field(default_factory=dict)
+
+
+def links_path(ws: Workspace) -> Path:
+    return ws.root / "links.duckdb"
+
+
+def model_path(ws: Workspace) -> Path:
+    return ws.root / "linkage" / "model.json"
+
+
+def stored_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return sorted(
+        t
+        for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'identifiers'").fetchall()
+    )
+
+
+def link_workspace(
+    ws: Workspace,
+    retrain: bool = False,
+    thresholds: dict[str, float] | None = None,
+    generic: bool = False,
+    progress=lambda phase: None,
+) -> LinkRun:
+    """Link the workspace; ``generic`` uses the plain Splink baseline (for benchmarks)."""
+    thresholds = thresholds or model.THRESHOLDS
+    started, t0 = now(), time.perf_counter()
+    phases: dict[str, float] = {}
+    saved = model_path(ws)
+    with ws.identifiers(read_only=True) as con:
+        sources = stored_sources(con)
+        if not sources:
+            raise LinkageError("nothing to link: ingest some sources first (bold ingest)")
+        progress("preparing identifiers")
+        records = features.workspace_input(con, sources)
+        columns = model.present_columns(con, "linkage_input")
+        phases["prepare"] = time.perf_counter() - t0
+        db = DuckDBAPI(con)
+        trained = retrain or generic or not saved.exists()
+        t = time.perf_counter()
+        if trained:
+            progress("training the model (u by sampling, m by EM)")
+            linker = model.train(db, ["linkage_input"], model.settings(columns, generic=generic), columns)
+        else:
+            progress("loading the saved model")
+            try:
+                linker = Linker(db.register("linkage_input"), str(saved), log_level=logging.ERROR)
+            except Exception as exc:  # Splink raises several types for a bad or stale model file
+                raise LinkageError(f"{saved}: cannot use the saved model ({exc}); run with --retrain") from None
+        phases["train"] = time.perf_counter() - t
+        t = time.perf_counter()
+        progress("blocking: finding candidate pairs")
+        blocked = linker.inference.compute_blocked_pairs_for_predict()
+        comparisons = con.execute(f"select count(*) from {blocked.physical_name}").fetchone()[0]
+        progress(f"scoring {comparisons:,} candidate pairs")
+        predictions = linker.inference.predict(threshold_match_probability=min(thresholds.values()))
+        phases["predict"] = time.perf_counter() - t
+        t = time.perf_counter()
+        progress("clustering into people")
+        level_tables = {}
+        for level, threshold in thresholds.items():
+            clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
+            level_tables[level] = clusters.physical_name
+        phases["cluster"] = time.perf_counter() - t
+        t = time.perf_counter()
+        progress("writing links")
+        if trained and not generic:
+            saved.parent.mkdir(exist_ok=True)
+            linker.misc.save_model_to_json(str(saved), overwrite=True)
+        model_json = json.dumps(linker.misc.save_model_to_json(), sort_keys=True)
+        result = _write_links(
+            ws,
+            con,
+            predictions.physical_name,
+            level_tables,
+            sources,
+            records,
+            comparisons,
+            started,
+            t0,
+            model_json,
+            thresholds,
+        )
+        phases["write"] = time.perf_counter() - t
+    result.trained = trained
+    result.phases = phases
+    return result
+
+
+def _write_links(
+    ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds
+) -> LinkRun:
+    con.execute(f"attach {sql_text(str(links_path(ws)))} as links")
+    con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
+    run_id = con.execute("select coalesce(max(run_id), 0) + 1 from links.runs").fetchone()[0]
+    # one random person key per cluster and level
+    joins, selects = [], []
+    for level, table in level_tables.items():
+        con.execute(
+            f"create or replace temp table keys_{level} as select cluster_id, uuid() as person_key "
+            f"from (select distinct cluster_id from {table})"
+        )
+        joins.append(
+            f"join {table} c_{level} on c_{level}.unique_id = i.unique_id "
+            f"join keys_{level} k_{level} on k_{level}.cluster_id = c_{level}.cluster_id"
+        )
+        selects.append(f"k_{level}.person_key as person_{level}")
+    con.execute(
+        f"insert into links.record_person select {run_id}, i.unique_id::uuid, i.source_dataset, "
+        f"{', '.join(selects)} from linkage_input i {' '.join(joins)}"
+    )
+    con.execute(
+        f"insert into links.pairs select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, "
+        f"match_probability from {pairs_table}"
+    )
+    pairs = con.execute(f"select count(*) from {pairs_table}").fetchone()[0]
+    clusters = {
+        level: con.execute(f"select count(distinct cluster_id) from {table}").fetchone()[0]
+        for level, table in level_tables.items()
+    }
+    seconds = time.perf_counter() - t0
+    con.execute(
+        "insert into links.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            started,
+            now(),
+            actor(),
+            sources,
+            records,
+            comparisons,
+            pairs,
+            seconds,
+            hashlib.sha256(model_json.encode()).hexdigest(),
+            json.dumps(thresholds),
+            json.dumps(clusters),
+        ],
+    )
+    con.execute("detach links")
+    return LinkRun(run_id, records, comparisons, pairs, seconds, clusters)
