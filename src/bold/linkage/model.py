@@ -109,12 +109,14 @@ def our_comparisons(columns: set[str]) -> list:
                     cll.NullLevel("date_of_birth"),
                     _exact("date_of_birth", tf=True),
                     cll.CustomLevel(
-                        "year(date_of_birth_l) = year(date_of_birth_r) and month(date_of_birth_l) = day(date_of_birth_r)"
+                        "year(date_of_birth_l) = year(date_of_birth_r)"
+                        " and month(date_of_birth_l) = day(date_of_birth_r)"
                         " and day(date_of_birth_l) = month(date_of_birth_r)",
                         "day and month swapped",
                     ),
                     cll.CustomLevel(
-                        "month(date_of_birth_l) = month(date_of_birth_r) and day(date_of_birth_l) = day(date_of_birth_r)"
+                        "month(date_of_birth_l) = month(date_of_birth_r)"
+                        " and day(date_of_birth_l) = day(date_of_birth_r)"
                         " and abs(year(date_of_birth_l) - year(date_of_birth_r)) in (1, 10)",
                         "year wrong by 1 or 10",
                     ),
