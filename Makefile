@@ -26,6 +26,7 @@ demo: $(STAMP)
 	$(BIN)/bold optout add $(DEMO)/synth/optouts.csv --workspace $(DEMO)/workspace
 	for s in $(SOURCES); do $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
 	$(BIN)/bold status --workspace $(DEMO)/workspace
+	$(BIN)/bold link --workspace $(DEMO)/workspace
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10
@@ -33,6 +34,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/linkage.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

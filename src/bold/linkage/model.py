@@ -249,7 +249,11 @@ def train(
     columns: set[str],
     recall: float = 0.8,
     max_pairs: float = 5e6,
+    em_max_pairs: float = 3e6,
 ) -> Linker:
+    """Unsupervised training: the prior from deterministic rules (assuming ``recall`` of them), u from
+    ``max_pairs`` random pairs, m by EM over each training block, sampled to ``em_max_pairs`` pairs
+    so training time stays flat as the population grows."""
     frames = [db.register(t) for t in tables]
     linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.ERROR)
     deterministic = [
@@ -266,5 +270,5 @@ def train(
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
     for block in training_blocks(columns):
-        linker.training.estimate_parameters_using_expectation_maximisation(block)
+        linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=em_max_pairs)
     return linker
