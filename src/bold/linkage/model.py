@@ -213,10 +213,41 @@ def blocking_rules(columns: set[str]) -> list:
     return rules
 
 
-def training_blocks(columns: set[str]) -> list:
-    candidates = [("date_of_birth",), ("forename", "surname"), ("initials", "postcode_district"), ("surname",)]
-    chosen = [block_on(*cols) for cols in candidates if set(cols) <= columns]
-    return chosen[:3]
+def training_blocks(columns: set[str]) -> list[tuple[str, ...]]:
+    """EM passes: the first trains every comparison but date of birth over pairs from all sources; the
+    second trains date of birth (among records with full names)."""
+    candidates = [("date_of_birth",), ("forename", "surname"), ("surname",), ("postcode",)]
+    return [cols for cols in candidates if set(cols) <= columns][:2]
+
+
+M_FLOOR = 1e-3  # even true matches disagree on any identifier sometimes: no single disagreement is a veto
+
+
+def _keep_first_pass_estimates(linker: Linker, snapshot: dict, retrained: str) -> None:
+    """Keep each comparison's m from the pass that trained it over all sources.
+
+    Splink takes the median of a level's m over every EM pass that estimated it. A pass blocked on
+    names sees almost no pairs where both records hold an NHS number (most NHS-bearing sources hold no
+    names), and its estimate for those levels is degenerate (m = 1 for "all other comparisons"); the
+    median of two such passes and one good one is wrong. So every comparison but ``retrained`` keeps
+    the first pass's estimates. (Uses Splink's internal lists of trained values.)"""
+    for comparison in linker._settings_obj.comparisons:
+        if comparison.output_column_name == retrained:
+            continue
+        for i, level in enumerate(comparison._comparison_levels_excluding_null):
+            level._trained_m_probabilities = list(snapshot[(comparison.output_column_name, i)])
+    linker._populate_m_u_from_trained_values()
+
+
+def _floor_m(linker: Linker, floor: float = M_FLOOR) -> None:
+    for comparison in linker._settings_obj.comparisons:
+        levels = [lv for lv in comparison._comparison_levels_excluding_null if lv.m_probability is not None]
+        if not levels:
+            continue
+        floored = [max(lv.m_probability, floor) for lv in levels]
+        total = sum(floored)
+        for lv, m in zip(levels, floored, strict=True):
+            lv.m_probability = m / total
 
 
 def settings(columns: set[str], link_type: str = "dedupe_only", generic: bool = False) -> SettingsCreator:
@@ -269,6 +300,17 @@ def train(
     ]
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
-    for block in training_blocks(columns):
-        linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=em_max_pairs)
+    passes = training_blocks(columns)
+    snapshot: dict = {}
+    for i, cols in enumerate(passes):
+        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*cols), max_pairs=em_max_pairs)
+        if i == 0:
+            snapshot = {
+                (c.output_column_name, j): list(lv._trained_m_probabilities)
+                for c in linker._settings_obj.comparisons
+                for j, lv in enumerate(c._comparison_levels_excluding_null)
+            }
+    if len(passes) > 1 and passes[0] == ("date_of_birth",):
+        _keep_first_pass_estimates(linker, snapshot, retrained="date_of_birth")
+    _floor_m(linker)
     return linker

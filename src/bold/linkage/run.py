@@ -55,10 +55,6 @@ class LinkRun:
     phases: dict[str, float] = field(default_factory=dict)
 
 
-def links_path(ws: Workspace) -> Path:
-    return ws.root / "links.duckdb"
-
-
 def model_path(ws: Workspace) -> Path:
     return ws.root / "linkage" / "model.json"
 
@@ -145,7 +141,7 @@ def link_workspace(
 def _write_links(
     ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds
 ) -> LinkRun:
-    con.execute(f"attach {sql_text(str(links_path(ws)))} as links")
+    con.execute(f"attach {sql_text(str(ws.links_path))} as links")
     con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
     run_id = con.execute("select coalesce(max(run_id), 0) + 1 from links.runs").fetchone()[0]
     # one random person key per cluster and level

@@ -1,0 +1,281 @@
+"""Linkage quality measures from the identifiers side (GUILD guidance, DOMAIN.md section 9).
+
+Everything here is computed from the identifiers zone, the links and the model: identifier
+completeness by source and subgroup, blocking and comparison counts, model parameters, expected false
+and missed matches at each threshold, match rates by source and subgroup, linked against unlinked
+records, cluster sizes, sensitivity to the threshold, two deaths in one person, and, where ground
+truth exists, precision, recall and F1 by subgroup. Checks that need event dates (events after death,
+overlapping prison spells) need the content zone and live in ``bold.reports.linkage_checks``.
+Results are plain tables (lists of dicts) for the report to draw.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from bold.ingest.rules import sql_text
+from bold.linkage import features, model
+from bold.linkage.run import model_path, stored_sources
+
+LEVELS = ("high", "medium", "low")
+IDENTIFIERS = (
+    "forename",
+    "surname",
+    "initials",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "postcode_district",
+    "nhs_number",
+    "pnc_id",
+    "ni_number",
+    "source_person_id",
+)
+AGE_BANDS = (
+    "case when age < 25 then '18-24' when age < 35 then '25-34' when age < 45 then '35-44' "
+    "when age < 55 then '45-54' else '55+' end"
+)
+
+
+def _rows(con, sql: str) -> list[dict]:
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def _prepare(con, run_id: int) -> None:
+    sources = stored_sources(con)
+    features.workspace_input(con, sources, "q_input")
+    con.execute(
+        f"""create or replace temp table q_records as
+            select i.*, coalesce(i.no_fixed_abode, false) as nfa,
+                   date_diff('year', i.date_of_birth, current_date) as age,
+                   r.person_high, r.person_medium, r.person_low
+            from q_input i join links.record_person r
+              on r.record_key = i.unique_id::uuid and r.run_id = {int(run_id)}"""
+    )
+    con.execute(f"alter table q_records add column age_band varchar; update q_records set age_band = {AGE_BANDS}")
+
+
+def completeness(con) -> list[dict]:
+    cols = ", ".join(f"avg(({c} is not null)::int) as {c}" for c in IDENTIFIERS)
+    return _rows(
+        con,
+        f"""select source_dataset as source, count(*) as records, avg(nfa::int) as no_fixed_abode,
+                                 {cols} from q_records group by 1 order by 1""",
+    )
+
+
+def completeness_by_subgroup(con) -> list[dict]:
+    out = []
+    for name, expr in (
+        ("sex", "coalesce(sex, 'unknown')"),
+        ("age band", "age_band"),
+        ("no fixed abode", "case when nfa then 'yes' else 'no' end"),
+    ):
+        out += _rows(
+            con,
+            f"""select '{name}' as subgroup, {expr} as value, count(*) as records,
+                                     avg((nhs_number is not null)::int) as nhs_number,
+                                     avg((forename is not null)::int) as forename,
+                                     avg((postcode_district is not null)::int) as postcode_district
+                              from q_records group by all order by 1, 2""",
+        )
+    return out
+
+
+def match_rates(con) -> list[dict]:
+    """Share of records whose person also has a record in another source, per threshold."""
+    out = []
+    for level in LEVELS:
+        con.execute(
+            f"""create or replace temp table q_multi_{level} as
+                select person_{level} as person, count(distinct source_dataset) > 1 as multi
+                from q_records group by 1"""
+        )
+    for name, expr in (
+        ("source", "source_dataset"),
+        ("sex", "coalesce(sex, 'unknown')"),
+        ("age band", "age_band"),
+        ("no fixed abode", "case when nfa then 'yes' else 'no' end"),
+    ):
+        joins = " ".join(f"join q_multi_{lv} m_{lv} on m_{lv}.person = r.person_{lv}" for lv in LEVELS)
+        rates = ", ".join(f"avg(m_{lv}.multi::int) as {lv}" for lv in LEVELS)
+        out += _rows(
+            con,
+            f"select '{name}' as subgroup, {expr} as value, count(*) as records, {rates} "
+            f"from q_records r {joins} group by all order by 1, 2",
+        )
+    return out
+
+
+def linked_vs_unlinked(con, level: str = "medium") -> list[dict]:
+    return _rows(
+        con,
+        f"""with sizes as (select person_{level} as person, count(*) as n from q_records group by 1)
+        select case when s.n > 1 then 'linked' else 'unlinked' end as status, count(*) as records,
+               avg(r.nfa::int) as no_fixed_abode, avg((r.nhs_number is not null)::int) as with_nhs_number,
+               avg((r.forename is not null)::int) as with_full_name, avg(r.age) as mean_age
+        from q_records r join sizes s on s.person = r.person_{level} group by 1 order by 1""",
+    )
+
+
+def cluster_sizes(con) -> list[dict]:
+    out = []
+    for level in LEVELS:
+        out += _rows(
+            con,
+            f"""select '{level}' as threshold, least(n, 20) as size, count(*) as people
+                              from (select count(*) as n from q_records group by person_{level}) group by all
+                              order by 2""",
+        )
+    return out
+
+
+def sensitivity(con, run_id: int, thresholds: dict) -> list[dict]:
+    """People, records linked across sources, and expected false and missed matches at each threshold.
+
+    Expected false matches among pairs kept = sum(1 - p); expected missed matches = sum(p) over the
+    pairs scored but not kept (pairs scored below the lowest stored threshold are not counted)."""
+    out = []
+    for level in LEVELS:
+        t = thresholds[level]
+        people = con.execute(f"select count(distinct person_{level}) from q_records").fetchone()[0]
+        fp, fn, kept = con.execute(
+            f"""select sum(1 - match_probability) filter (where match_probability >= {t}),
+                       sum(match_probability) filter (where match_probability < {t}),
+                       count(*) filter (where match_probability >= {t})
+                from links.pairs where run_id = {int(run_id)}"""
+        ).fetchone()
+        multi = con.execute(
+            f"select avg(multi::int) from q_records r join q_multi_{level} m on m.person = r.person_{level}"
+        ).fetchone()[0]
+        out.append(
+            {
+                "threshold": level,
+                "match_probability": t,
+                "people": people,
+                "pairs_kept": kept,
+                "expected_false_matches": fp or 0.0,
+                "expected_missed_matches": fn or 0.0,
+                "linked_across_sources": multi,
+            }
+        )
+    return out
+
+
+def two_deaths(con) -> list[dict]:
+    return _rows(
+        con,
+        """select threshold, count(*) filter (where deaths > 1) as people_with_two_deaths
+        from (select 'high' as threshold, person_high as p, count(*) filter (where source_dataset = 'deaths') as deaths
+              from q_records group by all
+              union all select 'medium', person_medium, count(*) filter (where source_dataset = 'deaths')
+              from q_records group by all
+              union all select 'low', person_low, count(*) filter (where source_dataset = 'deaths')
+              from q_records group by all) group by 1 order by 1""",
+    )
+
+
+def model_parameters(path: Path) -> list[dict]:
+    settings = json.loads(path.read_text())
+    out = []
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            weight = math.log2(m / u) if m and u else None
+            out.append(
+                {
+                    "comparison": comparison["output_column_name"],
+                    "level": level["label_for_charts"],
+                    "m": m,
+                    "u": u,
+                    "match_weight": weight,
+                }
+            )
+    return out
+
+
+def blocking(con, run: dict) -> dict:
+    rules = model.blocking_rules(model.present_columns(con, "q_input"))
+    return {
+        "rules": [r if isinstance(r, str) else r.get_blocking_rule("duckdb").blocking_rule_sql for r in rules],
+        "comparisons": run["comparisons"],
+        "records": run["records"],
+        "all_pairs": run["records"] * (run["records"] - 1) // 2,
+    }
+
+
+def accuracy_by_subgroup(con, truth_dir: Path) -> list[dict]:
+    """Pairwise precision, recall and F1 of each threshold's clusters against the truth, by subgroup."""
+    from bold.linkage.evaluate import cluster_accuracy, load_truth_mapping
+
+    load_truth_mapping(con, truth_dir, stored_sources(con))
+    con.execute(f"""create or replace temp table q_truth_people as select person_id, sex, ethnicity, homeless,
+                    date_diff('year', date_of_birth, current_date) as age
+                    from read_parquet({sql_text(str(truth_dir / "people.parquet"))})""")
+    out = []
+    groups = [
+        ("all", "'all'"),
+        ("sex", "p.sex"),
+        ("ethnicity", "p.ethnicity"),
+        ("age band", AGE_BANDS.replace("age", "p.age")),
+        ("homeless", "case when p.homeless then 'yes' else 'no' end"),
+    ]
+    for level in LEVELS:
+        for name, expr in groups:
+            values = [v for (v,) in con.execute(f"select distinct {expr} from q_truth_people p").fetchall()]
+            for value in values:
+                con.execute(
+                    f"""create or replace temp view q_sub as select r.unique_id as record_key,
+                               r.person_{level} as cluster_id
+                        from q_records r join truth_map t on t.record_key = r.unique_id
+                        join q_truth_people p using (person_id) where {expr} = {sql_text(str(value))}"""
+                )
+                acc = cluster_accuracy(con, "q_sub")["all"]
+                out.append(
+                    {
+                        "threshold": level,
+                        "subgroup": name,
+                        "value": value,
+                        "precision": acc.precision,
+                        "recall": acc.recall,
+                        "f1": acc.f1,
+                        "true_pairs": acc.true_pairs,
+                    }
+                )
+    return out
+
+
+def measure(ws, run_id: int | None = None, truth_dir: Path | None = None) -> dict:
+    """All the identifier-side measures for one linkage run (the latest by default)."""
+    with ws.identifiers(read_only=True) as con:
+        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        runs = _rows(con, "select * from links.runs order by run_id")
+        if not runs:
+            raise ValueError("no linkage run yet: run bold link first")
+        run = next((r for r in runs if r["run_id"] == run_id), None) if run_id else runs[-1]
+        if run is None:
+            raise ValueError(f"no linkage run {run_id}; runs are {', '.join(str(r['run_id']) for r in runs)}")
+        _prepare(con, run["run_id"])
+        thresholds = json.loads(run["thresholds"])
+        result = {
+            "run": {k: (str(v) if k in ("started_at", "finished_at") else v) for k, v in run.items()},
+            "completeness": completeness(con),
+            "completeness_by_subgroup": completeness_by_subgroup(con),
+            "blocking": blocking(con, run),
+            "match_rates": match_rates(con),
+            "sensitivity": sensitivity(con, run["run_id"], thresholds),
+            "linked_vs_unlinked": linked_vs_unlinked(con),
+            "cluster_sizes": cluster_sizes(con),
+            "two_deaths": two_deaths(con),
+            "parameters": model_parameters(model_path(ws)) if model_path(ws).exists() else [],
+            "thresholds": thresholds,
+        }
+        if truth_dir is not None:
+            result["accuracy"] = accuracy_by_subgroup(con, truth_dir)
+        return result

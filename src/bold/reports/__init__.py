@@ -1,0 +1,1 @@
+"""HTML reports and charts (Altair, rendered to inline SVG so reports work offline)."""

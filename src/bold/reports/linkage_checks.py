@@ -1,0 +1,73 @@
+"""Impossible-event checks on linked data: the content side of the linkage quality report.
+
+Whether a person has a hospital admission after their death, or two prison spells at once, can only be
+seen from event dates, which live in the content zone. This module reads the content zone and the
+links (record_key -> person_key) and never the identifiers zone, so whoever runs it sees dates and
+codes but no names; it returns counts only.
+"""
+
+from __future__ import annotations
+
+from bold.ingest.rules import sql_text
+from bold.sources import load_contract
+
+LEVELS = ("high", "medium", "low")
+
+
+def _event_dates(con) -> str:
+    """One row per record and dated event: (record_key, source, event_date), from every content date
+    field that records something that happened (scheduled dates such as an order's end are skipped)."""
+    parts = []
+    stored = {
+        t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'content'").fetchall()
+    }
+    for source in sorted(stored):
+        for col in load_contract(source).content:
+            if col.type == "date" and not col.allow_future:
+                parts.append(
+                    f"select record_key, '{source}' as source, {col.field} as event_date "
+                    f"from content.{source} where {col.field} is not null"
+                )
+    return " union all ".join(parts)
+
+
+def impossible_events(ws, run_id: int) -> list[dict]:
+    """Per threshold: people with an event after their registered death, people with overlapping
+    prison spells, and the records involved."""
+    out = []
+    with ws.content(read_only=True) as con:
+        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        con.execute(f"create temp table events as {_event_dates(con)}")
+        has_deaths = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'content' and table_name = 'deaths'"
+        ).fetchone()[0]
+        has_prison = con.execute(
+            "select count(*) from duckdb_tables() where database_name = 'content' and table_name = 'prison'"
+        ).fetchone()[0]
+        for level in LEVELS:
+            row = {
+                "threshold": level,
+                "people_with_events_after_death": 0,
+                "records_after_death": 0,
+                "people_with_overlapping_prison_spells": 0,
+            }
+            con.execute(f"""create or replace temp view person_of as select record_key, person_{level} as person
+                            from links.record_person where run_id = {int(run_id)}""")
+            if has_deaths:
+                row["people_with_events_after_death"], row["records_after_death"] = con.execute(
+                    """with death as (select p.person, min(d.date_of_death) as died
+                                      from content.deaths d join person_of p using (record_key) group by 1)
+                       select count(distinct p.person), count(distinct e.record_key)
+                       from events e join person_of p using (record_key) join death using (person)
+                       where e.event_date > death.died and e.source != 'deaths'"""
+                ).fetchone()
+            if has_prison:
+                row["people_with_overlapping_prison_spells"] = con.execute(
+                    """with spells as (select p.person, s.record_key, s.reception_date as s,
+                                              coalesce(s.release_date, date '9999-12-31') as e
+                                       from content.prison s join person_of p using (record_key))
+                       select count(distinct a.person) from spells a join spells b
+                         on a.person = b.person and a.record_key < b.record_key and a.s <= b.e and b.s <= a.e"""
+                ).fetchone()[0]
+            out.append(row)
+    return out

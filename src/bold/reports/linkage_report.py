@@ -1,0 +1,112 @@
+"""The linkage quality report: one HTML file, charts inline, covering DOMAIN.md section 9.
+
+It brings together the identifier-side measures (``bold.linkage.quality``, run in the linker's zone)
+and the impossible-event checks (``bold.reports.linkage_checks``, run over content and links only).
+Both return counts and shares, never a row about a person, so the report can be shared with
+governance boards and custodians.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from bold import __version__
+from bold.linkage import quality
+from bold.reports import charts
+from bold.reports.linkage_checks import impossible_events
+
+IDENTIFIER_LABELS = {
+    "forename": "forename",
+    "surname": "surname",
+    "initials": "initials",
+    "date_of_birth": "date of birth",
+    "sex": "sex",
+    "postcode": "postcode",
+    "postcode_district": "district",
+    "nhs_number": "NHS number",
+    "pnc_id": "PNC ID",
+    "ni_number": "NI number",
+    "source_person_id": "own person id",
+}
+
+
+def _charts(m: dict) -> dict[str, str]:
+    completeness = [
+        {"source": row["source"], "identifier": label, "share": row[col]}
+        for row in m["completeness"]
+        for col, label in IDENTIFIER_LABELS.items()
+    ]
+    weights = [
+        {"level": f"{p['comparison']}: {p['level']}", "match weight": p["match_weight"]}
+        for p in m["parameters"]
+        if p["match_weight"] is not None
+    ]
+    rates = [
+        {"group": f"{r['subgroup']}: {r['value']}", "threshold": lv, "share linked": r[lv]}
+        for r in m["match_rates"]
+        for lv in quality.LEVELS
+    ]
+    out = {
+        "completeness": charts.heatmap(
+            completeness, "identifier", "source", "share", "Share of records holding each identifier"
+        ),
+        "weights": charts.bars(
+            weights,
+            "level",
+            "match weight",
+            title="Match weight of each comparison level (log2 m/u): positive is evidence for a match",
+            horizontal=True,
+        ),
+        "rates": charts.bars(
+            rates,
+            "group",
+            "share linked",
+            "threshold",
+            percent=True,
+            horizontal=True,
+            title="Records whose person also appears in another source",
+        ),
+        "sizes": charts.bars(
+            m["cluster_sizes"], "size", "people", "threshold", title="People by number of records (20 = 20 or more)"
+        ),
+    }
+    if m.get("accuracy"):
+        acc = [
+            {"group": f"{a['subgroup']}: {a['value']}", "threshold": a["threshold"], "recall": a["recall"]}
+            for a in m["accuracy"]
+        ]
+        out["accuracy"] = charts.bars(
+            acc,
+            "group",
+            "recall",
+            "threshold",
+            percent=True,
+            horizontal=True,
+            title="Recall of true pairs by subgroup (ground truth)",
+        )
+    return out
+
+
+def build(ws, out: Path, run_id: int | None = None, truth_dir: Path | None = None) -> Path:
+    measures = quality.measure(ws, run_id, truth_dir)
+    checks = impossible_events(ws, measures["run"]["run_id"])
+    template = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("bold.reports").joinpath("templates"))),
+        autoescape=True,
+    ).get_template("linkage_report.html")
+    html = template.render(
+        m=measures,
+        checks=checks,
+        charts=_charts(measures),
+        labels=IDENTIFIER_LABELS,
+        version=__version__,
+        made=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        truth=truth_dir is not None,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(html)
+    return out
