@@ -27,6 +27,7 @@ demo: $(STAMP)
 	for s in $(SOURCES); do $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
 	$(BIN)/bold status --workspace $(DEMO)/workspace
 	$(BIN)/bold link --workspace $(DEMO)/workspace
+	$(BIN)/bold link report --workspace $(DEMO)/workspace --truth $(DEMO)/synth/truth
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10

@@ -350,12 +350,22 @@ def link_files_command(
     console.print(f"Wrote {out}/pairs.csv, {out}/clusters.csv and {out}/model.json")
 
 
-@app.command()
+link_app = typer.Typer(
+    help="Link records into people from the identifiers zone; report on the linkage's quality.",
+    invoke_without_command=True,
+)
+app.add_typer(link_app, name="link")
+
+
+@link_app.callback()
 def link(
+    ctx: typer.Context,
     workspace: WorkspaceOption = Path("."),
     retrain: Annotated[bool, typer.Option(help="Train a new model even if one is saved.")] = False,
 ):
     """Link every record in the identifiers zone into people (never opens the content zone)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from bold.linkage.run import LinkageError, link_workspace
 
     ws = _open(workspace)
@@ -372,3 +382,31 @@ def link(
         f"{run.pairs:,} pairs kept, in {run.seconds:.0f} s ({'trained' if run.trained else 'saved'} model)"
     )
     console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))
+
+
+@link_app.command("report")
+def link_report(
+    workspace: WorkspaceOption = Path("."),
+    run: Annotated[int | None, typer.Option(help="The linkage run (default: the latest).")] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Synthetic data only: a truth/ folder, to add precision, recall and F1 by subgroup."),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="The HTML file (default: reports/linkage-run-N.html).")] = None,
+):
+    """Write the linkage quality report (HTML with charts): completeness, blocking, parameters,
+    thresholds, match rates by subgroup, impossible events, cluster sizes, and accuracy where truth exists."""
+    from bold.reports.linkage_report import build
+
+    ws = _open(workspace)
+    if truth is not None and not (truth / "records.parquet").exists():
+        raise fail(f"--truth {truth}: no records.parquet there; give the truth/ folder bold synth wrote")
+    try:
+        with Progress(
+            TextColumn("[bold]measuring linkage quality"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
+        ) as bar:
+            bar.add_task("report", total=None)
+            path = build(ws, out, run, truth)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Linkage quality report written to {path}")

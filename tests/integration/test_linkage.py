@@ -202,3 +202,48 @@ def test_linking_an_empty_workspace_is_a_clear_error(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     with pytest.raises(LinkageError, match="nothing to link"):
         link_workspace(ws)
+
+
+def test_quality_report_covers_the_guidance_and_holds_no_identifier(linked_workspace, sql, tmp_path):
+    from bold.reports.linkage_report import build
+
+    ws, out = linked_workspace
+    if not ws.links_path.exists():
+        link_workspace(ws, retrain=True)
+    path = build(ws, tmp_path / "report.html", truth_dir=out / "truth")
+    html = path.read_text()
+    for section in (
+        "Coverage and identifier completeness",
+        "Blocking and comparisons",
+        "Model parameters",
+        "Thresholds, and why",
+        "Match rates by source and subgroup",
+        "Linked against unlinked",
+        "Impossible events",
+        "Cluster sizes",
+        "Accuracy against the ground truth",
+    ):
+        assert section in html
+    assert html.count("<svg") >= 5  # charts are inline, so the file works offline
+    assert "<script" not in html
+    surnames = [s for (s,) in sql.execute(f"select distinct surname from '{out}/truth/people.parquet'").fetchall()]
+    nhs = [n for (n,) in sql.execute(f"select nhs_number from '{out}/truth/people.parquet' limit 500").fetchall()]
+    upper = html.upper()
+    assert not [s for s in surnames if len(s) > 5 and f">{s.upper()}<" in upper]
+    assert not [n for n in nhs if n in html]
+
+
+def test_impossible_event_checks_never_open_the_identifiers_zone(linked_workspace, monkeypatch):
+    from bold.reports.linkage_checks import impossible_events
+
+    ws, _ = linked_workspace
+    run = link_workspace(ws)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the content-side checks opened the identifiers zone")
+
+    monkeypatch.setattr(Workspace, "identifiers", refuse)
+    monkeypatch.setattr(Workspace, "ingest_session", refuse)
+    checks = impossible_events(ws, run.run_id)
+    assert [c["threshold"] for c in checks] == ["high", "medium", "low"]
+    assert all(c["people_with_events_after_death"] >= 0 for c in checks)

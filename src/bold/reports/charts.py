@@ -32,7 +32,7 @@ def bars(
     if not rows:
         return ""
     data = pd.DataFrame(rows)
-    value_axis = alt.Axis(format="%" if percent else ",")
+    value_axis = alt.Axis(format="%" if percent else ",.0f")
     value = alt.X if horizontal else alt.Y
     category = alt.Y if horizontal else alt.X
     enc = {
@@ -40,7 +40,7 @@ def bars(
         ("y" if horizontal else "x"): category(f"{x}:N", title=x_title or x, sort=None),
     }
     if color:
-        enc["color"] = alt.Color(f"{color}:N", title=color)
+        enc["color"] = alt.Color(f"{color}:N", title=color, sort=list(dict.fromkeys(data[color])))
         if horizontal:
             enc["yOffset"] = alt.YOffset(f"{color}:N")
         else:
@@ -53,7 +53,9 @@ def heatmap(rows: list[dict], x: str, y: str, value: str, title: str = "") -> st
     if not rows:
         return ""
     data = pd.DataFrame(rows)
-    base = alt.Chart(data, title=title).encode(x=alt.X(f"{x}:N", title=None), y=alt.Y(f"{y}:N", title=None))
+    base = alt.Chart(data, title=title).encode(
+        x=alt.X(f"{x}:N", title=None, sort=list(dict.fromkeys(data[x]))), y=alt.Y(f"{y}:N", title=None)
+    )
     cells = base.mark_rect().encode(
         color=alt.Color(f"{value}:Q", scale=alt.Scale(domain=[0, 1], scheme="blues"), title="share")
     )

@@ -62,12 +62,15 @@ def impossible_events(ws, run_id: int) -> list[dict]:
                        where e.event_date > death.died and e.source != 'deaths'"""
                 ).fetchone()
             if has_prison:
-                row["people_with_overlapping_prison_spells"] = con.execute(
+                # the same spell twice is a duplicate record in the source, not a false link
+                row["people_with_overlapping_prison_spells"], row["people_with_the_same_spell_twice"] = con.execute(
                     """with spells as (select p.person, s.record_key, s.reception_date as s,
                                               coalesce(s.release_date, date '9999-12-31') as e
                                        from content.prison s join person_of p using (record_key))
-                       select count(distinct a.person) from spells a join spells b
+                       select count(distinct a.person) filter (where not (a.s = b.s and a.e = b.e)),
+                              count(distinct a.person) filter (where a.s = b.s and a.e = b.e)
+                       from spells a join spells b
                          on a.person = b.person and a.record_key < b.record_key and a.s <= b.e and b.s <= a.e"""
-                ).fetchone()[0]
+                ).fetchone()
             out.append(row)
     return out

@@ -91,8 +91,9 @@ def _charts(m: dict) -> dict[str, str]:
     return out
 
 
-def build(ws, out: Path, run_id: int | None = None, truth_dir: Path | None = None) -> Path:
+def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Path | None = None) -> Path:
     measures = quality.measure(ws, run_id, truth_dir)
+    out = out or ws.root / "reports" / f"linkage-run-{measures['run']['run_id']}.html"
     checks = impossible_events(ws, measures["run"]["run_id"])
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("bold.reports").joinpath("templates"))),
