@@ -204,6 +204,7 @@ def ingest(
         typer.Option(help="YAML mapping of your column names to the contract's (THEIRS: CONTRACT)."),
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file: utf-8, latin-1 or utf-16.")] = "utf-8",
+    encoded: Annotated[bool, typer.Option(help="The file was made by bold encode (privacy-preserving mode).")] = False,
 ):
     """Validate a file against its contract; store identifiers and content apart; quarantine the rest."""
     from bold.ingest.pipeline import ingest as run_ingest
@@ -230,6 +231,7 @@ def ingest(
                 batch,
                 columns,
                 encoding,
+                encoded=encoded,
                 progress=lambda phase: bar.update(task, description=f"{source}: {phase}"),
             )
     except (IngestError, ContractError, WorkspaceError) as exc:
@@ -410,3 +412,45 @@ def link_report(
     except ValueError as exc:
         raise fail(str(exc)) from None
     console.print(f"Linkage quality report written to {path}")
+
+
+@app.command()
+def encode(
+    file: Annotated[Path, typer.Argument(help="The custodian's file: CSV, gzipped CSV or Parquet.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Source type (its contract), e.g. prison.")],
+    secret: Annotated[Path, typer.Option(help="The secret shared by custodians (never by the linker).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The encoded file (.csv or .parquet).")],
+    new_secret: Annotated[bool, typer.Option(help="Create the secret file first (mode 0600).")] = False,
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping of your column names to the contract's.")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file.")] = "utf-8",
+):
+    """Custodians: turn identifiers into keyed, balanced Bloom-filter encodings before sending a file."""
+    from bold.ingest.reader import IngestError
+    from bold.linkage.encode import SecretError, encode_file, make_secret
+    from bold.sources import ContractError, load_contract, load_mapping
+
+    try:
+        if new_secret:
+            make_secret(secret)
+        columns = load_mapping(mapping, load_contract(source)) if mapping else None
+        with Progress(
+            TextColumn("[bold]encoding identifiers"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
+        ) as bar:
+            bar.add_task("encode", total=None)
+            result = encode_file(file, source, secret, out, columns, encoding)
+    except FileExistsError:
+        raise fail(f"{secret} already exists; drop --new-secret to use it") from None
+    except (IngestError, ContractError, SecretError) as exc:
+        raise fail(str(exc)) from None
+    console.print(f"Encoded {result['encoded']:,} rows into {out}: {', '.join(result['fields'])}")
+    if result["with_identifier_issues"]:
+        console.print(
+            f"  {result['with_identifier_issues']:,} rows have identifier problems; ingest will quarantine "
+            "them with the reasons"
+        )
+    if result["unreadable"]:
+        rows = ", ".join(str(r) for r in result["unreadable"][:10])
+        console.print(
+            f"  [yellow]warning:[/] {len(result['unreadable']):,} rows could not be read and were not "
+            f"encoded (rows {rows}{', ...' if len(result['unreadable']) > 10 else ''}); fix and re-send them"
+        )

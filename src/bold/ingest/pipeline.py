@@ -26,7 +26,7 @@ from bold.ingest.rules import (
     q,
     sql_text,
 )
-from bold.sources import Contract, load_contract
+from bold.sources import ISSUES_COLUMN, Contract, encoded_contract, load_contract
 from bold.workspace import Workspace, actor, now
 
 EXAMPLES_PER_REASON = 3
@@ -86,8 +86,10 @@ def ingest(
     encoding: str = "utf-8",
     progress: Callable[[str], None] = lambda phase: None,
     today: dt.date | None = None,
+    encoded: bool = False,
 ) -> IngestReport:
-    contract = load_contract(source)
+    """Ingest one file. ``encoded``: a file made by ``bold encode`` (identifiers as Bloom filters)."""
+    contract = encoded_contract(load_contract(source)) if encoded else load_contract(source)
     path = Path(path)
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
@@ -110,7 +112,7 @@ def ingest(
     with ws.ingest_session() as con:
         con.execute(MACROS)
         progress("reading")
-        result = read(con, path, contract, mapping or {}, encoding)
+        result = read(con, path, contract, mapping or {}, encoding, extra=(ISSUES_COLUMN,) if encoded else ())
         if result.extra:
             report.warnings.append(
                 f"columns not in the contract were ignored and not stored: {', '.join(result.extra)}"
@@ -131,6 +133,12 @@ def ingest(
                 from raw"""
         )
         _create_zone_tables(con, contract)
+        _check_same_mode(con, contract, encoded)
+        if encoded:  # identifier problems the custodian's bold encode found before encoding
+            con.execute(
+                f"""update checked set _issues = list_concat(_issues, string_split(raw.{q(ISSUES_COLUMN)}, '; '))
+                    from raw where raw._row = checked._row and clean(raw.{q(ISSUES_COLUMN)}) is not null"""
+            )
         con.execute(
             f"""update checked set _issues = list_append(_issues,
                     {sql_text(contract.record_id + ": duplicate record id (also earlier in this file)")})
@@ -155,7 +163,14 @@ def ingest(
                 from raw join checked using (_row) where len(checked._issues) = 0"""
         )
         progress("applying opt-outs")
-        kinds = optout.matchable(contract)
+        # Encoded identifiers cannot be matched to the register here: custodians apply opt-outs before
+        # encoding (docs/linkage.md), and the report says so.
+        kinds = [] if encoded else optout.matchable(contract)
+        if encoded and any(entries.values()):
+            report.warnings.append(
+                "opt-outs cannot be matched to encoded identifiers here; the custodian must "
+                "remove opted-out people before running bold encode"
+            )
         hits = optout.opted_out(con, "accepted", kinds, ws.key("optout"), entries)
         if hits:
             con.execute("create or replace temp table hits as select unnest(?::bigint[]) as _id", [hits])
@@ -207,6 +222,18 @@ def ingest(
                 con.execute(f"delete from identifiers.{source} where batch_id = {report.batch_id}")
                 raise
     return report
+
+
+def _check_same_mode(con, contract: Contract, encoded: bool) -> None:
+    """A source is stored either encoded or in plaintext, never both: linkage compares like with like."""
+    cols = {c for (c,) in con.execute(f"select column_name from (describe identifiers.{contract.source})").fetchall()}
+    stored_encoded = any(c.endswith("_bf") for c in cols)
+    if stored_encoded != encoded:
+        mode = "encoded" if stored_encoded else "plaintext"
+        raise IngestError(
+            f"{contract.source} is already stored {mode}; ingest this file "
+            f"{'with' if stored_encoded else 'without'} --encoded, or use another workspace"
+        )
 
 
 def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: IngestReport) -> int:

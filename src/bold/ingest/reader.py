@@ -85,7 +85,12 @@ def _match_columns(
 
 
 def read(
-    con: duckdb.DuckDBPyConnection, path: Path, contract: Contract, mapping: dict[str, str], encoding: str
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    contract: Contract,
+    mapping: dict[str, str],
+    encoding: str,
+    extra: tuple[str, ...] = (),
 ) -> ReadResult:
     """Create temp tables ``raw`` (``_row`` + one text column per contract column present) and
     ``unreadable`` (``_row``, ``_reason``, ``_line``)."""
@@ -100,7 +105,9 @@ def read(
     except duckdb.Error as exc:
         hint = "" if fmt == "parquet" else f" (is it a CSV file in {encoding}? see --encoding)"
         raise IngestError(f"{path}: cannot read the file{hint}: {str(exc).splitlines()[0]}") from None
-    matched, missing, extra = _match_columns(found, contract, mapping)
+    matched, missing, ignored = _match_columns(found, contract, mapping)
+    kept = [c for c in found if c in extra]  # special columns the caller reads beside the contract's
+    ignored = [c for c in ignored if c not in extra]
     if missing:
         raise IngestError(
             f"{path}: required column(s) missing: {', '.join(missing)} (the {contract.source} contract "
@@ -114,6 +121,7 @@ def read(
             selects.append(f"strftime({q(file_col)}, {sql_text(col.format)}) as {q(name)}")
         else:
             selects.append(f"{q(file_col)}::varchar as {q(name)}")
+    selects += [f"{q(c)}::varchar as {q(c)}" for c in kept]
     try:
         con.execute(f"create or replace temp table raw_read as select {', '.join(selects)} from {source}")
     except duckdb.Error as exc:
@@ -146,6 +154,6 @@ def read(
     con.execute("drop table raw_read")
     present = list(matched.values())
     missing_optional = [c.name for c in contract.columns if c.name not in present]
-    for name in missing_optional:
+    for name in missing_optional + [c for c in extra if c not in kept]:
         con.execute(f"alter table raw add column {q(name)} varchar")
-    return ReadResult(fmt, present, missing_optional, extra, parsed, unreadable)
+    return ReadResult(fmt, present, missing_optional, ignored, parsed, unreadable)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bold.sources import Column, Contract
+from bold.sources import BLOOM_BASE64_LENGTH, Column, Contract
 
 # DuckDB macros shared by the rules; created in each ingest session.
 MACROS = r"""
@@ -134,6 +134,10 @@ def checks(col: Column, today: dt.date) -> list[tuple[str, str]]:
             lo = col.min if col.min is not None else -(2**62)
             hi = col.max if col.max is not None else 2**62
             out.append((present + f"try_cast({x} as bigint) not between {lo} and {hi}", f"outside {lo} to {hi}"))
+    elif col.type == "bloom":
+        pattern = f"[A-Za-z0-9+/]{{{BLOOM_BASE64_LENGTH - 2}}}=="
+        out.append((present + f"not regexp_full_match({x}, '{pattern}')", "not an encoding made by bold encode"))
+        return out  # an encoding has no plaintext to check further
     elif col.type == "icd10":
         out.append(
             (
@@ -212,6 +216,9 @@ def identifier_columns(contract: Contract) -> list[tuple[str, str]]:
         role = col.role
         if role == "record_id":
             out.append(("source_record_id", x))
+            continue
+        if col.type == "bloom":  # an encoded identifier: stored as bits, there is no plaintext to keep
+            out.append((col.name, f"from_base64({x})::BIT"))
             continue
         name = f"local_id_{col.name.lower()}" if role == "local_id" and len(local_ids) > 1 else role
         if role in ("forename", "surname"):

@@ -35,7 +35,7 @@ IDENTIFIER_ROLES = (
     "ni_number",
 )
 Role = Literal[(*IDENTIFIER_ROLES, "content")]  # type: ignore[valid-type]
-ColumnType = Literal["string", "date", "integer", "code", "flag", "icd10"]
+ColumnType = Literal["string", "date", "integer", "code", "flag", "icd10", "bloom"]
 
 
 class ContractError(ValueError):
@@ -106,7 +106,7 @@ class Contract(BaseModel):
         if len(set(fields)) != len(fields):
             raise ValueError("content field names must be unique")
         roles = [c.role for c in self.identifiers if c.role != "local_id"]
-        if len(set(roles)) != len(roles):
+        if len(set(roles)) != len(roles):  # (encoded files repeat no role either)
             raise ValueError("each identifier role may appear once (local_id excepted)")
         ids = [c for c in self.columns if c.role == "record_id"]
         if len(ids) != 1 or ids[0].name != self.record_id or not ids[0].required:
@@ -157,6 +157,43 @@ def load_contract(source: str) -> Contract:
     if contract.source != source:
         raise ContractError(f"{files[source]}: declares source {contract.source!r}, expected {source!r}")
     return contract
+
+
+BLOOM_BITS = 1024  # bits per encoded field before balancing; the balanced filter has twice as many
+BLOOM_BASE64_LENGTH = 4 * -(-(2 * BLOOM_BITS // 8) // 3)  # characters of base64 for one balanced filter
+ENCODED_ROLES_SKIPPED = ("record_id", "aliases")  # aliases are not encoded (yet); the record id is hashed
+ISSUES_COLUMN = "_identifier_issues"  # set by bold encode: identifier problems found before encoding
+
+
+def encoded_roles(contract: Contract) -> list[str]:
+    """Identifier roles a custodian's encoded file carries: those the source holds, plus the initials
+    and district derived from full names and postcodes so that every source can meet the treatment one."""
+    roles = [c.role for c in contract.identifiers if c.role not in ENCODED_ROLES_SKIPPED]
+    if {"forename", "surname"} <= set(roles) and "initials" not in roles:
+        roles.append("initials")
+    if "postcode" in roles and "postcode_district" not in roles:
+        roles.append("postcode_district")
+    return list(dict.fromkeys(roles))
+
+
+def encoded_contract(contract: Contract) -> Contract:
+    """The contract of a file made by ``bold encode``: a hashed record id, one Bloom-filter column per
+    identifier role, the content columns unchanged."""
+    columns = [Column(name=contract.record_id, role="record_id", required=True, pattern="[0-9a-f]{64}")]
+    columns += [
+        Column(name=f"{role}_bf", role=role, type="bloom", max_length=BLOOM_BASE64_LENGTH)
+        for role in encoded_roles(contract)
+    ]
+    columns += list(contract.content)
+    return Contract(
+        source=contract.source,
+        version=contract.version,
+        title=contract.title + " (encoded)",
+        custodian=contract.custodian,
+        description=contract.description,
+        record_id=contract.record_id,
+        columns=tuple(columns),
+    )
 
 
 def load_mapping(path: Path, contract: Contract) -> dict[str, str]:

@@ -1,0 +1,182 @@
+"""Privacy-preserving encodings: keyed, balanced Bloom filters, made by custodians before data leaves them.
+
+``bold encode`` is run by a custodian on its own file. Each identifier is normalised exactly as ingest
+would normalise it, split into character bigrams, and each bigram is hashed into a Bloom filter of
+``BITS`` bits by ``K`` keyed hash functions (double hashing over HMAC-SHA256). The key for each field is
+derived from a secret the custodians share and the linker never holds, so the linker cannot build a
+dictionary of encodings for likely names. Similar values give similar filters, so the linker can
+compare them by the Dice coefficient.
+
+Hardening, and why: Bloom filters of names leak through frequency (common names give common
+patterns) and through the number of bits set (long names set more). BOLD uses *balancing* (Schnell,
+Borgs and Encarnação 2016): each filter is concatenated with its complement and the bits are shuffled
+by a secret, field-specific permutation, so every encoding has exactly half its bits set and the
+Hamming weight says nothing about the value, while Dice similarity between two values is kept.
+Salting with a record attribute (such as year of birth) was rejected: any error in the salt makes a
+true match unrecognisable, and our sources have many date-of-birth errors. Field-level filters (one
+per identifier, rather than one per record) were chosen so that the model can weigh each identifier
+separately with EM, as in plaintext linkage.
+
+The record id is replaced by an HMAC of it, so re-sent rows are still recognised as duplicates, and
+content columns pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+import numpy as np
+
+from bold.sources import BLOOM_BITS as BITS  # per field, before balancing (2,048 after)
+
+K = 20  # hash functions per bigram
+
+
+class SecretError(Exception):
+    """The shared secret is missing or unsafe."""
+
+
+def make_secret(path: Path) -> None:
+    """Create a new shared secret (256 bits, hex) readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_hex(32))
+
+
+def read_secret(path: Path) -> bytes:
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        raise SecretError(
+            f"{path}: no such secret; create one with --new-secret and share it with the other "
+            "custodians (never with the linker)"
+        ) from None
+    if mode & 0o077:
+        raise SecretError(f"{path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise SecretError(f"{path}: the secret is too short (at least 32 characters)")
+    return secret.encode()
+
+
+def bigrams(value: str) -> list[str]:
+    padded = f"_{value}_"
+    return [padded[i : i + 2] for i in range(len(padded) - 1)]
+
+
+class FieldEncoder:
+    """Balanced Bloom filters for one field, under a key derived from the shared secret."""
+
+    def __init__(self, secret: bytes, field: str, bits: int = BITS, k: int = K):
+        self.key = hmac.new(secret, f"bold-bloom:{field}".encode(), hashlib.sha256).digest()
+        self.bits, self.k = bits, k
+        seed = int.from_bytes(hmac.new(secret, f"bold-permutation:{field}".encode(), hashlib.sha256).digest()[:8])
+        self.permutation = np.random.default_rng(seed).permutation(2 * bits)
+        self._cache: dict[str, str] = {}
+
+    def _positions(self, gram: str) -> list[int]:
+        digest = hmac.new(self.key, gram.encode(), hashlib.sha256).digest()
+        h1, h2 = int.from_bytes(digest[:8]), int.from_bytes(digest[8:16]) | 1
+        return [(h1 + i * h2) % self.bits for i in range(self.k)]
+
+    def encode(self, value: str | None) -> str | None:
+        """Base64 of the balanced filter; None stays None (missing is not encoded)."""
+        if value is None or value == "":
+            return None
+        cached = self._cache.get(value)
+        if cached is not None:
+            return cached
+        bloom = np.zeros(self.bits, dtype=bool)
+        for gram in bigrams(value):
+            bloom[self._positions(gram)] = True
+        balanced = np.concatenate([bloom, ~bloom])[self.permutation]
+        encoded = base64.b64encode(np.packbits(balanced).tobytes()).decode()
+        self._cache[value] = encoded
+        return encoded
+
+
+def hashed_id(secret: bytes, value: str | None) -> str | None:
+    if value is None:
+        return None
+    return hmac.new(secret, f"bold-record-id:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def encode_file(
+    path: Path,
+    source: str,
+    secret_path: Path,
+    out: Path,
+    mapping: dict[str, str] | None = None,
+    encoding: str = "utf-8",
+    today=None,
+) -> dict:
+    """Encode a custodian's file for the privacy-preserving mode; returns counts.
+
+    Identifiers are checked against the contract first (the linker will never see them, so it cannot
+    check them); problems are written, without values, to the ``_identifier_issues`` column so that
+    ingest quarantines those rows with their reasons and nothing is lost."""
+    import datetime as dt
+
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from bold.ingest.reader import read
+    from bold.ingest.rules import MACROS, identifier_columns, issues_sql, prepare_sql, q
+    from bold.sources import ISSUES_COLUMN, Contract, encoded_roles, load_contract
+
+    secret = read_secret(secret_path)
+    contract = load_contract(source)
+    con = duckdb.connect()
+    con.execute(MACROS)
+    result = read(con, Path(path), contract, mapping or {}, encoding)
+    con.execute(f"create or replace temp table prepared as select *, {prepare_sql(contract)} from raw")
+    ids_only = Contract(**{**contract.model_dump(), "columns": contract.identifiers})
+    normalised = dict(identifier_columns(contract))
+    roles = encoded_roles(contract)
+    values = ", ".join(f"{normalised[r]} as {q(r)}" for r in roles if r in normalised)
+    present = set(result.columns) & {c.name for c in contract.identifiers}
+    table = con.execute(
+        f"""select _row, clean({q(contract.record_id)}) as _record_id,
+                   array_to_string({issues_sql(ids_only, present, today or dt.date.today())}, '; ') as _issues,
+                   {values}, {", ".join(q(c.name) for c in contract.content)}
+            from prepared order by _row"""
+    ).fetch_arrow_table()
+    columns: dict[str, list] = {contract.record_id: [hashed_id(secret, v) for v in table["_record_id"].to_pylist()]}
+    rows = table.num_rows
+    for role in roles:
+        if role in table.column_names:
+            raw = table[role].to_pylist()
+        elif role == "initials":
+            f, s = table["forename"].to_pylist(), table["surname"].to_pylist()
+            raw = [a[0] + b[0] if a and b else None for a, b in zip(f, s, strict=True)]
+        else:
+            raw = [None] * rows
+        if role == "date_of_birth":
+            raw = [v.strftime("%Y%m%d") if v is not None else None for v in raw]
+        encoder = FieldEncoder(secret, role)
+        columns[f"{role}_bf"] = [encoder.encode(v) for v in raw]
+    for col in contract.content:
+        columns[col.name] = table[col.name].to_pylist()
+    issues = [v or None for v in table["_issues"].to_pylist()]
+    columns[ISSUES_COLUMN] = issues
+    out_table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".parquet":
+        pq.write_table(out_table, out)
+    else:
+        pacsv.write_csv(out_table, out)
+    unreadable = con.execute("select list(_row order by _row) from unreadable").fetchone()[0] or []
+    return {
+        "rows": rows + result.unreadable,
+        "encoded": rows,
+        "unreadable": unreadable,
+        "with_identifier_issues": sum(1 for v in issues if v),
+        "fields": [f"{r}_bf" for r in roles],
+    }
