@@ -364,6 +364,9 @@ def link(
     ctx: typer.Context,
     workspace: WorkspaceOption = Path("."),
     retrain: Annotated[bool, typer.Option(help="Train a new model even if one is saved.")] = False,
+    encoded: Annotated[
+        bool, typer.Option(help="Require the privacy-preserving mode: every source stored as Bloom-filter encodings.")
+    ] = False,
 ):
     """Link every record in the identifiers zone into people (never opens the content zone)."""
     if ctx.invoked_subcommand is not None:
@@ -376,7 +379,9 @@ def link(
             TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
         ) as bar:
             task = bar.add_task("starting", total=None)
-            run = link_workspace(ws, retrain=retrain, progress=lambda phase: bar.update(task, description=phase))
+            run = link_workspace(
+                ws, retrain=retrain, require_encoded=encoded, progress=lambda phase: bar.update(task, description=phase)
+            )
     except LinkageError as exc:
         raise fail(str(exc)) from None
     console.print(

@@ -208,6 +208,7 @@ class Workspace:
             db.close()
 
     def _attach_identifiers(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        con.execute("set enable_progress_bar = false")  # BOLD shows its own progress
         con.execute(f"LOAD '{_httpfs_extension()}'")
         mode = ", READ_ONLY" if read_only else ""
         con.execute(
@@ -228,6 +229,7 @@ class Workspace:
     def content(self, read_only: bool = False):
         """A DuckDB connection with only the content zone attached (as ``content``)."""
         con = duckdb.connect()
+        con.execute("set enable_progress_bar = false")
         try:
             mode = " (READ_ONLY)" if read_only else ""
             con.execute(f"ATTACH '{self.content_path}' AS content{mode}")

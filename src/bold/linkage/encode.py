@@ -106,6 +106,14 @@ def hashed_id(secret: bytes, value: str | None) -> str | None:
     return hmac.new(secret, f"bold-record-id:{value}".encode(), hashlib.sha256).hexdigest()
 
 
+def hmac_sql_for_ids(secret: bytes, column: str) -> str:
+    """:func:`hashed_id` written in SQL (HMAC-SHA256), for hashing many ids inside DuckDB."""
+    key = secret.ljust(64, b"\0") if len(secret) <= 64 else hashlib.sha256(secret).digest().ljust(64, b"\0")
+    ipad, opad = bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
+    inner = f"sha256(unhex('{ipad}') || encode('bold-record-id:' || {column}))"
+    return f"sha256(unhex('{opad}') || unhex({inner}))"
+
+
 def encode_file(
     path: Path,
     source: str,

@@ -31,17 +31,26 @@ def _acc(tp: float, predicted: float, true: float) -> Accuracy:
     return Accuracy(p, r, 2 * p * r / (p + r) if p + r else 0.0, int(true), int(predicted))
 
 
-def load_truth_mapping(con: duckdb.DuckDBPyConnection, truth_dir: Path, sources: list[str]) -> None:
+def load_truth_mapping(
+    con: duckdb.DuckDBPyConnection, truth_dir: Path, sources: list[str], secret: bytes | None = None
+) -> None:
     """Table ``truth_map(record_key, source, person_id, nfa_person)`` from the identifiers zone's
-    source record ids and the synthetic truth files."""
+    source record ids and the synthetic truth files. In the encoded mode the stored ids are keyed
+    hashes, so the evaluator (who holds the custodians' ``secret`` for this purpose) hashes the
+    truth's ids the same way."""
     union = " union all ".join(
         f"select record_key, '{s}' as source, source_record_id from identifiers.{s}" for s in sources
     )
+    records = f"read_parquet({sql_text(str(truth_dir / 'records.parquet'))})"
+    if secret is not None:
+        from bold.linkage.encode import hmac_sql_for_ids
+
+        records = f"(select * replace ({hmac_sql_for_ids(secret, 'record_id')} as record_id) from {records})"
     con.execute(
         f"""create or replace temp table truth_map as
             select k.record_key::varchar as record_key, k.source, r.person_id, p.homeless as nfa_person
             from ({union}) k
-            join read_parquet({sql_text(str(truth_dir / "records.parquet"))}) r
+            join {records} r
               on r.source = k.source and r.record_id = k.source_record_id
             join read_parquet({sql_text(str(truth_dir / "people.parquet"))}) p using (person_id)"""
     )
@@ -84,12 +93,12 @@ def cluster_accuracy(
     }
 
 
-def evaluate_run(ws, run_id: int, truth_dir: Path) -> dict[str, dict[str, Accuracy]]:
+def evaluate_run(ws, run_id: int, truth_dir: Path, secret: bytes | None = None) -> dict[str, dict[str, Accuracy]]:
     """Accuracy of each threshold's clusters in a workspace linkage run."""
     from bold.linkage.run import stored_sources
 
     with ws.identifiers(read_only=True) as con:
-        load_truth_mapping(con, truth_dir, stored_sources(con))
+        load_truth_mapping(con, truth_dir, stored_sources(con), secret)
         con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
         out = {}
         for level in ("high", "medium", "low"):

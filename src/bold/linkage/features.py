@@ -192,3 +192,48 @@ def file_input(
         from {relation}
     """  # noqa: E501
     con.execute(f"create or replace table {table} as {_derive(select)}")
+
+
+ENCODED_FEATURES = (
+    "forename",
+    "surname",
+    "initials",
+    "date_of_birth",
+    "sex",
+    "postcode",
+    "postcode_district",
+    "nhs_number",
+    "pnc_id",
+    "ni_number",
+    "source_person_id",
+    "address",
+    "locality",
+)
+
+
+def is_encoded(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    cols = [c for (c,) in con.execute(f"select column_name from (describe identifiers.{source})").fetchall()]
+    return any(c.endswith("_bf") for c in cols)
+
+
+def _encoded_select(con, source: str) -> str:
+    cols = {c for (c,) in con.execute(f"select column_name from (describe identifiers.{source})").fetchall()}
+    person_id = next((f"{r}_bf" for r in SOURCE_PERSON_ID_ROLES if f"{r}_bf" in cols), None)
+
+    def col(feature):
+        if feature == "source_person_id":
+            return person_id or "null::bit"
+        return f"{feature}_bf" if f"{feature}_bf" in cols else "null::bit"
+
+    features = ", ".join(f"{col(f)} as {f}_bf" for f in ENCODED_FEATURES)
+    return (
+        f"select record_key::varchar as unique_id, {sql_text(source)} as source_dataset, {features} "
+        f"from identifiers.{source}"
+    )
+
+
+def workspace_input_encoded(con: duckdb.DuckDBPyConnection, sources: list[str], table: str = "linkage_input") -> int:
+    """The linkage input in the privacy-preserving mode: Bloom filters only, no plaintext at all."""
+    union = "\nunion all\n".join(_encoded_select(con, s) for s in sources)
+    con.execute(f"create or replace table {table} as {union}")
+    return con.execute(f"select count(*) from {table}").fetchone()[0]

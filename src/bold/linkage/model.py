@@ -155,13 +155,75 @@ def our_comparisons(columns: set[str]) -> list:
                 ],
             )
         )
-    for col in ("pnc_id", "ni_number", "source_person_id"):
+    for col in ("pnc_id", "ni_number"):
         if col in columns:
             out.append(cl.ExactMatch(col))
+    if "source_person_id" in columns:
+        out.append(_own_person_id("source_person_id"))
     if "address" in columns:
         out.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.85]))
     if "locality" in columns:
         out.append(cl.JaroWinklerAtThresholds("locality", [0.95, 0.85]))
+    return out
+
+
+def _own_person_id(col: str) -> cl.CustomComparison:
+    """A source's own person id is evidence only between two records of the same source."""
+    return cl.CustomComparison(
+        output_column_name="source_person_id",
+        comparison_levels=[
+            cll.CustomLevel(
+                f"{col}_l is null or {col}_r is null or source_dataset_l != source_dataset_r",
+                "different sources, or missing",
+            ).configure(is_null_level=True),
+            cll.ExactMatchLevel(col),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _similarity(col: str, bits: int) -> str:
+    """Dice similarity of two balanced Bloom filters: the share of bit positions on which they agree."""
+    return f"1 - bit_count(xor({col}_l, {col}_r)) / {float(bits)}"
+
+
+def encoded_comparisons(columns: set[str], bits: int) -> list:
+    """Comparisons on Bloom-filter encodings: identical encodings, then bands of Dice similarity. Two
+    unrelated names agree on about three quarters of the bits of balanced filters, so the bands sit
+    above that."""
+    out = []
+    for feature in (
+        "forename",
+        "surname",
+        "initials",
+        "date_of_birth",
+        "sex",
+        "postcode",
+        "postcode_district",
+        "nhs_number",
+        "pnc_id",
+        "ni_number",
+        "address",
+        "locality",
+    ):
+        col = f"{feature}_bf"
+        if col not in columns:
+            continue
+        levels = [cll.NullLevel(col), cll.ExactMatchLevel(col)]
+        if feature == "forename" and "surname_bf" in columns:
+            levels.append(cll.CustomLevel("forename_bf_l = surname_bf_r", "forename recorded as surname"))
+        if feature not in ("sex", "initials"):
+            for threshold in (0.95, 0.9, 0.85):
+                levels.append(cll.CustomLevel(f"{_similarity(col, bits)} >= {threshold}", f"similarity >= {threshold}"))
+        if feature == "initials":  # evidence only where one side lacks a full name, as in plaintext
+            levels[0] = cll.CustomLevel(
+                "initials_bf_l is null or initials_bf_r is null or (forename_bf_l is not null and forename_bf_r is not null)",
+                "initials missing, or full names compared instead",
+            ).configure(is_null_level=True)
+        levels.append(cll.ElseLevel())
+        out.append(cl.CustomComparison(output_column_name=feature, comparison_levels=levels))
+    if "source_person_id_bf" in columns:
+        out.append(_own_person_id("source_person_id_bf"))
     return out
 
 
@@ -190,26 +252,30 @@ def generic_comparisons(columns: set[str]) -> list:
     return out
 
 
-def blocking_rules(columns: set[str]) -> list:
+BLOCKING_KEYS = (
+    ("nhs_number",),
+    ("pnc_id",),
+    ("ni_number",),
+    ("source_person_id",),
+    ("forename", "date_of_birth"),
+    ("surname", "date_of_birth"),
+    ("initials", "date_of_birth"),  # the treatment source: BOLD's own first pass
+    ("forename", "surname"),
+    ("surname", "postcode_district"),
+    ("date_of_birth", "postcode_district"),
+    ("date_of_birth", "postcode"),
+    ("date_of_birth", "locality"),
+)
+
+
+def blocking_rules(columns: set[str], suffix: str = "") -> list:
     """Rules that keep comparisons bounded while catching each kind of error: a pair survives if any
-    rule holds, so a typo in one identifier is caught by a rule on the others."""
-    candidates = [
-        ("nhs_number",),
-        ("pnc_id",),
-        ("ni_number",),
-        ("source_person_id",),
-        ("forename", "date_of_birth"),
-        ("surname", "date_of_birth"),
-        ("initials", "date_of_birth"),  # the treatment source: BOLD's own first pass
-        ("forename", "surname"),
-        ("surname", "postcode_district"),
-        ("date_of_birth", "postcode_district"),
-        ("date_of_birth", "postcode"),
-        ("date_of_birth", "locality"),
-    ]
-    rules = [block_on(*cols) for cols in candidates if set(cols) <= columns]
-    if {"forename", "surname"} <= columns:  # names entered in each other's fields
-        rules.append("l.forename = r.surname and l.surname = r.forename")
+    rule holds, so a typo in one identifier is caught by a rule on the others. ``suffix`` is ``_bf``
+    in the encoded mode, where equal encodings mean equal values."""
+    names = {c.removesuffix(suffix) for c in columns} if suffix else columns
+    rules = [block_on(*(c + suffix for c in key)) for key in BLOCKING_KEYS if set(key) <= names]
+    if {"forename", "surname"} <= names:  # names entered in each other's fields
+        rules.append(f"l.forename{suffix} = r.surname{suffix} and l.surname{suffix} = r.forename{suffix}")
     return rules
 
 
@@ -250,15 +316,27 @@ def _floor_m(linker: Linker, floor: float = M_FLOOR) -> None:
             lv.m_probability = m / total
 
 
-def settings(columns: set[str], link_type: str = "dedupe_only", generic: bool = False) -> SettingsCreator:
-    comparisons = generic_comparisons(columns) if generic else our_comparisons(columns)
+def settings(
+    columns: set[str], link_type: str = "dedupe_only", generic: bool = False, encoded_bits: int | None = None
+) -> SettingsCreator:
+    """Model settings; ``encoded_bits`` (the length of the balanced filters) selects the encoded mode."""
+    if encoded_bits:
+        comparisons = encoded_comparisons(columns, encoded_bits)
+        rules = blocking_rules(columns, suffix="_bf")
+    else:
+        comparisons = generic_comparisons(columns) if generic else our_comparisons(columns)
+        rules = blocking_rules(columns)
     return SettingsCreator(
         link_type=link_type,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=blocking_rules(columns),
+        blocking_rules_to_generate_predictions=rules,
         retain_intermediate_calculation_columns=False,
         retain_matching_columns=False,
     )
+
+
+def _col(cols: list[str], name: str) -> str:
+    return name if name in cols else f"{name}_bf" if f"{name}_bf" in cols else "null"
 
 
 def present_columns(con, table: str) -> set[str]:
@@ -267,7 +345,8 @@ def present_columns(con, table: str) -> set[str]:
     cols = [c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()]
     counts = con.execute(
         f"select {', '.join(f'count({c})' for c in cols)}, "
-        f"count(*) filter (where initials is not null and forename is null) from {table}"
+        f"count(*) filter (where {_col(cols, 'initials')} is not null and {_col(cols, 'forename')} is null) "
+        f"from {table}"
     ).fetchone()
     present = {c for c, n in zip(cols, counts, strict=False) if n and c not in ("unique_id", "source_dataset")}
     return present | ({"initials_only"} if counts[-1] else set())
@@ -281,14 +360,16 @@ def train(
     recall: float = 0.8,
     max_pairs: float = 5e6,
     em_max_pairs: float = 3e6,
+    suffix: str = "",
 ) -> Linker:
     """Unsupervised training: the prior from deterministic rules (assuming ``recall`` of them), u from
     ``max_pairs`` random pairs, m by EM over each training block, sampled to ``em_max_pairs`` pairs
-    so training time stays flat as the population grows."""
+    so training time stays flat as the population grows. ``suffix`` is ``_bf`` in the encoded mode."""
     frames = [db.register(t) for t in tables]
     linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.ERROR)
+    names = {c.removesuffix(suffix) for c in columns} if suffix else columns
     deterministic = [
-        block_on(*c)
+        block_on(*(name + suffix for name in c))
         for c in (
             ("nhs_number",),
             ("pnc_id",),
@@ -296,14 +377,16 @@ def train(
             ("forename", "surname", "date_of_birth"),
             ("initials", "date_of_birth", "postcode_district"),
         )
-        if set(c) <= columns
+        if set(c) <= names
     ]
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
-    passes = training_blocks(columns)
+    passes = training_blocks(names)
     snapshot: dict = {}
     for i, cols in enumerate(passes):
-        linker.training.estimate_parameters_using_expectation_maximisation(block_on(*cols), max_pairs=em_max_pairs)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*(c + suffix for c in cols)), max_pairs=em_max_pairs
+        )
         if i == 0:
             snapshot = {
                 (c.output_column_name, j): list(lv._trained_m_probabilities)

@@ -22,6 +22,7 @@ from splink import DuckDBAPI, Linker
 
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
+from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, actor, now
 
 LINKS_SCHEMA = """
@@ -53,6 +54,7 @@ class LinkRun:
     clusters: dict[str, int] = field(default_factory=dict)
     trained: bool = True
     phases: dict[str, float] = field(default_factory=dict)
+    encoded: bool = False
 
 
 def model_path(ws: Workspace) -> Path:
@@ -72,6 +74,7 @@ def link_workspace(
     thresholds: dict[str, float] | None = None,
     generic: bool = False,
     progress=lambda phase: None,
+    require_encoded: bool = False,
 ) -> LinkRun:
     """Link the workspace; ``generic`` uses the plain Splink baseline (for benchmarks)."""
     thresholds = thresholds or model.THRESHOLDS
@@ -83,7 +86,17 @@ def link_workspace(
         if not sources:
             raise LinkageError("nothing to link: ingest some sources first (bold ingest)")
         progress("preparing identifiers")
-        records = features.workspace_input(con, sources)
+        modes = {features.is_encoded(con, s) for s in sources}
+        if len(modes) > 1:
+            raise LinkageError(
+                "some sources are stored encoded and some in plaintext; link them in separate workspaces"
+            )
+        encoded = modes.pop()
+        if require_encoded and not encoded:
+            raise LinkageError("--encoded: the sources are stored in plaintext; ingest files made by bold encode")
+        if encoded and generic:
+            raise LinkageError("the plain baseline compares plaintext; it cannot run on encoded identifiers")
+        records = (features.workspace_input_encoded if encoded else features.workspace_input)(con, sources)
         columns = model.present_columns(con, "linkage_input")
         phases["prepare"] = time.perf_counter() - t0
         db = DuckDBAPI(con)
@@ -91,7 +104,9 @@ def link_workspace(
         t = time.perf_counter()
         if trained:
             progress("training the model (u by sampling, m by EM)")
-            linker = model.train(db, ["linkage_input"], model.settings(columns, generic=generic), columns)
+            bits = 2 * BLOOM_BITS if encoded else None
+            settings = model.settings(columns, generic=generic, encoded_bits=bits)
+            linker = model.train(db, ["linkage_input"], settings, columns, suffix="_bf" if encoded else "")
         else:
             progress("loading the saved model")
             try:
@@ -135,6 +150,7 @@ def link_workspace(
         phases["write"] = time.perf_counter() - t
     result.trained = trained
     result.phases = phases
+    result.encoded = encoded
     return result
 
 
