@@ -217,7 +217,8 @@ def encoded_comparisons(columns: set[str], bits: int) -> list:
                 levels.append(cll.CustomLevel(f"{_similarity(col, bits)} >= {threshold}", f"similarity >= {threshold}"))
         if feature == "initials":  # evidence only where one side lacks a full name, as in plaintext
             levels[0] = cll.CustomLevel(
-                "initials_bf_l is null or initials_bf_r is null or (forename_bf_l is not null and forename_bf_r is not null)",
+                "initials_bf_l is null or initials_bf_r is null"
+                " or (forename_bf_l is not null and forename_bf_r is not null)",
                 "initials missing, or full names compared instead",
             ).configure(is_null_level=True)
         levels.append(cll.ElseLevel())
