@@ -237,3 +237,27 @@ def workspace_input_encoded(con: duckdb.DuckDBPyConnection, sources: list[str], 
     union = "\nunion all\n".join(_encoded_select(con, s) for s in sources)
     con.execute(f"create or replace table {table} as {union}")
     return con.execute(f"select count(*) from {table}").fetchone()[0]
+
+
+def encode_features(con: duckdb.DuckDBPyConnection, table: str, secret: bytes, out: str) -> None:
+    """Encode a plaintext linkage input (``unique_id``, ``source_dataset`` and FEATURES) into Bloom
+    filters with the custodians' field encoders: for benchmarks and tests on files with no contract,
+    such as FEBRL, the same encodings ``bold encode`` makes."""
+    import pyarrow as pa
+
+    from bold.linkage.encode import FieldEncoder
+
+    data = con.execute(f"select * from {table}").fetch_arrow_table()
+    columns = {"unique_id": data["unique_id"], "source_dataset": data["source_dataset"]}
+    for feature in ENCODED_FEATURES:
+        values = data[feature].to_pylist() if feature in data.column_names else [None] * data.num_rows
+        if feature == "date_of_birth":
+            values = [v.strftime("%Y%m%d") if v is not None else None for v in values]
+        elif feature == "source_person_id":
+            values = [None] * data.num_rows
+        encoder = FieldEncoder(secret, feature)
+        columns[f"{feature}_bf"] = pa.array([encoder.encode(v) for v in values], type=pa.string())
+    con.register("encoded_arrow", pa.table(columns))
+    casts = ", ".join(f"from_base64({f}_bf)::bit as {f}_bf" for f in ENCODED_FEATURES)
+    con.execute(f"create or replace table {out} as select unique_id, source_dataset, {casts} from encoded_arrow")
+    con.unregister("encoded_arrow")

@@ -266,6 +266,12 @@ BLOCKING_KEYS = (
     ("date_of_birth", "postcode_district"),
     ("date_of_birth", "postcode"),
     ("date_of_birth", "locality"),
+    ("forename", "postcode"),
+    ("surname", "postcode"),
+    ("forename", "locality"),
+    ("surname", "locality"),
+    ("address", "postcode"),
+    ("address", "locality"),
 )
 
 
