@@ -367,6 +367,7 @@ def link(
     encoded: Annotated[
         bool, typer.Option(help="Require the privacy-preserving mode: every source stored as Bloom-filter encodings.")
     ] = False,
+    backend: Annotated[str, typer.Option(help="duckdb, or spark (local mode; needs Java and PySpark).")] = "duckdb",
 ):
     """Link every record in the identifiers zone into people (never opens the content zone)."""
     if ctx.invoked_subcommand is not None:
@@ -380,7 +381,11 @@ def link(
         ) as bar:
             task = bar.add_task("starting", total=None)
             run = link_workspace(
-                ws, retrain=retrain, require_encoded=encoded, progress=lambda phase: bar.update(task, description=phase)
+                ws,
+                retrain=retrain,
+                require_encoded=encoded,
+                backend=backend,
+                progress=lambda phase: bar.update(task, description=phase),
             )
     except LinkageError as exc:
         raise fail(str(exc)) from None

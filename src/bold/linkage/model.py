@@ -31,8 +31,15 @@ def _exact(col: str, tf: bool = False) -> cll.ExactMatchLevel:
     return cll.ExactMatchLevel(col, term_frequency_adjustments=tf)
 
 
-def our_comparisons(columns: set[str]) -> list:
+DIALECT_SQL = {  # the few list functions whose names differ between DuckDB and Spark SQL
+    "duckdb": {"overlap": "list_has_any({a}, {b})", "size": "len({a})"},
+    "spark": {"overlap": "arrays_overlap({a}, {b})", "size": "size({a})"},
+}
+
+
+def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
     """Comparisons for the identifier columns present (all-NULL columns are left out)."""
+    sql = DIALECT_SQL[dialect]
     out = []
     if "forename" in columns:
         out.append(
@@ -41,7 +48,9 @@ def our_comparisons(columns: set[str]) -> list:
                 comparison_levels=[
                     cll.NullLevel("forename"),
                     _exact("forename", tf=True),
-                    cll.CustomLevel("list_has_any(forename_groups_l, forename_groups_r)", "nickname of each other"),
+                    cll.CustomLevel(
+                        sql["overlap"].format(a="forename_groups_l", b="forename_groups_r"), "nickname of each other"
+                    ),
                     cll.CustomLevel("forename_l = surname_r", "forename recorded as surname"),
                     cll.JaroWinklerLevel("forename", 0.92),
                     cll.JaroWinklerLevel("forename", 0.8),
@@ -69,13 +78,14 @@ def our_comparisons(columns: set[str]) -> list:
                 output_column_name="alias",
                 comparison_levels=[
                     cll.CustomLevel(
-                        "coalesce(len(aliases_l), 0) = 0 and coalesce(len(aliases_r), 0) = 0 "
+                        f"coalesce({sql['size'].format(a='aliases_l')}, 0) = 0 "
+                        f"and coalesce({sql['size'].format(a='aliases_r')}, 0) = 0 "
                         "or full_name_l is null or full_name_r is null",
                         "no aliases to compare",
                     ).configure(is_null_level=True),
                     cll.CustomLevel(
-                        "list_contains(aliases_l, full_name_r) or list_contains(aliases_r, full_name_l) "
-                        "or list_has_any(aliases_l, aliases_r)",
+                        "array_contains(aliases_l, full_name_r) or array_contains(aliases_r, full_name_l) "
+                        f"or {sql['overlap'].format(a='aliases_l', b='aliases_r')}",
                         "one's name is the other's alias",
                     ),
                     cll.ElseLevel(),
@@ -324,14 +334,18 @@ def _floor_m(linker: Linker, floor: float = M_FLOOR) -> None:
 
 
 def settings(
-    columns: set[str], link_type: str = "dedupe_only", generic: bool = False, encoded_bits: int | None = None
+    columns: set[str],
+    link_type: str = "dedupe_only",
+    generic: bool = False,
+    encoded_bits: int | None = None,
+    dialect: str = "duckdb",
 ) -> SettingsCreator:
     """Model settings; ``encoded_bits`` (the length of the balanced filters) selects the encoded mode."""
     if encoded_bits:
         comparisons = encoded_comparisons(columns, encoded_bits)
         rules = blocking_rules(columns, suffix="_bf")
     else:
-        comparisons = generic_comparisons(columns) if generic else our_comparisons(columns)
+        comparisons = generic_comparisons(columns) if generic else our_comparisons(columns, dialect)
         rules = blocking_rules(columns)
     return SettingsCreator(
         link_type=link_type,
@@ -404,3 +418,20 @@ def train(
         _keep_first_pass_estimates(linker, snapshot, retrained="date_of_birth")
     _floor_m(linker)
     return linker
+
+
+def with_parameters(target: dict, trained: dict) -> dict:
+    """``target`` settings (for another SQL dialect) carrying ``trained``'s estimated parameters: the same
+    comparisons level by level, so a model trained on one engine scores identically on another."""
+    out = dict(target)
+    out["probability_two_random_records_match"] = trained["probability_two_random_records_match"]
+    comparisons = []
+    for mine, theirs in zip(target["comparisons"], trained["comparisons"], strict=True):
+        if mine["output_column_name"] != theirs["output_column_name"]:
+            raise ValueError(f"comparison {mine['output_column_name']} does not match {theirs['output_column_name']}")
+        levels = []
+        for level, source in zip(mine["comparison_levels"], theirs["comparison_levels"], strict=True):
+            levels.append({**level, **{k: source[k] for k in ("m_probability", "u_probability") if k in source}})
+        comparisons.append({**mine, "comparison_levels": levels})
+    out["comparisons"] = comparisons
+    return out

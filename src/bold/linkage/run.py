@@ -75,6 +75,7 @@ def link_workspace(
     generic: bool = False,
     progress=lambda phase: None,
     require_encoded: bool = False,
+    backend: str = "duckdb",
 ) -> LinkRun:
     """Link the workspace; ``generic`` uses the plain Splink baseline (for benchmarks)."""
     thresholds = thresholds or model.THRESHOLDS
@@ -96,28 +97,34 @@ def link_workspace(
             raise LinkageError("--encoded: the sources are stored in plaintext; ingest files made by bold encode")
         if encoded and generic:
             raise LinkageError("the plain baseline compares plaintext; it cannot run on encoded identifiers")
+        if encoded and backend != "duckdb":
+            raise LinkageError("encoded identifiers are compared with DuckDB bit functions; use the duckdb backend")
         records = (features.workspace_input_encoded if encoded else features.workspace_input)(con, sources)
         columns = model.present_columns(con, "linkage_input")
         phases["prepare"] = time.perf_counter() - t0
-        db = DuckDBAPI(con)
+        db = _backend(backend, con)
         trained = retrain or generic or not saved.exists()
         t = time.perf_counter()
         if trained:
             progress("training the model (u by sampling, m by EM)")
             bits = 2 * BLOOM_BITS if encoded else None
-            settings = model.settings(columns, generic=generic, encoded_bits=bits)
+            settings = model.settings(columns, generic=generic, encoded_bits=bits, dialect=backend)
             linker = model.train(db, ["linkage_input"], settings, columns, suffix="_bf" if encoded else "")
         else:
             progress("loading the saved model")
             try:
-                linker = Linker(db.register("linkage_input"), str(saved), log_level=logging.ERROR)
+                trained_json = json.loads(saved.read_text())
+                if backend != "duckdb":  # the same parameters, with the comparisons written for the other engine
+                    target = model.settings(columns, dialect=backend).create_settings_dict(backend)
+                    trained_json = model.with_parameters(target, trained_json)
+                linker = Linker(db.register("linkage_input"), trained_json, log_level=logging.ERROR)
             except Exception as exc:  # Splink raises several types for a bad or stale model file
                 raise LinkageError(f"{saved}: cannot use the saved model ({exc}); run with --retrain") from None
         phases["train"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("blocking: finding candidate pairs")
         blocked = linker.inference.compute_blocked_pairs_for_predict()
-        comparisons = con.execute(f"select count(*) from {blocked.physical_name}").fetchone()[0]
+        comparisons = _count(con, blocked)
         progress(f"scoring {comparisons:,} candidate pairs")
         predictions = linker.inference.predict(threshold_match_probability=min(thresholds.values()))
         phases["predict"] = time.perf_counter() - t
@@ -126,7 +133,7 @@ def link_workspace(
         level_tables = {}
         for level, threshold in thresholds.items():
             clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-            level_tables[level] = clusters.physical_name
+            level_tables[level] = _local(con, clusters, f"clusters_{level}")
         phases["cluster"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("writing links")
@@ -137,7 +144,7 @@ def link_workspace(
         result = _write_links(
             ws,
             con,
-            predictions.physical_name,
+            _local(con, predictions, "predictions"),
             level_tables,
             sources,
             records,
@@ -152,6 +159,39 @@ def link_workspace(
     result.phases = phases
     result.encoded = encoded
     return result
+
+
+def _backend(backend: str, con):
+    """The Splink database API for a backend; for Spark the linkage input is copied into a session."""
+    if backend == "duckdb":
+        return DuckDBAPI(con)
+    if backend != "spark":
+        raise LinkageError(f"unknown backend {backend!r}; use duckdb or spark")
+    from splink import SparkAPI
+
+    from bold.linkage.spark import SparkUnavailable, session, to_spark
+
+    try:
+        spark = session()
+    except SparkUnavailable as exc:
+        raise LinkageError(str(exc)) from None
+    to_spark(spark, con, "linkage_input", "linkage_input")
+    return SparkAPI(spark_session=spark)
+
+
+def _count(con, frame) -> int:
+    if isinstance(frame.db_api, DuckDBAPI):
+        return con.execute(f"select count(*) from {frame.physical_name}").fetchone()[0]
+    return frame.db_api.spark.table(frame.physical_name).count()
+
+
+def _local(con, frame, name: str) -> str:
+    """A Splink result as a DuckDB table name (copied back from Spark when needed)."""
+    if isinstance(frame.db_api, DuckDBAPI):
+        return frame.physical_name
+    con.register(f"{name}_frame", frame.as_pandas_dataframe())
+    con.execute(f"create or replace temp table {name} as select * from {name}_frame")
+    return name
 
 
 def _write_links(
