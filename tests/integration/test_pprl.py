@@ -152,3 +152,12 @@ def test_encode_command(tmp_path, small_population):
     assert "initials_bf" in result.output and target.exists()
     columns = [c for (c,) in duckdb.sql(f"select column_name from (describe select * from '{target}')").fetchall()]
     assert "INITIALS" not in columns and "DOB" not in columns and "date_of_birth_bf" in columns
+
+
+def test_quality_report_in_the_encoded_mode(encoded_workspace, tmp_path):
+    from bold.reports.linkage_report import build
+
+    ws, _, _ = encoded_workspace
+    link_workspace(ws, require_encoded=True)
+    html = build(ws, tmp_path / "report.html").read_text()
+    assert "Privacy-preserving mode" in html and "candidate pairs it adds" in html

@@ -34,8 +34,8 @@ IDENTIFIERS = (
     "source_person_id",
 )
 AGE_BANDS = (
-    "case when age < 25 then '18-24' when age < 35 then '25-34' when age < 45 then '35-44' "
-    "when age < 55 then '45-54' else '55+' end"
+    "case when age is null then 'unknown' when age < 25 then '18-24' when age < 35 then '25-34' "
+    "when age < 45 then '35-44' when age < 55 then '45-54' else '55+' end"
 )
 
 
@@ -45,18 +45,32 @@ def _rows(con, sql: str) -> list[dict]:
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def _prepare(con, run_id: int) -> None:
+def _prepare(con, run_id: int) -> bool:
+    """Tables ``q_input`` (the linkage input) and ``q_records`` (one row per record with its people and
+    the subgroup columns). In the encoded mode, identifiers are encodings: completeness is measured on
+    them, and sex and age, which cannot be read from an encoding, show as unknown. Returns whether the
+    workspace is encoded."""
     sources = stored_sources(con)
-    features.workspace_input(con, sources, "q_input")
+    encoded = any(features.is_encoded(con, s) for s in sources)
+    if encoded:
+        features.workspace_input_encoded(con, sources, "q_input")
+        cols = ", ".join(f"{f}_bf as {f}" for f in features.ENCODED_FEATURES)
+        con.execute(f"""create or replace temp view q_view as select unique_id, source_dataset, {cols},
+                        false as no_fixed_abode from q_input""")
+        sex, age = "'unknown'", "null::bigint"
+    else:
+        features.workspace_input(con, sources, "q_input")
+        con.execute("create or replace temp view q_view as select * from q_input")
+        sex, age = "coalesce(i.sex, 'unknown')", "date_diff('year', i.date_of_birth, current_date)"
     con.execute(
         f"""create or replace temp table q_records as
-            select i.*, coalesce(i.no_fixed_abode, false) as nfa,
-                   date_diff('year', i.date_of_birth, current_date) as age,
+            select i.*, coalesce(i.no_fixed_abode, false) as nfa, {sex} as sex_group, {age} as age,
                    r.person_high, r.person_medium, r.person_low
-            from q_input i join links.record_person r
+            from q_view i join links.record_person r
               on r.record_key = i.unique_id::uuid and r.run_id = {int(run_id)}"""
     )
     con.execute(f"alter table q_records add column age_band varchar; update q_records set age_band = {AGE_BANDS}")
+    return encoded
 
 
 def completeness(con) -> list[dict]:
@@ -71,7 +85,7 @@ def completeness(con) -> list[dict]:
 def completeness_by_subgroup(con) -> list[dict]:
     out = []
     for name, expr in (
-        ("sex", "coalesce(sex, 'unknown')"),
+        ("sex", "sex_group"),
         ("age band", "age_band"),
         ("no fixed abode", "case when nfa then 'yes' else 'no' end"),
     ):
@@ -97,7 +111,7 @@ def match_rates(con) -> list[dict]:
         )
     for name, expr in (
         ("source", "source_dataset"),
-        ("sex", "coalesce(sex, 'unknown')"),
+        ("sex", "sex_group"),
         ("age band", "age_band"),
         ("no fixed abode", "case when nfa then 'yes' else 'no' end"),
     ):
@@ -200,10 +214,24 @@ def model_parameters(path: Path) -> list[dict]:
     return out
 
 
-def blocking(con, run: dict) -> dict:
-    rules = model.blocking_rules(model.present_columns(con, "q_input"))
+def blocking(con, run: dict, encoded: bool) -> dict:
+    """The prediction blocking rules with the candidate pairs each adds (counted exactly by Splink)."""
+    from splink import DuckDBAPI
+    from splink.blocking_analysis import count_comparisons_from_blocking_rules
+
+    rules = model.blocking_rules(model.present_columns(con, "q_input"), suffix="_bf" if encoded else "")
+    counts = count_comparisons_from_blocking_rules(
+        DuckDBAPI(con).register("q_input"), blocking_rules=rules, link_type="dedupe_only", record_sample_proportion=1.0
+    )
     return {
-        "rules": [r if isinstance(r, str) else r.get_blocking_rule("duckdb").blocking_rule_sql for r in rules],
+        "rules": [
+            {
+                "rule": c["blocking_rule"],
+                "added": c["marginal_comparison_count"],
+                "cumulative": c["cumulative_comparison_count"],
+            }
+            for c in counts
+        ],
         "comparisons": run["comparisons"],
         "records": run["records"],
         "all_pairs": run["records"] * (run["records"] - 1) // 2,
@@ -261,13 +289,14 @@ def measure(ws, run_id: int | None = None, truth_dir: Path | None = None) -> dic
         run = next((r for r in runs if r["run_id"] == run_id), None) if run_id else runs[-1]
         if run is None:
             raise ValueError(f"no linkage run {run_id}; runs are {', '.join(str(r['run_id']) for r in runs)}")
-        _prepare(con, run["run_id"])
+        encoded = _prepare(con, run["run_id"])
         thresholds = json.loads(run["thresholds"])
         result = {
             "run": {k: (str(v) if k in ("started_at", "finished_at") else v) for k, v in run.items()},
             "completeness": completeness(con),
             "completeness_by_subgroup": completeness_by_subgroup(con),
-            "blocking": blocking(con, run),
+            "blocking": blocking(con, run, encoded),
+            "encoded": encoded,
             "match_rates": match_rates(con),
             "sensitivity": sensitivity(con, run["run_id"], thresholds),
             "linked_vs_unlinked": linked_vs_unlinked(con),
