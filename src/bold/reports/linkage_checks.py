@@ -74,3 +74,38 @@ def impossible_events(ws, run_id: int) -> list[dict]:
                 ).fetchone()
             out.append(row)
     return out
+
+
+def match_rates_by_ethnicity(ws, run_id: int) -> list[dict]:
+    """Share of records whose person appears in more than one source, by the ethnicity recorded in the
+    content of the sources that hold it (homelessness and mental health): ethnicity is content, so the
+    linker never sees it, and this is computed here from content and links only."""
+    with ws.content(read_only=True) as con:
+        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        stored = {
+            t
+            for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'content'").fetchall()
+        }
+        parts = [
+            f"select record_key, ethnicity from content.{t}"
+            for t in sorted(stored)
+            if any(c.field == "ethnicity" for c in load_contract(t).content)
+        ]
+        if not parts:
+            return []
+        con.execute(f"create temp table eth as {' union all '.join(parts)}")
+        out = []
+        for level in LEVELS:
+            out += [
+                {"threshold": level, "ethnicity": e, "people": n, "linked_across_sources": share}
+                for e, n, share in con.execute(
+                    f"""with r as (select record_key, source, person_{level} as person from links.record_person
+                                   where run_id = {int(run_id)}),
+                             p as (select person, count(distinct source) > 1 as multi from r group by 1),
+                             e as (select r.person, mode(eth.ethnicity) as ethnicity from eth join r using (record_key)
+                                   group by 1)
+                        select coalesce(e.ethnicity, 'not recorded'), count(*), avg(p.multi::int)
+                        from e join p using (person) group by 1 order by 1"""
+                ).fetchall()
+            ]
+        return out

@@ -17,7 +17,7 @@ import jinja2
 from bold import __version__
 from bold.linkage import quality
 from bold.reports import charts
-from bold.reports.linkage_checks import impossible_events
+from bold.reports.linkage_checks import impossible_events, match_rates_by_ethnicity
 
 IDENTIFIER_LABELS = {
     "forename": "forename",
@@ -95,6 +95,7 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
     measures = quality.measure(ws, run_id, truth_dir)
     out = out or ws.root / "reports" / f"linkage-run-{measures['run']['run_id']}.html"
     checks = impossible_events(ws, measures["run"]["run_id"])
+    ethnicity = match_rates_by_ethnicity(ws, measures["run"]["run_id"])
     template = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("bold.reports").joinpath("templates"))),
         autoescape=True,
@@ -102,6 +103,7 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
     html = template.render(
         m=measures,
         checks=checks,
+        ethnicity=ethnicity,
         charts=_charts(measures),
         labels=IDENTIFIER_LABELS,
         version=__version__,
