@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -29,6 +30,15 @@ def fail(message: str) -> typer.Exit:
     """Print a one-line error and return the exit to raise."""
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+@contextmanager
+def phases(first: str = "starting"):
+    """A spinner whose label follows the phases of a long job; yields the function to name a phase."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(first, total=None)
+        yield lambda phase: bar.update(task, description=phase)
 
 
 def _date(value: str, option: str) -> dt.date:
@@ -216,14 +226,7 @@ def ingest(
     try:
         contract = load_contract(source)
         columns = load_mapping(mapping, contract) if mapping else None
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("starting", total=None)
+        with phases() as phase:
             report = run_ingest(
                 ws,
                 source,
@@ -232,7 +235,7 @@ def ingest(
                 columns,
                 encoding,
                 encoded=encoded,
-                progress=lambda phase: bar.update(task, description=f"{source}: {phase}"),
+                progress=lambda name: phase(f"{source}: {name}"),
             )
     except (IngestError, ContractError, WorkspaceError) as exc:
         raise fail(str(exc)) from None
@@ -328,10 +331,7 @@ def link_files_command(
 
     try:
         mapping = parse_map(maps or [])
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
-        ) as bar:
-            task = bar.add_task("starting", total=None)
+        with phases() as phase:
             result = link_files(
                 files,
                 id_column,
@@ -341,7 +341,7 @@ def link_files_command(
                 threshold,
                 pairs_threshold,
                 model_file,
-                progress=lambda phase: bar.update(task, description=phase),
+                progress=phase,
             )
     except LinkError as exc:
         raise fail(str(exc)) from None
@@ -376,16 +376,13 @@ def link(
 
     ws = _open(workspace)
     try:
-        with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
-        ) as bar:
-            task = bar.add_task("starting", total=None)
+        with phases() as phase:
             run = link_workspace(
                 ws,
                 retrain=retrain,
                 require_encoded=encoded,
                 backend=backend,
-                progress=lambda phase: bar.update(task, description=phase),
+                progress=phase,
             )
     except LinkageError as exc:
         raise fail(str(exc)) from None
@@ -414,10 +411,7 @@ def link_report(
     if truth is not None and not (truth / "records.parquet").exists():
         raise fail(f"--truth {truth}: no records.parquet there; give the truth/ folder bold synth wrote")
     try:
-        with Progress(
-            TextColumn("[bold]measuring linkage quality"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
-        ) as bar:
-            bar.add_task("report", total=None)
+        with phases("measuring linkage quality"):
             path = build(ws, out, run, truth)
     except ValueError as exc:
         raise fail(str(exc)) from None
@@ -443,10 +437,7 @@ def encode(
         if new_secret:
             make_secret(secret)
         columns = load_mapping(mapping, load_contract(source)) if mapping else None
-        with Progress(
-            TextColumn("[bold]encoding identifiers"), BarColumn(), TimeElapsedColumn(), console=err, transient=True
-        ) as bar:
-            bar.add_task("encode", total=None)
+        with phases("encoding identifiers"):
             result = encode_file(file, source, secret, out, columns, encoding)
     except FileExistsError:
         raise fail(f"{secret} already exists; drop --new-secret to use it") from None

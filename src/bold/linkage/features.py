@@ -14,7 +14,7 @@ import importlib.resources
 import duckdb
 
 from bold.ingest.rules import MACROS, q, sql_text
-from bold.sources import load_contract
+from bold.sources import IDENTIFIER_ROLES, load_contract
 
 FEATURES = (
     "unique_id",
@@ -36,6 +36,9 @@ FEATURES = (
     "locality",
 )
 SOURCE_PERSON_ID_ROLES = ("local_id", "prison_number", "crn")  # a source's own person id
+IDENTIFIER_FEATURES = tuple(
+    f for f in FEATURES if f not in ("unique_id", "source_dataset", "aliases", "no_fixed_abode")
+)
 
 
 @functools.cache
@@ -112,22 +115,8 @@ def workspace_input(con: duckdb.DuckDBPyConnection, sources: list[str], table: s
     return con.execute(f"select count(*) from {table}").fetchone()[0]
 
 
-FILE_ROLES = (
-    "forename",
-    "surname",
-    "initials",
-    "aliases",
-    "date_of_birth",
-    "sex",
-    "postcode",
-    "postcode_district",
-    "nhs_number",
-    "pnc_id",
-    "ni_number",
-    "local_id",
-    "address",
-    "locality",
-)
+# Roles link-files accepts: a file's own person id is local_id; address and locality for files that have them.
+FILE_ROLES = (*(r for r in IDENTIFIER_ROLES if r not in ("record_id", "prison_number", "crn")), "address", "locality")
 
 
 def file_input(
@@ -194,21 +183,7 @@ def file_input(
     con.execute(f"create or replace table {table} as {_derive(select)}")
 
 
-ENCODED_FEATURES = (
-    "forename",
-    "surname",
-    "initials",
-    "date_of_birth",
-    "sex",
-    "postcode",
-    "postcode_district",
-    "nhs_number",
-    "pnc_id",
-    "ni_number",
-    "source_person_id",
-    "address",
-    "locality",
-)
+ENCODED_FEATURES = IDENTIFIER_FEATURES  # the same features, each as a Bloom filter
 
 
 def is_encoded(con: duckdb.DuckDBPyConnection, source: str) -> bool:

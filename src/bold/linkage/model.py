@@ -19,6 +19,8 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+from bold.linkage import features
+
 THRESHOLDS = {"high": 0.99, "medium": 0.9, "low": 0.5}  # match probability for clusters at each level
 
 
@@ -202,20 +204,9 @@ def encoded_comparisons(columns: set[str], bits: int) -> list:
     unrelated names agree on about three quarters of the bits of balanced filters, so the bands sit
     above that."""
     out = []
-    for feature in (
-        "forename",
-        "surname",
-        "initials",
-        "date_of_birth",
-        "sex",
-        "postcode",
-        "postcode_district",
-        "nhs_number",
-        "pnc_id",
-        "ni_number",
-        "address",
-        "locality",
-    ):
+    for feature in features.IDENTIFIER_FEATURES:
+        if feature == "source_person_id":  # compared by its own rule below
+            continue
         col = f"{feature}_bf"
         if col not in columns:
             continue

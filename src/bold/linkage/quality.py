@@ -20,19 +20,7 @@ from bold.linkage import features, model
 from bold.linkage.run import model_path, stored_sources
 
 LEVELS = ("high", "medium", "low")
-IDENTIFIERS = (
-    "forename",
-    "surname",
-    "initials",
-    "date_of_birth",
-    "sex",
-    "postcode",
-    "postcode_district",
-    "nhs_number",
-    "pnc_id",
-    "ni_number",
-    "source_person_id",
-)
+IDENTIFIERS = tuple(f for f in features.IDENTIFIER_FEATURES if f not in ("address", "locality"))
 AGE_BANDS = (
     "case when age is null then 'unknown' when age < 25 then '18-24' when age < 35 then '25-34' "
     "when age < 45 then '35-44' when age < 55 then '45-54' else '55+' end"
