@@ -237,18 +237,9 @@ def generic_comparisons(columns: set[str]) -> list:
             out.append(cl.NameComparison(col))
     if "date_of_birth" in columns:
         out.append(cl.DateOfBirthComparison("date_of_birth", input_is_string=False))
-    for col in (
-        "initials",
-        "sex",
-        "postcode",
-        "postcode_district",
-        "nhs_number",
-        "pnc_id",
-        "ni_number",
-        "source_person_id",
-        "address",
-        "locality",
-    ):
+    for col in features.IDENTIFIER_FEATURES:
+        if col in ("forename", "surname", "date_of_birth"):
+            continue
         if col in columns:
             out.append(cl.ExactMatch(col))
     return out
