@@ -386,9 +386,11 @@ def link(
             )
     except LinkageError as exc:
         raise fail(str(exc)) from None
+    mode = "encoded identifiers" if run.encoded else "plaintext identifiers"
     console.print(
-        f"Linkage run {run.run_id}: {run.records:,} records, {run.comparisons:,} candidate pairs scored, "
-        f"{run.pairs:,} pairs kept, in {run.seconds:.0f} s ({'trained' if run.trained else 'saved'} model)"
+        f"Linkage run {run.run_id} on {mode} ({backend}): {run.records:,} records, {run.comparisons:,} candidate "
+        f"pairs scored, {run.pairs:,} pairs kept, in {run.seconds:.0f} s "
+        f"({'trained' if run.trained else 'saved'} model)"
     )
     console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))
 
