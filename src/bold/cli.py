@@ -157,12 +157,14 @@ def init(
     name: Annotated[str | None, typer.Option(help="A name for the workspace (default: the folder's).")] = None,
 ):
     """Create a workspace: keys (mode 0600), settings, the governance store and the two zones."""
+    from bold import audit
     from bold.workspace import Workspace, WorkspaceError
 
     try:
         ws = Workspace.init(folder, name)
     except WorkspaceError as exc:
         raise fail(str(exc)) from None
+    audit.record(ws, "workspace created", str(ws.root.name), {"name": ws.settings["workspace"]["name"]})
     console.print(f"Workspace created in {ws.root}/ (identifiers zone encrypted; keys in {ws.keys_dir}/)")
 
 
@@ -457,3 +459,41 @@ def encode(
             f"  [yellow]warning:[/] {len(result['unreadable']):,} rows could not be read and were not "
             f"encoded (rows {rows}{', ...' if len(result['unreadable']) > 10 else ''}); fix and re-send them"
         )
+
+
+audit_app = typer.Typer(help="The tamper-evident audit chain of every action.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOption = Path(".")):
+    """Check every link of the audit chain; name the first entry edited, inserted or deleted."""
+    from bold import audit
+
+    result = audit.verify(_open(workspace))
+    if result.ok:
+        console.print(f"Audit chain intact: {result.entries:,} entries, every link verified.")
+        return
+    raise fail(f"audit chain broken: {result.problem}")
+
+
+@audit_app.command("show")
+def audit_show(
+    workspace: WorkspaceOption = Path("."),
+    action: Annotated[str | None, typer.Option(help="Only this action (* as a wildcard), e.g. 'ingest*'.")] = None,
+    actor_name: Annotated[str | None, typer.Option("--actor", help="Only actions by this person.")] = None,
+    object_name: Annotated[str | None, typer.Option("--object", help="Only this object (* as a wildcard).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this date (YYYY-MM-DD).")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 50,
+):
+    """Show audit entries, newest first."""
+    from bold import audit
+
+    rows = audit.entries(_open(workspace), action, actor_name, since, object_name, limit)
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("#", "when (UTC)", "who", "action", "object", "details"):
+        table.add_column(col, overflow="fold", no_wrap=col in ("#", "when (UTC)"))
+    for r in rows:
+        when = r["at"][:16].replace("T", " ")
+        table.add_row(str(r["seq"]), when, r["actor"], r["action"], r["object"], audit.describe(r["details"]))
+    console.print(table)

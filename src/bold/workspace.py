@@ -3,7 +3,8 @@
     workspace/
       bold.toml                 settings
       keys/                     secrets (mode 0600 in a 0700 folder)
-      governance.db             batches, opt-out register (SQLite)
+      governance.db             batches, opt-out register, the audit chain (SQLite)
+      audit.head                the audit chain's last entry, sealed with the audit key
       identifiers.duckdb        encrypted with the identifiers key: record_key + identifiers
       content.duckdb            record_key + content, never an identifier
       links.duckdb              record_key -> person_key per linkage run (made by bold link)
@@ -32,7 +33,7 @@ import duckdb
 
 from bold import __version__
 
-KEY_NAMES = ("identifiers", "optout", "quarantine")
+KEY_NAMES = ("identifiers", "optout", "quarantine", "audit")
 GOVERNANCE_SCHEMA = """
 create table if not exists batches (
     batch_id integer primary key autoincrement,

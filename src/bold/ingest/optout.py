@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from bold import audit
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
@@ -168,6 +169,18 @@ def add(ws: Workspace, path: Path) -> OptOutResult:
             (file_hash, added, stamp, actor()),
         )
     removed = purge(ws)
+    audit.record(
+        ws,
+        "opt-out register updated",
+        path.name,
+        {
+            "file_sha256": file_hash,
+            "entries_added": added,
+            "already_listed": listed,
+            "rows_not_used": len(rejected),
+            "stored_records_deleted": removed,
+        },
+    )
     return OptOutResult(added, listed, rejected, removed)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bold import audit
 from bold.ingest import optout
 from bold.ingest.reader import IngestError, read, sha256
 from bold.ingest.rules import (
@@ -103,6 +104,7 @@ def ingest(
         ).fetchone()
         if seen:
             report.already_ingested_as = seen["name"]
+            audit.record(ws, "ingest repeated (nothing added)", f"{source}/{seen['name']}", {"file_sha256": file_hash})
             return report
         if db.execute("select 1 from batches where source = ? and name = ?", (source, name)).fetchone():
             raise IngestError(f"batch name {name!r} is already used for {source}; choose another with --batch")
@@ -221,6 +223,22 @@ def ingest(
             except Exception:  # DuckDB cannot write two databases in one transaction: undo by hand
                 con.execute(f"delete from identifiers.{source} where batch_id = {report.batch_id}")
                 raise
+    audit.record(
+        ws,
+        "ingest",
+        f"{source}/{name}",
+        {
+            "batch_id": report.batch_id,
+            "file": path.name,
+            "file_sha256": file_hash,
+            "contract_version": contract.version,
+            "encoded": encoded,
+            "rows_read": report.rows_read,
+            "accepted": report.accepted,
+            "quarantined": report.quarantined,
+            "opted_out": report.opted_out,
+        },
+    )
     return report
 
 

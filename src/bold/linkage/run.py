@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 from splink import DuckDBAPI, Linker
 
+from bold import audit
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
 from bold.sources import BLOOM_BITS
@@ -158,6 +159,21 @@ def link_workspace(
     result.trained = trained
     result.phases = phases
     result.encoded = encoded
+    audit.record(
+        ws,
+        "linkage run",
+        f"run {result.run_id}",
+        {
+            "records": result.records,
+            "candidate_pairs": result.comparisons,
+            "pairs": result.pairs,
+            "clusters": result.clusters,
+            "trained": trained,
+            "encoded": encoded,
+            "backend": backend,
+            "baseline": generic,
+        },
+    )
     return result
 
 

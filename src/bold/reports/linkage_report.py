@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jinja2
 
-from bold import __version__
+from bold import __version__, audit
 from bold.linkage import quality
 from bold.reports import charts
 from bold.reports.linkage_checks import impossible_events, match_rates_by_ethnicity
@@ -112,4 +112,10 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html)
+    audit.record(
+        ws,
+        "linkage report",
+        str(out.relative_to(ws.root)) if out.is_relative_to(ws.root) else str(out),
+        {"run": measures["run"]["run_id"], "with_truth": truth_dir is not None},
+    )
     return out

@@ -1,0 +1,90 @@
+"""The audit chain records every action and `bold audit verify` catches any edit, deletion or insertion."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from typer.testing import CliRunner
+
+from bold import audit
+from bold.cli import app
+from bold.ingest.pipeline import ingest
+from bold.linkage.run import link_workspace
+from bold.workspace import Workspace
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def ws(tmp_path, small_population):
+    out, _ = small_population
+    ws = Workspace.init(tmp_path / "ws")
+    audit.record(ws, "workspace created", "ws")
+    ingest(ws, "deaths", out / "deaths.csv")
+    ingest(ws, "deaths", out / "deaths.csv")  # a repeat is recorded too
+    ingest(ws, "prison", out / "prison.csv")
+    return ws
+
+
+def _db(ws):
+    return sqlite3.connect(ws.governance_path)
+
+
+def test_actions_are_recorded_in_order_and_the_chain_verifies(ws):
+    link_workspace(ws, retrain=True)
+    actions = [e["action"] for e in reversed(audit.entries(ws))]
+    assert actions == ["workspace created", "ingest", "ingest repeated (nothing added)", "ingest", "linkage run"]
+    assert audit.verify(ws).ok
+    ingest_entry = audit.entries(ws, action="ingest")[0]
+    details = json.loads(ingest_entry["details"])
+    assert ingest_entry["object"] == "prison/prison" and details["rows_read"] == details["accepted"]
+    assert audit.entries(ws, action="ingest*", obj="deaths*")[0]["object"] == "deaths/deaths"
+
+
+def test_an_edited_entry_is_named(ws):
+    with _db(ws) as db:
+        db.execute("update audit set details = replace(details, 'accepted', 'accepted_') where seq = 2")
+    result = audit.verify(ws)
+    assert not result.ok and result.first_bad == 2 and "edited" in result.problem
+
+
+def test_a_deleted_entry_is_named(ws):
+    with _db(ws) as db:
+        db.execute("delete from audit where seq = 3")
+    result = audit.verify(ws)
+    assert not result.ok and result.first_bad == 3 and "missing (deleted)" in result.problem
+
+
+def test_an_inserted_entry_is_named(ws):
+    with _db(ws) as db:
+        rows = db.execute("select * from audit order by seq").fetchall()
+        db.execute("delete from audit")
+        forged = (3, rows[1][1], "mallory", "ingest", "hospital/fake", "{}", rows[1][7], "f" * 64)
+        renumbered = [rows[0], rows[1], forged] + [(r[0] + 1, *r[1:]) for r in rows[2:]]
+        db.executemany("insert into audit values (?, ?, ?, ?, ?, ?, ?, ?)", renumbered)
+    result = audit.verify(ws)
+    assert not result.ok and result.first_bad == 3
+
+
+def test_entries_deleted_from_the_end_are_caught_by_the_head(ws):
+    with _db(ws) as db:
+        db.execute("delete from audit where seq = (select max(seq) from audit)")
+    result = audit.verify(ws)
+    assert not result.ok and "deleted from the end" in result.problem
+    head = json.loads((ws.root / "audit.head").read_text())
+    head["seq"] -= 1
+    (ws.root / "audit.head").write_text(json.dumps(head))  # moving the head back needs the key
+    assert "seal is broken" in audit.verify(ws).problem
+
+
+def test_audit_commands(ws):
+    ok = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    assert ok.exit_code == 0 and "intact" in ok.output
+    shown = runner.invoke(app, ["audit", "show", "-w", str(ws.root), "--action", "ingest"])
+    assert shown.exit_code == 0 and "prison/prison" in shown.output
+    with _db(ws) as db:
+        db.execute("update audit set actor = 'someone else' where seq = 1")
+    broken = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    assert broken.exit_code != 0 and "entry 1 does not match its hash (edited)" in broken.output
