@@ -497,3 +497,120 @@ def audit_show(
         when = r["at"][:16].replace("T", " ")
         table.add_row(str(r["seq"]), when, r["actor"], r["action"], r["object"], audit.describe(r["details"]))
     console.print(table)
+
+
+project_app = typer.Typer(
+    help="Projects as data sharing agreements: submit, approve, build, close.", no_args_is_help=True
+)
+app.add_typer(project_app, name="project")
+
+
+def _project_call(fn, *args):
+    from bold.governance.agreement import AgreementError
+    from bold.governance.projects import ProjectError
+
+    try:
+        return fn(*args)
+    except (ProjectError, AgreementError) as exc:
+        raise fail(str(exc)) from None
+
+
+@project_app.command("submit")
+def project_submit(
+    file: Annotated[Path, typer.Argument(help="The agreement (YAML); see docs/governance.md for the template.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Submit a project; it is assessed against the red lines at once."""
+    from bold.governance import projects
+
+    project = _project_call(projects.submit, _open(workspace), file)
+    _print_assessment(project)
+
+
+def _print_assessment(project) -> None:
+    a = project.assessment
+    verdict = "[green]no red line crossed[/]" if a["acceptable"] else "[red]red lines crossed: cannot be approved[/]"
+    console.print(f"Project [bold]{project.id}[/] ({project.status}): {verdict}")
+    for line in a["red_lines"]:
+        console.print(f"  [red]x[/] {line}")
+    for line in a["passed"]:
+        console.print(f"  [green]ok[/] {line}")
+    console.print("  For the board to judge:")
+    for line in a["for_the_board"]:
+        console.print(f"    - {line}")
+
+
+@project_app.command("approve")
+def project_approve(
+    project_id: Annotated[str, typer.Argument(help="The project id.")], workspace: WorkspaceOption = Path(".")
+):
+    """Approve a submitted project (never by its submitter; not if it crosses a red line)."""
+    from bold.governance import projects
+
+    project = _project_call(projects.approve, _open(workspace), project_id)
+    console.print(f"Project {project.id} approved by {project.approved_by}")
+
+
+@project_app.command("show")
+def project_show(
+    project_id: Annotated[str, typer.Argument(help="The project id.")], workspace: WorkspaceOption = Path(".")
+):
+    """Show a project: its agreement, status and assessment."""
+    from bold.governance import projects
+
+    project = _project_call(projects.get, _open(workspace), project_id)
+    a = project.agreement
+    console.print(
+        f"[bold]{a.title}[/] ({a.id}), {project.status}; submitted by {project.submitted_by} "
+        f"{project.submitted_at[:10]}" + (f", approved by {project.approved_by}" if project.approved_by else "")
+    )
+    console.print(f"Purpose: {a.purpose}\nPublic benefit: {a.public_benefit}\nLegal basis: {a.legal_basis}")
+    console.print(
+        f"Runs {a.start} to {a.end}; linkage threshold {a.linkage_threshold}; dates to the {a.date_precision}"
+    )
+    for dataset, fields in a.datasets.items():
+        console.print(f"  {dataset}: " + "; ".join(f"{f} ({why})" for f, why in fields.items()))
+    _print_assessment(project)
+
+
+@project_app.command("list")
+def project_list(workspace: WorkspaceOption = Path(".")):
+    """List every project with its status."""
+    from bold.governance import projects
+
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("id", "title", "status", "acceptable", "from", "to"):
+        table.add_column(col)
+    for p in projects.all_projects(_open(workspace)):
+        table.add_row(
+            p.id,
+            p.agreement.title,
+            p.status,
+            "yes" if p.assessment["acceptable"] else "no",
+            str(p.agreement.start),
+            str(p.agreement.end or ""),
+        )
+    console.print(table)
+
+
+@project_app.command("build")
+def project_build(
+    project_id: Annotated[str, typer.Argument(help="The project id.")], workspace: WorkspaceOption = Path(".")
+):
+    """Write the project's extract: agreed fields only, persons under project pseudonyms."""
+    from bold.governance import projects
+
+    with phases(f"building {project_id}"):
+        path = _project_call(projects.build, _open(workspace), project_id)
+    console.print(f"Extract written to {path}")
+
+
+@project_app.command("close")
+def project_close(
+    project_id: Annotated[str, typer.Argument(help="The project id.")], workspace: WorkspaceOption = Path(".")
+):
+    """Close a project: delete its extract and key (pseudonyms can never be recomputed)."""
+    from bold.governance import projects
+
+    _project_call(projects.close, _open(workspace), project_id)
+    console.print(f"Project {project_id} closed: extract and project key deleted; outputs and audit kept")

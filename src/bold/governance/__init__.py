@@ -1,0 +1,1 @@
+"""Governance: projects as data sharing agreements, their assessment, approval, extracts and retention."""

@@ -1,0 +1,177 @@
+"""A project is a data sharing agreement, written as a YAML file and checked before anyone approves it.
+
+The agreement says why (purpose, questions, public benefit, legal basis), what (the datasets and,
+for each, the fields needed and the reason for each), who (controllers, people and roles), for how long
+(start and end), and how results leave (disclosure profile, retention). The acceptability assessment
+applies the red lines software can detect (DOMAIN.md section 3) and lists the criteria only people can
+judge, so that the board sees both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
+
+ROLES = ("custodian", "linker", "analyst", "output_checker", "governance", "admin")
+
+
+class AgreementError(ValueError):
+    """The agreement file cannot be read or does not follow the template."""
+
+
+class Question(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    text: str
+    needs: list[str] = Field(description="dataset.field entries this question needs")
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    role: Literal[ROLES]  # type: ignore[valid-type]
+
+
+class Exemption(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    authority: str
+    reference: str
+
+
+class Agreement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,63}$")
+    title: str
+    purpose: str = ""
+    questions: list[Question]
+    public_benefit: str = ""
+    legal_basis: str = ""
+    controllers: list[str]
+    datasets: dict[str, dict[str, str]] = Field(description="dataset -> {field: why it is needed}")
+    people: list[Person]
+    start: dt.date
+    end: dt.date | None = None
+    linkage_threshold: Literal["high", "medium", "low"] = "medium"
+    date_precision: Literal["day", "month"] = "day"
+    disclosure_profile: str = "sacro"
+    retention: str = ""
+    opt_out_exemption: Exemption | None = None
+
+    def requested(self) -> set[str]:
+        return {f"{d}.{f}" for d, fields in self.datasets.items() for f in fields}
+
+
+def load_agreement(path: Path) -> tuple[Agreement, str]:
+    """The agreement and its text (kept verbatim with the project)."""
+    try:
+        text = path.read_text()
+        data = yaml.safe_load(text)
+    except (OSError, yaml.YAMLError) as exc:
+        raise AgreementError(f"{path}: cannot read the agreement: {exc}") from exc
+    if not isinstance(data, dict):
+        raise AgreementError(f"{path}: expected the fields of a data sharing agreement")
+    try:
+        return Agreement(**data), text
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise AgreementError(f"{path}: {where}: {first['msg']}") from None
+
+
+HUMAN_CHECKLIST = (
+    "The purpose is socially acceptable and the public would expect it (DOMAIN.md s3).",
+    "The public can be made aware of this use (the transparency register will list it).",
+    "The partners are trusted and each party's role is clear.",
+    "Impacts can be measured and the story of impact told.",
+    "Results cannot stigmatise an area or a group (small areas, ethnicity breakdowns).",
+    "Storage, access restrictions and privacy controls are adequate for these datasets.",
+    "People with lived experience were involved or consulted.",
+)
+
+
+def assess(
+    agreement: Agreement, source_quality: dict[str, float] | None = None, max_quarantine_share: float = 0.05
+) -> dict:
+    """Automated checks against the red lines software can detect, and the checklist for people.
+
+    ``source_quality`` maps each ingested source to its share of rows quarantined; a source missing from
+    it has no data."""
+    red, passed = [], []
+
+    def check(ok: bool, good: str, bad: str) -> None:
+        (passed if ok else red).append(good if ok else bad)
+
+    check(bool(agreement.purpose.strip()), "a purpose is stated", "no purpose stated: data without a clear purpose")
+    check(bool(agreement.public_benefit.strip()), "a public benefit is stated", "no public benefit stated")
+    check(bool(agreement.legal_basis.strip()), "a legal basis is stated", "no legal basis stated")
+    check(agreement.end is not None, "an end date is set", "no end date: access would never expire")
+    if agreement.end is not None:
+        check(agreement.end > agreement.start, "the end follows the start", "the end date is not after the start")
+    check(bool(agreement.questions), "questions are stated", "no questions: a pot to fish in")
+
+    known = set(source_types())
+    for dataset, fields in agreement.datasets.items():
+        if dataset not in known:
+            red.append(f"unknown dataset {dataset!r}")
+            continue
+        contract = load_contract(dataset)
+        content_fields = {c.field for c in contract.content}
+        for field_name, why in fields.items():
+            if field_name in IDENTIFIER_ROLES or field_name not in content_fields:
+                kind = "an identifier" if field_name in IDENTIFIER_ROLES else "not a field of this dataset"
+                red.append(f"{dataset}.{field_name} requested: {kind} (identifiable data where aggregates suffice)")
+            if not str(why).strip():
+                red.append(f"{dataset}.{field_name}: no reason given for needing it")
+    needed = {n for q in agreement.questions for n in q.needs}
+    unneeded = sorted(agreement.requested() - needed)
+    check(
+        not unneeded,
+        "every requested field is needed by a stated question",
+        f"fields no stated question needs (fishing): {', '.join(unneeded)}",
+    )
+    unrequested = sorted(needed - agreement.requested())
+    if unrequested:
+        red.append(f"questions need fields the agreement does not request: {', '.join(unrequested)}")
+    for dataset in agreement.datasets:
+        if dataset in known and source_quality is not None:
+            share = source_quality.get(dataset)
+            if share is None:
+                red.append(f"{dataset}: no data ingested yet")
+            elif share > max_quarantine_share:
+                red.append(
+                    f"{dataset}: {share:.1%} of rows quarantined (above {max_quarantine_share:.0%}): "
+                    "data of questionable quality"
+                )
+            else:
+                passed.append(f"{dataset}: ingest quality within thresholds ({share:.2%} quarantined)")
+    roles = {p.role for p in agreement.people}
+    check("analyst" in roles, "an analyst is named", "no analyst named")
+    check(
+        len({p.name for p in agreement.people if p.role == "output_checker"}) >= 2,
+        "two output checkers are named",
+        "fewer than two output checkers named (two must check every release)",
+    )
+    overlap = {p.name for p in agreement.people if p.role == "analyst"} & {
+        p.name for p in agreement.people if p.role == "output_checker"
+    }
+    check(
+        not overlap,
+        "no analyst checks their own outputs",
+        f"{', '.join(sorted(overlap))} named as both analyst and output checker",
+    )
+    if agreement.opt_out_exemption:
+        passed.append(
+            f"opt-out exemption granted by {agreement.opt_out_exemption.authority} "
+            f"({agreement.opt_out_exemption.reference})"
+        )
+    return {"acceptable": not red, "red_lines": red, "passed": passed, "for_the_board": list(HUMAN_CHECKLIST)}

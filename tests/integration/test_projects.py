@@ -1,0 +1,127 @@
+"""Projects as data sharing agreements: assessment, approval, extracts, retention."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pytest
+import yaml
+
+from bold import audit
+from bold.governance import projects
+from bold.governance.projects import ProjectError
+from bold.ingest.pipeline import ingest
+from bold.linkage.run import link_workspace
+from bold.workspace import Workspace
+
+EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
+TODAY = dt.date(2026, 11, 22)
+
+
+@pytest.fixture(scope="module")
+def linked(tmp_path_factory, small_population):
+    out, _ = small_population
+    ws = Workspace.init(tmp_path_factory.mktemp("gov") / "ws")
+    for source in ("prison", "treatment", "deaths", "hospital"):
+        ingest(ws, source, out / f"{source}.parquet")
+    link_workspace(ws, retrain=True)
+    return ws
+
+
+def agreement(tmp_path, **changes) -> Path:
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data.update(changes)
+    path = tmp_path / f"{data['id']}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def submit_and_approve(ws, path, monkeypatch):
+    monkeypatch.setenv("BOLD_USER", "ana")
+    project = projects.submit(ws, path)
+    monkeypatch.setenv("BOLD_USER", "grace")
+    projects.approve(ws, project.id)
+    return project.id
+
+
+def test_the_example_agreement_crosses_no_red_line(linked, tmp_path, monkeypatch):
+    pid = submit_and_approve(linked, agreement(tmp_path, id="example-ok"), monkeypatch)
+    assert projects.get(linked, pid).status == "approved"
+
+
+@pytest.mark.parametrize(
+    ("changes", "red_line"),
+    [
+        ({"purpose": ""}, "no purpose stated"),
+        ({"end": None}, "no end date"),
+        ({"datasets": {"prison": {"release_date": "index", "release_type": "just in case"}}}, "fishing"),
+        ({"datasets": {"prison": {"release_date": "index", "surname": "to check"}}}, "an identifier"),
+        (
+            {"people": [{"name": "ana", "role": "analyst"}, {"name": "ana", "role": "output_checker"}]},
+            "fewer than two output checkers",
+        ),
+    ],
+)
+def test_red_lines_are_found_and_block_approval(linked, tmp_path, monkeypatch, changes, red_line):
+    pid = "red-" + red_line.split()[0].lower().strip(":")[:8] + str(abs(hash(str(changes))) % 1000)
+    monkeypatch.setenv("BOLD_USER", "ana")
+    project = projects.submit(linked, agreement(tmp_path, id=pid, **changes))
+    assert not project.assessment["acceptable"]
+    assert any(red_line in r for r in project.assessment["red_lines"]), project.assessment["red_lines"]
+    monkeypatch.setenv("BOLD_USER", "grace")
+    with pytest.raises(ProjectError, match="red lines"):
+        projects.approve(linked, pid)
+
+
+def test_the_submitter_cannot_approve(linked, tmp_path, monkeypatch):
+    monkeypatch.setenv("BOLD_USER", "ana")
+    projects.submit(linked, agreement(tmp_path, id="self-approval"))
+    with pytest.raises(ProjectError, match="cannot also approve"):
+        projects.approve(linked, "self-approval")
+    assert audit.entries(linked, action="project approval refused")
+
+
+def test_unapproved_expired_and_closed_projects_cannot_be_built(linked, tmp_path, monkeypatch):
+    monkeypatch.setenv("BOLD_USER", "ana")
+    projects.submit(linked, agreement(tmp_path, id="not-approved"))
+    with pytest.raises(ProjectError, match="not approved"):
+        projects.build(linked, "not-approved", TODAY)
+    pid = submit_and_approve(
+        linked, agreement(tmp_path, id="expired", start="2024-01-01", end="2025-12-31"), monkeypatch
+    )
+    with pytest.raises(ProjectError, match="expired on 2025-12-31"):
+        projects.build(linked, pid, TODAY)
+    pid = submit_and_approve(linked, agreement(tmp_path, id="to-close"), monkeypatch)
+    projects.build(linked, pid, TODAY)
+    projects.close(linked, pid)
+    with pytest.raises(ProjectError, match="closed"):
+        projects.build(linked, pid, TODAY)
+    assert not (linked.keys_dir / "projects" / f"{pid}.key").exists()
+    assert not (projects.project_dir(linked, pid) / "extract.duckdb").exists()
+    assert audit.entries(linked, action="project build refused")
+    assert audit.verify(linked).ok
+
+
+def test_extracts_hold_only_agreed_fields_under_project_pseudonyms(linked, tmp_path, monkeypatch):
+    a = submit_and_approve(linked, agreement(tmp_path, id="project-a"), monkeypatch)
+    b = submit_and_approve(linked, agreement(tmp_path, id="project-b", date_precision="month"), monkeypatch)
+    path_a, path_b = projects.build(linked, a, TODAY), projects.build(linked, b, TODAY)
+    agreed = yaml.safe_load(EXAMPLE.read_text())["datasets"]
+    con = duckdb.connect()
+    con.execute(f"attach '{path_a}' as a (read_only)")
+    con.execute(f"attach '{path_b}' as b (read_only)")
+    for dataset, fields in agreed.items():
+        cols = [c for (c,) in con.execute(f"select column_name from (describe a.{dataset})").fetchall()]
+        assert cols[0] == "person_id" and set(cols[1:]) == set(
+            fields
+        )  # only agreed fields: no record keys, no identifiers
+    overlap = con.execute(
+        "select count(*) from (select person_id from a.prison intersect select person_id from b.prison)"
+    )
+    assert overlap.fetchone()[0] == 0  # the same people, under pseudonyms that cannot be joined
+    n_a, n_b = (con.execute(f"select count(distinct person_id) from {x}.prison").fetchone()[0] for x in "ab")
+    assert n_a == n_b > 0
+    days = con.execute("select count(*) from b.prison where day(release_date) != 1").fetchone()[0]
+    assert days == 0  # dates coarsened to the month where the agreement says so
