@@ -28,6 +28,10 @@ demo: $(STAMP)
 	$(BIN)/bold status --workspace $(DEMO)/workspace
 	$(BIN)/bold link --workspace $(DEMO)/workspace
 	$(BIN)/bold link report --workspace $(DEMO)/workspace --truth $(DEMO)/synth/truth
+	BOLD_USER=ana $(BIN)/bold project submit docs/examples/continuity-of-care.yaml --workspace $(DEMO)/workspace
+	BOLD_USER=grace $(BIN)/bold project approve continuity-of-care --workspace $(DEMO)/workspace
+	$(BIN)/bold project build continuity-of-care --workspace $(DEMO)/workspace
+	$(BIN)/bold audit verify --workspace $(DEMO)/workspace
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10
