@@ -19,19 +19,24 @@ install: $(STAMP)
 
 SOURCES := prison probation treatment hospital deaths homelessness mental_health
 
+# Demo people all share one throwaway password; real workspaces give each person their own.
+demo: export BOLD_PASSWORD = demo-only-password
+demo: export BOLD_NEW_PASSWORD = demo-only-password
 demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/bold synth --people 20000 --seed 42 --out $(DEMO)/synth
-	$(BIN)/bold init $(DEMO)/workspace --name demo
-	$(BIN)/bold optout add $(DEMO)/synth/optouts.csv --workspace $(DEMO)/workspace
-	for s in $(SOURCES); do $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
-	$(BIN)/bold status --workspace $(DEMO)/workspace
-	$(BIN)/bold link --workspace $(DEMO)/workspace
-	$(BIN)/bold link report --workspace $(DEMO)/workspace --truth $(DEMO)/synth/truth
+	BOLD_USER=adam $(BIN)/bold init $(DEMO)/workspace --name demo
+	for p in cara:custodian lin:linker ana:analyst grace:governance; do \
+	  BOLD_USER=adam $(BIN)/bold user add $${p%%:*} --role $${p##*:} --workspace $(DEMO)/workspace || exit 1; done
+	BOLD_USER=cara $(BIN)/bold optout add $(DEMO)/synth/optouts.csv --workspace $(DEMO)/workspace
+	for s in $(SOURCES); do BOLD_USER=cara $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
+	BOLD_USER=cara $(BIN)/bold status --workspace $(DEMO)/workspace
+	BOLD_USER=lin $(BIN)/bold link --workspace $(DEMO)/workspace
+	BOLD_USER=lin $(BIN)/bold link report --workspace $(DEMO)/workspace --truth $(DEMO)/synth/truth
 	BOLD_USER=ana $(BIN)/bold project submit docs/examples/continuity-of-care.yaml --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold project approve continuity-of-care --workspace $(DEMO)/workspace
-	$(BIN)/bold project build continuity-of-care --workspace $(DEMO)/workspace
-	$(BIN)/bold audit verify --workspace $(DEMO)/workspace
+	BOLD_USER=adam $(BIN)/bold project build continuity-of-care --workspace $(DEMO)/workspace
+	BOLD_USER=grace $(BIN)/bold audit verify --workspace $(DEMO)/workspace
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -142,12 +144,16 @@ WorkspaceOption = Annotated[
 ]
 
 
-def _open(workspace: Path):
+def _open(workspace: Path, action: str):
+    """Open the workspace and sign the person in for ``action`` (one-line error if either fails)."""
+    from bold.governance.people import AccessError, authorise
     from bold.workspace import Workspace, WorkspaceError
 
     try:
-        return Workspace.open(workspace)
-    except WorkspaceError as exc:
+        ws = Workspace.open(workspace)
+        authorise(ws, action)
+        return ws
+    except (WorkspaceError, AccessError) as exc:
         raise fail(str(exc)) from None
 
 
@@ -155,17 +161,42 @@ def _open(workspace: Path):
 def init(
     folder: Annotated[Path, typer.Argument(help="A new, empty folder for the workspace.")],
     name: Annotated[str | None, typer.Option(help="A name for the workspace (default: the folder's).")] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option(help="The first person, an admin (default: BOLD_USER); password from BOLD_PASSWORD or a prompt."),
+    ] = None,
 ):
-    """Create a workspace: keys (mode 0600), settings, the governance store and the two zones."""
+    """Create a workspace: keys (mode 0600), settings, the governance store, the two zones and its admin."""
+    import getpass
+    import os
+
     from bold import audit
+    from bold.governance.people import AccessError, add_person
     from bold.workspace import Workspace, WorkspaceError
 
+    admin = admin or os.environ.get("BOLD_USER")
+    password = os.environ.get("BOLD_PASSWORD")
+    if not admin:
+        raise fail("name the workspace's admin with --admin (or BOLD_USER)")
+    if not password:
+        if not sys.stdin.isatty():
+            raise fail("set BOLD_PASSWORD for the admin (no terminal to ask on)")
+        password = getpass.getpass(f"New password for {admin}: ")
+    if len(password) < 12:
+        raise fail("a password needs at least 12 characters")
     try:
         ws = Workspace.init(folder, name)
     except WorkspaceError as exc:
         raise fail(str(exc)) from None
-    audit.record(ws, "workspace created", str(ws.root.name), {"name": ws.settings["workspace"]["name"]})
-    console.print(f"Workspace created in {ws.root}/ (identifiers zone encrypted; keys in {ws.keys_dir}/)")
+    audit.record(ws, "workspace created", ws.root.name, {"name": ws.settings["workspace"]["name"]}, who=admin)
+    try:
+        add_person(ws, admin, ["admin"], password, by=admin)
+    except AccessError as exc:
+        shutil.rmtree(ws.root)
+        raise fail(str(exc)) from None
+    console.print(
+        f"Workspace created in {ws.root}/ (identifiers zone encrypted; keys in {ws.keys_dir}/); admin: {admin}"
+    )
 
 
 @app.command()
@@ -173,7 +204,7 @@ def status(workspace: WorkspaceOption = Path(".")):
     """Show each source's batches and how many rows were accepted, quarantined and opted out."""
     from bold.sources import source_types
 
-    ws = _open(workspace)
+    ws = _open(workspace, "status")
     with ws.governance() as db:
         batches = db.execute("select * from batches order by source, batch_id").fetchall()
         optouts = db.execute("select count(*) from optout_entries").fetchone()[0]
@@ -224,7 +255,7 @@ def ingest(
     from bold.sources import ContractError, load_contract, load_mapping
     from bold.workspace import WorkspaceError
 
-    ws = _open(workspace)
+    ws = _open(workspace, "ingest")
     try:
         contract = load_contract(source)
         columns = load_mapping(mapping, contract) if mapping else None
@@ -279,7 +310,7 @@ def optout_add(
     from bold.ingest.optout import add
     from bold.ingest.reader import IngestError
 
-    ws = _open(workspace)
+    ws = _open(workspace, "optout add")
     try:
         result = add(ws, file)
     except IngestError as exc:
@@ -303,7 +334,7 @@ def optout_add(
 @optout_app.command("count")
 def optout_count(workspace: WorkspaceOption = Path(".")):
     """How many entries the register holds (the entries themselves are hashes and never shown)."""
-    ws = _open(workspace)
+    ws = _open(workspace, "optout count")
     with ws.governance() as db:
         rows = db.execute("select kind, count(*) from optout_entries group by kind").fetchall()
     for kind, n in rows or [("entries", 0)]:
@@ -376,7 +407,7 @@ def link(
         return
     from bold.linkage.run import LinkageError, link_workspace
 
-    ws = _open(workspace)
+    ws = _open(workspace, "link")
     try:
         with phases() as phase:
             run = link_workspace(
@@ -411,7 +442,7 @@ def link_report(
     thresholds, match rates by subgroup, impossible events, cluster sizes, and accuracy where truth exists."""
     from bold.reports.linkage_report import build
 
-    ws = _open(workspace)
+    ws = _open(workspace, "link report")
     if truth is not None and not (truth / "records.parquet").exists():
         raise fail(f"--truth {truth}: no records.parquet there; give the truth/ folder bold synth wrote")
     try:
@@ -470,7 +501,7 @@ def audit_verify(workspace: WorkspaceOption = Path(".")):
     """Check every link of the audit chain; name the first entry edited, inserted or deleted."""
     from bold import audit
 
-    result = audit.verify(_open(workspace))
+    result = audit.verify(_open(workspace, "audit verify"))
     if result.ok:
         console.print(f"Audit chain intact: {result.entries:,} entries, every link verified.")
         return
@@ -489,7 +520,7 @@ def audit_show(
     """Show audit entries, newest first."""
     from bold import audit
 
-    rows = audit.entries(_open(workspace), action, actor_name, since, object_name, limit)
+    rows = audit.entries(_open(workspace, "audit show"), action, actor_name, since, object_name, limit)
     table = Table(box=box.SIMPLE_HEAD)
     for col in ("#", "when (UTC)", "who", "action", "object", "details"):
         table.add_column(col, overflow="fold", no_wrap=col in ("#", "when (UTC)"))
@@ -523,7 +554,7 @@ def project_submit(
     """Submit a project; it is assessed against the red lines at once."""
     from bold.governance import projects
 
-    project = _project_call(projects.submit, _open(workspace), file)
+    project = _project_call(projects.submit, _open(workspace, "project submit"), file)
     _print_assessment(project)
 
 
@@ -547,7 +578,7 @@ def project_approve(
     """Approve a submitted project (never by its submitter; not if it crosses a red line)."""
     from bold.governance import projects
 
-    project = _project_call(projects.approve, _open(workspace), project_id)
+    project = _project_call(projects.approve, _open(workspace, "project approve"), project_id)
     console.print(f"Project {project.id} approved by {project.approved_by}")
 
 
@@ -558,7 +589,7 @@ def project_show(
     """Show a project: its agreement, status and assessment."""
     from bold.governance import projects
 
-    project = _project_call(projects.get, _open(workspace), project_id)
+    project = _project_call(projects.get, _open(workspace, "project show"), project_id)
     a = project.agreement
     console.print(
         f"[bold]{a.title}[/] ({a.id}), {project.status}; submitted by {project.submitted_by} "
@@ -581,7 +612,7 @@ def project_list(workspace: WorkspaceOption = Path(".")):
     table = Table(box=box.SIMPLE_HEAD)
     for col in ("id", "title", "status", "acceptable", "from", "to"):
         table.add_column(col)
-    for p in projects.all_projects(_open(workspace)):
+    for p in projects.all_projects(_open(workspace, "project list")):
         table.add_row(
             p.id,
             p.agreement.title,
@@ -601,7 +632,7 @@ def project_build(
     from bold.governance import projects
 
     with phases(f"building {project_id}"):
-        path = _project_call(projects.build, _open(workspace), project_id)
+        path = _project_call(projects.build, _open(workspace, "project build"), project_id)
     console.print(f"Extract written to {path}")
 
 
@@ -612,5 +643,46 @@ def project_close(
     """Close a project: delete its extract and key (pseudonyms can never be recomputed)."""
     from bold.governance import projects
 
-    _project_call(projects.close, _open(workspace), project_id)
+    _project_call(projects.close, _open(workspace, "project close"), project_id)
     console.print(f"Project {project_id} closed: extract and project key deleted; outputs and audit kept")
+
+
+user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The person's user name.")],
+    role: Annotated[
+        list[str],
+        typer.Option(help="A role (repeatable): custodian, linker, analyst, output_checker, governance, admin."),
+    ],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Add a person (admin only); their password comes from BOLD_NEW_PASSWORD or a prompt."""
+    import getpass
+    import os
+
+    from bold.governance.people import AccessError, add_person
+
+    ws = _open(workspace, "user add")
+    password = os.environ.get("BOLD_NEW_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise fail("set BOLD_NEW_PASSWORD for the new person (no terminal to ask on)")
+        password = getpass.getpass(f"New password for {name}: ")
+    try:
+        person = add_person(ws, name, role, password, by=os.environ["BOLD_USER"])
+    except AccessError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{person.name} added with role(s) {', '.join(sorted(person.roles))}")
+
+
+@user_app.command("list")
+def user_list(workspace: WorkspaceOption = Path(".")):
+    """List people and their roles (never passwords)."""
+    from bold.governance.people import people
+
+    for person in people(_open(workspace, "user list")):
+        console.print(f"{person.name}: {', '.join(sorted(person.roles))}")

@@ -17,6 +17,9 @@ from bold.workspace import Workspace
 runner = CliRunner()
 
 
+GOVERNANCE = {"BOLD_USER": "grace", "BOLD_PASSWORD": "a-long-governance-password"}
+
+
 @pytest.fixture()
 def ws(tmp_path, small_population):
     out, _ = small_population
@@ -80,11 +83,14 @@ def test_entries_deleted_from_the_end_are_caught_by_the_head(ws):
 
 
 def test_audit_commands(ws):
-    ok = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    from bold.governance.people import add_person
+
+    add_person(ws, "grace", ["governance"], GOVERNANCE["BOLD_PASSWORD"], by="test")
+    ok = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)], env=GOVERNANCE)
     assert ok.exit_code == 0 and "intact" in ok.output
-    shown = runner.invoke(app, ["audit", "show", "-w", str(ws.root), "--action", "ingest"])
+    shown = runner.invoke(app, ["audit", "show", "-w", str(ws.root), "--action", "ingest"], env=GOVERNANCE)
     assert shown.exit_code == 0 and "prison/prison" in shown.output
     with _db(ws) as db:
         db.execute("update audit set actor = 'someone else' where seq = 1")
-    broken = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)])
+    broken = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)], env=GOVERNANCE)
     assert broken.exit_code != 0 and "entry 1 does not match its hash (edited)" in broken.output

@@ -7,10 +7,11 @@ from typer.testing import CliRunner
 from bold.cli import app
 
 runner = CliRunner()
+ADMIN = {"BOLD_USER": "adam", "BOLD_PASSWORD": "a-long-admin-password"}
 
 
-def invoke(*args):
-    return runner.invoke(app, [str(a) for a in args])
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env or ADMIN)
 
 
 def test_init_ingest_status_and_optout(tmp_path, small_population):
@@ -19,7 +20,21 @@ def test_init_ingest_status_and_optout(tmp_path, small_population):
     result = invoke("init", ws)
     assert result.exit_code == 0, result.output
     assert invoke("init", ws).exit_code != 0  # not twice
-    result = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws)
+    custodian = {"BOLD_USER": "cara", "BOLD_PASSWORD": "a-long-custodian-password"}
+    added = invoke(
+        "user",
+        "add",
+        "cara",
+        "--role",
+        "custodian",
+        "--workspace",
+        ws,
+        env={**ADMIN, "BOLD_NEW_PASSWORD": custodian["BOLD_PASSWORD"]},
+    )
+    assert added.exit_code == 0, added.output
+    refused = invoke("link", "--workspace", ws, env=custodian)
+    assert refused.exit_code != 0 and "cara (custodian) may not link" in refused.output
+    result = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws, env=custodian)
     assert result.exit_code == 0, result.output
     assert f"rows read {figures['records']['prison']:,}" in result.output
     again = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws)

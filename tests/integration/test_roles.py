@@ -1,0 +1,78 @@
+"""People and roles: every workspace action checks the role; passwords are argon2 hashes; refusals are audited."""
+
+from __future__ import annotations
+
+import pytest
+
+from bold import audit
+from bold.governance.agreement import ROLES
+from bold.governance.people import PERMISSIONS, AccessError, add_person, authorise, people
+from bold.workspace import Workspace
+
+PASSWORD = "a-long-test-password"
+
+# The table of action x role (DOMAIN.md section 4): who may do what.
+EXPECTED = {
+    "ingest": {"custodian", "admin"},
+    "link": {"linker", "admin"},
+    "project submit": {"analyst", "governance", "admin"},
+    "project approve": {"governance"},
+    "project build": {"admin"},
+    "project close": {"governance", "admin"},
+    "audit verify": {"governance", "admin"},
+    "user add": {"admin"},
+    "project list": set(ROLES),
+}
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    ws = Workspace.init(tmp_path_factory.mktemp("roles") / "ws")
+    for role in ROLES:
+        add_person(ws, role, [role], PASSWORD, by="test")
+    return ws
+
+
+@pytest.mark.parametrize("action", sorted(EXPECTED))
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_may_do_only_what_it_should(ws, monkeypatch, action, role):
+    monkeypatch.setenv("BOLD_USER", role)
+    monkeypatch.setenv("BOLD_PASSWORD", PASSWORD)
+    assert PERMISSIONS[action] == EXPECTED[action]
+    if role in EXPECTED[action]:
+        assert authorise(ws, action).name == role
+    else:
+        with pytest.raises(AccessError, match=f"{role} \\({role}\\) may not {action}"):
+            authorise(ws, action)
+
+
+def test_an_analyst_can_never_approve_anything(ws, monkeypatch):
+    monkeypatch.setenv("BOLD_USER", "analyst")
+    monkeypatch.setenv("BOLD_PASSWORD", PASSWORD)
+    for action in ("project approve", "project build", "audit verify", "user add"):
+        with pytest.raises(AccessError):
+            authorise(ws, action)
+    assert audit.entries(ws, action="refused", who="analyst")
+
+
+def test_passwords_are_argon2_hashes_and_bad_sign_ins_are_audited(ws, monkeypatch):
+    stored = ws.governance_path.read_bytes()
+    assert PASSWORD.encode() not in stored and b"$argon2id$" in stored
+    monkeypatch.setenv("BOLD_USER", "linker")
+    monkeypatch.setenv("BOLD_PASSWORD", "wrong-password-here")
+    with pytest.raises(AccessError, match="sign-in failed"):
+        authorise(ws, "link")
+    monkeypatch.setenv("BOLD_USER", "nobody")
+    with pytest.raises(AccessError, match="sign-in failed"):
+        authorise(ws, "link")
+    assert {e["object"] for e in audit.entries(ws, action="failed sign-in")} >= {"linker", "nobody"}
+
+
+def test_people_need_known_roles_and_long_passwords(ws):
+    with pytest.raises(AccessError, match="unknown role"):
+        add_person(ws, "x", ["wizard"], PASSWORD, by="test")
+    with pytest.raises(AccessError, match="12 characters"):
+        add_person(ws, "y", ["analyst"], "short", by="test")
+    with pytest.raises(AccessError, match="already exists"):
+        add_person(ws, "admin", ["admin"], PASSWORD, by="test")
+    assert {p.name for p in people(ws)} == set(ROLES)
