@@ -36,6 +36,7 @@ demo: $(STAMP)
 	BOLD_USER=ana $(BIN)/bold project submit docs/examples/continuity-of-care.yaml --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold project approve continuity-of-care --workspace $(DEMO)/workspace
 	BOLD_USER=adam $(BIN)/bold project build continuity-of-care --workspace $(DEMO)/workspace
+	BOLD_USER=grace $(BIN)/bold register build --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold audit verify --workspace $(DEMO)/workspace
 
 test: $(STAMP)

@@ -686,3 +686,19 @@ def user_list(workspace: WorkspaceOption = Path(".")):
 
     for person in people(_open(workspace, "user list")):
         console.print(f"{person.name}: {', '.join(sorted(person.roles))}")
+
+
+register_app = typer.Typer(help="The public transparency register.", no_args_is_help=True)
+app.add_typer(register_app, name="register")
+
+
+@register_app.command("build")
+def register_build(
+    workspace: WorkspaceOption = Path("."),
+    out: Annotated[Path | None, typer.Option(help="Folder for the site (default: register/ in the workspace).")] = None,
+):
+    """Write the transparency register: every project, what the platform will and won't do, how to opt out."""
+    from bold.governance.register import build
+
+    folder = build(_open(workspace, "register build"), out)
+    console.print(f"Transparency register written to {folder}/ (index.html, promises.html, register.json)")

@@ -125,3 +125,22 @@ def test_extracts_hold_only_agreed_fields_under_project_pseudonyms(linked, tmp_p
     assert n_a == n_b > 0
     days = con.execute("select count(*) from b.prison where day(release_date) != 1").fetchone()[0]
     assert days == 0  # dates coarsened to the month where the agreement says so
+
+
+def test_the_register_lists_every_project_and_the_promises(linked, tmp_path, monkeypatch):
+    import json
+
+    from bold.governance import register
+
+    monkeypatch.setenv("BOLD_USER", "ana")
+    projects.submit(linked, agreement(tmp_path, id="for-the-register"))
+    out = register.build(linked, tmp_path / "site")
+    data = json.loads((out / "register.json").read_text())
+    listed = {p["id"]: p for p in data["projects"]}
+    assert "for-the-register" in listed and listed["for-the-register"]["status"] == "submitted"
+    assert listed["for-the-register"]["datasets"]["prison"]["release_date"] == "index date for every outcome"
+    assert data["audit_head"]["entry"] == audit.entries(linked, limit=1)[0]["seq"] - 1  # publishing is audited too
+    index = (out / "index.html").read_text()
+    assert "Substance use after leaving prison" in index and "why it is needed" in index
+    promises = (out / "promises.html").read_text()
+    assert "Can I opt out?" in promises and "make decisions about you" in promises

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, set[str]] = {
     "audit verify": {"governance", "admin"},
     "audit show": {"governance", "admin"},
     "user add": {"admin"},
+    "register build": {"governance", "admin"},
     "user list": {"governance", "admin"},
 }
 _hasher = PasswordHasher()

@@ -1,0 +1,95 @@
+"""The transparency register: a static site anyone can read, saying what the platform does with data.
+
+People with lived experience asked "what data is shared, and with whom?" and "can I opt out?" (DOMAIN.md
+section 2). The register answers from the governance store itself, not from a document kept beside it:
+every project with its purpose, benefit, legal basis, datasets and fields (with the reason for each),
+status, dates and acceptability assessment; the released outputs (once the release workflow exists);
+a plain-language page of what the platform will and won't do and how opting out works; and the current
+head of the audit chain, so that anyone who keeps a copy can later check that history was not rewritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from bold import __version__, audit
+from bold.governance import projects
+from bold.workspace import Workspace
+
+PROMISES_WILL = (
+    "Share data only through this platform, under a data sharing agreement approved for each project.",
+    "Keep who you are apart from what happened to you: the people who see names never see events, and the "
+    "people who analyse events never see names.",
+    "Use data only for research and improving services, and only for the questions each agreement names.",
+    "Let out only statistics about groups, after two people have checked that no one can be recognised.",
+    "Record every action in an audit trail that cannot be changed without it showing.",
+)
+PROMISES_WONT = (
+    "Collect new data about you.",
+    "Use data to make decisions about you or your case.",
+    "Share data with anyone outside the parties named in an agreement.",
+    "Use predictive technology to make decisions about people.",
+    "Use data for any purpose outside those authorised in data sharing agreements.",
+)
+
+
+def _project_entry(p: projects.Project) -> dict:
+    a = p.agreement
+    return {
+        "id": a.id,
+        "title": a.title,
+        "status": p.status,
+        "purpose": a.purpose.strip(),
+        "public_benefit": a.public_benefit.strip(),
+        "legal_basis": a.legal_basis.strip(),
+        "controllers": a.controllers,
+        "questions": [q.text for q in a.questions],
+        "datasets": {d: dict(fields) for d, fields in a.datasets.items()},
+        "start": str(a.start),
+        "end": str(a.end) if a.end else None,
+        "submitted": p.submitted_at[:10],
+        "approved": p.approved_at[:10] if p.approved_at else None,
+        "closed": p.closed_at[:10] if p.closed_at else None,
+        "acceptable": p.assessment["acceptable"],
+        "red_lines": p.assessment["red_lines"],
+        "checks_passed": p.assessment["passed"],
+        "opt_out_exemption": a.opt_out_exemption.model_dump() if a.opt_out_exemption else None,
+        "released_outputs": [],  # filled by the release workflow
+    }
+
+
+def build(ws: Workspace, out: Path | None = None) -> Path:
+    """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``."""
+    out = out or ws.root / "register"
+    out.mkdir(parents=True, exist_ok=True)
+    entries = [_project_entry(p) for p in projects.all_projects(ws)]
+    head = audit.entries(ws, limit=1)
+    data = {
+        "platform": "BOLD",
+        "workspace": ws.settings["workspace"]["name"],
+        "made": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bold_version": __version__,
+        "projects": entries,
+        "audit_head": {"entry": head[0]["seq"], "hash": head[0]["hash"]} if head else None,
+    }
+    (out / "register.json").write_text(json.dumps(data, indent=2))
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(resources.files("bold.governance").joinpath("templates"))),
+        autoescape=True,
+    )
+    (out / "index.html").write_text(env.get_template("register.html").render(r=data))
+    (out / "promises.html").write_text(
+        env.get_template("promises.html").render(will=PROMISES_WILL, wont=PROMISES_WONT, r=data)
+    )
+    audit.record(
+        ws,
+        "register published",
+        str(out.relative_to(ws.root)) if out.is_relative_to(ws.root) else str(out),
+        {"projects": len(entries)},
+    )
+    return out
