@@ -55,7 +55,7 @@ create table if not exists batches (
     unique (source, name)
 );
 create table if not exists optout_entries (
-    kind text not null check (kind in ('nhs_number', 'name_dob')),
+    kind text not null check (kind in ('nhs_number', 'name_dob', 'initials_dob')),
     digest text not null,
     added_at text not null,
     primary key (kind, digest)

@@ -107,3 +107,19 @@ def test_unusable_opt_out_rows_are_reported_without_values(ws, tmp_path):
     wrong.write_text("name\nAnn\n")
     with pytest.raises(IngestError, match="expected a column nhs_number"):
         add(ws, wrong)
+
+
+def test_name_opt_outs_reach_the_initials_only_treatment_source(ws, small_population, sql, tmp_path):
+    out, _ = small_population
+    people = _people(sql, out, "drug or alcohol", 200)
+    f = tmp_path / "names.csv"
+    f.write_text("forename,surname,date_of_birth\n" + "\n".join(f"{p[1]},{p[2]},{p[3]}" for p in people) + "\n")
+    add(ws, f)
+    report = ingest(ws, "treatment", out / "treatment.csv")
+    assert report.balanced
+    truly = sql.execute(
+        f"""select count(*) from '{out}/treatment.parquet' t
+            join (values {", ".join(f"('{(p[1][0] + p[2][0]).upper()}', '{p[3]}')" for p in people)}) v(i, b)
+              on t.INITIALS = v.i and strptime(t.DOB, '%d/%m/%Y')::date = v.b::date"""
+    ).fetchone()[0]
+    assert report.opted_out == truly > 0

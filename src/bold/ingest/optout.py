@@ -6,8 +6,8 @@ forename, surname and date of birth, normalised exactly as ingest normalises ide
 'O'Brien' and 'OBRIEN ' match. Opting out applies to records already stored (they are deleted from
 both zones) and to every later ingest (matching rows are counted and dropped before storage).
 
-A source that holds neither an NHS number nor full names (treatment holds initials only) cannot be
-matched at ingest; its records are matched to opt-outs after linkage, at project build.
+The treatment source holds initials, not names: a name opt-out is also kept as initials and date of
+birth so that its treatment records are dropped too (see ``KINDS``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ from bold.sources import Contract, load_contract, source_types
 from bold.workspace import Workspace, actor, now
 
 NAME_DOB = ("forename", "surname", "date_of_birth")
+# The treatment source holds initials, not names: a name-and-date-of-birth opt-out is also kept as its initials and
+# date of birth, so treatment records are matched too. This can drop a record of someone else with the same
+# initials and birthday (rare: about one in 17 million records per entry), erring on the side of the opt-out.
+KINDS = ("nhs_number", "name_dob", "initials_dob")
 
 
 def _digest(key: bytes, kind: str, value: str) -> str:
@@ -39,7 +43,7 @@ def digests(key: str, kind: str, values: list[str | None]) -> list[str | None]:
 def register(ws: Workspace) -> dict[str, set[str]]:
     with ws.governance() as db:
         rows = db.execute("select kind, digest from optout_entries").fetchall()
-    out: dict[str, set[str]] = {"nhs_number": set(), "name_dob": set()}
+    out: dict[str, set[str]] = {kind: set() for kind in KINDS}
     for kind, digest in rows:
         out[kind].add(digest)
     return out
@@ -52,6 +56,8 @@ def matchable(contract: Contract) -> list[str]:
         kinds.append("nhs_number")
     if all(contract.has_role(r) for r in NAME_DOB):
         kinds.append("name_dob")
+    elif contract.has_role("initials") and contract.has_role("date_of_birth"):
+        kinds.append("initials_dob")
     return kinds
 
 
@@ -59,6 +65,8 @@ def _value_sql(kind: str) -> str:
     """SQL for the normalised value an entry of this kind is hashed from, over identifier columns."""
     if kind == "nhs_number":
         return "nhs_number"
+    if kind == "initials_dob":
+        return "initials || '|' || strftime(date_of_birth, '%Y-%m-%d')"
     return "forename || '|' || surname || '|' || strftime(date_of_birth, '%Y-%m-%d')"
 
 
@@ -127,7 +135,7 @@ def add(ws: Workspace, path: Path) -> OptOutResult:
     has_nhs, has_name = "nhs_number" in cols, all(c in cols for c in NAME_DOB)
     if not (has_nhs or has_name):
         raise IngestError(f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth")
-    entries: dict[str, list[str]] = {"nhs_number": [], "name_dob": []}
+    entries: dict[str, list[str]] = {kind: [] for kind in KINDS}
     rejected = []
     nhs, f, s, d = ("nhs_number" if has_nhs else "null", *(NAME_DOB if has_name else ("null", "null", "null")))
     rows = con.execute(
@@ -147,6 +155,7 @@ def add(ws: Workspace, path: Path) -> OptOutResult:
         if name_given:
             if f and s and d:
                 entries["name_dob"].append(f"{f}|{s}|{d}")
+                entries["initials_dob"].append(f"{f[0]}{s[0]}|{d}")
                 used = True
             else:
                 rejected.append(f"row {row}: forename, surname and date_of_birth (YYYY-MM-DD) are all needed")
@@ -162,8 +171,9 @@ def add(ws: Workspace, path: Path) -> OptOutResult:
                     "insert or ignore into optout_entries (kind, digest, added_at) values (?, ?, ?)",
                     (kind, digest, stamp),
                 )
-                added += cur.rowcount
-                listed += 1 - cur.rowcount
+                if kind != "initials_dob":  # a companion of a name entry, not an entry of its own
+                    added += cur.rowcount
+                    listed += 1 - cur.rowcount
         db.execute(
             "insert into optout_files (file_sha256, entries, added_at, actor) values (?, ?, ?, ?)",
             (file_hash, added, stamp, actor()),
