@@ -211,6 +211,8 @@ class Workspace:
     def _attach_identifiers(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         con.execute("set enable_progress_bar = false")  # BOLD shows its own progress
         con.execute(f"LOAD '{_httpfs_extension()}'")
+        # Whatever spills to disk while identifiers are in memory (large joins in linkage) is encrypted too.
+        con.execute("set temp_file_encryption = true")
         mode = ", READ_ONLY" if read_only else ""
         con.execute(
             f"ATTACH '{self.identifiers_path}' AS identifiers (ENCRYPTION_KEY '{self.key('identifiers')}'{mode})"

@@ -126,6 +126,9 @@ def test_identifiers_zone_cannot_be_read_without_the_key(ws, small_population):
     con.execute(f"LOAD '{_httpfs_extension()}'")
     with pytest.raises(duckdb.Error, match=r"[Ww]rong encryption key"):
         con.execute(f"ATTACH '{ws.identifiers_path}' AS z (ENCRYPTION_KEY 'not-the-key')")
+    with ws.identifiers(read_only=True) as zone:  # what spills to disk from memory is encrypted too
+        setting = "select value from duckdb_settings() where name = 'temp_file_encryption'"
+        assert zone.execute(setting).fetchone()[0] == "true"
 
 
 def test_reingesting_the_same_file_is_a_no_op_and_later_batches_append(ws, tmp_path):
