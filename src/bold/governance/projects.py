@@ -190,32 +190,43 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / "extract.duckdb"
     target.unlink(missing_ok=True)
-    with ws.content(read_only=True) as con:
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
-        con.execute(f"attach {sql_text(str(target))} as extract")
-        run_id = con.execute("select max(run_id) from links.runs").fetchone()[0]
-        pseudonym = _hmac_sql(key, f"person_{level}::varchar")
-        con.execute(
-            f"""create temp table pseudonyms as select record_key, {pseudonym} as person_id
-                from links.record_person where run_id = {int(run_id)}"""
-        )
-        for dataset, fields in project.agreement.datasets.items():
-            contract = load_contract(dataset)
-            types = {c.field: c.type for c in contract.content}
-            cols = ", ".join(
-                f"date_trunc('month', c.{q(f)})::date as {q(f)}"
-                if types[f] == "date" and project.agreement.date_precision == "month"
-                else f"c.{q(f)}"
-                for f in fields
-            )
+    try:
+        with ws.content(read_only=True) as con:
+            con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+            con.execute(f"attach {sql_text(str(target))} as extract")
+            run_id, linked_sources = con.execute(
+                "select run_id, sources from links.runs order by run_id desc limit 1"
+            ).fetchone()
+            unlinked = sorted(set(project.agreement.datasets) - set(linked_sources))
+            if unlinked:
+                raise ProjectError(
+                    f"the latest linkage run does not include {', '.join(unlinked)}: run bold link again"
+                )
+            pseudonym = _hmac_sql(key, f"person_{level}::varchar")
             con.execute(
-                f"""create table extract.{dataset} as select p.person_id, {cols}
-                    from content.{dataset} c join pseudonyms p using (record_key)"""
+                f"""create temp table pseudonyms as select record_key, {pseudonym} as person_id
+                    from links.record_person where run_id = {int(run_id)}"""
             )
-        con.execute(
-            "create table extract.about as select ? as project, ? as built_at, ? as linkage_run, ? as threshold",
-            [project_id, now(), run_id, level],
-        )
+            for dataset, fields in project.agreement.datasets.items():
+                contract = load_contract(dataset)
+                types = {c.field: c.type for c in contract.content}
+                cols = ", ".join(
+                    f"date_trunc('month', c.{q(f)})::date as {q(f)}"
+                    if types[f] == "date" and project.agreement.date_precision == "month"
+                    else f"c.{q(f)}"
+                    for f in fields
+                )
+                con.execute(
+                    f"""create table extract.{dataset} as select p.person_id, {cols}
+                        from content.{dataset} c join pseudonyms p using (record_key)"""
+                )
+            con.execute(
+                "create table extract.about as select ? as project, ? as built_at, ? as linkage_run, ? as threshold",
+                [project_id, now(), run_id, level],
+            )
+    except Exception:
+        target.unlink(missing_ok=True)  # never leave a half-built extract behind
+        raise
     with ws.governance() as db:
         db.execute("update projects set built_at = ? where id = ?", (now(), project_id))
     audit.record(
