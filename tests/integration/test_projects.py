@@ -144,3 +144,19 @@ def test_the_register_lists_every_project_and_the_promises(linked, tmp_path, mon
     assert "Substance use after leaving prison" in index and "why it is needed" in index
     promises = (out / "promises.html").read_text()
     assert "Can I opt out?" in promises and "make decisions about you" in promises
+
+
+def test_person_attributes_come_from_the_linker_not_from_identifiers(linked, tmp_path, monkeypatch):
+    pid = submit_and_approve(linked, agreement(tmp_path, id="with-demographics"), monkeypatch)
+    path = projects.build(linked, pid, TODAY)
+    con = duckdb.connect(str(path), read_only=True)
+    columns = [c for (c,) in con.execute("select column_name from (describe person)").fetchall()]
+    assert columns[0] == "person_id" and set(columns[1:]) == {"sex", "birth_year"}
+    assert {s for (s,) in con.execute("select distinct sex from person").fetchall()} <= {"M", "F", None}
+    missing = con.execute("select count(*) from prison where person_id not in (select person_id from person)")
+    assert missing.fetchone()[0] == 0  # the same project pseudonyms in every table
+    bad = yaml.safe_load(EXAMPLE.read_text())["datasets"]
+    bad["person"]["postcode"] = "where people live"
+    monkeypatch.setenv("BOLD_USER", "ana")
+    project = projects.submit(linked, agreement(tmp_path, id="person-postcode", datasets=bad))
+    assert any("person.postcode: not a person attribute" in r for r in project.assessment["red_lines"])

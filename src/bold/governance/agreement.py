@@ -19,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
 
 ROLES = ("custodian", "linker", "analyst", "output_checker", "governance", "admin")
+# The one dataset that is not a source: coarse attributes of each linked person, derived by the linker from
+# identifiers so that studies can break results down without ever seeing an identifier.
+PERSON_DATASET = "person"
+PERSON_FIELDS = {"sex": "M, F or unknown", "birth_year": "year of birth"}
 
 
 class AgreementError(ValueError):
@@ -121,6 +125,10 @@ def assess(
 
     known = set(source_types())
     for dataset, fields in agreement.datasets.items():
+        if dataset == PERSON_DATASET:
+            red += [f"person.{f}: not a person attribute (sex, birth_year)" for f in fields if f not in PERSON_FIELDS]
+            red += [f"person.{f}: no reason given for needing it" for f, why in fields.items() if not str(why).strip()]
+            continue
         if dataset not in known:
             red.append(f"unknown dataset {dataset!r}")
             continue
@@ -143,7 +151,7 @@ def assess(
     if unrequested:
         red.append(f"questions need fields the agreement does not request: {', '.join(unrequested)}")
     for dataset in agreement.datasets:
-        if dataset in known and source_quality is not None:
+        if dataset in known and source_quality is not None:  # (the person dataset comes from linkage)
             share = source_quality.get(dataset)
             if share is None:
                 red.append(f"{dataset}: no data ingested yet")

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from bold import audit
-from bold.governance.agreement import Agreement, assess, load_agreement
+from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.ingest.rules import q, sql_text
 from bold.sources import load_contract
 from bold.workspace import Workspace, actor, now
@@ -179,7 +179,8 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
         audit.record(ws, "project build refused", project_id, {"reason": str(exc)})
         raise
     quality = source_quality(ws)
-    failing = [d for d in project.agreement.datasets if d not in quality or quality[d] > 0.05]
+    sources = [d for d in project.agreement.datasets if d != PERSON_DATASET]
+    failing = [d for d in sources if d not in quality or quality[d] > 0.05]
     if failing:
         raise ProjectError(f"sources below the quality thresholds or not ingested: {', '.join(failing)}")
     if not ws.links_path.exists():
@@ -197,7 +198,7 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
             run_id, linked_sources = con.execute(
                 "select run_id, sources from links.runs order by run_id desc limit 1"
             ).fetchone()
-            unlinked = sorted(set(project.agreement.datasets) - set(linked_sources))
+            unlinked = sorted(set(sources) - set(linked_sources))
             if unlinked:
                 raise ProjectError(
                     f"the latest linkage run does not include {', '.join(unlinked)}: run bold link again"
@@ -207,7 +208,17 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
                 f"""create temp table pseudonyms as select record_key, {pseudonym} as person_id
                     from links.record_person where run_id = {int(run_id)}"""
             )
+            person_fields = project.agreement.datasets.get(PERSON_DATASET)
+            if person_fields:
+                person_key = _hmac_sql(key, "person_key::varchar")
+                cols = ", ".join(q(f) for f in person_fields)
+                con.execute(
+                    f"""create table extract.person as select {person_key} as person_id, {cols}
+                        from links.person_attributes where run_id = {int(run_id)} and threshold = '{level}'"""
+                )
             for dataset, fields in project.agreement.datasets.items():
+                if dataset == PERSON_DATASET:
+                    continue
                 contract = load_contract(dataset)
                 types = {c.field: c.type for c in contract.content}
                 cols = ", ".join(

@@ -35,6 +35,9 @@ create table if not exists runs (
 create table if not exists record_person (
     run_id integer, record_key uuid, source varchar, person_high uuid, person_medium uuid, person_low uuid
 );
+create table if not exists person_attributes (
+    run_id integer, threshold varchar, person_key uuid, sex varchar, birth_year integer
+);
 create table if not exists pairs (
     run_id integer, record_key_l uuid, record_key_r uuid, match_weight double, match_probability double
 );
@@ -210,6 +213,25 @@ def _local(con, frame, name: str) -> str:
     return name
 
 
+def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
+    """Each person's sex and year of birth (the most common among their records), for studies' breakdowns.
+
+    Studies never see identifiers, so the linker, who does, derives these coarse attributes once per person
+    and threshold; a project extract carries them only if its agreement asks. Encoded identifiers hold no
+    readable sex or date of birth, so in that mode the attributes are empty."""
+    cols = {c for (c,) in con.execute("select column_name from (describe linkage_input)").fetchall()}
+    sex = "mode(i.sex)" if "sex" in cols else "null::varchar"
+    year = "mode(year(i.date_of_birth))" if "date_of_birth" in cols else "null::integer"
+    for level in levels:
+        con.execute(
+            f"""insert into links.person_attributes
+                select {run_id}, '{level}', r.person_{level}, {sex}, {year}
+                from linkage_input i join links.record_person r
+                  on r.record_key = i.unique_id::uuid and r.run_id = {run_id}
+                group by r.person_{level}"""
+        )
+
+
 def _write_links(
     ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds
 ) -> LinkRun:
@@ -236,6 +258,7 @@ def _write_links(
         f"insert into links.pairs select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, "
         f"match_probability from {pairs_table}"
     )
+    _write_person_attributes(con, run_id, list(level_tables))
     pairs = con.execute(f"select count(*) from {pairs_table}").fetchone()[0]
     clusters = {
         level: con.execute(f"select count(distinct cluster_id) from {table}").fetchone()[0]
