@@ -234,6 +234,30 @@ def status(workspace: WorkspaceOption = Path(".")):
         + (f" ({purged:,} deleted after an opt-out)" if purged else "")
         + f"; opt-out register: {optouts:,} entries"
     )
+    _print_linkage_and_projects(ws)
+
+
+def _print_linkage_and_projects(ws) -> None:
+    """The latest linkage run and the projects, in one line each: where the workspace stands."""
+    import json
+
+    import duckdb
+
+    from bold.governance import projects
+
+    if ws.links_path.exists():
+        con = duckdb.connect(str(ws.links_path), read_only=True)
+        run = con.execute("select run_id, finished_at, records, clusters from runs order by run_id desc limit 1")
+        row = run.fetchone()
+        con.close()
+        if row:
+            people = ", ".join(f"{k} {v:,}" for k, v in json.loads(row[3]).items())
+            console.print(f"Latest linkage run: {row[0]} ({row[1][:16]}), {row[2]:,} records; people {people}")
+    else:
+        console.print("Not linked yet (bold link).")
+    listed = projects.all_projects(ws)
+    counts = {status: sum(p.status == status for p in listed) for status in ("submitted", "approved", "closed")}
+    console.print("Projects: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
 
 
 @app.command()
