@@ -144,6 +144,19 @@ WorkspaceOption = Annotated[
 ]
 
 
+def _new_password(variable: str, name: str) -> str:
+    """A new person's password: from ``variable``, or asked for at a terminal."""
+    import getpass
+    import os
+
+    password = os.environ.get(variable)
+    if password:
+        return password
+    if not sys.stdin.isatty():
+        raise fail(f"set {variable} for {name} (no terminal to ask on)")
+    return getpass.getpass(f"New password for {name}: ")
+
+
 def _open(workspace: Path, action: str):
     """Open the workspace and sign the person in for ``action`` (one-line error if either fails)."""
     from bold.governance.people import AccessError, authorise
@@ -167,7 +180,6 @@ def init(
     ] = None,
 ):
     """Create a workspace: keys (mode 0600), settings, the governance store, the two zones and its admin."""
-    import getpass
     import os
 
     from bold import audit
@@ -175,13 +187,9 @@ def init(
     from bold.workspace import Workspace, WorkspaceError
 
     admin = admin or os.environ.get("BOLD_USER")
-    password = os.environ.get("BOLD_PASSWORD")
     if not admin:
         raise fail("name the workspace's admin with --admin (or BOLD_USER)")
-    if not password:
-        if not sys.stdin.isatty():
-            raise fail("set BOLD_PASSWORD for the admin (no terminal to ask on)")
-        password = getpass.getpass(f"New password for {admin}: ")
+    password = _new_password("BOLD_PASSWORD", admin)
     if len(password) < 12:
         raise fail("a password needs at least 12 characters")
     try:
@@ -685,17 +693,12 @@ def user_add(
     workspace: WorkspaceOption = Path("."),
 ):
     """Add a person (admin only); their password comes from BOLD_NEW_PASSWORD or a prompt."""
-    import getpass
     import os
 
     from bold.governance.people import AccessError, add_person
 
     ws = _open(workspace, "user add")
-    password = os.environ.get("BOLD_NEW_PASSWORD")
-    if not password:
-        if not sys.stdin.isatty():
-            raise fail("set BOLD_NEW_PASSWORD for the new person (no terminal to ask on)")
-        password = getpass.getpass(f"New password for {name}: ")
+    password = _new_password("BOLD_NEW_PASSWORD", name)
     try:
         person = add_person(ws, name, role, password, by=os.environ["BOLD_USER"])
     except AccessError as exc:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from bold import audit
+from bold import audit, keyed
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.ingest.rules import q, sql_text
 from bold.sources import load_contract
@@ -129,6 +129,7 @@ def approve(ws: Workspace, project_id: str) -> Project:
         audit.record(ws, "project approval refused", project_id, {"reason": "submitter cannot approve"})
         raise ProjectError(f"{who} submitted {project_id} and cannot also approve it")
     if not project.assessment["acceptable"]:
+        audit.record(ws, "project approval refused", project_id, {"reason": "red lines crossed"})
         raise ProjectError(
             f"{project_id} crosses red lines and cannot be approved: " + "; ".join(project.assessment["red_lines"])
         )
@@ -195,13 +196,19 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
         with ws.content(read_only=True) as con:
             con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
             con.execute(f"attach {sql_text(str(target))} as extract")
-            run_id, linked_sources = con.execute(
-                "select run_id, sources from links.runs order by run_id desc limit 1"
-            ).fetchone()
-            unlinked = sorted(set(sources) - set(linked_sources))
+            run_id = con.execute("select max(run_id) from links.runs").fetchone()[0]
+            # Every record must have a person in the run, or the inner join below would drop it unseen.
+            unlinked = [
+                d
+                for d in sources
+                if con.execute(
+                    f"""select count(*) from content.{d} c where not exists (select 1 from links.record_person r
+                        where r.run_id = {int(run_id)} and r.record_key = c.record_key)"""
+                ).fetchone()[0]
+            ]
             if unlinked:
                 raise ProjectError(
-                    f"the latest linkage run does not include {', '.join(unlinked)}: run bold link again"
+                    f"records of {', '.join(unlinked)} arrived after the latest linkage run: run bold link again"
                 )
             pseudonym = _hmac_sql(key, f"person_{level}::varchar")
             con.execute(
@@ -250,10 +257,8 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
 
 
 def _hmac_sql(key: str, value_sql: str) -> str:
-    """HMAC-SHA256(key, value) in SQL (see ``bold.ingest.optout.hmac_sql``)."""
-    from bold.ingest.optout import hmac_sql
-
-    return hmac_sql(key, "person", value_sql)
+    """The project pseudonym of a person key, in SQL."""
+    return keyed.digest_sql(key.encode(), "person:", value_sql)
 
 
 def close(ws: Workspace, project_id: str) -> None:

@@ -12,13 +12,12 @@ birth so that its treatment records are dropped too (see ``KINDS``).
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from bold import audit
+from bold import audit, keyed
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
@@ -31,13 +30,9 @@ NAME_DOB = ("forename", "surname", "date_of_birth")
 KINDS = ("nhs_number", "name_dob", "initials_dob")
 
 
-def _digest(key: bytes, kind: str, value: str) -> str:
-    return hmac.new(key, f"{kind}:{value}".encode(), "sha256").hexdigest()
-
-
 def digests(key: str, kind: str, values: list[str | None]) -> list[str | None]:
     k = key.encode()
-    return [None if v is None else _digest(k, kind, v) for v in values]
+    return [None if v is None else keyed.digest(k, f"{kind}:{v}") for v in values]
 
 
 def register(ws: Workspace) -> dict[str, set[str]]:
@@ -71,15 +66,8 @@ def _value_sql(kind: str) -> str:
 
 
 def hmac_sql(key: str, kind: str, value_sql: str) -> str:
-    """HMAC-SHA256 of ``kind:value`` written in SQL, so a million rows hash inside DuckDB; equal to
-    :func:`digests` (tested). HMAC(K, m) = H((K xor opad) || H((K xor ipad) || m))."""
-    k = key.encode()
-    if len(k) > 64:
-        raise ValueError("opt-out key longer than the SHA-256 block")
-    k = k.ljust(64, b"\0")
-    ipad, opad = bytes(b ^ 0x36 for b in k).hex(), bytes(b ^ 0x5C for b in k).hex()
-    inner = f"sha256(unhex('{ipad}') || encode({sql_text(kind + ':')} || {value_sql}))"
-    return f"sha256(unhex('{opad}') || unhex({inner}))"
+    """:func:`digests` in SQL, so a million rows hash inside DuckDB."""
+    return keyed.digest_sql(key.encode(), f"{kind}:", value_sql)
 
 
 def opted_out(con: duckdb.DuckDBPyConnection, table: str, kinds: list[str], key: str, entries) -> list:

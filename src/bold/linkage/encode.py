@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bold import keyed
 from bold.sources import BLOOM_BITS as BITS  # per field, before balancing (2,048 after)
 
 K = 20  # hash functions per bigram
@@ -100,18 +101,16 @@ class FieldEncoder:
         return encoded
 
 
+RECORD_ID_LABEL = "bold-record-id:"
+
+
 def hashed_id(secret: bytes, value: str | None) -> str | None:
-    if value is None:
-        return None
-    return hmac.new(secret, f"bold-record-id:{value}".encode(), hashlib.sha256).hexdigest()
+    return None if value is None else keyed.digest(secret, RECORD_ID_LABEL + value)
 
 
 def hmac_sql_for_ids(secret: bytes, column: str) -> str:
-    """:func:`hashed_id` written in SQL (HMAC-SHA256), for hashing many ids inside DuckDB."""
-    key = secret.ljust(64, b"\0") if len(secret) <= 64 else hashlib.sha256(secret).digest().ljust(64, b"\0")
-    ipad, opad = bytes(b ^ 0x36 for b in key).hex(), bytes(b ^ 0x5C for b in key).hex()
-    inner = f"sha256(unhex('{ipad}') || encode('bold-record-id:' || {column}))"
-    return f"sha256(unhex('{opad}') || unhex({inner}))"
+    """:func:`hashed_id` in SQL, for hashing many ids inside DuckDB."""
+    return keyed.digest_sql(secret, RECORD_ID_LABEL, column)
 
 
 def encode_file(

@@ -24,11 +24,6 @@ from bold.linkage import features
 THRESHOLDS = {"high": 0.99, "medium": 0.9, "low": 0.5}  # match probability for clusters at each level
 
 
-def _null_unless_both(*cols: str) -> cll.CustomLevel:
-    either_null = " or ".join(f"{c}_l is null or {c}_r is null" for c in cols)
-    return cll.CustomLevel(either_null, f"{'/'.join(cols)} missing").configure(is_null_level=True)
-
-
 def _exact(col: str, tf: bool = False) -> cll.ExactMatchLevel:
     return cll.ExactMatchLevel(col, term_frequency_adjustments=tf)
 

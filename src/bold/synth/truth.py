@@ -10,8 +10,6 @@ from bold.synth.population import People
 from bold.synth.reference import areas
 from bold.synth.tables import Table, first_at_or_after, take
 
-WEEK_WINDOWS = ((0, 7), (7, 14), (14, 28), (28, 84))
-
 
 def releases(people: People, t: Timeline, cfg, end: int) -> Table:
     """Every release in the period with the person's true follow-up: treatment start, death."""
