@@ -11,14 +11,14 @@ import pytest
 
 from bold.ingest.pipeline import ingest
 from bold.ingest.reader import IngestError
-from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
+from bold.sources import IDENTIFIER_ROLES, geography, load_contract, source_types
 from bold.synth.config import SOURCES
 from bold.workspace import Workspace, WorkspaceError
 
 TODAY = dt.date(2026, 11, 22)
 PRISON_HEADER = (
     "BOOKING_ID,NOMS_NUMBER,PNC_ID,SURNAME,FORENAME,ALIASES,DATE_OF_BIRTH,SEX,RELEASE_POSTCODE,ESTABLISHMENT,"
-    "RECEPTION_DATE,RELEASE_DATE,RELEASE_TYPE,SUBSTANCE_MISUSE_NEED,OST_ON_RELEASE"
+    "RECEPTION_DATE,RELEASE_DATE,RELEASE_TYPE,RELEASE_LA,SUBSTANCE_MISUSE_NEED,OST_ON_RELEASE"
 )
 GOOD = {
     "BOOKING_ID": "B1",
@@ -34,6 +34,7 @@ GOOD = {
     "RECEPTION_DATE": "01/02/2020",
     "RELEASE_DATE": "01/05/2020",
     "RELEASE_TYPE": "CRD",
+    "RELEASE_LA": "E08000021",
     "SUBSTANCE_MISUSE_NEED": "Y",
     "OST_ON_RELEASE": "N",
 }
@@ -113,6 +114,30 @@ def test_zones_are_separated_by_schema(ws, small_population):
             assert col not in {c.field for c in contract.content}
 
 
+@pytest.mark.parametrize(
+    ("source", "column", "field"),
+    [("prison", "RELEASE_LA", "release_local_authority"), ("treatment", "LA_CODE", "local_authority")],
+)
+def test_local_authorities_are_content_not_identifiers(ws, small_population, source, column, field):
+    out, _ = small_population
+    report = run(ws, source, out / f"{source}.parquet")
+    with ws.content(read_only=True) as con:
+        stored = dict(con.execute(f"select {field}, count(*) from content.{source} group by 1").fetchall())
+        unreleased = (
+            con.execute(f"select count(*) from content.{source} where release_date is null").fetchone()[0]
+            if source == "prison"
+            else 0
+        )
+    with ws.identifiers(read_only=True) as con:
+        id_cols = [c for (c,) in con.execute(f"select column_name from (describe identifiers.{source})").fetchall()]
+    assert not any("local_authority" in c or c == field for c in id_cols)
+    sent = dict(duckdb.sql(f"select {column}, count(*) from '{out}/{source}.parquet' group by 1").fetchall())
+    assert sum(stored.values()) == report.accepted
+    assert stored.get(None, 0) == unreleased  # only spells not yet released lack a local authority
+    assert set(stored) - {None} <= set(geography.local_authorities()["local_authority"])
+    assert all(n <= sent[la] for la, n in stored.items())  # as sent, less the few quarantined rows
+
+
 def test_identifiers_zone_cannot_be_read_without_the_key(ws, small_population):
     out, _ = small_population
     run(ws, "deaths", out / "deaths.csv")
@@ -158,9 +183,20 @@ def test_identifiers_are_normalised_beside_their_raw_values(ws, tmp_path):
     assert aliases == ["JOE SMITH"] and dob == dt.date(1980, 3, 7) and sex == "M"
     with ws.content(read_only=True) as con:
         content = con.execute(
-            "select prison, reception_date, substance_misuse_need, ost_at_release from content.prison"
+            "select prison, reception_date, substance_misuse_need, ost_at_release, release_local_authority "
+            "from content.prison"
         ).fetchall()
-    assert content[0] == ("DMI", dt.date(2020, 2, 1), True, False)
+    assert content[0] == ("DMI", dt.date(2020, 2, 1), True, False, "E08000021")
+
+
+def test_a_zone_made_under_an_earlier_contract_version_gains_the_new_content_columns(ws, tmp_path):
+    run(ws, "prison", prison_file(tmp_path, [row(1)], "a.csv"))
+    with ws.content() as con:  # as prison contract version 1 made it, before RELEASE_LA
+        con.execute("alter table content.prison drop column release_local_authority")
+    assert run(ws, "prison", prison_file(tmp_path, [row(2, RELEASE_LA="E08000024")], "b.csv")).accepted == 1
+    with ws.content(read_only=True) as con:
+        stored = con.execute("select release_local_authority, prison from content.prison order by batch_id").fetchall()
+    assert stored == [(None, "DMI"), ("E08000024", "DMI")]
 
 
 BAD_ROWS = [
@@ -181,6 +217,7 @@ BAD_ROWS = [
     ({"ESTABLISHMENT": '=HYPERLINK("http://evil","x")'}, "ESTABLISHMENT: looks like a spreadsheet formula"),
     ({"ESTABLISHMENT": "LINE\nBREAK"}, "ESTABLISHMENT: contains control characters such as line breaks"),
     ({"NOMS_NUMBER": "12345"}, "NOMS_NUMBER: not a prison number such as A1234BC"),
+    ({"RELEASE_LA": "Newcastle"}, "RELEASE_LA: does not match the pattern"),
 ]
 
 
@@ -371,15 +408,20 @@ OTHER_SOURCES = [
     (
         "treatment",
         "JOURNEY_ID,CLIENT_ID,INITIALS,DOB,SEX,PC_DISTRICT,REFERRAL_SOURCE,REFERRAL_DATE,TRIAGE_DATE,"
-        "TREATMENT_START_DATE,DISCHARGE_DATE,DISCHARGE_REASON,SUBSTANCE_GROUP,INJECTING_STATUS,HOUSING_NEED,MH_TREATMENT",
+        "TREATMENT_START_DATE,DISCHARGE_DATE,DISCHARGE_REASON,SUBSTANCE_GROUP,INJECTING_STATUS,HOUSING_NEED,MH_TREATMENT,"
+        "LA_CODE",
         [
-            "J1,C1,J.S.,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N",
-            "J2,C1,J5,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N",
-            "J3,C1,JS,01/01/1980,1,NE4 7QX,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N",
+            "J1,C1,J.S.,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N,E08000021",
+            "J2,C1,J5,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N,E08000021",
+            "J3,C1,JS,01/01/1980,1,NE4 7QX,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N,E08000021",
+            "J4,C1,JS,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N,",
+            "J5,C1,JS,01/01/1980,1,NE4,PRI,01/01/2020,02/01/2020,03/01/2020,,,OPI,C,1,N,Newcastle",
         ],
         {
             "INITIALS: initials must be one to three letters": [2],
             "PC_DISTRICT: not a postcode district such as NE4": [3],
+            "LA_CODE: missing required value": [4],
+            "LA_CODE: does not match the pattern": [5],
         },
     ),
     (

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import re
 
 import nhs_number
 import pyarrow.parquet as pq
 import pytest
 
+from bold.sources import geography
 from bold.synth.config import SOURCES
 from bold.synth.extracts import SPECS
 
@@ -163,3 +166,76 @@ def test_events_lie_in_the_period(small_population, sql):
         f"""select min(date), max(date) from '{out}/truth/events.parquet' where event != 'prison_spell'"""
     ).fetchone()
     assert str(lo) >= "2018-01-01" and str(hi) <= "2024-12-31"
+
+
+def test_local_authority_columns_are_ons_codes_from_the_lookup(small_population, sql):
+    out, _ = small_population
+    known = set(geography.local_authorities()["local_authority"])
+    for source, column in (("prison", "RELEASE_LA"), ("treatment", "LA_CODE"), ("homelessness", "LA_CODE")):
+        values = dict(sql.execute(f"select {column}, count(*) from '{out}/{source}.parquet' group by 1").fetchall())
+        codes = set(values) - {None}
+        assert len(codes) > 10, (source, codes)  # the population spreads over many local authorities
+        assert all(re.fullmatch(r"E0[6-9][0-9]{6}", c) for c in codes), source
+        assert codes <= known, (source, codes - known)
+        if source != "prison":
+            assert None not in values, source
+    unreleased, without_la = sql.execute(
+        f"select count(*) filter (where RELEASE_DATE is null), count(*) filter (where RELEASE_LA is null) "
+        f"from '{out}/prison.parquet'"
+    ).fetchone()
+    assert unreleased == without_la > 0  # only spells not yet released lack a local authority
+    both = sql.execute(
+        f"select count(*) from '{out}/prison.parquet' where (RELEASE_DATE is null) != (RELEASE_LA is null)"
+    ).fetchone()[0]
+    assert both == 0
+
+
+def test_release_local_authority_is_the_truths(small_population, sql):
+    out, _ = small_population
+    n, matched, same = sql.execute(
+        f"""select count(*), count(t.person_id), count(*) filter (where t.local_authority = p.RELEASE_LA)
+            from '{out}/prison.parquet' p
+            join '{out}/truth/records.parquet' r on r.source = 'prison' and r.record_id = p.BOOKING_ID
+            left join '{out}/truth/releases.parquet' t
+              on t.person_id = r.person_id and t.release_date = strptime(p.RELEASE_DATE, '%d/%m/%Y')::date
+            where p.RELEASE_DATE is not null"""
+    ).fetchone()
+    assert n > 500
+    assert n == matched == same
+
+
+def test_treatment_local_authority_is_where_the_person_lived_at_referral(small_population, sql):
+    out, _ = small_population
+    n, same, same_as_event = sql.execute(
+        f"""select count(*),
+                   count(*) filter (where x.LA_CODE = case
+                       when strptime(x.REFERRAL_DATE, '%d/%m/%Y')::date >= p.move_date
+                       then p.local_authority_after_move else p.local_authority end),
+                   count(*) filter (where x.LA_CODE = e.local_authority)
+            from '{out}/treatment.parquet' x
+            join '{out}/truth/records.parquet' r on r.source = 'treatment' and r.record_id = x.JOURNEY_ID
+            join '{out}/truth/people.parquet' p using (person_id)
+            left join '{out}/truth/events.parquet' e on e.source = 'treatment' and e.record_id = x.JOURNEY_ID
+            where not r.duplicate"""
+    ).fetchone()
+    assert n > 500
+    assert n == same == same_as_event
+
+
+def test_summary_names_the_pilot_and_the_extracts_recover_it(small_population, sql):
+    out, _ = small_population
+    summary = json.loads((out / "truth" / "summary.json").read_text())
+    pilot = summary["pilot_local_authorities"]
+    assert pilot and set(pilot) <= set(geography.local_authorities()["local_authority"])
+    assert summary["pilot_start"] == summary["settings"]["pilot_start"]
+    dt.date.fromisoformat(summary["pilot_start"])
+    codes = ", ".join(f"'{c}'" for c in pilot)
+    # a study sees only RELEASE_LA; it must give the same pilot areas as the truth
+    disagree = sql.execute(
+        f"""select count(*) from '{out}/prison.parquet' p
+            join '{out}/truth/records.parquet' r on r.source = 'prison' and r.record_id = p.BOOKING_ID
+            join '{out}/truth/releases.parquet' t
+              on t.person_id = r.person_id and t.release_date = strptime(p.RELEASE_DATE, '%d/%m/%Y')::date
+            where (p.RELEASE_LA in ({codes})) != t.pilot_area"""
+    ).fetchone()[0]
+    assert disagree == 0

@@ -72,10 +72,14 @@ def _create_zone_tables(con, contract: Contract) -> None:
         f"create table if not exists identifiers.{src} as select null::uuid as record_key, "
         f"null::integer as batch_id, {ids} from raw limit 0"
     )
-    con.execute(
-        f"create table if not exists content.{src} as select null::uuid as record_key, "
-        f"null::integer as batch_id, {content} from raw limit 0"
-    )
+    shape = f"select null::uuid as record_key, null::integer as batch_id, {content} from raw limit 0"
+    con.execute(f"create table if not exists content.{src} as {shape}")
+    # A later contract version may add content columns: add them to a zone made under an earlier one, empty
+    # for the batches already stored (rows are inserted by name, so column order does not matter).
+    stored = {c for (c,) in con.execute(f"select column_name from (describe content.{src})").fetchall()}
+    for name, kind in con.execute(f"select column_name, column_type from (describe {shape})").fetchall():
+        if name not in stored:
+            con.execute(f"alter table content.{src} add column {q(name)} {kind}")
 
 
 def ingest(
@@ -218,7 +222,8 @@ def ingest(
             )
             try:
                 con.execute(
-                    f"insert into content.{source} select record_key, {report.batch_id}, {content_cols} from accepted"
+                    f"insert into content.{source} by name "
+                    f"select record_key, {report.batch_id} as batch_id, {content_cols} from accepted"
                 )
             except Exception:  # DuckDB cannot write two databases in one transaction: undo by hand
                 con.execute(f"delete from identifiers.{source} where batch_id = {report.batch_id}")

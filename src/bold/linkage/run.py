@@ -188,7 +188,7 @@ def _backend(backend: str, con):
         raise LinkageError(f"unknown backend {backend!r}; use duckdb or spark")
     from splink import SparkAPI
 
-    from bold.linkage.spark import SparkUnavailable, session, to_spark
+    from bold.spark import SparkUnavailable, session, to_spark
 
     try:
         spark = session()

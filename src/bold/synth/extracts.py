@@ -67,6 +67,7 @@ SPECS: dict[str, ExtractSpec] = {
                 "RECEPTION_DATE",
                 "RELEASE_DATE",
                 "RELEASE_TYPE",
+                "RELEASE_LA",
                 "SUBSTANCE_MISUSE_NEED",
                 "OST_ON_RELEASE",
             ),
@@ -121,6 +122,7 @@ SPECS: dict[str, ExtractSpec] = {
                 "INJECTING_STATUS",
                 "HOUSING_NEED",
                 "MH_TREATMENT",
+                "LA_CODE",
             ),
             "%d/%m/%Y",
             persistent_id="CLIENT_ID",
@@ -222,6 +224,12 @@ def as_date32(days: np.ndarray) -> pa.Array:
 
 def yes_no(flag: np.ndarray) -> np.ndarray:
     return np.where(flag, "Y", "N").astype(object)
+
+
+def la_codes(people: People, pid: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """ONS code of the local authority each person lived in on ``day`` (None where ``day`` is ``NEVER``).
+    Derived from the person's areas and moves, so it draws no random numbers."""
+    return np.where(day == NEVER, None, areas().la_code[people.la_on(pid, day)].astype(object))
 
 
 # --- registrations and identities ---------------------------------------------------------------
@@ -427,6 +435,7 @@ def build_prison(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
             None,
             np.array([c for c, *_ in RELEASE_TYPES], dtype=object)[s["release_type"][base]],
         ),
+        "RELEASE_LA": la_codes(people, pid, s["release"][base]),  # where released to; none while still inside
         "SUBSTANCE_MISUSE_NEED": yes_no(s["need_flag"][base]),
         "OST_ON_RELEASE": yes_no(s["ost"][base]),
     }
@@ -435,6 +444,7 @@ def build_prison(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "date": s["reception"],
         "end_date": s["release"],
         "detail": areas().prison_code[s["prison"]],
+        "local_authority": la_codes(people, s["pid"], s["release"]),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, noms, ident, events, counters, rng, cfg.seed, 11)
 
@@ -472,6 +482,7 @@ def build_probation(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "date": o["start"],
         "end_date": o["terminated"],
         "detail": o["order_type"],
+        "local_authority": la_codes(people, o["pid"], o["start"]),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, crn, ident, events, counters, rng, cfg.seed, 12)
 
@@ -506,12 +517,14 @@ def build_treatment(people: People, t: Timeline, cfg: SynthConfig, rng, counters
         "INJECTING_STATUS": np.where(j["injecting"][base], "C", np.where(j["substance"][base] == "OPI", "P", "N")),
         "HOUSING_NEED": j["housing"][base],
         "MH_TREATMENT": yes_no(j["mh_treatment"][base]),
+        "LA_CODE": la_codes(people, pid, j["referral"][base]),  # the local authority the person was referred in
     }
     events = {
         "event": np.full(len(j["pid"]), "treatment_journey", dtype=object),
         "date": j["start"],
         "end_date": j["discharge"],
         "detail": j["reason"],
+        "local_authority": la_codes(people, j["pid"], j["referral"]),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, client, ident, events, counters, rng, cfg.seed, 13)
 
@@ -539,6 +552,7 @@ def build_hospital(people: People, t: Timeline, cfg: SynthConfig, rng, counters:
         "date": a["admit"],
         "end_date": a["discharge"],
         "detail": a["diag1"],
+        "local_authority": la_codes(people, a["pid"], a["admit"]),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 14)
 
@@ -566,6 +580,7 @@ def build_deaths(people: People, t: Timeline, cfg: SynthConfig, rng, counters: C
         "date": d["day"],
         "end_date": d["day"],
         "detail": d["cause"],
+        "local_authority": la_codes(people, d["pid"], d["day"]),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 15)
 
@@ -597,6 +612,7 @@ def build_homelessness(people: People, t: Timeline, cfg: SynthConfig, rng, count
         "date": h["day"],
         "end_date": h["day"],
         "detail": h["duty"],
+        "local_authority": areas().la_code[h["la"]].astype(object),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, None, ident, events, counters, rng, cfg.seed, 16)
 
@@ -625,6 +641,7 @@ def build_mental_health(people: People, t: Timeline, cfg: SynthConfig, rng, coun
         "date": m["day"],
         "end_date": np.full(len(m["pid"]), NEVER, dtype=np.int32),
         "detail": m["reason"],
+        "local_authority": la_codes(people, m["pid"], m["day"]),
     }
     return _finish(spec, cols, people.person_id[pid], base, is_dup, patient, ident, events, counters, rng, cfg.seed, 17)
 

@@ -8,10 +8,10 @@ Layout of the output folder::
 
     OUT/<source>.csv, OUT/<source>.parquet     one extract per source (what custodians send)
     OUT/truth/records.parquet                  record id -> person id, and the errors applied
-    OUT/truth/events.parquet                   the true event behind each record
+    OUT/truth/events.parquet                   the true event behind each record, with its local authority
     OUT/truth/people.parquet                   each person's true identifiers, needs and areas
     OUT/truth/releases.parquet                 each release with what truly followed
-    OUT/truth/summary.json                     headline figures and the settings used
+    OUT/truth/summary.json                     headline figures, the pilot's areas and start, the settings used
     OUT/optouts.csv                            NHS numbers of the people who asked to opt out
 """
 
@@ -150,5 +150,14 @@ def generate(
                 progress(n)
     figures = summary.figures()
     settings = json.loads(cfg.model_dump_json())
-    (out / "truth" / "summary.json").write_text(json.dumps({"figures": figures, "settings": settings}, indent=2))
+    a = areas()
+    # The pilot is a fact of the synthetic world, not public geography: studies that want to recover it
+    # read where and when it ran from here (truth/), never from the generator's reference data.
+    pilot = {
+        "pilot_local_authorities": a.la_code[a.la_pilot].tolist(),
+        "pilot_start": cfg.pilot_start.isoformat(),
+    }
+    (out / "truth" / "summary.json").write_text(
+        json.dumps({"figures": figures, **pilot, "settings": settings}, indent=2)
+    )
     return figures

@@ -1,5 +1,8 @@
 """Reference data for the synthetic population: areas, prisons, names, nicknames and code lists.
 
+Areas and prisons come from ``bold/sources/reference/areas.yaml``, whose codes and names are public
+geography shared with studies; its weights, continuity shifts and pilot areas are the generator's alone.
+
 Name vocabularies come from Faker's locale lists (pinned version, so a seed gives the same names),
 nicknames from the hand-curated ``nicknames`` dataset. Everything here is loaded once and cached.
 """
@@ -14,6 +17,10 @@ import numpy as np
 import yaml
 from faker.providers.person import en_GB, en_IN, pl_PL, yo_NG
 from nicknames import NickNamer
+
+# The public geography (codes and names) lives with the source contracts, where studies' lookups
+# (bold.sources.geography) read it too; the generator's own parameters sit beside it in the same file.
+AREAS_FILE = resources.files("bold.sources").joinpath("reference/areas.yaml")
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class Areas:
 
 @functools.cache
 def areas() -> Areas:
-    raw = yaml.safe_load(resources.files("bold.synth").joinpath("data/areas.yaml").read_text())
+    raw = yaml.safe_load(AREAS_FILE.read_text())
     regions = raw["regions"]
     pilot = set(raw["pilot_local_authorities"])
     las = [(r_i, la) for r_i, r in enumerate(regions) for la in r["local_authorities"]]

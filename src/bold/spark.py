@@ -1,8 +1,8 @@
-"""Splink's Spark backend in local mode, for when one machine's DuckDB is not enough.
+"""Spark in local mode, for when one machine's DuckDB is not enough: linkage (Splink's Spark backend)
+and studies (Ibis's PySpark backend) run unchanged on it.
 
-The same comparisons, blocking and training run on Spark; only the engine changes. The linkage input
-is built from the identifiers zone by DuckDB as usual and handed to Spark as a DataFrame; predictions
-and clusters come back to DuckDB to be written to ``links.duckdb``.
+Tables go from DuckDB to Spark in memory, never through an unencrypted file; results come back to DuckDB
+or to the study runner.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def session(cores: int = 2, memory: str = "4g"):
         raise SparkUnavailable("Spark needs PySpark: pip install 'bold[spark]'") from exc
     spark = (
         SparkSession.builder.master(f"local[{cores}]")
-        .appName("bold-linkage")
+        .appName("bold")
         .config("spark.jars", similarity_jar_location())
         .config("spark.driver.memory", memory)
         .config("spark.sql.shuffle.partitions", str(4 * cores))
@@ -50,6 +50,7 @@ def to_spark(spark, con, table: str, view: str) -> None:
         "BOOLEAN": T.BooleanType(),
         "BIGINT": T.LongType(),
         "INTEGER": T.IntegerType(),
+        "DOUBLE": T.DoubleType(),
         "VARCHAR[]": T.ArrayType(T.StringType()),
     }
     described = con.execute(f"select column_name, column_type from (describe {table})").fetchall()
@@ -57,6 +58,6 @@ def to_spark(spark, con, table: str, view: str) -> None:
     if unknown:
         raise TypeError(f"no Spark type for {', '.join(unknown)}")
     schema = T.StructType([T.StructField(c, mapping[t], True) for c, t in described])
-    # Rows go over in memory, never through a file: the linkage input holds identifiers.
+    # Rows go over in memory, never through a file: linkage inputs hold identifiers, extracts person data.
     rows = con.execute(f"select * from {table}").fetchall()
     spark.createDataFrame(rows, schema=schema).createOrReplaceTempView(view)

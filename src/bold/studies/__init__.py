@@ -1,0 +1,1 @@
+"""Analyses of linked person-level data run inside the platform, returning aggregate results only."""

@@ -1,0 +1,110 @@
+"""Pieces the built-in studies share: cohorts of prison releases and treatment journeys, complete
+follow-up, share tables with intervals, person-time at risk, and the charts drawn from them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import ibis
+import pandas as pd
+
+from bold.sources.geography import local_authorities
+from bold.studies.language import Cohort, age_band, financial_year, quarter
+from bold.studies.measures import with_proportion, with_rate
+from bold.studies.study import agreed
+
+COMPLETION_REASONS = ("CDF", "CAU")  # NDTMS: completed drug free; completed, occasional user (not opiates/crack)
+EMERGENCY_METHODS = ("21", "22", "23", "24", "25", "28")  # HES admission methods 2x: emergency
+DAYS_PER_YEAR = 365.25
+WIDTH = 520
+
+
+def period(params: dict) -> tuple[dt.date | None, dt.date | None]:
+    """The study period from the ``start`` and ``end`` parameters (ISO dates or None)."""
+    return tuple(
+        None if params.get(k) in (None, "") else dt.date.fromisoformat(str(params[k])) for k in ("start", "end")
+    )
+
+
+def complete_follow_up(cohort: Cohort, days: int) -> Cohort:
+    """Keep index events with at least ``days`` of data after them, so an outcome "within N days" is never
+    counted as absent only because the data stop (events too recent to judge are left out, as the
+    published indicators do)."""
+    last = cohort.extract.data_end - dt.timedelta(days=days)
+    return cohort.keep(lambda t: t.index_date <= last)
+
+
+def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
+    """Add the standard breakdown columns the agreement allows; returns their names."""
+    cohort.derive(financial_year=financial_year, quarter=quarter)
+    names = ["financial_year", "quarter"]
+    if local_authority:
+        cohort.lookup(local_authorities()[["local_authority", "region"]], on=local_authority)
+        names.append("region")
+    person = [f for f in ("sex", "birth_year") if agreed(cohort.extract, f"person.{f}")]
+    if person:
+        cohort.person(person)
+        if "sex" in person:
+            cohort.derive(sex=lambda t: t.sex.fill_null("U"))
+            names.append("sex")
+        if "birth_year" in person:
+            cohort.derive(age_band=age_band)
+            names.append("age_band")
+    return names
+
+
+def shares(cohort: Cohort, by: list[str], events: dict[str, str]) -> pd.DataFrame:
+    """Per group: ``n`` index events, ``people``, and for each ``name: boolean column`` the count and share
+    with a Wilson interval (``name``, ``name_share``, ``name_share_low``, ``name_share_high``)."""
+    table = cohort.summarise(by, **{name: (lambda t, c=col: t[c].cast("int64").sum()) for name, col in events.items()})
+    for name in events:
+        table[name] = table[name].fillna(0).astype(int)
+        table = with_proportion(table, name, "n").rename(
+            columns={"share": f"{name}_share", "share_low": f"{name}_share_low", "share_high": f"{name}_share_high"}
+        )
+    return table
+
+
+def person_time(cohort: Cohort, windows: list[tuple[str, int, int]], by: list[str], event: str, last: str):
+    """Events and person-years per window of days since the index date.
+
+    ``last`` is each row's last day at risk (days from the index date); ``event`` is a boolean column saying
+    the row ended with the event on that day. A window (label, first day, last day) counts the days at risk
+    inside it and the events falling in it."""
+    measures = {}
+    for label, lo, hi in windows:
+        measures[f"days|{label}"] = lambda t, lo=lo, hi=hi: ibis.greatest(ibis.least(t[last], hi) - lo + 1, 0).sum()
+        measures[f"events|{label}"] = lambda t, lo=lo, hi=hi: (t[event] & t[last].between(lo, hi)).cast("int64").sum()
+    wide = cohort.summarise(by, **measures)
+    rows = []
+    for _, r in wide.iterrows():
+        for order, (label, _, _) in enumerate(windows):
+            row = {b: r[b] for b in by}
+            row.update(window=label, window_order=order, n=int(r["n"]), people=int(r["people"]))
+            row.update(
+                events=int(r[f"events|{label}"] or 0), person_years=float(r[f"days|{label}"] or 0) / DAYS_PER_YEAR
+            )
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    return with_rate(table, "events", "person_years").sort_values([*by, "window_order"]).reset_index(drop=True)
+
+
+def share_chart(table: pd.DataFrame, x: str, share: str, title: str, color: str | None = None) -> alt.Chart:
+    """Shares with their 95% intervals as error bars."""
+    base = alt.Chart(table, title=title).encode(x=alt.X(f"{x}:N", title=x.replace("_", " "), sort=None))
+    enc = {"color": alt.Color(f"{color}:N")} if color else {}
+    points = base.mark_point(filled=True, size=60).encode(
+        y=alt.Y(f"{share}:Q", title="share", axis=alt.Axis(format="%")), **enc
+    )
+    bars = base.mark_rule().encode(y=f"{share}_low:Q", y2=f"{share}_high:Q", **enc)
+    return (bars + points).properties(width=WIDTH)
+
+
+def rate_chart(table: pd.DataFrame, x: str, title: str, color: str | None = None) -> alt.Chart:
+    """Rates per 1,000 person-years with their 95% intervals."""
+    base = alt.Chart(table, title=title).encode(x=alt.X(f"{x}:N", title=x.replace("_", " "), sort=None))
+    enc = {"color": alt.Color(f"{color}:N")} if color else {}
+    points = base.mark_point(filled=True, size=60).encode(y=alt.Y("rate:Q", title="per 1,000 person-years"), **enc)
+    bars = base.mark_rule().encode(y="rate_low:Q", y2="rate_high:Q", **enc)
+    return (bars + points).properties(width=WIDTH)

@@ -1,0 +1,296 @@
+"""Evaluate an intervention on person-level data held inside the platform; results are aggregates only.
+
+Two designs from the domain (DOMAIN.md 6.5 and 6.7): the DSCP difference-in-differences with logistic
+adjustment, and a Justice Data Lab style propensity-score matched comparison. A result holds estimates and
+aggregate tables with unit counts (so output checkers can apply the SACRO rules of DOMAIN.md 8), never rows.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import stats
+from scipy.special import expit
+from statsmodels.tools import sm_exceptions as sme
+
+MISSING = "missing"  # the DSCP category for a missing covariate value
+SMD_THRESHOLD = 0.1  # the usual limit for a negligible standardised mean difference (Austin 2011)
+
+
+def _require(df: pd.DataFrame, columns: list[str]) -> None:
+    absent = [c for c in columns if c not in df.columns]
+    if absent:
+        raise ValueError(f"missing columns: {', '.join(absent)}")
+
+
+def _binary(df: pd.DataFrame, column: str) -> np.ndarray:
+    values = df[column]
+    if values.isna().any() or not values.isin([0, 1]).all():
+        raise ValueError(f"column {column!r} must hold only 0/1 (or booleans), with no missing values")
+    return values.astype(int).to_numpy()
+
+
+def _z(level: float) -> float:
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1, got {level}")
+    return float(stats.norm.ppf(0.5 + level / 2))
+
+
+def _wald(estimate: float, se: float, z: float) -> tuple[float, float, float]:
+    """Normal-approximation interval and two-sided p-value."""
+    p = 2 * stats.norm.sf(abs(estimate) / se) if se > 0 else float(estimate == 0)
+    return estimate - z * se, estimate + z * se, float(p)
+
+
+def _categories(df: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
+    """Every covariate as string categories, missing values as an explicit level (the DSCP "missing" category)."""
+    return pd.DataFrame(
+        {c: df[c].astype(object).where(df[c].notna(), MISSING).astype(str) for c in covariates}, index=df.index
+    )
+
+
+def _indicators(cats: pd.DataFrame, *, drop_reference: bool) -> pd.DataFrame:
+    """One 0/1 column per level, named "covariate=level"; the reference is the most common level (stablest baseline)."""
+    parts = []
+    for c in cats.columns:
+        part = pd.get_dummies(cats[c], prefix=c, prefix_sep="=", dtype=float)
+        if drop_reference:
+            part = part.drop(columns=f"{c}={cats[c].value_counts().idxmax()}")
+        parts.append(part)
+    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=cats.index)
+
+
+def _fit_logit(y: np.ndarray, X: pd.DataFrame):
+    """Maximum likelihood fit; separation or non-convergence is an error because the estimates would be meaningless."""
+    problem = "logistic regression failed: check for perfect separation (an outcome or group fully determined by a "
+    problem += "covariate level) or for covariate levels that duplicate each other"
+    failures = (sme.ConvergenceWarning, sme.HessianInversionWarning, sme.PerfectSeparationWarning)
+    try:
+        with warnings.catch_warnings():
+            for category in failures:
+                warnings.simplefilter("error", category)
+            fit = sm.Logit(y, X).fit(disp=0)
+    except (*failures, sme.PerfectSeparationError, np.linalg.LinAlgError) as e:
+        raise ValueError(f"{problem} ({e})") from e
+    if not fit.mle_retvals.get("converged", False) or not np.isfinite(fit.bse).all():
+        raise ValueError(problem)
+    return fit
+
+
+class _Tables:
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The aggregate tables to publish (copies), keyed by name: the DataFrame fields of the result."""
+        return {f.name: getattr(self, f.name).copy() for f in fields(self) if not f.compare}
+
+
+@dataclass(frozen=True)
+class DidResult(_Tables):
+    """Adjusted DiD in percentage points (average marginal effect on pilot-after units) and its aggregates."""
+
+    effect: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    raw_did: float  # percentage points, from the four cell proportions
+    odds_ratio: float  # of the pilot:after interaction
+    or_ci_low: float
+    or_ci_high: float
+    or_p_value: float
+    n: int
+    df_resid: int  # SACRO needs at least 10 before a regression can be released
+    cells: pd.DataFrame = field(repr=False, compare=False)
+    estimates: pd.DataFrame = field(repr=False, compare=False)
+    coefficients: pd.DataFrame = field(repr=False, compare=False)
+
+
+def difference_in_differences(
+    df: pd.DataFrame, *, outcome: str, pilot: str, after: str, covariates: list[str] = (), level: float = 0.95
+) -> DidResult:
+    """DSCP evaluation: [(a1P - a0P) - (a1C - a0C)] raw, then adjusted by logistic regression.
+
+    The model is ``outcome ~ pilot + after + pilot:after + covariates`` with every covariate categorical. The
+    headline is on the percentage-point scale the DSCP benefit formula needs (DOMAIN.md 7): over the pilot-after
+    units, mean predicted probability with the interaction on minus off. Its CI uses the delta method with the
+    model-based covariance, which is adequate with one row per unit; clustered data would need robust errors.
+    """
+    covariates = list(covariates)
+    _require(df, [outcome, pilot, after, *covariates])
+    z = _z(level)
+    y, p, a = _binary(df, outcome), _binary(df, pilot), _binary(df, after)
+    counts = pd.DataFrame({"p": p, "a": a, "y": y}).groupby(["p", "a"])["y"].agg(["size", "sum"])
+    rows, rates, variances = [], {}, 0.0
+    for pi, ai in [(1, 0), (1, 1), (0, 0), (0, 1)]:
+        group, period = ("pilot" if pi else "comparison"), ("after" if ai else "before")
+        if (pi, ai) not in counts.index:
+            raise ValueError(f"the {group}-{period} cell ({pilot}={bool(pi)}, {after}={bool(ai)}) has no units")
+        n, events = (int(v) for v in counts.loc[(pi, ai)])
+        rates[pi, ai] = events / n
+        variances += rates[pi, ai] * (1 - rates[pi, ai]) / n
+        rows.append({"group": group, "period": period, "n": n, "events": events, "rate_pct": 100 * events / n})
+    raw = 100 * ((rates[1, 1] - rates[1, 0]) - (rates[0, 1] - rates[0, 0]))
+    raw_low, raw_high, raw_p = _wald(raw, 100 * np.sqrt(variances), z)
+
+    design = pd.DataFrame({"const": 1.0, "pilot": p, "after": a, "pilot:after": p * a}, index=df.index, dtype=float)
+    X = pd.concat([design, _indicators(_categories(df, covariates), drop_reference=True)], axis=1)
+    fit = _fit_logit(y, X)
+    b, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
+    on = X.to_numpy()[(p == 1) & (a == 1)]
+    off = on.copy()
+    off[:, 3] = 0.0
+    prob_on, prob_off = expit(on @ b), expit(off @ b)
+    gradient = (prob_on * (1 - prob_on)) @ on / len(on) - (prob_off * (1 - prob_off)) @ off / len(off)
+    effect = 100 * float(np.mean(prob_on - prob_off))
+    low, high, p_value = _wald(effect, 100 * float(np.sqrt(gradient @ cov @ gradient)), z)
+
+    ci = np.exp(fit.conf_int(1 - level).to_numpy())
+    coefficients = pd.DataFrame({"term": X.columns, "odds_ratio": np.exp(b), "ci_low": ci[:, 0], "ci_high": ci[:, 1]})
+    coefficients["p_value"] = fit.pvalues.to_numpy()
+    coefficients["n"] = (X.to_numpy() != 0).sum(axis=0)  # units in the group or level the term describes
+    _, odds_ratio, or_low, or_high, or_p, _ = coefficients.iloc[3]  # the pilot:after interaction
+    n, df_resid = len(y), round(float(fit.df_resid))
+    estimates = pd.DataFrame(
+        [
+            ("raw DiD (percentage points)", raw, raw_low, raw_high, raw_p, n, None),
+            ("adjusted DiD (percentage points, pilot-after units)", effect, low, high, p_value, n, df_resid),
+            ("interaction odds ratio", odds_ratio, or_low, or_high, or_p, n, df_resid),
+        ],
+        columns=["measure", "estimate", "ci_low", "ci_high", "p_value", "n", "df_resid"],
+    ).astype({"df_resid": "Int64"})
+    return DidResult(
+        effect=effect, ci_low=low, ci_high=high, p_value=p_value, raw_did=raw, odds_ratio=float(odds_ratio),
+        or_ci_low=float(or_low), or_ci_high=float(or_high), or_p_value=float(or_p), n=n, df_resid=df_resid,
+        cells=pd.DataFrame(rows), estimates=estimates, coefficients=coefficients,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PsmResult(_Tables):
+    """Matched difference in outcome rate, treated minus comparison, in percentage points (ATT on matched treated)."""
+
+    effect: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    naive_effect: float  # all treated against the whole comparison pool, percentage points
+    n_treated: int
+    n_matched: int  # matched pairs: this many treated and this many comparison units
+    n_unmatched: int  # treated units with no comparison within the caliper
+    treated_rate: float  # percent, matched treated
+    comparison_rate: float  # percent, matched comparison
+    caliper_width: float  # on the logit scale
+    groups: pd.DataFrame = field(repr=False, compare=False)
+    estimates: pd.DataFrame = field(repr=False, compare=False)
+    balance: pd.DataFrame = field(repr=False, compare=False)
+
+
+def _match(score: np.ndarray, treated: np.ndarray, width: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy 1:1 nearest neighbour without replacement, treated units taken in a seeded random order.
+
+    Greedy matching is close to optimal matching in balance (Austin 2014); shuffling both the treated order and the
+    comparison pool makes ties (common with categorical covariates) fall randomly, but the same way for a seed.
+    """
+    rng = np.random.default_rng(seed)
+    pool = rng.permutation(np.flatnonzero(~treated))
+    pool_score, free = score[pool], np.ones(len(pool), dtype=bool)
+    pairs = []
+    for i in rng.permutation(np.flatnonzero(treated)):
+        distance = np.where(free, np.abs(pool_score - score[i]), np.inf)
+        j = int(np.argmin(distance))
+        if distance[j] <= width:
+            free[j] = False
+            pairs.append((i, pool[j]))
+    matched = np.array(pairs, dtype=int).reshape(-1, 2)
+    return matched[:, 0], matched[:, 1]
+
+
+def _balance(cats: pd.DataFrame, t: np.ndarray, mt: np.ndarray, mc: np.ndarray) -> pd.DataFrame:
+    """SMD for every covariate level, before and after matching.
+
+    The denominator is the pooled SD before matching in both columns, so the change reflects the means moving only.
+    """
+    covariate, level = zip(*[(c, v) for c in cats.columns for v in sorted(cats[c].unique())], strict=True)
+    A = np.column_stack([cats[c].to_numpy() == v for c, v in zip(covariate, level, strict=True)]).astype(float)
+    sd = np.sqrt((A[t].var(axis=0) + A[~t].var(axis=0)) / 2)
+
+    def smd(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        diff = x.mean(axis=0) - y.mean(axis=0)
+        return np.divide(diff, sd, out=np.zeros_like(diff), where=sd > 0)
+
+    before, after = smd(A[t], A[~t]), smd(A[mt], A[mc])
+    return pd.DataFrame(
+        {
+            "covariate": covariate,
+            "level": level,
+            "n_treated_before": A[t].sum(axis=0).astype(int),
+            "n_comparison_before": A[~t].sum(axis=0).astype(int),
+            "smd_before": before,
+            "n_treated_after": A[mt].sum(axis=0).astype(int),
+            "n_comparison_after": A[mc].sum(axis=0).astype(int),
+            "smd_after": after,
+            "imbalanced_before": np.abs(before) > SMD_THRESHOLD,
+            "imbalanced_after": np.abs(after) > SMD_THRESHOLD,
+        }
+    )
+
+
+def propensity_matched(
+    df: pd.DataFrame,
+    *,
+    treated: str,
+    outcome: str,
+    covariates: list[str],
+    caliper: float = 0.2,
+    seed: int = 0,
+    level: float = 0.95,
+) -> PsmResult:
+    """Justice Data Lab style comparison: treated units against propensity-score matched untreated units.
+
+    Logistic propensity score on the categorical covariates; 1:1 matching on its logit within ``caliper`` x SD of
+    the logit (Austin 2011). The difference is tested on the matched pairs (paired Wald test on the per-pair
+    differences, equivalent to McNemar's comparison of discordant pairs in large samples), because matched units are
+    not independent samples. Uncertainty from estimating the score is ignored, as is usual for matching.
+    """
+    covariates = list(covariates)
+    _require(df, [treated, outcome, *covariates])
+    if not covariates:
+        raise ValueError("propensity matching needs at least one covariate")
+    z = _z(level)
+    t, y = _binary(df, treated).astype(bool), _binary(df, outcome)
+    if t.all() or not t.any():
+        raise ValueError(f"column {treated!r} must have both treated and untreated units")
+    cats = _categories(df, covariates)
+    X = sm.add_constant(_indicators(cats, drop_reference=True), has_constant="add")
+    score = X.to_numpy() @ _fit_logit(t.astype(int), X).params.to_numpy()  # the logit of the propensity score
+    width = caliper * float(np.std(score, ddof=1))
+    mt, mc = _match(score, t, width, seed)
+    if len(mt) == 0:
+        raise ValueError("no treated unit has a comparison unit within the caliper")
+
+    pairs = y[mt] - y[mc]
+    effect = 100 * float(pairs.mean())
+    se = 100 * float(pairs.std(ddof=1) / np.sqrt(len(pairs))) if len(pairs) > 1 else 0.0
+    low, high, p_value = _wald(effect, se, z)
+    naive = 100 * float(y[t].mean() - y[~t].mean())
+    naive_se = 100 * float(np.sqrt(y[t].var() / t.sum() + y[~t].var() / (~t).sum()))
+    naive_low, naive_high, naive_p = _wald(naive, naive_se, z)
+    named = {"treated": np.flatnonzero(t), "comparison pool": np.flatnonzero(~t), "treated, matched": mt}
+    named |= {"comparison, matched": mc, "treated, unmatched": np.setdiff1d(named["treated"], mt)}
+    rows = [(k, len(i), int(y[i].sum()), 100 * y[i].mean() if len(i) else np.nan) for k, i in named.items()]
+    groups = pd.DataFrame(rows, columns=["group", "n", "events", "rate_pct"])
+    estimates = pd.DataFrame(
+        [
+            ("naive difference (percentage points)", naive, naive_low, naive_high, naive_p, int(t.sum())),
+            ("matched difference (percentage points)", effect, low, high, p_value, len(mt)),
+        ],
+        columns=["measure", "estimate", "ci_low", "ci_high", "p_value", "n"],
+    )
+    return PsmResult(
+        effect=effect, ci_low=low, ci_high=high, p_value=p_value, naive_effect=naive, n_treated=int(t.sum()),
+        n_matched=len(mt), n_unmatched=len(named["treated, unmatched"]), treated_rate=100 * float(y[mt].mean()),
+        comparison_rate=100 * float(y[mc].mean()), caliper_width=width, groups=groups, estimates=estimates,
+        balance=_balance(cats, t, mt, mc),
+    )  # fmt: skip

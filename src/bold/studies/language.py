@@ -1,0 +1,323 @@
+"""The study language: cohorts, index dates, outcomes relative to them, breakdowns; compiled to Ibis.
+
+In the spirit of OpenSAFELY's ehrQL, an analyst describes *what* to count and never handles rows:
+
+    releases = Cohort(extract, "prison", index="release_date", fields=["prison", "release_local_authority"],
+                      where=lambda t: t.substance_misuse_need)
+    releases.first_event("treated", "treatment", "treatment_start_date", within=(0, 21))
+    releases.derive(treated_21=lambda t: t.treated.notnull())
+    table = releases.summarise(by=["prison"], treated=lambda t: t.treated_21.sum())
+
+A cohort has one row per index event (a release, an order start, a treatment journey) with its person and
+index date; the same event recorded twice for one person (a duplicate record) counts once. Outcomes are
+added as columns measured in whole days from the index date (day 0 is the index date itself), so "within
+21 days" means days 0 to 21 inclusive, as the published indicator counts them. Everything stays an Ibis
+expression until ``summarise``, which runs one aggregate query on the project's engine (DuckDB, or PySpark
+for large extracts) and returns only the aggregate table.
+
+Only fields in the project's agreement can be read (``Extract.table`` refuses others by name), and every
+field read is recorded so the runner can show which agreed fields a study actually used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import ibis
+import ibis.expr.operations as ops
+import ibis.expr.types as ir
+import pandas as pd
+
+PERSON = "person_id"
+Where = Callable[[ir.Table], ir.BooleanValue]
+Expr = Callable[[ir.Table], ir.Value]
+
+
+class StudyError(Exception):
+    """A study that cannot run as asked: a field outside the agreement, a missing dataset, a bad argument."""
+
+
+class Extract:
+    """A project extract seen through Ibis: the agreed datasets and fields, nothing else."""
+
+    def __init__(self, con: ibis.BaseBackend, agreed: dict[str, list[str]]):
+        self.con = con
+        self.agreed = {d: list(f) for d, f in agreed.items()}
+        self.used: set[str] = set()
+        self._data_end: dt.date | None = None
+
+    @classmethod
+    def duckdb(cls, path: Path, agreed: dict[str, list[str]]) -> Extract:
+        if not Path(path).exists():
+            raise StudyError(f"{path}: no project extract (build the project first)")
+        return cls(ibis.duckdb.connect(str(path), read_only=True), agreed)
+
+    @classmethod
+    def pyspark(cls, path: Path, agreed: dict[str, list[str]], spark) -> Extract:
+        """The same extract on Spark: each agreed table goes to a Spark temporary view through Arrow in
+        memory (never through an unencrypted file), so studies compile to Spark SQL unchanged."""
+        from bold.spark import to_spark
+
+        source = cls.duckdb(path, agreed)
+        for dataset in agreed:
+            to_spark(spark, source.con.con, dataset, dataset)
+        source.con.disconnect()
+        return cls(ibis.pyspark.connect(spark), agreed)
+
+    @property
+    def backend(self) -> str:
+        return self.con.name
+
+    def table(self, dataset: str, fields: Iterable[str] = (), where: Where | None = None) -> ir.Table:
+        """``person_id`` and the named fields of one dataset, filtered by ``where`` (which may use any agreed
+        field of the dataset); anything outside the agreement is refused by name."""
+        fields = list(dict.fromkeys(fields))
+        if dataset not in self.agreed:
+            raise StudyError(f"dataset {dataset!r} is not in this project's agreement")
+        outside = [f for f in fields if f not in self.agreed[dataset]]
+        if outside:
+            raise StudyError(f"{', '.join(f'{dataset}.{f}' for f in outside)} not in this project's agreement")
+        table = self.con.table(dataset)
+        absent = [f for f in fields if f not in table.columns]
+        if absent:
+            raise StudyError(
+                f"{', '.join(f'{dataset}.{f}' for f in absent)} agreed but not in the extract: rebuild the project"
+            )
+        present = [f for f in self.agreed[dataset] if f in table.columns]
+        table = table.select(PERSON, *present)
+        dates = [f for f in present if table[f].type().is_timestamp()]  # Spark has no date type
+        table = table.mutate(**{f: table[f].date() for f in dates})
+        if where is not None:
+            fields += self.fields_of(dataset, where)
+            table = table.filter(where(table))
+        self.used.update(f"{dataset}.{f}" for f in fields)
+        return table.select(PERSON, *dict.fromkeys(fields))
+
+    def fields_of(self, dataset: str, condition: Where) -> list[str]:
+        """The fields a condition reads (it may use any agreed field of the dataset)."""
+        table = self.con.table(dataset)
+        table = table.select(PERSON, *[f for f in self.agreed[dataset] if f in table.columns])
+        names = [f.name for f in condition(table).op().find(ops.Field, filter=_not_a_table) if f.name != PERSON]
+        self.used.update(f"{dataset}.{f}" for f in names)
+        return names
+
+    @property
+    def data_end(self) -> dt.date:
+        """The last date anywhere in the extract: follow-up stops here (the data's coverage ends)."""
+        if self._data_end is None:
+            ends = []
+            for dataset in self.agreed:
+                table = self.con.table(dataset)
+                for name, kind in table.schema().items():
+                    if kind.is_date() or kind.is_timestamp():
+                        ends.append(self.con.execute(table[name].max()))
+            ends = [pd.Timestamp(e).date() for e in ends if e is not None and not pd.isna(e)]
+            if not ends:
+                raise StudyError("the extract has no dates, so follow-up cannot be measured")
+            self._data_end = max(ends)
+        return self._data_end
+
+
+class Cohort:
+    """One row per index event, with outcomes and breakdowns added as columns (methods chain)."""
+
+    def __init__(
+        self,
+        extract: Extract,
+        dataset: str,
+        index: str,
+        fields: Iterable[str] = (),
+        where: Where | None = None,
+        period: tuple[dt.date | None, dt.date | None] = (None, None),
+        distinct: bool = True,
+    ):
+        self.extract = extract
+        fields = [f for f in fields if f != index]
+        source = extract.table(dataset, [index, *fields], where)
+        source = source.filter(source[index].notnull())
+        start, end = period
+        if start is not None:
+            source = source.filter(source[index] >= start)
+        if end is not None:
+            source = source.filter(source[index] <= end)
+        source = source.select(PERSON, index_date=source[index], **{f: source[f] for f in fields})
+        if distinct:  # the same event recorded twice (a duplicate record, linked to one person) counts once
+            source = source.group_by([PERSON, "index_date"]).aggregate(**{f: source[f].min() for f in fields})
+        self.t = source.mutate(_row=ibis.row_number())
+        self._cache_source = self._cache = None
+
+    def _events(self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields) -> ir.Table:
+        """Each cohort row joined to the person's events of one dataset inside the window, with ``_days``."""
+        events = self.extract.table(dataset, [date, *fields], where)
+        events = events.filter(events[date].notnull())
+        events = events.rename(_person=PERSON, _date=date)
+        base = self.t.select("_row", PERSON, "index_date")
+        joined = base.join(events, base[PERSON] == events._person)
+        joined = joined.mutate(_days=joined._date.delta(joined.index_date, unit="day"))
+        low, high = within
+        if low is not None:
+            joined = joined.filter(joined._days >= low)
+        if high is not None:
+            joined = joined.filter(joined._days <= high)
+        return joined
+
+    def _attach(self, per_row: ir.Table, fill: dict | None = None) -> Cohort:
+        names = [c for c in per_row.columns if c != "_row"]
+        clash = [c for c in names if c in self.t.columns]
+        if clash:
+            raise StudyError(f"the cohort already has a column named {', '.join(clash)}")
+        per_row = per_row.rename(_row_other="_row")
+        joined = self.t.left_join(per_row, self.t._row == per_row._row_other)
+        self.t = joined.select(*self.t.columns, *names)
+        if fill:
+            self.t = self.t.mutate(**{c: self.t[c].fill_null(v) for c, v in fill.items()})
+        return self
+
+    def first_event(
+        self,
+        name: str,
+        dataset: str,
+        date: str,
+        within: tuple[int | None, int | None] = (0, None),
+        where: Where | None = None,
+        take: Iterable[str] = (),
+    ) -> Cohort:
+        """Add ``name``: days from the index date to the first event in the window (null when none).
+        ``take`` fields of that first event are added as ``name_<field>``."""
+        take = list(take)
+        events = self._events(dataset, date, within, where, take)
+        aggs = {name: events._days.min()}
+        aggs.update({f"{name}_{f}": events[f].argmin(events._days) for f in take})
+        return self._attach(events.group_by("_row").aggregate(**aggs))
+
+    def last_event(
+        self,
+        name: str,
+        dataset: str,
+        date: str,
+        within: tuple[int | None, int | None] = (None, -1),
+        where: Where | None = None,
+    ) -> Cohort:
+        """Add ``name``: days from the index date to the latest event in the window (negative before it)."""
+        events = self._events(dataset, date, within, where, ())
+        return self._attach(events.group_by("_row").aggregate(**{name: events._days.max()}))
+
+    def count_events(
+        self,
+        name: str,
+        dataset: str,
+        date: str,
+        within: tuple[int | None, int | None] = (0, None),
+        where: Where | None = None,
+        distinct: str | None = None,
+    ) -> Cohort:
+        """Add ``name``: the number of events in the window (or of distinct values of ``distinct``)."""
+        events = self._events(dataset, date, within, where, [distinct] if distinct else [])
+        count = events[distinct].nunique() if distinct else events.count()
+        return self._attach(events.group_by("_row").aggregate(**{name: count}), fill={name: 0})
+
+    def count_each(
+        self,
+        dataset: str,
+        date: str,
+        within: tuple[int | None, int | None] = (0, None),
+        where: Where | None = None,
+        **conditions: Where,
+    ) -> Cohort:
+        """Add one column per condition: the number of events in the window matching it (one pass over the
+        events, however many conditions)."""
+        needed = [f for test in conditions.values() for f in self.extract.fields_of(dataset, test)]
+        events = self._events(dataset, date, within, where, needed)
+        counts = {name: test(events).cast("int64").sum() for name, test in conditions.items()}
+        return self._attach(events.group_by("_row").aggregate(**counts), fill=dict.fromkeys(conditions, 0))
+
+    def person(self, fields: Iterable[str]) -> Cohort:
+        """Add attributes of the person (``person`` dataset: sex, birth_year) to each row."""
+        people = self.extract.table("person", fields).rename(_person=PERSON)
+        joined = self.t.left_join(people, self.t[PERSON] == people._person)
+        self.t = joined.select(*self.t.columns, *[c for c in people.columns if c != "_person"])
+        return self
+
+    def lookup(self, table: pd.DataFrame, on: str) -> Cohort:
+        """Add the columns of a public reference table (for example region by local authority)."""
+        ref = ibis.memtable(table)
+        ref = ref.rename(_key=on)
+        joined = self.t.left_join(ref, self.t[on] == ref._key)
+        self.t = joined.select(*self.t.columns, *[c for c in ref.columns if c != "_key"])
+        return self
+
+    def days_to_data_end(self, name: str = "days_to_data_end") -> Cohort:
+        """Add ``name``: days from the index date to the last date the extract covers (for censoring)."""
+        end = ibis.literal(self.extract.data_end)
+        return self.derive(**{name: lambda t: end.delta(t.index_date, unit="day")})
+
+    def derive(self, **columns: Expr) -> Cohort:
+        """Add columns computed from the row, e.g. ``treated=lambda t: t.days_to_treatment <= 21``."""
+        self.t = self.t.mutate(**{name: f(self.t) for name, f in columns.items()})
+        return self
+
+    def keep(self, where: Where) -> Cohort:
+        """Keep only the rows matching ``where`` (after outcomes are added: the cohort is fixed first)."""
+        self.t = self.t.filter(where(self.t))
+        return self
+
+    def summarise(self, by: Iterable[str] = (), **measures: Expr) -> pd.DataFrame:
+        """The aggregate table: one row per breakdown group with ``n`` (rows), ``people`` and ``measures``."""
+        by = list(by)
+        t = self.t = self._cached()
+        aggs = {"n": t.count(), "people": t[PERSON].nunique(), **{k: f(t) for k, f in measures.items()}}
+        query = t.group_by(by).aggregate(**aggs) if by else t.aggregate(**aggs)
+        result = self.extract.con.execute(query)
+        if by:
+            result = result.sort_values(by, na_position="last").reset_index(drop=True)
+        return result
+
+    def _cached(self) -> ir.Table:
+        """The cohort computed once and kept by the engine (a temporary table in DuckDB, a cached DataFrame in
+        Spark), so the many summaries of one study do not repeat its joins."""
+        if self._cache_source is not self.t:
+            self._cache = self.t.cache()
+            self._cache_source = self._cache
+        return self._cache
+
+    def people(self) -> int:
+        """Distinct people in the cohort (used by the runner's row-level check)."""
+        return int(self.extract.con.execute(self.t[PERSON].nunique()))
+
+
+# --- breakdowns: expressions shared by studies --------------------------------------------------------
+
+
+AGE_BANDS = ((0, 17, "under 18"), (18, 24, "18-24"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"))
+OLDEST_BAND = (55, "55+")
+
+
+def age_band(t: ir.Table, birth_year: str = "birth_year", date: str = "index_date") -> ir.StringValue:
+    """Age band at the index date from year of birth (age by calendar year: within a year of the exact age,
+    the precision the person dataset allows)."""
+    age = t[date].year() - t[birth_year]
+    case = ibis.cases(*[((age >= lo) & (age <= hi), label) for lo, hi, label in AGE_BANDS], else_=OLDEST_BAND[1])
+    return ibis.ifelse(t[birth_year].isnull(), "unknown", case)
+
+
+def quarter(t: ir.Table, date: str = "index_date") -> ir.StringValue:
+    """Calendar quarter such as ``2021-Q3``."""
+    return t[date].year().cast("string") + "-Q" + t[date].quarter().cast("string")
+
+
+def financial_year(t: ir.Table, date: str = "index_date") -> ir.StringValue:
+    """English financial year (April to March) such as ``2022-23``, as OHID publishes the indicator."""
+    start = ibis.ifelse(t[date].month() >= 4, t[date].year(), t[date].year() - 1)
+    return start.cast("string") + "-" + ((start + 1) % 100).cast("string").lpad(2, "0")
+
+
+def flag(t: ir.Table, column: str, yes: str = "yes", no: str = "no") -> ir.StringValue:
+    """A boolean column as a readable label, missing values kept apart."""
+    return ibis.ifelse(t[column].isnull(), "missing", ibis.ifelse(t[column], yes, no))
+
+
+def _not_a_table(node: ops.Node) -> bool:
+    """Walk a condition's own fields without descending into the tables they come from."""
+    return not isinstance(node, ops.Relation)

@@ -1,0 +1,159 @@
+"""Pending outputs: what a study run produced, kept inside the workspace until disclosure checking.
+
+A study's tables and charts never go straight to the analyst. Each run writes a folder
+``outputs/<project>/<output id>/`` (owner-only permissions) with one CSV per table, each chart as
+Vega-Lite JSON and SVG, and ``manifest.json`` describing the run (study, definition, parameters, agreed
+fields used, engine) with a SHA-256 checksum per file; the output is registered as ``pending`` in the
+governance store. Only an output checker named in the project's agreement may read a pending output.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bold.governance.projects import Project
+from bold.studies.language import StudyError
+from bold.studies.study import Study, StudyOutput
+from bold.workspace import Workspace, now
+
+SCHEMA = """
+create table if not exists outputs (
+    id text primary key,
+    project text not null,
+    study text not null,
+    status text not null check (status in ('pending', 'approved', 'rejected', 'released')),
+    created_by text not null,
+    created_at text not null,
+    manifest_sha256 text not null
+);
+"""
+
+
+@dataclass(frozen=True)
+class PendingOutput:
+    id: str
+    project: str
+    study: str
+    status: str
+    created_by: str
+    created_at: str
+    folder: Path
+
+    def manifest(self) -> dict:
+        return json.loads((self.folder / "manifest.json").read_text())
+
+    def table(self, name: str) -> pd.DataFrame:
+        return pd.read_csv(self.folder / f"{name}.csv")
+
+
+def outputs_dir(ws: Workspace, project_id: str) -> Path:
+    return ws.root / "outputs" / project_id
+
+
+def _private_write(path: Path, data: bytes) -> str:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_pending(
+    ws: Workspace, project: Project, study: Study, result: StudyOutput, run: dict, by: str
+) -> PendingOutput:
+    """Write the run's files and register the output as pending."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
+    folder = outputs_dir(ws, project.id) / output_id
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(mode=0o700)
+    files: dict[str, str] = {}
+    for name, table in result.tables.items():
+        files[f"{name}.csv"] = _private_write(folder / f"{name}.csv", table.to_csv(index=False).encode())
+    for name, chart in result.charts.items():
+        files[f"{name}.vl.json"] = _private_write(folder / f"{name}.vl.json", chart.to_json().encode())
+        svg = io.StringIO()
+        chart.save(svg, format="svg")
+        files[f"{name}.svg"] = _private_write(folder / f"{name}.svg", svg.getvalue().encode())
+    manifest = {
+        "output": output_id,
+        "project": project.id,
+        "study": study.id,
+        "title": study.title,
+        "question": study.question,
+        "definition": study.definition,
+        "status": "pending",
+        "created_by": by,
+        "created_at": now(),
+        **run,
+        "tables": {name: {"rows": len(t), "columns": [str(c) for c in t.columns]} for name, t in result.tables.items()},
+        "charts": sorted(result.charts),
+        "notes": result.notes,
+        "files": files,
+    }
+    text = json.dumps(manifest, indent=2, default=str).encode()
+    digest = _private_write(folder / "manifest.json", text)
+    with ws.governance() as db:
+        db.executescript(SCHEMA)
+        db.execute(
+            "insert into outputs values (?, ?, ?, 'pending', ?, ?, ?)",
+            (output_id, project.id, study.id, by, manifest["created_at"], digest),
+        )
+    return get(ws, project.id, output_id)
+
+
+def _row(ws: Workspace, row) -> PendingOutput:
+    return PendingOutput(
+        id=row["id"],
+        project=row["project"],
+        study=row["study"],
+        status=row["status"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        folder=outputs_dir(ws, row["project"]) / row["id"],
+    )
+
+
+def get(ws: Workspace, project_id: str, output_id: str) -> PendingOutput:
+    with ws.governance() as db:
+        db.executescript(SCHEMA)
+        row = db.execute("select * from outputs where project = ? and id = ?", (project_id, output_id)).fetchone()
+    if row is None:
+        raise StudyError(f"project {project_id} has no output {output_id!r}")
+    return _row(ws, row)
+
+
+def list_outputs(ws: Workspace, project_id: str) -> list[PendingOutput]:
+    with ws.governance() as db:
+        db.executescript(SCHEMA)
+        rows = db.execute("select * from outputs where project = ? order by created_at", (project_id,)).fetchall()
+    return [_row(ws, r) for r in rows]
+
+
+def verify_files(output: PendingOutput) -> list[str]:
+    """Files whose checksum no longer matches the manifest (empty when intact)."""
+    files = output.manifest()["files"]
+    bad = []
+    for name, digest in files.items():
+        path = output.folder / name
+        if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            bad.append(name)
+    return bad
+
+
+def check_reader(project: Project, output: PendingOutput, name: str) -> None:
+    """Only an output checker named in the project's agreement, and never the person who ran the study,
+    may read a pending output."""
+    checkers = {p.name for p in project.agreement.people if p.role == "output_checker"}
+    if name not in checkers:
+        raise StudyError(f"{name} is not an output checker of project {project.id}")
+    if name == output.created_by:
+        raise StudyError(f"{name} ran this study and may not check its output")

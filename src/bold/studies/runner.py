@@ -1,0 +1,101 @@
+"""Run a study on a project's extract: check it is allowed, compute, refuse row-level results, write the
+tables and charts as a pending output, and record the run in the audit chain.
+
+The study sees the extract only (never the identifiers or content zones), and only through an ``Extract``
+limited to the agreement's fields; a study needing anything else is refused before it starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from bold import audit
+from bold.governance import projects
+from bold.studies import outputs
+from bold.studies.builtin import catalogue
+from bold.studies.guard import check_aggregate
+from bold.studies.language import PERSON, Extract, StudyError
+from bold.studies.study import Study
+from bold.workspace import Workspace, actor
+
+BACKENDS = ("duckdb", "pyspark")
+
+
+def agreed_fields(project: projects.Project) -> dict[str, list[str]]:
+    return {d: list(fields) for d, fields in project.agreement.datasets.items()}
+
+
+def check_allowed(study: Study, project: projects.Project) -> None:
+    """Refuse a study that needs a field outside the agreement, naming every missing field."""
+    missing = sorted(set(study.needs) - project.agreement.requested())
+    if missing:
+        raise StudyError(
+            f"study {study.id} needs {', '.join(missing)}, not in the agreement of project {project.id}; "
+            "ask for an amended agreement"
+        )
+
+
+def open_extract(ws: Workspace, project: projects.Project, backend: str = "duckdb", spark=None) -> Extract:
+    path = projects.project_dir(ws, project.id) / "extract.duckdb"
+    if backend == "duckdb":
+        return Extract.duckdb(path, agreed_fields(project))
+    if backend == "pyspark":
+        if spark is None:
+            from bold.spark import session
+
+            spark = session()
+        return Extract.pyspark(path, agreed_fields(project), spark)
+    raise StudyError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+
+
+def run(
+    ws: Workspace,
+    project_id: str,
+    study_id: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    backend: str = "duckdb",
+    spark=None,
+    by: str | None = None,
+    today: dt.date | None = None,
+) -> outputs.PendingOutput:
+    """Run one study for one project and write its results as a pending output."""
+    by = by or actor()
+    project = projects.get(ws, project_id)
+    study = catalogue().get(study_id)
+    try:
+        if study is None:
+            raise StudyError(f"no study {study_id!r}; see bold study list")
+        projects.usable(project, today)
+        analysts = {p.name for p in project.agreement.people if p.role == "analyst"}
+        if by not in analysts:
+            raise StudyError(f"{by} is not an analyst of project {project_id}")
+        check_allowed(study, project)
+        params = study.resolve(parameters)
+        extract = open_extract(ws, project, backend, spark)
+        started = time.perf_counter()
+        result = study.compute(extract, params)
+        seconds = time.perf_counter() - started
+        people = int(extract.con.execute(extract.con.table(next(iter(extract.agreed)))[PERSON].nunique()))
+        for name, table in result.tables.items():
+            check_aggregate(name, table, people)
+    except (StudyError, projects.ProjectError) as exc:
+        audit.record(ws, "study run refused", project_id, {"study": study_id, "reason": str(exc)}, who=by)
+        raise
+    run_details = {
+        "parameters": params,
+        "fields_used": sorted(extract.used),
+        "engine": extract.backend,
+        "seconds": round(seconds, 2),
+    }
+    output = outputs.write_pending(ws, project, study, result, run_details, by)
+    audit.record(
+        ws,
+        "study run",
+        project_id,
+        {"study": study.id, "output": output.id, "engine": extract.backend, "fields_used": sorted(extract.used)},
+        who=by,
+    )
+    return output

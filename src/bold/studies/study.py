@@ -1,0 +1,49 @@
+"""What a study is: a named question with a published definition, the agreed fields it needs, its
+parameters, and a function from a project extract to aggregate tables and charts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+from bold.studies.language import Extract, StudyError
+
+
+@dataclass
+class StudyOutput:
+    """What a study returns: aggregate tables, charts drawn from them, and notes for the output checker."""
+
+    tables: dict[str, pd.DataFrame]
+    charts: dict[str, alt.TopLevelMixin] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Study:
+    id: str
+    title: str
+    question: str  # where the question comes from (DOMAIN.md section 6)
+    definition: str  # the measure, worded as its published source words it
+    needs: tuple[str, ...]  # dataset.field entries the agreement must include
+    compute: Callable[[Extract, dict[str, Any]], StudyOutput]
+    parameters: dict[str, Any] = field(default_factory=dict)  # defaults; a run may override them
+    optional: tuple[str, ...] = ()  # dataset.field entries used for extra breakdowns when agreed
+
+    def resolve(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
+        """Defaults with the run's overrides, refusing names the study does not know."""
+        overrides = dict(overrides or {})
+        unknown = sorted(set(overrides) - set(self.parameters))
+        if unknown:
+            known = ", ".join(sorted(self.parameters)) or "none"
+            raise StudyError(f"study {self.id} has no parameter {', '.join(unknown)} (known: {known})")
+        return {**self.parameters, **overrides}
+
+
+def agreed(extract: Extract, entry: str) -> bool:
+    """Whether ``dataset.field`` is in the agreement (for optional breakdowns)."""
+    dataset, name = entry.split(".", 1)
+    return name in extract.agreed.get(dataset, [])
