@@ -26,7 +26,7 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/bold synth --people 20000 --seed 42 --out $(DEMO)/synth
 	BOLD_USER=adam $(BIN)/bold init $(DEMO)/workspace --name demo
-	for p in cara:custodian lin:linker ana:analyst grace:governance; do \
+	for p in cara:custodian lin:linker ana:analyst grace:governance oscar:output_checker olivia:output_checker; do \
 	  BOLD_USER=adam $(BIN)/bold user add $${p%%:*} --role $${p##*:} --workspace $(DEMO)/workspace || exit 1; done
 	BOLD_USER=cara $(BIN)/bold optout add $(DEMO)/synth/optouts.csv --workspace $(DEMO)/workspace
 	for s in $(SOURCES); do BOLD_USER=cara $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
@@ -36,6 +36,16 @@ demo: $(STAMP)
 	BOLD_USER=ana $(BIN)/bold project submit docs/examples/continuity-of-care.yaml --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold project approve continuity-of-care --workspace $(DEMO)/workspace
 	BOLD_USER=adam $(BIN)/bold project build continuity-of-care --workspace $(DEMO)/workspace
+	BOLD_USER=ana $(BIN)/bold project submit docs/examples/bold-questions.yaml --workspace $(DEMO)/workspace
+	BOLD_USER=grace $(BIN)/bold project approve bold-questions --workspace $(DEMO)/workspace
+	BOLD_USER=adam $(BIN)/bold project build bold-questions --workspace $(DEMO)/workspace
+	BOLD_USER=ana $(BIN)/bold study run bold-questions all --workspace $(DEMO)/workspace
+	BOLD_USER=ana $(BIN)/bold study run bold-questions pilot-evaluation --workspace $(DEMO)/workspace \
+	  --param pilot_start=$$($(BIN)/python -c "import json; print(json.load(open('$(DEMO)/synth/truth/summary.json'))['pilot_start'])") \
+	  --param pilot_areas=$$($(BIN)/python -c "import json; print(','.join(json.load(open('$(DEMO)/synth/truth/summary.json'))['pilot_local_authorities']))")
+	BOLD_USER=ana $(BIN)/bold outputs list bold-questions --workspace $(DEMO)/workspace
+	BOLD_USER=oscar $(BIN)/bold outputs show bold-questions --workspace $(DEMO)/workspace \
+	  $$(ls $(DEMO)/workspace/outputs/bold-questions | grep '^continuity-of-care' | head -1) --table by_financial_year
 	BOLD_USER=grace $(BIN)/bold register build --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold audit verify --workspace $(DEMO)/workspace
 

@@ -729,3 +729,182 @@ def register_build(
 
     folder = build(_open(workspace, "register build"), out)
     console.print(f"Transparency register written to {folder}/ (index.html, promises.html, register.json)")
+
+
+study_app = typer.Typer(
+    help="Studies: built-in questions run on a project's extract; results become pending outputs.",
+    no_args_is_help=True,
+)
+app.add_typer(study_app, name="study")
+
+
+def _parameters(values: list[str]) -> dict:
+    """``name=value`` pairs; values are read as YAML scalars (numbers, true/false, dates stay text)."""
+    import yaml
+
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise fail(f"--param {item!r}: expected name=value")
+        loaded = yaml.safe_load(value) if value else None
+        parsed[name] = value if hasattr(loaded, "isoformat") else loaded
+    return parsed
+
+
+@study_app.command("list")
+def study_list(workspace: WorkspaceOption = Path(".")):
+    """List the built-in studies, the question each answers and the fields it needs."""
+    from bold.studies.builtin import catalogue
+
+    _open(workspace, "study list")
+    table = Table(box=box.SIMPLE_HEAD)
+    for col in ("id", "title", "question"):
+        table.add_column(col, overflow="fold")
+    for study in catalogue().values():
+        table.add_row(study.id, study.title, study.question)
+    console.print(table)
+    console.print("bold study show ID gives a study's definition, the fields it needs and its parameters.")
+
+
+@study_app.command("show")
+def study_show(
+    study_id: Annotated[str, typer.Argument(help="A study id (see bold study list).")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Show a study's definition, the fields it needs or can use, and its parameters."""
+    from bold.studies.builtin import catalogue
+
+    _open(workspace, "study list")
+    study = catalogue().get(study_id)
+    if study is None:
+        raise fail(f"no study {study_id!r}; see bold study list")
+    console.print(f"[bold]{study.title}[/] ({study.id}), {study.question}\n\n{study.definition}\n")
+    console.print("Needs: " + ", ".join(study.needs))
+    if study.optional:
+        console.print("Uses when agreed: " + ", ".join(study.optional))
+    for name, value in study.parameters.items():
+        console.print(f"  --param {name}={'' if value is None else value}")
+
+
+@study_app.command("run")
+def study_run(
+    project_id: Annotated[str, typer.Argument(help="The project whose extract the study runs on.")],
+    study_id: Annotated[str, typer.Argument(help="A study id, or 'all' for every study the agreement allows.")],
+    param: Annotated[list[str], typer.Option("--param", help="A study parameter, name=value (repeatable).")] = [],  # noqa: B006
+    backend: Annotated[str, typer.Option(help="Engine: duckdb (default) or pyspark (local Spark).")] = "duckdb",
+    workspace: WorkspaceOption = Path("."),
+):
+    """Run a study; its tables and charts are written as a pending output for the output checkers."""
+    import os
+
+    from bold.governance.projects import ProjectError
+    from bold.governance.projects import get as get_project
+    from bold.studies import runner
+    from bold.studies.builtin import catalogue
+    from bold.studies.language import StudyError
+
+    ws = _open(workspace, "study run")
+    parameters = _parameters(param)
+    if study_id == "all":
+        if parameters:
+            raise fail("--param applies to one study; run studies one by one to set parameters")
+        project = _project_call(get_project, ws, project_id)
+        allowed = project.agreement.requested()
+        ids = [s.id for s in catalogue().values() if set(s.needs) <= allowed and not s.required]
+        outside = [s.id for s in catalogue().values() if not set(s.needs) <= allowed]
+        if outside:
+            console.print(f"Not in this agreement's scope: {', '.join(outside)}")
+        for s in catalogue().values():
+            if s.required and s.id not in outside:
+                console.print(f"Run {s.id} on its own: it needs " + ", ".join(f"--param {p}" for p in s.required))
+    else:
+        ids = [study_id]
+    for one in ids:
+        try:
+            with phases(f"running {one}"):
+                output = runner.run(
+                    ws, project_id, one, parameters=parameters, backend=backend, by=os.environ["BOLD_USER"]
+                )
+        except (StudyError, ProjectError) as exc:
+            raise fail(str(exc)) from None
+        manifest = output.manifest()
+        tables = ", ".join(f"{n} ({t['rows']} rows)" for n, t in manifest["tables"].items())
+        console.print(f"{one}: pending output {output.id} in {manifest['seconds']} s: {tables}")
+    console.print("Outputs wait for disclosure checking; an output checker can read them with bold outputs show.")
+
+
+outputs_app = typer.Typer(help="Outputs of study runs, pending disclosure checks.", no_args_is_help=True)
+app.add_typer(outputs_app, name="outputs")
+
+
+@outputs_app.command("list")
+def outputs_list(
+    project_id: Annotated[str, typer.Argument(help="The project.")], workspace: WorkspaceOption = Path(".")
+):
+    """List a project's outputs and their status (never their contents)."""
+    from bold.studies.outputs import list_outputs
+
+    table = Table(box=box.SIMPLE_HEAD)
+    table.add_column("output", no_wrap=True)
+    for col in ("status", "by", "at"):
+        table.add_column(col, overflow="fold")
+    for o in list_outputs(_open(workspace, "outputs list"), project_id):
+        table.add_row(o.id, o.status, o.created_by, o.created_at[:16])
+    console.print(table)
+
+
+@outputs_app.command("show")
+def outputs_show(
+    project_id: Annotated[str, typer.Argument(help="The project.")],
+    output_id: Annotated[str, typer.Argument(help="The output (see bold outputs list).")],
+    table_name: Annotated[str | None, typer.Option("--table", help="Show only this table.")] = None,
+    workspace: WorkspaceOption = Path("."),
+):
+    """Show a pending output to an output checker of the project: manifest, checksums and every table."""
+    import os
+
+    from bold import audit
+    from bold.governance.projects import ProjectError, get
+    from bold.studies.language import StudyError
+    from bold.studies.outputs import check_reader, verify_files
+    from bold.studies.outputs import get as get_output
+
+    ws = _open(workspace, "outputs show")
+    who = os.environ["BOLD_USER"]
+    try:
+        output = get_output(ws, project_id, output_id)
+        check_reader(get(ws, project_id), output, who)
+    except (StudyError, ProjectError) as exc:
+        audit.record(ws, "refused", "outputs show", {"output": output_id, "reason": str(exc)}, who=who)
+        raise fail(str(exc)) from None
+    audit.record(ws, "output viewed", project_id, {"output": output_id}, who=who)
+    manifest = output.manifest()
+    damaged = verify_files(output)
+    console.print(f"[bold]{manifest['title']}[/] ({output.id}), {output.status}; run by {output.created_by}")
+    console.print(manifest["definition"])
+    console.print(f"Fields used: {', '.join(manifest['fields_used'])}; engine {manifest['engine']}")
+    console.print(f"Parameters: {manifest['parameters']}")
+    for note in manifest["notes"]:
+        console.print(f"Note: {note}")
+    if damaged:
+        console.print(f"[red]Checksum mismatch: {', '.join(damaged)} changed since the run[/]")
+    available = [*manifest["tables"], *manifest.get("reference", {})]
+    for name in [table_name] if table_name else available:
+        if name not in available:
+            raise fail(f"output {output_id} has no table {name!r}; tables: {', '.join(available)}")
+        frame = output.table(name)
+        table = Table(title=name, box=box.SIMPLE_HEAD)
+        for col in frame.columns:
+            table.add_column(str(col), overflow="fold")
+        for row in frame.itertuples(index=False):
+            table.add_row(*[_cell(v) for v in row])
+        console.print(table)
+    if manifest["charts"]:
+        console.print(f"Charts (SVG and Vega-Lite) in {output.folder}: {', '.join(manifest['charts'])}")
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4g}"
+    return str(value)

@@ -48,6 +48,10 @@ PERMISSIONS: dict[str, set[str]] = {
     "audit show": {"governance", "admin"},
     "user add": {"admin"},
     "register build": {"governance", "admin"},
+    "study list": ALL,
+    "study run": {"analyst"},
+    "outputs list": {"analyst", "output_checker", "governance", "admin"},
+    "outputs show": {"output_checker"},
     "user list": {"governance", "admin"},
 }
 _hasher = PasswordHasher()

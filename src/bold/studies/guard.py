@@ -24,8 +24,8 @@ def count_columns(table: pd.DataFrame) -> list[str]:
     return [c for c in table.columns if c in COUNT_COLUMNS or c.endswith("_n") or c.startswith("n_")]
 
 
-def check_aggregate(name: str, table: pd.DataFrame, people_in_extract: int) -> None:
-    """Raise ``StudyError`` naming the table and the reason if ``table`` is not an aggregate."""
+def check_no_keys(name: str, table: pd.DataFrame) -> None:
+    """Refuse a table with a person-level key column or pseudonym-shaped values (every table, reference too)."""
     keys = sorted(PERSON_KEYS & set(map(str, table.columns)))
     if keys:
         raise StudyError(f"table {name!r} has a person-level column ({', '.join(keys)}): refused")
@@ -33,6 +33,11 @@ def check_aggregate(name: str, table: pd.DataFrame, people_in_extract: int) -> N
         values = table[column]
         if values.dtype == object and values.dropna().astype(str).str.match(PSEUDONYM).any():
             raise StudyError(f"table {name!r}, column {column!r} holds values shaped like pseudonyms: refused")
+
+
+def check_aggregate(name: str, table: pd.DataFrame, people_in_extract: int) -> None:
+    """Raise ``StudyError`` naming the table and the reason if ``table`` is not an aggregate."""
+    check_no_keys(name, table)
     counts = count_columns(table)
     if not counts:
         raise StudyError(f"table {name!r} has no count column ({', '.join(COUNT_COLUMNS)} or *_n): refused")

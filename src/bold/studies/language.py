@@ -282,6 +282,12 @@ class Cohort:
             self._cache_source = self._cache
         return self._cache
 
+    def frame(self, columns: Iterable[str]) -> pd.DataFrame:
+        """Row-level values for a model fitted inside the platform (difference-in-differences, propensity
+        scores). Never an output: only the model's aggregate results leave the study, and the runner's guard
+        refuses any table with a row per person."""
+        return self.extract.con.execute(self._cached().select(PERSON, "index_date", *columns))
+
     def people(self) -> int:
         """Distinct people in the cohort (used by the runner's row-level check)."""
         return int(self.extract.con.execute(self.t[PERSON].nunique()))

@@ -76,7 +76,7 @@ def write_pending(
     folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     folder.mkdir(mode=0o700)
     files: dict[str, str] = {}
-    for name, table in result.tables.items():
+    for name, table in {**result.tables, **result.reference}.items():
         files[f"{name}.csv"] = _private_write(folder / f"{name}.csv", table.to_csv(index=False).encode())
     for name, chart in result.charts.items():
         files[f"{name}.vl.json"] = _private_write(folder / f"{name}.vl.json", chart.to_json().encode())
@@ -95,6 +95,9 @@ def write_pending(
         "created_at": now(),
         **run,
         "tables": {name: {"rows": len(t), "columns": [str(c) for c in t.columns]} for name, t in result.tables.items()},
+        "reference": {
+            name: {"rows": len(t), "columns": [str(c) for c in t.columns]} for name, t in result.reference.items()
+        },
         "charts": sorted(result.charts),
         "notes": result.notes,
         "files": files,

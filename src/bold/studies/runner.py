@@ -15,7 +15,7 @@ from bold import audit
 from bold.governance import projects
 from bold.studies import outputs
 from bold.studies.builtin import catalogue
-from bold.studies.guard import check_aggregate
+from bold.studies.guard import check_aggregate, check_no_keys
 from bold.studies.language import PERSON, Extract, StudyError
 from bold.studies.study import Study
 from bold.workspace import Workspace, actor
@@ -81,6 +81,8 @@ def run(
         people = int(extract.con.execute(extract.con.table(next(iter(extract.agreed)))[PERSON].nunique()))
         for name, table in result.tables.items():
             check_aggregate(name, table, people)
+        for name, table in result.reference.items():
+            check_no_keys(name, table)
     except (StudyError, projects.ProjectError) as exc:
         audit.record(ws, "study run refused", project_id, {"study": study_id, "reason": str(exc)}, who=by)
         raise

@@ -15,11 +15,13 @@ from bold.studies.language import Extract, StudyError
 
 @dataclass
 class StudyOutput:
-    """What a study returns: aggregate tables, charts drawn from them, and notes for the output checker."""
+    """What a study returns: aggregate tables, charts drawn from them, and notes for the output checker.
+    ``reference`` tables hold no data about people (model parameters, assumptions) and so carry no counts."""
 
     tables: dict[str, pd.DataFrame]
     charts: dict[str, alt.TopLevelMixin] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    reference: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Study:
     compute: Callable[[Extract, dict[str, Any]], StudyOutput]
     parameters: dict[str, Any] = field(default_factory=dict)  # defaults; a run may override them
     optional: tuple[str, ...] = ()  # dataset.field entries used for extra breakdowns when agreed
+    required: tuple[str, ...] = ()  # parameters a run must set (no sensible default, e.g. the pilot's areas)
 
     def resolve(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults with the run's overrides, refusing names the study does not know."""
@@ -40,6 +43,9 @@ class Study:
         if unknown:
             known = ", ".join(sorted(self.parameters)) or "none"
             raise StudyError(f"study {self.id} has no parameter {', '.join(unknown)} (known: {known})")
+        missing = [name for name in self.required if overrides.get(name) in (None, "")]
+        if missing:
+            raise StudyError(f"study {self.id} needs " + ", ".join(f"--param {name}=..." for name in missing))
         return {**self.parameters, **overrides}
 
 

@@ -1,0 +1,61 @@
+"""The economic value of treatment outcomes (DOMAIN.md 7, after the DSCP evaluation's Appendix C): effective
+treatment journeys and successful completions counted on the project's extract, valued with the economic model
+whose every parameter is shown beside the result and can be changed with ``--param``."""
+
+from __future__ import annotations
+
+from bold.studies import economics
+from bold.studies.builtin import treatment_outcomes
+from bold.studies.language import Extract, StudyError
+from bold.studies.study import Study, StudyOutput
+
+ECONOMIC_DEFAULTS = economics.EconomicParameters().model_dump()
+
+
+def compute(extract: Extract, params: dict) -> StudyOutput:
+    try:
+        p = economics.EconomicParameters.from_overrides({k: params[k] for k in ECONOMIC_DEFAULTS})
+    except ValueError as exc:
+        raise StudyError(f"economic parameters: {exc}") from None
+    outcome_params = {**treatment_outcomes.STUDIES[0].parameters, "start": params["start"], "end": params["end"]}
+    journeys = treatment_outcomes.effective(extract, outcome_params)
+    effective = journeys.summarise(effective=lambda t: t.effective.cast("int64").sum()).iloc[0]
+    ended = treatment_outcomes.latest_ended(extract, outcome_params)
+    completed = ended.summarise(completed=lambda t: t.completed.cast("int64").sum()).iloc[0]
+    summary = economics.economic_summary(
+        p, effective_treatment_people=int(effective.effective), successful_completions=int(completed.completed)
+    )
+    counts = {"effective_treatment_total": int(effective.n), "successful_completions_total": int(completed.n)}
+    summary["n"] = summary.quantity.map(counts)
+    counted = summary[summary.n.notna()].astype({"n": int})
+    tables = {
+        "outcomes_valued": counted.assign(outcomes=[int(effective.effective), int(completed.completed)][: len(counted)])
+    }
+    notes = [
+        f"{int(effective.effective)} effective journeys of {int(effective.n)}; {int(completed.completed)} successful "
+        f"completions among {int(completed.n)} people's latest ended journeys ({p.price_year} prices).",
+        "Values are gross benefits per the DSCP model; they are not causal estimates of what treatment saved.",
+    ]
+    reference = {
+        "unit_values": summary[summary.n.isna()].drop(columns="n"),
+        "parameters": economics.parameters_table(p),
+    }
+    return StudyOutput(tables, {}, notes, reference=reference)
+
+
+STUDIES = [
+    Study(
+        id="economic-value",
+        title="Economic value of effective treatment and successful completions",
+        question="DOMAIN.md 7 (DSCP Appendix C; HM Treasury Green Book discounting)",
+        definition=(
+            "Effective treatment journeys (the treatment-outcomes definition) x the present value of 4 years of "
+            "reduced harm (saving per person-year discounted at 3.5%, years 1-4), and successful completions (latest "
+            "ended journey per person) x the expected value of completion (that value plus the recovery probability "
+            "x the abstinence benefit, years 5-12). 2012 prices; every parameter shown and changeable."
+        ),
+        needs=("treatment.treatment_start_date", "treatment.discharge_date", "treatment.discharge_reason"),
+        compute=compute,
+        parameters={"start": None, "end": None, **ECONOMIC_DEFAULTS},
+    )
+]

@@ -1,0 +1,190 @@
+"""Evaluations (DOMAIN.md 6.5 and 6.7): a pilot's effect on continuity of care by difference-in-differences
+with logistic adjustment (the DSCP method), and the effect of continuity of care on returning to prison within
+a year by propensity-score matching (Justice Data Lab style). Models are fitted inside the platform on the
+project extract; only their aggregate results leave the study."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import altair as alt
+import ibis
+import pandas as pd
+
+from bold.studies import economics
+from bold.studies.builtin import common
+from bold.studies.builtin.continuity import releases_with_need
+from bold.studies.evaluation import difference_in_differences, propensity_matched
+from bold.studies.language import Cohort, Extract, StudyError, age_band
+from bold.studies.study import Study, StudyOutput, agreed
+
+JDL_MINIMUM_PARTICIPANTS = 60  # the Justice Data Lab's minimum number of participants for an analysis
+
+
+def covariates(cohort: Cohort) -> list[str]:
+    """Add the adjustment variables the agreement allows; unknown values become the "missing" category."""
+    extract = cohort.extract
+    names = []
+    person = [f for f in ("sex", "birth_year") if agreed(extract, f"person.{f}")]
+    if person:
+        cohort.person(person)
+        if "sex" in person:
+            cohort.derive(sex=lambda t: ibis.ifelse(t.sex.isin(["M", "F"]), t.sex, ibis.null("string")))
+            names.append("sex")
+        if "birth_year" in person:
+            cohort.derive(age_band=age_band)
+            names.append("age_band")
+    if "ost_at_release" in cohort.t.columns:
+        names.append("ost_at_release")
+    cohort.last_event("_previous_treatment", "treatment", "treatment_start_date", within=(None, -1))
+    cohort.derive(previous_treatment=lambda t: t._previous_treatment.notnull())
+    names.append("previous_treatment")
+    if agreed(extract, "mental_health.referral_date"):
+        cohort.last_event("_mh", "mental_health", "referral_date", within=(-365, -1))
+        cohort.derive(dual_diagnosis=lambda t: t._mh.notnull())
+        names.append("dual_diagnosis")
+    return names
+
+
+def _areas(value) -> list[str]:
+    if value is None or value == "":
+        raise StudyError("set --param pilot_areas=CODE,CODE,... (the pilot's local authority codes)")
+    return [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
+
+
+def pilot_did(extract: Extract, params: dict) -> StudyOutput:
+    areas = _areas(params["pilot_areas"])
+    if not params["pilot_start"]:
+        raise StudyError("set --param pilot_start=YYYY-MM-DD (the date the pilot began)")
+    start = dt.date.fromisoformat(str(params["pilot_start"]))
+    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]})
+    common.complete_follow_up(cohort, params["within_days"])
+    names = covariates(cohort)
+    cohort.derive(
+        pilot=lambda t: t.release_local_authority.isin(areas),
+        after=lambda t: t.index_date >= start,
+    )
+    rows = cohort.frame(["treated", "pilot", "after", *names])
+    rows["treated"] = rows.treated.astype(int)
+    result = difference_in_differences(rows, outcome="treated", pilot="pilot", after="after", covariates=names)
+    tables = result.tables()
+    cells = tables["cells"].set_index(["group", "period"])
+    share = cells.events / cells.n
+    p = economics.EconomicParameters()
+    did = {
+        "a0_pilot": share["pilot", "before"],
+        "a1_pilot": share["pilot", "after"],
+        "a0_comparison": share["comparison", "before"],
+        "a1_comparison": share["comparison", "after"],
+        "clients_in_pilot": float(cells.n["pilot", "after"]),
+        "benefit_per_client": params["benefit_per_client"] or economics.value_of_effective_treatment(p),
+    }
+    value = economics.economic_summary(p, did=did)
+    tables["economic_value"] = value[value.quantity == "did_benefit"].assign(n=len(rows))
+    notes = [
+        f"Pilot areas: {', '.join(areas)}; pilot start {start}; covariates: {', '.join(names) or 'none'}.",
+        f"Residual degrees of freedom {result.df_resid} (SACRO requires at least 10).",
+        "Benefit per client defaults to the value of 4 years of effective treatment (DOMAIN.md 7), 2012 prices.",
+    ]
+    charts = {"cells": cells_chart(tables["cells"].assign(share=lambda d: d.events / d.n))}
+    return StudyOutput(tables, charts, notes, reference={"economic_parameters": economics.parameters_table(p)})
+
+
+def cells_chart(cells: pd.DataFrame) -> alt.Chart:
+    return (
+        alt.Chart(cells, title="Continuity of care before and after the pilot")
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("period:N", sort=["before", "after"]),
+            y=alt.Y("share:Q", axis=alt.Axis(format="%")),
+            color="group:N",
+        )
+        .properties(width=common.WIDTH)
+    )
+
+
+def treatment_psm(extract: Extract, params: dict) -> StudyOutput:
+    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]})
+    common.complete_follow_up(cohort, 365)
+    names = covariates(cohort)
+    cohort.count_events("previous_releases", "prison", "release_date", within=(None, -1))
+    cohort.derive(
+        previous_prison=lambda t: ibis.cases((t.previous_releases >= 2, "2+"), else_=t.previous_releases.cast("string"))
+    )
+    cohort.first_event("back_in", "prison", "reception_date", within=(1, 365))
+    cohort.derive(reoffended=lambda t: t.back_in.notnull())
+    rows = cohort.frame(["treated", "reoffended", "previous_prison", *names])
+    rows = rows.sort_values(["person_id", "index_date"]).drop_duplicates("person_id")  # one release per person
+    if rows.treated.sum() < JDL_MINIMUM_PARTICIPANTS:
+        raise StudyError(
+            f"{int(rows.treated.sum())} participants: the Justice Data Lab needs at least {JDL_MINIMUM_PARTICIPANTS}"
+        )
+    rows["treated"] = rows.treated.astype(int)
+    rows["reoffended"] = rows.reoffended.astype(int)
+    result = propensity_matched(
+        rows, treated="treated", outcome="reoffended", covariates=["previous_prison", *names], seed=params["seed"]
+    )
+    notes = [
+        "Participants: the first release of each person in the period followed by treatment within 21 days; "
+        "comparison: releases without. Outcome: a new prison reception on days 1-365 (re-imprisonment stands in "
+        "for one-year proven reoffending, which these data do not hold).",
+        f"{result.n_unmatched} participants had no comparison within the caliper and are left out.",
+    ]
+    return StudyOutput(result.tables(), {}, notes)
+
+
+STUDIES = [
+    Study(
+        id="pilot-evaluation",
+        title="Pilot evaluation: difference-in-differences on continuity of care",
+        question="DOMAIN.md 6.5 (DSCP evaluation) and 7 (economic value)",
+        definition=(
+            "Releases with a substance misuse need and complete 21-day follow-up; outcome: treatment within 21 days. "
+            "Pilot: the local authority of release is a pilot area; after: released on or after the pilot start. "
+            "Effect: (pilot after - pilot before) - (comparison after - comparison before), raw and adjusted by "
+            "logistic regression (outcome ~ pilot + after + pilot:after + covariates) with a 'missing' category for "
+            "missing values; the adjusted effect is the average marginal effect on pilot-after releases (delta-method "
+            "95% interval). Covariates as agreed: sex, age band, OST at release, previous treatment, mental-health "
+            "contact in the year before (dual diagnosis). Value: DiD x pilot clients x benefit per client."
+        ),
+        needs=(
+            "prison.release_date",
+            "prison.substance_misuse_need",
+            "prison.release_local_authority",
+            "treatment.treatment_start_date",
+        ),
+        optional=("person.sex", "person.birth_year", "prison.ost_at_release", "mental_health.referral_date"),
+        compute=pilot_did,
+        required=("pilot_areas", "pilot_start"),
+        parameters={
+            "pilot_areas": None,
+            "pilot_start": None,
+            "start": None,
+            "end": None,
+            "within_days": 21,
+            "benefit_per_client": None,
+        },
+    ),
+    Study(
+        id="treatment-impact",
+        title="Impact of continuity of care on returning to prison (propensity-score matched)",
+        question="DOMAIN.md 6.7 (Justice Data Lab)",
+        definition=(
+            "First release per person with a substance misuse need and a year of follow-up. Participants started "
+            "community treatment within 21 days; each is matched 1:1 without replacement to the nearest comparison "
+            "release on the logit of a propensity score (logistic regression on previous releases, sex, age band, "
+            "OST at release, previous treatment and dual diagnosis as agreed, 'missing' categories), caliper 0.2 SD. "
+            "Outcome: back in prison within 365 days. Effect: difference in percentage points with a paired 95% "
+            "interval and p-value; balance: standardised mean differences before and after matching."
+        ),
+        needs=(
+            "prison.release_date",
+            "prison.reception_date",
+            "prison.substance_misuse_need",
+            "treatment.treatment_start_date",
+        ),
+        optional=("person.sex", "person.birth_year", "prison.ost_at_release", "mental_health.referral_date"),
+        compute=treatment_psm,
+        parameters={"start": None, "end": None, "within_days": 21, "seed": 0},
+    ),
+]
