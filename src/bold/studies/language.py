@@ -30,6 +30,8 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
+from bold.sources import ContractError, load_contract
+
 PERSON = "person_id"
 Where = Callable[[ir.Table], ir.BooleanValue]
 Expr = Callable[[ir.Table], ir.Value]
@@ -105,13 +107,15 @@ class Extract:
 
     @property
     def data_end(self) -> dt.date:
-        """The last date anywhere in the extract: follow-up stops here (the data's coverage ends)."""
+        """The last date of anything that happened in the extract: follow-up stops here (the data's coverage
+        ends). Scheduled dates that may lie in the future (an order's planned end) do not count."""
         if self._data_end is None:
             ends = []
             for dataset in self.agreed:
                 table = self.con.table(dataset)
+                scheduled = _scheduled_fields(dataset)
                 for name, kind in table.schema().items():
-                    if kind.is_date() or kind.is_timestamp():
+                    if (kind.is_date() or kind.is_timestamp()) and name not in scheduled:
                         ends.append(self.con.execute(table[name].max()))
             ends = [pd.Timestamp(e).date() for e in ends if e is not None and not pd.isna(e)]
             if not ends:
@@ -143,9 +147,13 @@ class Cohort:
         if end is not None:
             source = source.filter(source[index] <= end)
         source = source.select(PERSON, index_date=source[index], **{f: source[f] for f in fields})
-        if distinct:  # the same event recorded twice (a duplicate record, linked to one person) counts once
-            source = source.group_by([PERSON, "index_date"]).aggregate(**{f: source[f].min() for f in fields})
-        self.t = source.mutate(_row=ibis.row_number())
+        if distinct:  # the same event recorded twice (a duplicate record, linked to one person) counts once;
+            # a flag set on either record is kept, other fields take the smallest value (deterministic)
+            source = source.group_by([PERSON, "index_date"]).aggregate(
+                **{f: source[f].max() if source[f].type().is_boolean() else source[f].min() for f in fields}
+            )
+        # Ordered, so every branch of the query (Spark recomputes each) numbers the rows the same way.
+        self.t = source.mutate(_row=ibis.row_number().over(order_by=[PERSON, "index_date", *fields]))
         self._cache_source = self._cache = None
 
     def _events(self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields) -> ir.Table:
@@ -327,3 +335,12 @@ def flag(t: ir.Table, column: str, yes: str = "yes", no: str = "no") -> ir.Strin
 def _not_a_table(node: ops.Node) -> bool:
     """Walk a condition's own fields without descending into the tables they come from."""
     return not isinstance(node, ops.Relation)
+
+
+def _scheduled_fields(dataset: str) -> set[str]:
+    """Date fields a contract allows in the future (planned dates, not events)."""
+    try:
+        contract = load_contract(dataset)
+    except ContractError:  # the person dataset, or a test's own table
+        return set()
+    return {c.field for c in contract.content if c.allow_future}
