@@ -248,10 +248,11 @@ class Cohort:
         self.t = joined.select(*self.t.columns, *[c for c in people.columns if c != "_person"])
         return self
 
-    def lookup(self, table: pd.DataFrame, on: str) -> Cohort:
-        """Add the columns of a public reference table (for example region by local authority)."""
+    def lookup(self, table: pd.DataFrame, on: str, key: str | None = None) -> Cohort:
+        """Add the columns of a public reference table (for example region by local authority), matching the
+        cohort's column ``on`` to the table's column ``key`` (default: the same name)."""
         ref = ibis.memtable(table)
-        ref = ref.rename(_key=on)
+        ref = ref.rename(_key=key or on)
         joined = self.t.left_join(ref, self.t[on] == ref._key)
         self.t = joined.select(*self.t.columns, *[c for c in ref.columns if c != "_key"])
         return self

@@ -40,7 +40,7 @@ def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
     cohort.derive(financial_year=financial_year, quarter=quarter)
     names = ["financial_year", "quarter"]
     if local_authority:
-        cohort.lookup(local_authorities()[["local_authority", "region"]], on=local_authority)
+        cohort.lookup(local_authorities()[["local_authority", "region"]], on=local_authority, key="local_authority")
         names.append("region")
     person = [f for f in ("sex", "birth_year") if agreed(cohort.extract, f"person.{f}")]
     if person:

@@ -18,7 +18,8 @@ DEFINITION = (
 
 
 def releases_with_need(extract: Extract, params: dict) -> Cohort:
-    fields = ["prison"] + (["release_local_authority"] if agreed(extract, "prison.release_local_authority") else [])
+    optional = [f for f in ("release_local_authority", "ost_at_release") if agreed(extract, f"prison.{f}")]
+    fields = ["prison", *optional]
     cohort = Cohort(
         extract,
         "prison",
