@@ -249,12 +249,14 @@ class Cohort:
         return self
 
     def lookup(self, table: pd.DataFrame, on: str, key: str | None = None) -> Cohort:
-        """Add the columns of a public reference table (for example region by local authority), matching the
-        cohort's column ``on`` to the table's column ``key`` (default: the same name)."""
-        ref = ibis.memtable(table)
-        ref = ref.rename(_key=key or on)
-        joined = self.t.left_join(ref, self.t[on] == ref._key)
-        self.t = joined.select(*self.t.columns, *[c for c in ref.columns if c != "_key"])
+        """Add the columns of a small public reference table (for example region by local authority), matching
+        the cohort's column ``on`` to the table's column ``key`` (default: the same name). Compiled to a CASE
+        expression, so no table has to be shipped to the engine."""
+        key = key or on
+        for column in table.columns:
+            if column != key:
+                mapping = dict(zip(table[key], table[column], strict=True))
+                self.t = self.t.mutate(**{column: self.t[on].substitute(mapping, else_=ibis.null("string"))})
         return self
 
     def days_to_data_end(self, name: str = "days_to_data_end") -> Cohort:
