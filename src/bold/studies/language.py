@@ -226,6 +226,24 @@ class Cohort:
         count = events[distinct].nunique() if distinct else events.count()
         return self._attach(events.group_by("_row").aggregate(**{name: count}), fill={name: 0})
 
+    def ongoing(
+        self,
+        name: str,
+        dataset: str,
+        start: str,
+        end: str | None = None,
+        within: tuple[int | None, int | None] = (None, -1),
+        where: Where | None = None,
+    ) -> Cohort:
+        """Add ``name``: whether an episode that started in the window (``start`` to ``end``, such as a
+        treatment journey) was still open on the index date: no end yet, or an end on day 0 or later. Without
+        ``end``, any start in the window counts."""
+        events = self._events(dataset, start, within, where, [end] if end else [])
+        if end:
+            events = events.filter(events[end].isnull() | (events[end] >= events.index_date))
+        hits = events.group_by("_row").aggregate(**{name: events.count() > 0})
+        return self._attach(hits, fill={name: False})
+
     def count_each(
         self,
         dataset: str,

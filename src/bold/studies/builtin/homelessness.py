@@ -26,7 +26,7 @@ import ibis
 import ibis.expr.types as ir
 
 from bold.studies.builtin import common
-from bold.studies.language import PERSON, Cohort, Extract
+from bold.studies.language import Cohort, Extract
 from bold.studies.study import Study, StudyOutput, agreed
 
 DUTIES = {"PREV": "prevention", "RELF": "relief"}
@@ -54,26 +54,6 @@ def duty_label(t: ir.Table) -> ir.StringValue:
     return ibis.cases(*cases, else_=t.duty).fill_null("missing")
 
 
-def already_in_treatment(cohort: Cohort, name: str, with_discharge: bool) -> Cohort:
-    """Add ``name``: a journey started on days -365 to -1 and (``with_discharge``) not discharged before day 0.
-
-    Built here because the language's event windows see one date of an event; a journey that is open on the
-    index date needs two (its start and its discharge)."""
-    fields = ["treatment_start_date", *(["discharge_date"] if with_discharge else [])]
-    journeys = cohort.extract.table("treatment", fields).rename(_person=PERSON)
-    base = cohort.t.select("_row", PERSON, "index_date")
-    joined = base.join(journeys, base[PERSON] == journeys._person)
-    started = joined.treatment_start_date.delta(joined.index_date, unit="day")
-    ongoing = (started >= -LOOKBACK_DAYS) & (started <= -1)
-    if with_discharge:
-        ongoing &= joined.discharge_date.isnull() | (joined.discharge_date >= joined.index_date)
-    hits = joined.filter(ongoing).select(_hit=joined._row).distinct()
-    columns = cohort.t.columns
-    joined = cohort.t.left_join(hits, cohort.t._row == hits._hit)
-    cohort.t = joined.select(*columns, **{name: joined._hit.notnull()})
-    return cohort
-
-
 def applications(extract: Extract, params: dict) -> Cohort:
     within = params["within_days"]
     optional = [f for f in ("duty", "local_authority") if agreed(extract, f"homelessness.{f}")]
@@ -86,7 +66,8 @@ def applications(extract: Extract, params: dict) -> Cohort:
         period=common.period(params),
     )
     cohort.first_event("days_to_treatment", "treatment", "treatment_start_date", within=(0, within))
-    already_in_treatment(cohort, "already", agreed(extract, "treatment.discharge_date"))
+    end = "discharge_date" if agreed(extract, "treatment.discharge_date") else None
+    cohort.ongoing("already", "treatment", "treatment_start_date", end, within=(-LOOKBACK_DAYS, -1))
     common.complete_follow_up(cohort, within)
     return cohort.derive(reached=lambda t: t.days_to_treatment.notnull(), support_need=need_label)
 
