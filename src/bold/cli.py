@@ -894,17 +894,7 @@ def outputs_show(
         if name not in available:
             raise fail(f"output {output_id} has no table {name!r}; tables: {', '.join(available)}")
         frame = output.table(name)
-        table = Table(title=name, box=box.SIMPLE_HEAD)
-        for col in frame.columns:
-            table.add_column(str(col), overflow="fold")
-        for row in frame.itertuples(index=False):
-            table.add_row(*[_cell(v) for v in row])
-        console.print(table)
+        console.print(f"\n[bold]{name}[/] ({len(frame)} rows)")
+        console.out(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"), highlight=False)
     if manifest["charts"]:
         console.print(f"Charts (SVG and Vega-Lite) in {output.folder}: {', '.join(manifest['charts'])}")
-
-
-def _cell(value) -> str:
-    if isinstance(value, float):
-        return "" if value != value else f"{value:.4g}"
-    return str(value)

@@ -154,3 +154,27 @@ def test_psm_errors():
         propensity_matched(df.assign(y=df["y"] * 3), treated="t", outcome="y", covariates=["x1"])
     with pytest.raises(ValueError, match="separation"):
         propensity_matched(df.assign(x3=df["t"]), treated="t", outcome="y", covariates=["x1", "x3"])
+
+
+def test_fast_greedy_matching_equals_the_brute_force_search():
+    """Matching through "next free" pointers picks exactly what scanning every free comparison would."""
+    from bold.studies.evaluation import _match
+
+    rng = np.random.default_rng(4)
+    score = rng.normal(size=3_000)
+    treated = rng.random(3_000) < 0.3
+    width = 0.05
+    order = np.random.default_rng(9)
+    order.permutation(np.flatnonzero(~treated))  # the same draws _match makes, in the same order
+    expected, used = [], set()
+    pool = np.flatnonzero(~treated)
+    for i in order.permutation(np.flatnonzero(treated)):
+        free = [j for j in pool if j not in used]
+        if not free:
+            break
+        j = min(free, key=lambda j: abs(score[j] - score[i]))
+        if abs(score[j] - score[i]) <= width:
+            used.add(j)
+            expected.append((i, j))
+    got_t, got_c = _match(score, treated, width, seed=9)
+    assert list(zip(got_t.tolist(), got_c.tolist(), strict=True)) == [(int(a), int(b)) for a, b in expected]

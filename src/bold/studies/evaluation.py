@@ -190,18 +190,36 @@ class PsmResult(_Tables):
 def _match(score: np.ndarray, treated: np.ndarray, width: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Greedy 1:1 nearest neighbour without replacement, treated units taken in a seeded random order.
 
-    Greedy matching is close to optimal matching in balance (Austin 2014); shuffling both the treated order and the
-    comparison pool makes ties (common with categorical covariates) fall randomly, but the same way for a seed.
+    Greedy matching is close to optimal matching in balance (Austin 2014). The comparison pool is sorted by score
+    (ties in a seeded random order, so they fall randomly but the same way for a seed); each treated unit takes the
+    nearer of the free neighbours either side of its score, found through "next free" pointers with path
+    compression, so matching a million units takes seconds rather than hours.
     """
     rng = np.random.default_rng(seed)
     pool = rng.permutation(np.flatnonzero(~treated))
-    pool_score, free = score[pool], np.ones(len(pool), dtype=bool)
+    pool = pool[np.argsort(score[pool], kind="stable")]
+    pool_score, n = score[pool], len(pool)
+    up = np.arange(n + 1)  # up[k]: a free position >= k (n: none)
+    down = np.arange(n + 1)  # down[k + 1]: a free position <= k, shifted by one (0: none)
+
+    def free(pointers: np.ndarray, k: int) -> int:
+        root = k
+        while pointers[root] != root:
+            root = pointers[root]
+        while pointers[k] != root:
+            pointers[k], k = root, pointers[k]
+        return root
+
     pairs = []
     for i in rng.permutation(np.flatnonzero(treated)):
-        distance = np.where(free, np.abs(pool_score - score[i]), np.inf)
-        j = int(np.argmin(distance))
-        if distance[j] <= width:
-            free[j] = False
+        k = int(np.searchsorted(pool_score, score[i]))
+        right, left = free(up, k), free(down, k) - 1
+        options = [j for j in (left, right) if 0 <= j < n]
+        if not options:
+            break
+        j = min(options, key=lambda j: abs(pool_score[j] - score[i]))
+        if abs(pool_score[j] - score[i]) <= width:
+            up[j], down[j + 1] = j + 1, j
             pairs.append((i, pool[j]))
     matched = np.array(pairs, dtype=int).reshape(-1, 2)
     return matched[:, 0], matched[:, 1]

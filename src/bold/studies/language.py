@@ -152,8 +152,10 @@ class Cohort:
             source = source.group_by([PERSON, "index_date"]).aggregate(
                 **{f: source[f].max() if source[f].type().is_boolean() else source[f].min() for f in fields}
             )
-        # Ordered, so every branch of the query (Spark recomputes each) numbers the rows the same way.
-        self.t = source.mutate(_row=ibis.row_number().over(order_by=[PERSON, "index_date", *fields]))
+        # Ordered, so every branch of the query (Spark recomputes each) numbers the rows the same way; after
+        # merging, person and index date identify a row.
+        order = [PERSON, "index_date"] + ([] if distinct else fields)
+        self.t = source.mutate(_row=ibis.row_number().over(order_by=order))
         self._cache_source = self._cache = None
 
     def _events(self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields) -> ir.Table:

@@ -17,8 +17,10 @@ DEFINITION = (
 )
 
 
-def releases_with_need(extract: Extract, params: dict) -> Cohort:
-    optional = [f for f in ("release_local_authority", "ost_at_release") if agreed(extract, f"prison.{f}")]
+def releases_with_need(extract: Extract, params: dict, extra: tuple[str, ...] = ()) -> Cohort:
+    """Releases with a substance misuse need and the days to the first treatment start in the pick-up window;
+    ``extra`` prison fields are added when agreed (for models and breakdowns)."""
+    optional = [f for f in ("release_local_authority", *extra) if agreed(extract, f"prison.{f}")]
     fields = ["prison", *optional]
     cohort = Cohort(
         extract,

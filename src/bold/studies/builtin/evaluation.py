@@ -57,7 +57,7 @@ def pilot_did(extract: Extract, params: dict) -> StudyOutput:
     if not params["pilot_start"]:
         raise StudyError("set --param pilot_start=YYYY-MM-DD (the date the pilot began)")
     start = dt.date.fromisoformat(str(params["pilot_start"]))
-    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]})
+    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]}, ("ost_at_release",))
     common.complete_follow_up(cohort, params["within_days"])
     names = covariates(cohort)
     cohort.derive(
@@ -104,7 +104,7 @@ def cells_chart(cells: pd.DataFrame) -> alt.Chart:
 
 
 def treatment_psm(extract: Extract, params: dict) -> StudyOutput:
-    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]})
+    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]}, ("ost_at_release",))
     common.complete_follow_up(cohort, 365)
     names = covariates(cohort)
     cohort.count_events("previous_releases", "prison", "release_date", within=(None, -1))

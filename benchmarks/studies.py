@@ -1,0 +1,199 @@
+"""Benchmark: time and peak memory of each built-in study on a 1M-person project extract, on DuckDB.
+
+The extract is built as a project's is (synthetic population, every source ingested, the
+``bold-questions`` agreement submitted, approved and built) except that links.duckdb is written from
+the synthetic ground truth, not by Splink: PERFECT LINKAGE, because linkage has its own benchmark
+(benchmarks/linkage.py) and this one measures the study stage only.
+
+The baseline, measured in the same run on the same extract, is DuckDB alone doing a plain full scan
+of each table the study reads (``count(*), count(distinct person_id)``): the floor that a study's
+cohort building and aggregation sit on. Each study runs in its own process, on a freshly opened
+extract, so neither caches nor peak memory (VmHWM) carry over. Target (issue): < 10 s per study.
+
+    .venv/bin/python benchmarks/studies.py [--people 1000000] [--work bench-out/studies] [--reuse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+TARGET_SECONDS = 10
+PROJECT = "bold-questions"
+AGREEMENT = Path(__file__).resolve().parents[1] / "docs" / "examples" / "bold-questions.yaml"
+EXTRACT = Path("projects", PROJECT, "extract.duckdb")  # inside the workspace
+LEVELS = ("high", "medium", "low")
+
+
+def _perfect_links(ws, truth: Path) -> None:
+    """Write ``links.duckdb`` as one linkage run whose people are the true people, at every threshold."""
+    from bold.ingest.rules import sql_text
+    from bold.linkage.run import LINKS_SCHEMA, stored_sources
+    from bold.workspace import actor, now
+
+    with ws.identifiers(read_only=True) as con:
+        sources = stored_sources(con)
+        union = " union all ".join(
+            f"select record_key, '{s}' as source, source_record_id, sex, date_of_birth from identifiers.{s}"
+            for s in sources
+        )
+        con.execute(
+            f"""create temp table mapped as select i.*, t.person_id from ({union}) i
+                join read_parquet({sql_text(str(truth / "records.parquet"))}) t
+                  on t.source = i.source and t.record_id = i.source_record_id"""
+        )
+        distinct = "(select distinct person_id from mapped)"
+        con.execute(f"create temp table keys as select person_id, uuid() as person_key from {distinct}")
+        con.execute(f"attach {sql_text(str(ws.links_path))} as links")
+        con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table links."))
+        con.execute(
+            "insert into links.record_person select 1, m.record_key, m.source, k.person_key, k.person_key, "
+            "k.person_key from mapped m join keys k using (person_id)"
+        )
+        modes = "k.person_key, mode(m.sex), mode(year(m.date_of_birth)) from mapped m join keys k using (person_id)"
+        for level in LEVELS:  # as bold link derives them: the most common among the person's records
+            con.execute(f"insert into links.person_attributes select 1, '{level}', {modes} group by all")
+        records, people = con.execute("select count(*), count(distinct person_id) from mapped").fetchone()
+        con.execute(
+            "insert into links.runs values (1, ?, ?, ?, ?, ?, 0, 0, 0, null, ?, ?)",
+            [now(), now(), actor(), sources, records, json.dumps({}), json.dumps(dict.fromkeys(LEVELS, people))],
+        )
+
+
+def prepare(people: int, work: Path, reuse: bool) -> Path:
+    """A workspace holding the built ``bold-questions`` extract for ``people`` synthetic people."""
+    from bold.governance import projects
+    from bold.ingest.pipeline import ingest
+    from bold.synth.config import SOURCES, SynthConfig
+    from bold.synth.generate import generate
+    from bold.workspace import Workspace
+
+    synth, ws_dir = work / f"synth-{people}", work / f"workspace-{people}"
+    if reuse and (ws_dir / EXTRACT).exists():
+        print(f"reusing the extract in {ws_dir}")
+        return ws_dir
+    if not (reuse and (synth / "truth" / "summary.json").exists()):
+        print(f"generating {people:,} synthetic people ...", flush=True)
+        generate(SynthConfig(people=people, seed=17), synth, formats=("parquet",))
+    shutil.rmtree(ws_dir, ignore_errors=True)
+    ws, t0 = Workspace.init(ws_dir), time.perf_counter()
+    for source in SOURCES:
+        ingest(ws, source, synth / f"{source}.parquet")
+    _perfect_links(ws, synth / "truth")
+    os.environ["BOLD_USER"] = "ana"
+    projects.submit(ws, AGREEMENT)
+    os.environ["BOLD_USER"] = "grace"
+    projects.approve(ws, PROJECT)
+    projects.build(ws, PROJECT)
+    print(f"  ingested, linked by the truth and built in {time.perf_counter() - t0:.0f} s", flush=True)
+    return ws_dir
+
+
+def _studies() -> tuple[dict, dict[str, str]]:
+    """The built-in studies; if the catalogue cannot load (a module half-written), each module that loads."""
+    from bold.studies import builtin
+
+    try:
+        return builtin.catalogue(), {}
+    except Exception:
+        found, broken = {}, {}
+        for name in builtin.MODULES:
+            try:
+                found |= {s.id: s for s in importlib.import_module(f"bold.studies.builtin.{name}").STUDIES}
+            except Exception as exc:
+                if getattr(exc, "name", None) != f"bold.studies.builtin.{name}":  # else: not written yet
+                    broken[name] = f"{type(exc).__name__}: {exc}"
+        return found, broken
+
+
+def _child_study(study_id: str, ws_dir: str, parameters: str) -> None:
+    from bold.governance import projects
+    from bold.studies.runner import check_allowed, open_extract
+    from bold.workspace import Workspace
+
+    ws = Workspace.open(Path(ws_dir))
+    study = _studies()[0][study_id]
+    try:
+        project = projects.get(ws, PROJECT)
+        check_allowed(study, project)
+        extract = open_extract(ws, project)
+        t0 = time.perf_counter()
+        study.compute(extract, study.resolve(json.loads(parameters)))
+    except Exception as exc:  # report it and let the other studies run
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        return
+    seconds = time.perf_counter() - t0
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would include the parent's peak
+    peak_gb = int(re.search(r"VmHWM:\s*(\d+)", Path("/proc/self/status").read_text())[1]) / 1024**2
+    extract.con.disconnect()
+    con = duckdb.connect(str(Path(ws_dir) / EXTRACT), read_only=True)
+    datasets = sorted({e.split(".")[0] for e in (*study.needs, *study.optional)} & set(extract.agreed))
+    t0 = time.perf_counter()
+    for dataset in datasets:
+        con.execute(f"select count(*), count(distinct person_id) from {dataset}").fetchall()
+    baseline = time.perf_counter() - t0
+    print(json.dumps({"seconds": seconds, "baseline": baseline, "peak_gb": peak_gb, "datasets": datasets}))
+
+
+def _run(*args: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--work", type=Path, default=Path("bench-out/studies"))
+    parser.add_argument("--reuse", action="store_true", help="reuse the population and extract of an earlier run")
+    args = parser.parse_args()
+    args.work.mkdir(parents=True, exist_ok=True)
+    ws_dir = prepare(args.people, args.work, args.reuse)
+    print(f"\nProject extract '{PROJECT}' of {args.people:,} synthetic people, PERFECT LINKAGE (true links)")
+    with duckdb.connect(str(ws_dir / EXTRACT), read_only=True) as con:  # also warms the page cache
+        for (table,) in con.execute("select table_name from duckdb_tables() where table_name != 'about'").fetchall():
+            rows, persons = con.execute(f"select count(*), count(distinct person_id) from {table}").fetchone()
+            print(f"  {table:<15}{rows:>12,} rows{persons:>12,} people")
+
+    print(f"\n{'study':<28}{'seconds':>9}{'baseline s':>12}{'ratio':>8}{'peak GB':>9}  baseline scans")
+    found, broken = _studies()
+    for module, error in broken.items():
+        print(f"{'module ' + module:<28}  FAILED to load: {error}")
+    failed, slow = list(broken), []
+    truth = json.loads((args.work / f"synth-{args.people}" / "truth" / "summary.json").read_text())
+    known = {"pilot_areas": ",".join(truth["pilot_local_authorities"]), "pilot_start": truth["pilot_start"]}
+    for study_id, study in found.items():
+        params = {k: known[k] for k in study.required if k in known}  # the synthetic pilot's
+        r = _run("--child-study", study_id, str(ws_dir), json.dumps(params))
+        if "error" in r:
+            print(f"{study_id:<28}  FAILED: {r['error']}")
+            failed.append(study_id)
+            continue
+        print(
+            f"{study_id:<28}{r['seconds']:>9.2f}{r['baseline']:>12.2f}{r['seconds'] / r['baseline']:>8.1f}"
+            f"{r['peak_gb']:>9.2f}  {', '.join(r['datasets'])}"
+        )
+        if r["seconds"] >= TARGET_SECONDS:
+            slow.append(study_id)
+    print("baseline: DuckDB alone, count(*) and count(distinct person_id) over each table the study reads")
+    verdict = "met" if not slow else f"MISSED ({', '.join(slow)})"
+    failures = f"; failed, so not timed: {', '.join(failed)}" if failed else ""
+    print(f"target (< {TARGET_SECONDS} s per study on DuckDB, perfect linkage): {verdict}{failures}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child-study":
+        _child_study(*sys.argv[2:5])
+    else:
+        main()
