@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/synth.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/linkage.py
+	$(BIN)/python benchmarks/studies.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -3,6 +3,7 @@ output, and agreement with the generator's truth."""
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import json
@@ -178,3 +179,61 @@ def test_the_command_line_runs_a_study_and_shows_it_only_to_output_checkers(stud
     assert shown.exit_code == 0, shown.output
     assert "Dual diagnosis" in shown.output or "dual" in shown.output.lower()
     assert audit.entries(ws, action="output viewed")
+
+
+def test_studies_read_only_the_project_extract(study_ws, monkeypatch, tmp_path):
+    """With the identifiers, content and links zones moved away and their openers failing, studies still run."""
+    ws, _ = study_ws
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a study opened a zone other than the project extract")
+
+    for opener in ("identifiers", "content", "ingest_session"):
+        monkeypatch.setattr(Workspace, opener, refuse)
+    moved = [ws.identifiers_path, ws.content_path, ws.links_path]
+    for path in moved:
+        path.rename(tmp_path / path.name)
+    try:
+        for study in ("continuity-of-care", "deaths-after-release", "treatment-outcomes"):
+            assert runner.run(ws, "bold-questions", study, by="ana", today=TODAY).status == "pending"
+    finally:
+        for path in moved:
+            (tmp_path / path.name).rename(path)
+
+
+def test_study_code_does_not_refer_to_other_zones():
+    folder = Path(__file__).parents[2] / "src" / "bold" / "studies"
+    for path in folder.rglob("*.py"):
+        text = path.read_text()
+        tree = ast.parse(text)
+        zone_access = {
+            n.attr
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Attribute)
+            and n.attr in {"identifiers", "identifiers_path", "content", "content_path", "links_path", "ingest_session"}
+            and not (isinstance(n.value, ast.Name) and n.value.id == "contract")  # a contract's content columns
+        }
+        imported = {
+            n.module
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("bold.")
+        }
+        assert not zone_access, path.name
+        assert not {m for m in imported if m.startswith(("bold.linkage", "bold.ingest"))}, path.name
+        assert "identifiers.duckdb" not in text and "content.duckdb" not in text, path.name
+
+
+def test_effective_treatment_agrees_with_the_truth(study_ws):
+    """A measure of one dataset: the share of journeys that were effective (DSCP) against the true journeys."""
+    ws, out = study_ws
+    overall = runner.run(ws, "bold-questions", "treatment-outcomes", by="ana", today=TODAY).table("effective_overall")
+    overall = overall.iloc[0]
+    events = pd.read_parquet(out / "truth" / "events.parquet")
+    journeys = events[events.event == "treatment_journey"]
+    start, end = pd.to_datetime(journeys.date), pd.to_datetime(journeys.end_date)
+    data_end = pd.to_datetime(events.date).max()
+    completed = end.notna() & journeys.detail.isin(["CDF", "CAU"])
+    long_enough = (end.fillna(data_end) - start).dt.days >= 83
+    judged = end.notna() | ((data_end - start).dt.days >= 83)
+    true_share = (completed | long_enough)[judged].mean()
+    assert overall.effective_share_low <= true_share <= overall.effective_share_high
