@@ -105,6 +105,11 @@ class Extract:
         self.used.update(f"{dataset}.{f}" for f in names)
         return names
 
+    def people(self) -> int:
+        """People in the extract (the largest number in any one dataset): the bound for row-level checks."""
+        counts = [self.con.execute(self.con.table(d)[PERSON].nunique()) for d in self.agreed]
+        return int(max(counts, default=0))
+
     @property
     def data_end(self) -> dt.date:
         """The last date of anything that happened in the extract: follow-up stops here (the data's coverage
@@ -318,10 +323,6 @@ class Cohort:
         scores). Never an output: only the model's aggregate results leave the study, and the runner's guard
         refuses any table with a row per person."""
         return self.extract.con.execute(self._cached().select(PERSON, "index_date", *columns))
-
-    def people(self) -> int:
-        """Distinct people in the cohort (used by the runner's row-level check)."""
-        return int(self.extract.con.execute(self.t[PERSON].nunique()))
 
 
 # --- breakdowns: expressions shared by studies --------------------------------------------------------

@@ -16,7 +16,7 @@ from bold.governance import projects
 from bold.studies import outputs
 from bold.studies.builtin import catalogue
 from bold.studies.guard import check_aggregate, check_no_keys
-from bold.studies.language import PERSON, Extract, StudyError
+from bold.studies.language import Extract, StudyError
 from bold.studies.study import Study
 from bold.workspace import Workspace, actor
 
@@ -78,7 +78,7 @@ def run(
         started = time.perf_counter()
         result = study.compute(extract, params)
         seconds = time.perf_counter() - started
-        people = int(extract.con.execute(extract.con.table(next(iter(extract.agreed)))[PERSON].nunique()))
+        people = extract.people()
         for name, table in result.tables.items():
             check_aggregate(name, table, people)
         for name, table in result.reference.items():
