@@ -237,3 +237,22 @@ def test_effective_treatment_agrees_with_the_truth(study_ws):
     judged = end.notna() | ((data_end - start).dt.days >= 83)
     true_share = (completed | long_enough)[judged].mean()
     assert overall.effective_share_low <= true_share <= overall.effective_share_high
+
+
+@pytest.mark.parametrize("study_id", sorted(catalogue()))
+def test_a_study_runs_on_exactly_the_fields_it_declares(study_ws, study_id):
+    """An agreement holding only a study's ``needs`` is enough: nothing undeclared is read."""
+    from bold.studies.language import Extract
+
+    ws, out = study_ws
+    study = catalogue()[study_id]
+    agreed: dict[str, list[str]] = {}
+    for entry in study.needs:
+        dataset, field = entry.split(".")
+        agreed.setdefault(dataset, []).append(field)
+    extract = Extract.duckdb(projects.project_dir(ws, "bold-questions") / "extract.duckdb", agreed)
+    summary = json.loads((out / "truth" / "summary.json").read_text())
+    pilot = {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
+    result = study.compute(extract, study.resolve(pilot if study.required else {}))
+    assert result.tables
+    assert extract.used <= set(study.needs)

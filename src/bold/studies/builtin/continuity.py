@@ -20,8 +20,7 @@ DEFINITION = (
 def releases_with_need(extract: Extract, params: dict, extra: tuple[str, ...] = ()) -> Cohort:
     """Releases with a substance misuse need and the days to the first treatment start in the pick-up window;
     ``extra`` prison fields are added when agreed (for models and breakdowns)."""
-    optional = [f for f in ("release_local_authority", *extra) if agreed(extract, f"prison.{f}")]
-    fields = ["prison", *optional]
+    fields = [f for f in ("prison", "release_local_authority", *extra) if agreed(extract, f"prison.{f}")]
     cohort = Cohort(
         extract,
         "prison",
