@@ -43,6 +43,7 @@ demo: $(STAMP)
 	BOLD_USER=ana $(BIN)/bold study run bold-questions pilot-evaluation --workspace $(DEMO)/workspace \
 	  --param pilot_start=$$($(BIN)/python -c "import json; print(json.load(open('$(DEMO)/synth/truth/summary.json'))['pilot_start'])") \
 	  --param pilot_areas=$$($(BIN)/python -c "import json; print(','.join(json.load(open('$(DEMO)/synth/truth/summary.json'))['pilot_local_authorities']))")
+	BOLD_USER=ana $(BIN)/bold study run bold-questions docs/examples/study-continuity-by-ost.yaml --workspace $(DEMO)/workspace
 	BOLD_USER=ana $(BIN)/bold outputs list bold-questions --workspace $(DEMO)/workspace
 	BOLD_USER=oscar $(BIN)/bold outputs show bold-questions --workspace $(DEMO)/workspace \
 	  $$(ls $(DEMO)/workspace/outputs/bold-questions | grep '^continuity-of-care' | head -1) --table by_financial_year

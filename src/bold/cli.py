@@ -769,16 +769,18 @@ def study_list(workspace: WorkspaceOption = Path(".")):
 
 @study_app.command("show")
 def study_show(
-    study_id: Annotated[str, typer.Argument(help="A study id (see bold study list).")],
+    study_id: Annotated[str, typer.Argument(help="A study id (see bold study list) or a study file (.yaml).")],
     workspace: WorkspaceOption = Path("."),
 ):
     """Show a study's definition, the fields it needs or can use, and its parameters."""
-    from bold.studies.builtin import catalogue
+    from bold.studies.language import StudyError
+    from bold.studies.runner import find_study
 
     _open(workspace, "study list")
-    study = catalogue().get(study_id)
-    if study is None:
-        raise fail(f"no study {study_id!r}; see bold study list")
+    try:
+        study = find_study(study_id)
+    except StudyError as exc:
+        raise fail(str(exc)) from None
     console.print(f"[bold]{study.title}[/] ({study.id}), {study.question}\n\n{study.definition}\n")
     console.print("Needs: " + ", ".join(study.needs))
     if study.optional:
@@ -790,7 +792,9 @@ def study_show(
 @study_app.command("run")
 def study_run(
     project_id: Annotated[str, typer.Argument(help="The project whose extract the study runs on.")],
-    study_id: Annotated[str, typer.Argument(help="A study id, or 'all' for every study the agreement allows.")],
+    study_id: Annotated[
+        str, typer.Argument(help="A study id, a study file (.yaml), or 'all' for every study the agreement allows.")
+    ],
     param: Annotated[list[str], typer.Option("--param", help="A study parameter, name=value (repeatable).")] = [],  # noqa: B006
     backend: Annotated[str, typer.Option(help="Engine: duckdb (default) or pyspark (local Spark).")] = "duckdb",
     workspace: WorkspaceOption = Path("."),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from bold import audit
 from bold.governance import projects
@@ -256,3 +257,16 @@ def test_a_study_runs_on_exactly_the_fields_it_declares(study_ws, study_id):
     result = study.compute(extract, study.resolve(pilot if study.required else {}))
     assert result.tables
     assert extract.used <= set(study.needs)
+
+
+def test_an_analysts_study_file_runs_and_cannot_reach_past_the_agreement(study_ws, tmp_path):
+    ws, _ = study_ws
+    example = EXAMPLES / "study-continuity-by-ost.yaml"
+    output = runner.run(ws, "bold-questions", str(example), by="ana", today=TODAY)
+    assert output.study == "continuity-by-ost" and "by_ost_at_release" in output.manifest()["tables"]
+    with pytest.raises(StudyError, match=r"needs .*hospital\.primary_diagnosis.*not in the agreement"):
+        spec = yaml.safe_load(example.read_text())
+        spec["outcomes"][1]["where"] = {"primary_diagnosis": "F112"}
+        path = tmp_path / "wider.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        runner.run(ws, "continuity-of-care", str(path), by="ana", today=TODAY)

@@ -120,7 +120,8 @@ class Extract:
                 table = self.con.table(dataset)
                 scheduled = _scheduled_fields(dataset)
                 for name, kind in table.schema().items():
-                    if (kind.is_date() or kind.is_timestamp()) and name not in scheduled:
+                    agreed = name in self.agreed[dataset] and name not in scheduled
+                    if agreed and (kind.is_date() or kind.is_timestamp()):
                         ends.append(self.con.execute(table[name].max()))
             ends = [pd.Timestamp(e).date() for e in ends if e is not None and not pd.isna(e)]
             if not ends:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from typing import Any
 
 from bold import audit
@@ -17,6 +18,7 @@ from bold.studies import outputs
 from bold.studies.builtin import catalogue
 from bold.studies.guard import check_aggregate, check_no_keys
 from bold.studies.language import Extract, StudyError
+from bold.studies.spec import load_spec
 from bold.studies.study import Study
 from bold.workspace import Workspace, actor
 
@@ -50,6 +52,16 @@ def open_extract(ws: Workspace, project: projects.Project, backend: str = "duckd
     raise StudyError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
+def find_study(name: str) -> Study:
+    """A built-in study by id, or an analyst's study file (YAML, see ``bold.studies.spec``)."""
+    study = catalogue().get(name)
+    if study is not None:
+        return study
+    if name.endswith((".yaml", ".yml")):
+        return load_spec(Path(name))
+    raise StudyError(f"no study {name!r}; see bold study list, or give a study file (.yaml)")
+
+
 def run(
     ws: Workspace,
     project_id: str,
@@ -64,10 +76,8 @@ def run(
     """Run one study for one project and write its results as a pending output."""
     by = by or actor()
     project = projects.get(ws, project_id)
-    study = catalogue().get(study_id)
     try:
-        if study is None:
-            raise StudyError(f"no study {study_id!r}; see bold study list")
+        study = find_study(study_id)
         projects.usable(project, today)
         analysts = {p.name for p in project.agreement.people if p.role == "analyst"}
         if by not in analysts:
