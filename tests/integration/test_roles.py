@@ -22,6 +22,10 @@ EXPECTED = {
     "audit verify": {"governance", "admin"},
     "user add": {"admin"},
     "project list": set(ROLES),
+    "study list": set(ROLES),
+    "study run": {"analyst"},
+    "outputs list": {"analyst", "output_checker", "governance", "admin"},
+    "outputs show": {"output_checker"},
 }
 
 
