@@ -208,6 +208,7 @@ def full_extract(tmp_path, with_optional=True):
         las = local_authorities().drop_duplicates("region")["local_authority"].tolist()
         for i, r in enumerate(rows):
             r["local_authority"] = las[i % 3]
+            r["housing_need"] = "123"[i % 3]
         tables["person"] = [
             {"person_id": p, "sex": "MF"[i % 2], "birth_year": 1970 + 3 * i} for i, p in enumerate(people)
         ]
@@ -227,11 +228,11 @@ def test_compute_gives_aggregate_tables(tmp_path, with_optional):
         check_aggregate(name, table, people)
     if with_optional:
         for measure in ("effective", "completion", "re_presentation"):
-            for by in ("substance", "referral", "financial_year", "region", "sex", "age_band"):
+            for by in ("substance", "referral", "housing", "financial_year", "region", "sex", "age_band"):
                 assert f"{measure}_by_{by}" in out.tables
         assert not out.notes
     else:
         assert "effective_by_substance" not in out.tables and "effective_by_region" not in out.tables
-        assert len(out.notes) == 3
+        assert len(out.notes) == 4  # substance, referral source, housing and local authority not agreed
     assert set(out.charts) == {"effective_by_financial_year", "completion_by_financial_year"}
     assert {"treatment.discharge_date", "treatment.discharge_reason"} <= ex.used

@@ -21,7 +21,9 @@ DEFINITION = (
     "community; when prison.reception_date is agreed), the last date the data cover, and day 364. Week 1 is days "
     "0-6, week 2 days 7-13, weeks 3-4 days 14-27, weeks 5-12 days 28-83, weeks 13-52 days 84-364. Rates are "
     "deaths per 1,000 person-years (365.25 days), with exact Poisson 95% intervals; rate ratios use the log-normal "
-    "interval. Drug-related deaths use the ONS drug-related flag. The same release recorded twice counts once."
+    "interval. By treatment at release (when agreed): a landmark at day 21, comparing deaths on days 21-364 of "
+    "releases alive and in the community on day 21, with and without a treatment start on days 0-21. "
+    "Drug-related deaths use the ONS drug-related flag. The same release recorded twice counts once."
 )
 
 
@@ -39,6 +41,21 @@ def follow_up(cohort: Cohort, horizon: int = HORIZON, back_in_prison: bool = Tru
         died=lambda t: t.death_day.notnull() & (t.death_day <= t.censor_day),
         last_day=lambda t: ibis.least(t.censor_day, t.death_day.fill_null(horizon + 1)),
     ).derive(drug_death=lambda t: t.died & t.death_day_drug_related.fill_null(False))
+
+
+def by_continuity(cohort: Cohort) -> pd.DataFrame:
+    """Deaths from day 21 to day 364 by whether treatment started on days 0-21: a landmark analysis, so only
+    releases still alive and in the community on day 21 count (comparing from day 0 would credit treatment with
+    the deaths of people who died before they could start it: immortal time bias). Filters the cohort, so it
+    comes last."""
+    cohort.first_event("_treated_day", "treatment", "treatment_start_date", within=(0, 21))
+    cohort.derive(
+        continuity=lambda t: ibis.ifelse(
+            t._treated_day.notnull(), "treatment within 21 days", "no treatment within 21 days"
+        )
+    )
+    cohort.keep(lambda t: t.last_day >= 21)
+    return common.person_time(cohort, [("days 21-364", 21, HORIZON)], ["continuity"], "died", "last_day")
 
 
 def by_window(cohort: Cohort, by: list[str], event: str) -> pd.DataFrame:
@@ -91,6 +108,11 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         ratios.append(
             ratio(first4, "all-cause weeks 1-4, on OST vs not", first4.ost == "on OST", first4.ost != "on OST")
         )
+    if agreed(extract, "treatment.treatment_start_date"):
+        landmark = by_continuity(cohort)
+        tables["all_cause_after_day_21_by_continuity"] = landmark
+        treated = landmark.continuity == "treatment within 21 days"
+        ratios.append(ratio(landmark, "all-cause days 21-364, treatment within 21 days vs none", treated, ~treated))
     tables["rate_ratios"] = pd.DataFrame(ratios)
     charts = {"all_cause_by_week": common.rate_chart(every, "window", "Deaths after release, all causes")}
     if "sex" in person:
@@ -108,7 +130,13 @@ STUDIES = [
         question="DOMAIN.md 6.2 (Farrell & Marsden 2008; Merrall et al. 2010; Marsden et al. 2017)",
         definition=DEFINITION,
         needs=("prison.release_date", "deaths.date_of_death", "deaths.drug_related"),
-        optional=("prison.reception_date", "prison.ost_at_release", "person.sex", "prison.substance_misuse_need"),
+        optional=(
+            "prison.reception_date",
+            "prison.ost_at_release",
+            "person.sex",
+            "prison.substance_misuse_need",
+            "treatment.treatment_start_date",
+        ),
         compute=compute,
         parameters={"start": None, "end": None, "substance_misuse_need_only": False},
     )

@@ -45,7 +45,8 @@ REFERRAL_SOURCES = {
     "HOS": "hospital",
     "HSG": "housing or homelessness service",
 }
-OPTIONAL_FIELDS = ("substance_group", "referral_source", "local_authority")
+HOUSING = {"1": "no housing problem", "2": "housing problem", "3": "urgent housing problem (no fixed abode)"}
+OPTIONAL_FIELDS = ("substance_group", "referral_source", "housing_need", "local_authority")
 
 DEFINITION = (
     "DSCP measures (DOMAIN.md 6.5). Effective treatment: treatment journeys starting in the period that ended "
@@ -80,7 +81,7 @@ def label(t: ir.Table, column: str, labels: dict[str, str]) -> ir.StringValue:
 
 
 def add_breakdowns(cohort: Cohort) -> list[str]:
-    """Readable substance group and referral source columns (when agreed) and the standard breakdowns."""
+    """Readable substance group, referral source and housing columns (when agreed) and the standard breakdowns."""
     names = []
     if "substance_group" in cohort.t.columns:
         cohort.derive(substance=lambda t: label(t, "substance_group", SUBSTANCE_GROUPS))
@@ -88,6 +89,9 @@ def add_breakdowns(cohort: Cohort) -> list[str]:
     if "referral_source" in cohort.t.columns:
         cohort.derive(referral=lambda t: label(t, "referral_source", REFERRAL_SOURCES))
         names.append("referral")
+    if "housing_need" in cohort.t.columns:
+        cohort.derive(housing=lambda t: label(t, "housing_need", HOUSING))
+        names.append("housing")
     la = "local_authority" if "local_authority" in cohort.t.columns else None
     groups = [g for g in common.breakdowns(cohort, la) if g != "quarter"]
     return [*names, *groups]
