@@ -156,3 +156,26 @@ def test_hospital_admissions_in_the_year_after_release(tmp_path):
         ("no treatment within 21 days", "1"): 1,
         ("treatment within 21 days", "2"): 1,
     }
+
+
+def test_deaths_by_treatment_at_release_start_at_a_day_21_landmark(tmp_path):
+    x = extract(
+        tmp_path,
+        {
+            "prison": [release("treated-dies-day-30"), release("dies-day-10"), release("survives")],
+            "treatment": [
+                {"person_id": "treated-dies-day-30", "treatment_start_date": d("2021-01-06")},
+                {"person_id": "dies-day-10", "treatment_start_date": d("2021-01-08")},  # day 7, but dead by day 21
+            ],
+            "deaths": [
+                {"person_id": "treated-dies-day-30", "date_of_death": d("2021-01-31"), "drug_related": True},
+                {"person_id": "dies-day-10", "date_of_death": d("2021-01-11"), "drug_related": True},
+                {"person_id": "nobody", "date_of_death": d("2022-06-01"), "drug_related": False},
+            ],
+        },
+    )
+    table = run(x, "deaths-after-release")["all_cause_after_day_21_by_continuity"].set_index("continuity")
+    # Only releases alive and in the community on day 21 count: the death on day 10 is left out entirely.
+    treated, untreated = table.loc["treatment within 21 days"], table.loc["no treatment within 21 days"]
+    assert (treated.n, treated.events) == (1, 1) and treated.person_years == pytest.approx(10 / DAYS)  # days 21-30
+    assert (untreated.n, untreated.events) == (1, 0) and untreated.person_years == pytest.approx(344 / DAYS)
