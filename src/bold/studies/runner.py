@@ -86,7 +86,10 @@ def run(
         params = study.resolve(parameters)
         extract = open_extract(ws, project, backend, spark)
         started = time.perf_counter()
-        result = study.compute(extract, params)
+        try:
+            result = study.compute(extract, params)
+        except ValueError as exc:  # a model that cannot be fitted on these data, for example
+            raise StudyError(f"study {study.id} could not run on this extract: {exc}") from exc
         seconds = time.perf_counter() - started
         people = extract.people()
         for name, table in result.tables.items():
