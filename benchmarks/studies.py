@@ -32,48 +32,13 @@ TARGET_SECONDS = 10
 PROJECT = "bold-questions"
 AGREEMENT = Path(__file__).resolve().parents[1] / "docs" / "examples" / "bold-questions.yaml"
 EXTRACT = Path("projects", PROJECT, "extract.duckdb")  # inside the workspace
-LEVELS = ("high", "medium", "low")
-
-
-def _perfect_links(ws, truth: Path) -> None:
-    """Write ``links.duckdb`` as one linkage run whose people are the true people, at every threshold."""
-    from bold.ingest.rules import sql_text
-    from bold.linkage.run import LINKS_SCHEMA, stored_sources
-    from bold.workspace import actor, now
-
-    with ws.identifiers(read_only=True) as con:
-        sources = stored_sources(con)
-        union = " union all ".join(
-            f"select record_key, '{s}' as source, source_record_id, sex, date_of_birth from identifiers.{s}"
-            for s in sources
-        )
-        con.execute(
-            f"""create temp table mapped as select i.*, t.person_id from ({union}) i
-                join read_parquet({sql_text(str(truth / "records.parquet"))}) t
-                  on t.source = i.source and t.record_id = i.source_record_id"""
-        )
-        distinct = "(select distinct person_id from mapped)"
-        con.execute(f"create temp table keys as select person_id, uuid() as person_key from {distinct}")
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links")
-        con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table links."))
-        con.execute(
-            "insert into links.record_person select 1, m.record_key, m.source, k.person_key, k.person_key, "
-            "k.person_key from mapped m join keys k using (person_id)"
-        )
-        modes = "k.person_key, mode(m.sex), mode(year(m.date_of_birth)) from mapped m join keys k using (person_id)"
-        for level in LEVELS:  # as bold link derives them: the most common among the person's records
-            con.execute(f"insert into links.person_attributes select 1, '{level}', {modes} group by all")
-        records, people = con.execute("select count(*), count(distinct person_id) from mapped").fetchone()
-        con.execute(
-            "insert into links.runs values (1, ?, ?, ?, ?, ?, 0, 0, 0, null, ?, ?)",
-            [now(), now(), actor(), sources, records, json.dumps({}), json.dumps(dict.fromkeys(LEVELS, people))],
-        )
 
 
 def prepare(people: int, work: Path, reuse: bool) -> Path:
     """A workspace holding the built ``bold-questions`` extract for ``people`` synthetic people."""
     from bold.governance import projects
     from bold.ingest.pipeline import ingest
+    from bold.linkage.truth import write_true_links
     from bold.synth.config import SOURCES, SynthConfig
     from bold.synth.generate import generate
     from bold.workspace import Workspace
@@ -89,7 +54,7 @@ def prepare(people: int, work: Path, reuse: bool) -> Path:
     ws, t0 = Workspace.init(ws_dir), time.perf_counter()
     for source in SOURCES:
         ingest(ws, source, synth / f"{source}.parquet")
-    _perfect_links(ws, synth / "truth")
+    write_true_links(ws, synth / "truth")
     os.environ["BOLD_USER"] = "ana"
     projects.submit(ws, AGREEMENT)
     os.environ["BOLD_USER"] = "grace"
