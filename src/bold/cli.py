@@ -786,7 +786,8 @@ def study_show(
     if study.optional:
         console.print("Uses when agreed: " + ", ".join(study.optional))
     for name, value in study.parameters.items():
-        console.print(f"  --param {name}={'' if value is None else value}")
+        required = "  (required)" if name in study.required else ""
+        console.print(f"  --param {name}={'' if value is None else value}{required}", highlight=False)
 
 
 @study_app.command("run")
