@@ -246,7 +246,7 @@ def status(workspace: WorkspaceOption = Path(".")):
 
 
 def _print_linkage_and_projects(ws) -> None:
-    """The latest linkage run and the projects, in one line each: where the workspace stands."""
+    """The latest linkage run, the projects and pending outputs, a line each: where the workspace stands."""
     import json
 
     import duckdb
@@ -266,6 +266,11 @@ def _print_linkage_and_projects(ws) -> None:
     listed = projects.all_projects(ws)
     counts = {status: sum(p.status == status for p in listed) for status in ("submitted", "approved", "closed")}
     console.print("Projects: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    from bold.studies.outputs import list_outputs
+
+    pending = sum(o.status == "pending" for p in listed for o in list_outputs(ws, p.id))
+    if pending:
+        console.print(f"Study outputs waiting for output checkers: {pending}")
 
 
 @app.command()

@@ -270,3 +270,22 @@ def test_an_analysts_study_file_runs_and_cannot_reach_past_the_agreement(study_w
         path = tmp_path / "wider.yaml"
         path.write_text(yaml.safe_dump(spec))
         runner.run(ws, "continuity-of-care", str(path), by="ana", today=TODAY)
+
+
+def test_closing_a_project_keeps_its_outputs_and_stops_its_studies(study_ws, tmp_path):
+    ws, _ = study_ws
+    agreement = yaml.safe_load((EXAMPLES / "continuity-of-care.yaml").read_text())
+    agreement["id"] = "to-be-closed"
+    path = tmp_path / "to-be-closed.yaml"
+    path.write_text(yaml.safe_dump(agreement))
+    os.environ["BOLD_USER"] = "ana"
+    projects.submit(ws, path)
+    os.environ["BOLD_USER"] = "grace"
+    projects.approve(ws, "to-be-closed")
+    projects.build(ws, "to-be-closed", today=TODAY)
+    output = runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)
+    projects.close(ws, "to-be-closed")
+    os.environ.pop("BOLD_USER")
+    assert outputs.verify_files(outputs.get(ws, "to-be-closed", output.id)) == []
+    with pytest.raises(projects.ProjectError, match="closed"):
+        runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)
