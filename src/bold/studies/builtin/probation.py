@@ -89,10 +89,9 @@ def orders(extract: Extract, params: dict) -> Cohort:
 
 
 def requirement_type(drr: ir.BooleanValue, atr: ir.BooleanValue) -> ir.StringValue:
-    """DRR only, ATR only or both. Every order in the cohort has one of the two, so both flags false means
-    two records of one person and start date were merged (the cohort keeps a flag only if every record has
-    it), one with each requirement: that person-day had both."""
-    return ibis.cases((drr == atr, "both"), (drr, "DRR only"), else_="ATR only")
+    """DRR only, ATR only or both (every order in the cohort has at least one; records of one person and start
+    date merged into one order keep a requirement any of them has)."""
+    return ibis.cases((drr & atr, "both"), (drr, "DRR only"), else_="ATR only")
 
 
 def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
