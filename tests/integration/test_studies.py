@@ -60,6 +60,8 @@ def test_every_built_in_study_runs_and_waits_as_a_pending_output(study_ws):
             assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
             assert stat.S_IMODE(path.stat().st_mode) == 0o600  # pending outputs are not for everyone's eyes
         assert outputs.verify_files(output) == []
+        page = (output.folder / "index.html").read_text()
+        assert "Pending output, not released" in page and "<script" not in page
     runs = audit.entries(ws, action="study run")
     assert {json.loads(e["details"])["study"] for e in runs} == set(catalogue())
 

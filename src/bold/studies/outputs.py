@@ -1,10 +1,11 @@
 """Pending outputs: what a study run produced, kept inside the workspace until disclosure checking.
 
 A study's tables and charts never go straight to the analyst. Each run writes a folder
-``outputs/<project>/<output id>/`` (owner-only permissions) with one CSV per table, each chart as
-Vega-Lite JSON and SVG, and ``manifest.json`` describing the run (study, definition, parameters, agreed
-fields used, engine) with a SHA-256 checksum per file; the output is registered as ``pending`` in the
-governance store. Only an output checker named in the project's agreement may read a pending output.
+``outputs/<project>/<output id>/`` (owner-only permissions) with one CSV per table, each chart as Vega-Lite JSON
+and SVG, ``index.html`` (the whole output on one page, charts inline) and ``manifest.json`` describing the run
+(study, definition, parameters, agreed fields used, engine) with a SHA-256 checksum per file; the output is
+registered as ``pending`` in the governance store. Only an output checker named in the project's agreement may
+read a pending output.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import pandas as pd
 
 from bold.governance.projects import Project
@@ -78,11 +80,13 @@ def write_pending(
     files: dict[str, str] = {}
     for name, table in {**result.tables, **result.reference}.items():
         files[f"{name}.csv"] = _private_write(folder / f"{name}.csv", table.to_csv(index=False).encode())
+    svgs = {}
     for name, chart in result.charts.items():
         files[f"{name}.vl.json"] = _private_write(folder / f"{name}.vl.json", chart.to_json().encode())
         svg = io.StringIO()
         chart.save(svg, format="svg")
-        files[f"{name}.svg"] = _private_write(folder / f"{name}.svg", svg.getvalue().encode())
+        svgs[name] = svg.getvalue()
+        files[f"{name}.svg"] = _private_write(folder / f"{name}.svg", svgs[name].encode())
     manifest = {
         "output": output_id,
         "project": project.id,
@@ -102,6 +106,7 @@ def write_pending(
         "notes": result.notes,
         "files": files,
     }
+    files["index.html"] = _private_write(folder / "index.html", _page(manifest, result, svgs).encode())
     text = json.dumps(manifest, indent=2, default=str).encode()
     digest = _private_write(folder / "manifest.json", text)
     with ws.governance() as db:
@@ -111,6 +116,16 @@ def write_pending(
             (output_id, project.id, study.id, by, manifest["created_at"], digest),
         )
     return get(ws, project.id, output_id)
+
+
+def _page(manifest: dict, result: StudyOutput, svgs: dict[str, str]) -> str:
+    """One self-contained HTML page (charts inline, no scripts) for the output checkers to read."""
+    env = jinja2.Environment(loader=jinja2.PackageLoader("bold.studies", "templates"), autoescape=True)
+    tables = {
+        name: table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
+        for name, table in {**result.tables, **result.reference}.items()
+    }
+    return env.get_template("output.html").render(m=manifest, charts=svgs, tables=tables)
 
 
 def _row(ws: Workspace, row) -> PendingOutput:

@@ -93,7 +93,7 @@ def person_time(cohort: Cohort, windows: list[tuple[str, int, int]], by: list[st
 def share_chart(table: pd.DataFrame, x: str, share: str, title: str, color: str | None = None) -> alt.Chart:
     """Shares with their 95% intervals as error bars."""
     base = alt.Chart(table, title=title).encode(x=alt.X(f"{x}:N", title=x.replace("_", " "), sort=None))
-    enc = {"color": alt.Color(f"{color}:N")} if color else {}
+    enc = {"color": alt.Color(f"{color}:N"), "xOffset": alt.XOffset(f"{color}:N")} if color else {}
     points = base.mark_point(filled=True, size=60).encode(
         y=alt.Y(f"{share}:Q", title="share", axis=alt.Axis(format="%")), **enc
     )
@@ -104,7 +104,7 @@ def share_chart(table: pd.DataFrame, x: str, share: str, title: str, color: str 
 def rate_chart(table: pd.DataFrame, x: str, title: str, color: str | None = None) -> alt.Chart:
     """Rates per 1,000 person-years with their 95% intervals."""
     base = alt.Chart(table, title=title).encode(x=alt.X(f"{x}:N", title=x.replace("_", " "), sort=None))
-    enc = {"color": alt.Color(f"{color}:N")} if color else {}
+    enc = {"color": alt.Color(f"{color}:N"), "xOffset": alt.XOffset(f"{color}:N")} if color else {}
     points = base.mark_point(filled=True, size=60).encode(y=alt.Y("rate:Q", title="per 1,000 person-years"), **enc)
     bars = base.mark_rule().encode(y="rate_low:Q", y2="rate_high:Q", **enc)
     return (bars + points).properties(width=WIDTH)
