@@ -908,3 +908,4 @@ def outputs_show(
         console.out(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"), highlight=False)
     if manifest["charts"]:
         console.print(f"Charts (SVG and Vega-Lite) in {output.folder}: {', '.join(manifest['charts'])}")
+    console.print(f"The whole output on one page: {output.folder / 'index.html'}")
