@@ -291,3 +291,20 @@ def test_closing_a_project_keeps_its_outputs_and_stops_its_studies(study_ws, tmp
     assert outputs.verify_files(outputs.get(ws, "to-be-closed", output.id)) == []
     with pytest.raises(projects.ProjectError, match="closed"):
         runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)
+
+
+def test_a_study_file_with_a_non_date_outcome_is_a_clear_error(study_ws, tmp_path):
+    ws, _ = study_ws
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "id": "not-a-date",
+                "title": "t",
+                "cohort": {"dataset": "prison", "index": "release_date"},
+                "outcomes": [{"name": "died", "first": "deaths.drug_related"}],
+            }
+        )
+    )
+    with pytest.raises(StudyError, match=r"deaths\.drug_related is boolean, not a date"):
+        runner.run(ws, "bold-questions", str(path), by="ana", today=TODAY)

@@ -146,6 +146,7 @@ class Cohort:
         self.extract = extract
         fields = [f for f in fields if f != index]
         source = extract.table(dataset, [index, *fields], where)
+        _must_be_date(source, dataset, index)
         source = source.filter(source[index].notnull())
         start, end = period
         if start is not None:
@@ -167,6 +168,7 @@ class Cohort:
     def _events(self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields) -> ir.Table:
         """Each cohort row joined to the person's events of one dataset inside the window, with ``_days``."""
         events = self.extract.table(dataset, [date, *fields], where)
+        _must_be_date(events, dataset, date)
         events = events.filter(events[date].notnull())
         events = events.rename(_person=PERSON, _date=date)
         base = self.t.select("_row", PERSON, "index_date")
@@ -369,3 +371,9 @@ def _scheduled_fields(dataset: str) -> set[str]:
     except ContractError:  # the person dataset, or a test's own table
         return set()
     return {c.field for c in contract.content if c.allow_future}
+
+
+def _must_be_date(table: ir.Table, dataset: str, field: str) -> None:
+    kind = table[field].type()
+    if not kind.is_date():
+        raise StudyError(f"{dataset}.{field} is {kind}, not a date: index dates and event dates must be dates")

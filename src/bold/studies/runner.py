@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ibis.common.exceptions import IbisError
+
 from bold import audit
 from bold.governance import projects
 from bold.studies import outputs
@@ -88,7 +90,7 @@ def run(
         started = time.perf_counter()
         try:
             result = study.compute(extract, params)
-        except ValueError as exc:  # a model that cannot be fitted on these data, for example
+        except (ValueError, IbisError) as exc:  # a model that cannot be fitted, a date field that is not a date
             raise StudyError(f"study {study.id} could not run on this extract: {exc}") from exc
         seconds = time.perf_counter() - started
         people = extract.people()
