@@ -35,3 +35,30 @@ def sql():
     con = duckdb.connect()
     yield con
     con.close()
+
+
+def ingested(root: Path, out: Path):
+    """A new workspace with every source of a synthetic population ingested."""
+    from bold.ingest.pipeline import ingest
+    from bold.synth.config import SOURCES
+    from bold.workspace import Workspace
+
+    ws = Workspace.init(root)
+    for source in SOURCES:
+        ingest(ws, source, out / f"{source}.parquet")
+    return ws
+
+
+def approved_and_built(ws, agreement: Path, today):
+    """Submit an agreement as ana, approve it as grace and build its extract; the project id."""
+    import os
+
+    from bold.governance import projects
+
+    os.environ["BOLD_USER"] = "ana"
+    project = projects.submit(ws, agreement)
+    os.environ["BOLD_USER"] = "grace"
+    projects.approve(ws, project.id)
+    projects.build(ws, project.id, today=today)
+    os.environ.pop("BOLD_USER")
+    return project.id

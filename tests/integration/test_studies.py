@@ -7,7 +7,6 @@ import ast
 import datetime as dt
 import hashlib
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -17,13 +16,12 @@ import yaml
 
 from bold import audit
 from bold.governance import projects
-from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
 from bold.studies import outputs, runner
 from bold.studies.builtin import catalogue
 from bold.studies.language import StudyError
-from bold.synth.config import SOURCES
 from bold.workspace import Workspace
+from tests.conftest import approved_and_built, ingested
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
 TODAY = dt.date(2026, 11, 22)
@@ -32,17 +30,10 @@ TODAY = dt.date(2026, 11, 22)
 @pytest.fixture(scope="module")
 def study_ws(tmp_path_factory, small_population):
     out, _ = small_population
-    ws = Workspace.init(tmp_path_factory.mktemp("studies") / "ws")
-    for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet")
+    ws = ingested(tmp_path_factory.mktemp("studies") / "ws", out)
     link_workspace(ws, retrain=True)
     for example in ("bold-questions", "continuity-of-care"):
-        os.environ["BOLD_USER"] = "ana"
-        projects.submit(ws, EXAMPLES / f"{example}.yaml")
-        os.environ["BOLD_USER"] = "grace"
-        projects.approve(ws, example)
-        projects.build(ws, example, today=TODAY)
-    os.environ.pop("BOLD_USER")
+        approved_and_built(ws, EXAMPLES / f"{example}.yaml", TODAY)
     return ws, out
 
 
@@ -280,14 +271,9 @@ def test_closing_a_project_keeps_its_outputs_and_stops_its_studies(study_ws, tmp
     agreement["id"] = "to-be-closed"
     path = tmp_path / "to-be-closed.yaml"
     path.write_text(yaml.safe_dump(agreement))
-    os.environ["BOLD_USER"] = "ana"
-    projects.submit(ws, path)
-    os.environ["BOLD_USER"] = "grace"
-    projects.approve(ws, "to-be-closed")
-    projects.build(ws, "to-be-closed", today=TODAY)
+    approved_and_built(ws, path, TODAY)
     output = runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)
     projects.close(ws, "to-be-closed")
-    os.environ.pop("BOLD_USER")
     assert outputs.verify_files(outputs.get(ws, "to-be-closed", output.id)) == []
     with pytest.raises(projects.ProjectError, match="closed"):
         runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)

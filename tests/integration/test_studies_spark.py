@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
 from pathlib import Path
 
@@ -11,14 +10,11 @@ import pandas as pd
 import pytest
 
 from bold.governance import projects
-from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
 from bold.studies import runner
 from bold.studies.builtin import catalogue
 from bold.studies.language import StudyError
-from bold.synth.config import SOURCES
-from bold.workspace import Workspace
-from tests.conftest import make_population
+from tests.conftest import approved_and_built, ingested, make_population
 
 pytest.importorskip("pyspark", reason="PySpark is not installed (pip install 'bold[spark]')")
 if shutil.which("java") is None:
@@ -40,16 +36,9 @@ def test_every_study_gives_the_same_tables_on_duckdb_and_pyspark(tmp_path):
     from bold.spark import session
 
     out, _ = make_population(tmp_path, people=2_000, seed=8)
-    ws = Workspace.init(tmp_path / "ws")
-    for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet")
+    ws = ingested(tmp_path / "ws", out)
     link_workspace(ws, retrain=True)
-    os.environ["BOLD_USER"] = "ana"
-    projects.submit(ws, AGREEMENT)
-    os.environ["BOLD_USER"] = "grace"
-    projects.approve(ws, "bold-questions")
-    projects.build(ws, "bold-questions", today=TODAY)
-    os.environ.pop("BOLD_USER")
+    approved_and_built(ws, AGREEMENT, TODAY)
     project = projects.get(ws, "bold-questions")
     spark = session(cores=2, memory="2g")
     compared = 0

@@ -5,19 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from bold.governance import projects
-from bold.ingest.pipeline import ingest
 from bold.linkage.truth import write_true_links
 from bold.studies import runner
 from bold.synth.calibration import PILOT_ODDS_RATIO
-from bold.synth.config import SOURCES
-from bold.workspace import Workspace
+from tests.conftest import approved_and_built, ingested
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "bold-questions.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -26,16 +22,9 @@ TODAY = dt.date(2026, 11, 22)
 @pytest.fixture(scope="module")
 def truly_linked(tmp_path_factory, small_population):
     out, _ = small_population
-    ws = Workspace.init(tmp_path_factory.mktemp("truth") / "ws")
-    for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet")
+    ws = ingested(tmp_path_factory.mktemp("truth") / "ws", out)
     write_true_links(ws, out / "truth")
-    os.environ["BOLD_USER"] = "ana"
-    projects.submit(ws, AGREEMENT)
-    os.environ["BOLD_USER"] = "grace"
-    projects.approve(ws, "bold-questions")
-    projects.build(ws, "bold-questions", today=TODAY)
-    os.environ.pop("BOLD_USER")
+    approved_and_built(ws, AGREEMENT, TODAY)
     events = pd.read_parquet(out / "truth" / "events.parquet")
     return ws, out, events, pd.to_datetime(events.date).max()
 

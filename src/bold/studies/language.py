@@ -92,16 +92,16 @@ class Extract:
         dates = [f for f in present if table[f].type().is_timestamp()]  # Spark has no date type
         table = table.mutate(**{f: table[f].date() for f in dates})
         if where is not None:
-            fields += self.fields_of(dataset, where)
-            table = table.filter(where(table))
+            condition = where(table)
+            fields += _fields_read(condition)
+            table = table.filter(condition)
         self.used.update(f"{dataset}.{f}" for f in fields)
         return table.select(PERSON, *dict.fromkeys(fields))
 
     def fields_of(self, dataset: str, condition: Where) -> list[str]:
-        """The fields a condition reads (it may use any agreed field of the dataset)."""
+        """The fields a condition reads (it may use any agreed field of the dataset), recorded as used."""
         table = self.con.table(dataset)
-        table = table.select(PERSON, *[f for f in self.agreed[dataset] if f in table.columns])
-        names = [f.name for f in condition(table).op().find(ops.Field, filter=_not_a_table) if f.name != PERSON]
+        names = _fields_read(condition(table.select(PERSON, *[f for f in self.agreed[dataset] if f in table.columns])))
         self.used.update(f"{dataset}.{f}" for f in names)
         return names
 
@@ -359,9 +359,10 @@ def flag(t: ir.Table, column: str, yes: str = "yes", no: str = "no") -> ir.Strin
     return ibis.ifelse(t[column].isnull(), "missing", ibis.ifelse(t[column], yes, no))
 
 
-def _not_a_table(node: ops.Node) -> bool:
-    """Walk a condition's own fields without descending into the tables they come from."""
-    return not isinstance(node, ops.Relation)
+def _fields_read(condition: ir.Value) -> list[str]:
+    """The fields an expression reads, without descending into the tables they come from."""
+    fields = condition.op().find(ops.Field, filter=lambda node: not isinstance(node, ops.Relation))
+    return [f.name for f in fields if f.name != PERSON]
 
 
 def _scheduled_fields(dataset: str) -> set[str]:

@@ -64,9 +64,15 @@ def rate_ratio(events_a, years_a, events_b, years_b, level: float = LEVEL) -> pd
     )
 
 
-def with_proportion(table: pd.DataFrame, events: str, n: str, level: float = LEVEL) -> pd.DataFrame:
-    """``table`` with the share of ``events`` among ``n`` and its interval appended."""
-    return pd.concat([table.reset_index(drop=True), proportion(table[events], table[n], level)], axis=1)
+def with_proportion(
+    table: pd.DataFrame, events: str, n: str, prefix: str | None = None, level: float = LEVEL
+) -> pd.DataFrame:
+    """``table`` with the share of ``events`` among ``n`` and its interval appended, as ``share``,
+    ``share_low``, ``share_high`` or, with a ``prefix``, ``<prefix>_share``, ``<prefix>_share_low``, ..."""
+    shares = proportion(table[events], table[n], level)
+    if prefix:
+        shares.columns = [f"{prefix}_{c}" for c in shares.columns]
+    return pd.concat([table.reset_index(drop=True), shares], axis=1)
 
 
 def with_rate(table: pd.DataFrame, events: str, years: str, per: float = 1000, level: float = LEVEL) -> pd.DataFrame:

@@ -54,15 +54,25 @@ def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
     return names
 
 
-def shares(cohort: Cohort, by: list[str], events: dict[str, str]) -> pd.DataFrame:
-    """Per group: ``n`` index events, ``people``, and for each ``name: boolean column`` the count and share
-    with a Wilson interval (``name``, ``name_share``, ``name_share_low``, ``name_share_high``)."""
-    table = cohort.summarise(by, **{name: (lambda t, c=col: t[c].cast("int64").sum()) for name, col in events.items()})
-    for name in events:
+def shares(
+    cohort: Cohort,
+    by: list[str],
+    events: dict[str, str],
+    denominators: dict[str, str] | None = None,
+    counts: dict[str, str] | None = None,
+    extra: dict | None = None,
+) -> pd.DataFrame:
+    """Per group: ``n`` index events, ``people``, and for each ``name: boolean column`` of ``events`` the count
+    and share with a Wilson interval (``name``, ``name_share``, ``name_share_low``, ``name_share_high``). A share
+    is of ``n`` unless ``denominators`` names another column; ``counts`` are boolean columns counted without a
+    share, ``extra`` other measures of the summary."""
+    flags = {**events, **(counts or {})}
+    sums = {name: (lambda t, c=col: t[c].cast("int64").sum()) for name, col in flags.items()}
+    table = cohort.summarise(by, **sums, **(extra or {}))
+    for name in flags:
         table[name] = table[name].fillna(0).astype(int)
-        table = with_proportion(table, name, "n").rename(
-            columns={"share": f"{name}_share", "share_low": f"{name}_share_low", "share_high": f"{name}_share_high"}
-        )
+    for name in events:
+        table = with_proportion(table, name, (denominators or {}).get(name, "n"), prefix=name)
     return table
 
 

@@ -78,17 +78,15 @@ def journeys(extract: Extract, params: dict) -> Cohort:
 def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
     """One row per group: each contact measure's count and share of journeys, and the NDTMS flag's."""
     shares = {**CONTACT}
+    counts = {}
     if "ndtms_mh" in cohort.t.columns:
-        shares.update(ndtms_mh="ndtms_mh", flag_recorded_n="flag_recorded", agree="agree")
-    table = cohort.summarise(by, **{name: (lambda t, c=col: t[c].cast("int64").sum()) for name, col in shares.items()})
+        shares.update(ndtms_mh="ndtms_mh", agree="agree")
+        counts = {"flag_recorded_n": "flag_recorded"}
+    table = common.shares(cohort, by, shares, denominators={"agree": "flag_recorded_n"}, counts=counts)
     columns = [*by, "n", "people"]
     for name in shares:
-        table[name] = table[name].fillna(0).astype(int)
-        if name == "flag_recorded_n":
-            columns.append(name)
-            continue
-        table = with_proportion(table, name, "flag_recorded_n" if name == "agree" else "n")
-        table = table.rename(columns={k: f"{name}_{k}" for k in ("share", "share_low", "share_high")})
+        if name == "agree":
+            columns += list(counts)  # the agreement's denominator, before it
         columns += [name, f"{name}_share", f"{name}_share_low", f"{name}_share_high"]
     return table[columns]
 

@@ -42,6 +42,11 @@ def journeys(extract: Extract, index: str, params: dict, extra: list[str] = (), 
     )
 
 
+def left_alive(t):
+    """Journeys not ended by death in treatment: only these are people leaving treatment."""
+    return t.discharge_reason.isnull() | (t.discharge_reason != DIED_IN_TREATMENT)
+
+
 def compute(extract: Extract, params: dict) -> StudyOutput:
     tables, charts = {}, {}
     if agreed(extract, "treatment.referral_date"):
@@ -68,8 +73,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         "admitted_share",
         "Emergency admission in the year after starting treatment",
     )
-    alive = lambda t: t.discharge_reason.isnull() | (t.discharge_reason != DIED_IN_TREATMENT)  # noqa: E731
-    leaving = journeys(extract, "discharge_date", params, ["discharge_reason"], where=alive)
+    leaving = journeys(extract, "discharge_date", params, ["discharge_reason"], where=left_alive)
     leaving.derive(
         ending=lambda t: ibis.ifelse(t.discharge_reason.isin(common.COMPLETION_REASONS), "completed", "other ending")
     )

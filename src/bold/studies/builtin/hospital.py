@@ -36,8 +36,9 @@ DEFINITION = (
 )
 
 
-def admissions(cohort: Cohort) -> Cohort:
-    """Add ``emergency`` (admissions in the year) and one 0/1 column per diagnosis group."""
+def admissions(cohort: Cohort) -> dict[str, str]:
+    """Add ``emergency`` (admissions in the year), ``any_emergency``, ``conditions`` (distinct groups) and a
+    ``has_<column>`` flag per diagnosis group; returns each group's label with its column."""
 
     def emergency(t):
         return t.admission_method.isin(common.EMERGENCY_METHODS)
@@ -66,14 +67,13 @@ def admissions(cohort: Cohort) -> Cohort:
         conditions=lambda t: ibis.cases((t._conditions >= 3, "3+"), else_=t._conditions.cast("string")),
         **{f"has_{c}": (lambda t, c=c: t[c] > 0) for c in groups.values()},
     )
-    cohort.groups = groups
-    return cohort
+    return groups
 
 
 def compute(extract: Extract, params: dict) -> StudyOutput:
     cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]})
     common.complete_follow_up(cohort, 365)
-    admissions(cohort)
+    diagnosis_groups = admissions(cohort)
     cohort.derive(
         continuity=lambda t: ibis.ifelse(t.treated, "treatment within 21 days", "no treatment within 21 days")
     )
@@ -88,7 +88,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             cohort, ["continuity", by], {"any_emergency": "any_emergency"}
         )
     rows = []
-    for label, column in cohort.groups.items():
+    for label, column in diagnosis_groups.items():
         part = common.shares(cohort, ["continuity"], {"admitted": f"has_{column}"})
         rows.append(part.assign(diagnosis_group=label))
     tables["by_diagnosis_group"] = pd.concat(rows, ignore_index=True)[

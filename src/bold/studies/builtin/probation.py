@@ -34,7 +34,6 @@ import pandas as pd
 
 from bold.studies.builtin import common
 from bold.studies.language import Cohort, Extract
-from bold.studies.measures import with_proportion
 from bold.studies.study import Study, StudyOutput, agreed
 
 ORDER_TYPES = ("CO", "SSO")
@@ -98,20 +97,15 @@ def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
     """One row per group: counts and shares of each measure, and the days-to-treatment quartiles."""
     flags = {"treatment_started": "treated", "in_treatment_before": "treated_before"}
     flags.update({c: c for c in ("journey_completed", "order_completed") if c in cohort.t.columns})
-    measures = {name: (lambda t, c=col: t[c].cast("int64").sum()) for name, col in flags.items()}
-    for label, q in (("days_q1", 0.25), ("days_median", 0.5), ("days_q3", 0.75)):
-        measures[label] = lambda t, q=q: t.days_to_treatment.quantile(q)
-    table = cohort.summarise(by, **measures)
-    for name in flags:
-        table[name] = table[name].fillna(0).astype(int)
+    quartiles = {
+        label: (lambda t, q=q: t.days_to_treatment.quantile(q))
+        for label, q in (("days_q1", 0.25), ("days_median", 0.5), ("days_q3", 0.75))
+    }
+    table = common.shares(cohort, by, flags, denominators={"journey_completed": "treatment_started"}, extra=quartiles)
     columns = [*by, "n", "people"]
     for name in flags:
-        denominator = "treatment_started" if name == "journey_completed" else "n"
-        table = with_proportion(table, name, denominator).rename(
-            columns={"share": f"{name}_share", "share_low": f"{name}_share_low", "share_high": f"{name}_share_high"}
-        )
         columns += [name, f"{name}_share", f"{name}_share_low", f"{name}_share_high"]
-    return table[[*columns, "days_q1", "days_median", "days_q3"]]
+    return table[[*columns, *quartiles]]
 
 
 def compute(extract: Extract, params: dict) -> StudyOutput:

@@ -33,7 +33,6 @@ import ibis.expr.types as ir
 
 from bold.studies.builtin import common
 from bold.studies.language import PERSON, Cohort, Extract, financial_year
-from bold.studies.measures import with_proportion
 from bold.studies.study import Study, StudyOutput, agreed
 
 SUBSTANCE_GROUPS = {"OPI": "opiate", "NOP": "non-opiate", "ALC": "alcohol", "NOA": "non-opiate and alcohol"}
@@ -158,13 +157,10 @@ def completers(extract: Extract, params: dict) -> Cohort:
 
 
 def effective_table(cohort: Cohort, by: list[str]):
-    flags = ("effective", "too_early_to_tell", "discharge_date_missing")
-    table = cohort.summarise(by, **{f: (lambda t, c=f: t[c].cast("int64").sum()) for f in flags})
-    for f in flags:
-        table[f] = table[f].fillna(0).astype(int)
-    table["assessed"] = table["n"] - table["too_early_to_tell"]
-    return with_proportion(table, "effective", "assessed").rename(
-        columns={"share": "effective_share", "share_low": "effective_share_low", "share_high": "effective_share_high"}
+    counts = {f: f for f in ("too_early_to_tell", "discharge_date_missing")}
+    assessed = {"assessed": lambda t: (~t.too_early_to_tell).cast("int64").sum()}  # the denominator
+    return common.shares(
+        cohort, by, {"effective": "effective"}, denominators={"effective": "assessed"}, counts=counts, extra=assessed
     )
 
 
