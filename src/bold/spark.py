@@ -10,8 +10,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 
+from bold.errors import Conflict
 
-class SparkUnavailable(RuntimeError):
+
+class SparkUnavailable(Conflict, RuntimeError):
     """PySpark or Java is missing."""
 
 

@@ -19,10 +19,8 @@ an unencrypted or weaker mode: without the extension the zone cannot be opened.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import os
 import secrets
-import sqlite3
 import stat
 import string
 import tomllib
@@ -32,58 +30,17 @@ from pathlib import Path
 import duckdb
 
 from bold import __version__
+from bold.errors import BoldError, Kind
 
 KEY_NAMES = ("identifiers", "optout", "quarantine", "audit")
-GOVERNANCE_SCHEMA = """
-create table if not exists batches (
-    batch_id integer primary key autoincrement,
-    source text not null,
-    name text not null,
-    file_name text not null,
-    file_sha256 text not null,
-    file_format text not null,
-    contract_version integer not null,
-    rows_read integer not null,
-    rows_accepted integer not null,
-    rows_quarantined integer not null,
-    rows_opted_out integer not null,
-    quarantine_file text,
-    actor text not null,
-    started_at text not null,
-    finished_at text not null,
-    unique (source, file_sha256),
-    unique (source, name)
-);
-create table if not exists optout_entries (
-    kind text not null check (kind in ('nhs_number', 'name_dob', 'initials_dob')),
-    digest text not null,
-    added_at text not null,
-    primary key (kind, digest)
-);
-create table if not exists optout_purges (
-    source text not null,
-    records integer not null,
-    purged_at text not null
-);
-create table if not exists optout_files (
-    file_sha256 text primary key,
-    entries integer not null,
-    added_at text not null,
-    actor text not null
-);
-"""
-
-
-class WorkspaceError(Exception):
+class WorkspaceError(BoldError):
     """The folder is not a usable workspace (missing, not initialised, keys unsafe)."""
+
+    kind = Kind.NOT_FOUND
 
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def actor() -> str:
-    return os.environ.get("BOLD_USER") or getpass.getuser()
 
 
 def _httpfs_extension() -> Path:
@@ -145,12 +102,12 @@ class Workspace:
     def init(cls, root: Path, name: str | None = None) -> Workspace:
         ws = cls(root)
         if ws.settings_path.exists():
-            raise WorkspaceError(f"{root} is already a workspace")
+            raise WorkspaceError(f"{root} is already a workspace", kind=Kind.CONFLICT)
         _httpfs_extension()  # fail before creating anything if the zone cannot be encrypted
         try:
             root.mkdir(parents=True, exist_ok=True)
             if any(root.iterdir()):
-                raise WorkspaceError(f"{root} is not empty; choose a new folder for the workspace")
+                raise WorkspaceError(f"{root} is not empty; choose a new folder for the workspace", kind=Kind.CONFLICT)
             ws.keys_dir.mkdir(mode=0o700)
             os.chmod(ws.keys_dir, 0o700)
             for key in KEY_NAMES:
@@ -164,9 +121,13 @@ class Workspace:
                 f'created_with = "bold {__version__}"\n'
             )
         except OSError as exc:
-            raise WorkspaceError(f"cannot create a workspace in {root}: {exc.strerror or exc}") from exc
-        with ws.governance() as db:
-            db.executescript(GOVERNANCE_SCHEMA)
+            raise WorkspaceError(
+                f"cannot create a workspace in {root}: {exc.strerror or exc}", kind=Kind.INVALID
+            ) from exc
+        from bold import store
+
+        with store.connect(ws):  # creates the governance store at the current schema version
+            pass
         with ws.identifiers():  # create the encrypted file now, so it never exists in the clear
             pass
         duckdb.connect(str(ws.content_path)).close()
@@ -180,7 +141,7 @@ class Workspace:
         try:
             tomllib.loads(ws.settings_path.read_text())
         except tomllib.TOMLDecodeError as exc:
-            raise WorkspaceError(f"{ws.settings_path}: {exc}") from exc
+            raise WorkspaceError(f"{ws.settings_path}: {exc}", kind=Kind.INVALID) from exc
         return ws
 
     @property
@@ -194,20 +155,12 @@ class Workspace:
         except FileNotFoundError:
             raise WorkspaceError(f"key {path} is missing") from None
         if mode & 0o077:
-            raise WorkspaceError(f"key {path} is readable by others (mode {mode:o}); run: chmod 600 {path}")
+            raise WorkspaceError(
+                f"key {path} is readable by others (mode {mode:o}); run: chmod 600 {path}", kind=Kind.REFUSED
+            )
         return path.read_text().strip()
 
     # --- connections ------------------------------------------------------------------------------
-    @contextmanager
-    def governance(self):
-        db = sqlite3.connect(self.governance_path)
-        db.row_factory = sqlite3.Row
-        try:
-            with db:
-                yield db
-        finally:
-            db.close()
-
     def _attach_identifiers(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
         con.execute("set enable_progress_bar = false")  # BOLD shows its own progress
         con.execute(f"LOAD '{_httpfs_extension()}'")

@@ -16,16 +16,17 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bold.errors import Invalid
+from bold.governance.permissions import ROLES
 from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
 
-ROLES = ("custodian", "linker", "analyst", "output_checker", "governance", "admin")
 # The one dataset that is not a source: coarse attributes of each linked person, derived by the linker from
 # identifiers so that studies can break results down without ever seeing an identifier.
 PERSON_DATASET = "person"
 PERSON_FIELDS = {"sex": "M, F or unknown", "birth_year": "year of birth"}
 
 
-class AgreementError(ValueError):
+class AgreementError(Invalid, ValueError):
     """The agreement file cannot be read or does not follow the template."""
 
 

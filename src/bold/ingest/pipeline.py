@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bold import audit
+from bold import store
 from bold.ingest import optout
+from bold.errors import Kind
 from bold.ingest.reader import IngestError, read, sha256
 from bold.ingest.rules import (
     MACROS,
@@ -28,7 +29,7 @@ from bold.ingest.rules import (
     sql_text,
 )
 from bold.sources import ISSUES_COLUMN, Contract, encoded_contract, load_contract
-from bold.workspace import Workspace, actor, now
+from bold.workspace import Workspace, now
 
 EXAMPLES_PER_REASON = 3
 
@@ -92,8 +93,10 @@ def ingest(
     progress: Callable[[str], None] = lambda phase: None,
     today: dt.date | None = None,
     encoded: bool = False,
+    *,
+    by: str,
 ) -> IngestReport:
-    """Ingest one file. ``encoded``: a file made by ``bold encode`` (identifiers as Bloom filters)."""
+    """Ingest one file for ``by``. ``encoded``: a file made by ``bold encode`` (identifiers as Bloom filters)."""
     contract = encoded_contract(load_contract(source)) if encoded else load_contract(source)
     path = Path(path)
     if not path.is_file():
@@ -102,16 +105,20 @@ def ingest(
     report = IngestReport(source, name, path)
     progress("hashing")
     file_hash = sha256(path)
-    with ws.governance() as db:
-        seen = db.execute(
+    with store.transaction(ws) as tx:
+        seen = tx.execute(
             "select name from batches where source = ? and file_sha256 = ?", (source, file_hash)
         ).fetchone()
         if seen:
             report.already_ingested_as = seen["name"]
-            audit.record(ws, "ingest repeated (nothing added)", f"{source}/{seen['name']}", {"file_sha256": file_hash})
-            return report
+            tx.audit(by, "ingest repeated (nothing added)", f"{source}/{seen['name']}", {"file_sha256": file_hash})
+    if report.already_ingested_as:
+        return report
+    with store.connect(ws) as db:
         if db.execute("select 1 from batches where source = ? and name = ?", (source, name)).fetchone():
-            raise IngestError(f"batch name {name!r} is already used for {source}; choose another with --batch")
+            raise IngestError(
+                f"batch name {name!r} is already used for {source}; choose another with --batch", kind=Kind.CONFLICT
+            )
     started = now()
     today = today or dt.date.today()
     entries = optout.register(ws)
@@ -191,8 +198,10 @@ def ingest(
             )
 
         progress("writing zones")
-        with ws.governance() as db:
-            cur = db.execute(
+        with store.transaction(ws) as tx:  # the batch, its rows in both zones and its audit entry, together
+            if tx.execute("select 1 from batches where source = ? and file_sha256 = ?", (source, file_hash)).fetchone():
+                raise IngestError(f"{path}: ingested by someone else meanwhile; nothing added", kind=Kind.CONFLICT)
+            cur = tx.execute(
                 """insert into batches (source, name, file_name, file_sha256, file_format, contract_version,
                        rows_read, rows_accepted, rows_quarantined, rows_opted_out, quarantine_file, actor,
                        started_at, finished_at)
@@ -209,7 +218,7 @@ def ingest(
                     report.quarantined,
                     report.opted_out,
                     str(report.quarantine_file.relative_to(ws.root)) if report.quarantine_file else None,
-                    actor(),
+                    by,
                     started,
                     now(),
                 ),
@@ -228,22 +237,22 @@ def ingest(
             except Exception:  # DuckDB cannot write two databases in one transaction: undo by hand
                 con.execute(f"delete from identifiers.{source} where batch_id = {report.batch_id}")
                 raise
-    audit.record(
-        ws,
-        "ingest",
-        f"{source}/{name}",
-        {
-            "batch_id": report.batch_id,
-            "file": path.name,
-            "file_sha256": file_hash,
-            "contract_version": contract.version,
-            "encoded": encoded,
-            "rows_read": report.rows_read,
-            "accepted": report.accepted,
-            "quarantined": report.quarantined,
-            "opted_out": report.opted_out,
-        },
-    )
+            tx.audit(
+                by,
+                "ingest",
+                f"{source}/{name}",
+                {
+                    "batch_id": report.batch_id,
+                    "file": path.name,
+                    "file_sha256": file_hash,
+                    "contract_version": contract.version,
+                    "encoded": encoded,
+                    "rows_read": report.rows_read,
+                    "accepted": report.accepted,
+                    "quarantined": report.quarantined,
+                    "opted_out": report.opted_out,
+                },
+            )
     return report
 
 

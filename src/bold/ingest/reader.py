@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from bold.errors import Invalid
 from bold.ingest.rules import q, sql_text
 from bold.sources import Contract
 
@@ -21,7 +22,7 @@ ENCODINGS = ("utf-8", "latin-1", "utf-16")
 MAX_LINE_BYTES = 64 * 1024 * 1024  # long enough that an overlong field is reported by column, not by line
 
 
-class IngestError(Exception):
+class IngestError(Invalid):
     """The file as a whole cannot be ingested; nothing from it has been stored."""
 
 

@@ -33,12 +33,13 @@ from pathlib import Path
 import numpy as np
 
 from bold import keyed
+from bold.errors import Invalid
 from bold.sources import BLOOM_BITS as BITS  # per field, before balancing (2,048 after)
 
 K = 20  # hash functions per bigram
 
 
-class SecretError(Exception):
+class SecretError(Invalid):
     """The shared secret is missing or unsafe."""
 
 

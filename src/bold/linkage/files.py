@@ -14,12 +14,13 @@ from pathlib import Path
 import duckdb
 from splink import DuckDBAPI, Linker
 
+from bold.errors import Invalid
 from bold.ingest.reader import file_format
 from bold.ingest.rules import q, sql_text
 from bold.linkage import features, model
 
 
-class LinkError(Exception):
+class LinkError(Invalid):
     """The files or the mapping cannot be linked as asked."""
 
 

@@ -20,11 +20,12 @@ from pathlib import Path
 import duckdb
 from splink import DuckDBAPI, Linker
 
-from bold import audit
+from bold import store
+from bold.errors import BoldError, Kind
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
 from bold.sources import BLOOM_BITS
-from bold.workspace import Workspace, actor, now
+from bold.workspace import Workspace, now
 
 LINKS_SCHEMA = """
 create table if not exists runs (
@@ -44,8 +45,10 @@ create table if not exists pairs (
 """
 
 
-class LinkageError(Exception):
+class LinkageError(BoldError):
     """The workspace cannot be linked (nothing ingested, a bad model file, ...)."""
+
+    kind = Kind.CONFLICT
 
 
 @dataclass
@@ -80,8 +83,10 @@ def link_workspace(
     progress=lambda phase: None,
     require_encoded: bool = False,
     backend: str = "duckdb",
+    *,
+    by: str,
 ) -> LinkRun:
-    """Link the workspace; ``generic`` uses the plain Splink baseline (for benchmarks)."""
+    """Link the workspace for ``by``; ``generic`` uses the plain Splink baseline (for benchmarks)."""
     thresholds = thresholds or model.THRESHOLDS
     started, t0 = now(), time.perf_counter()
     phases: dict[str, float] = {}
@@ -157,12 +162,13 @@ def link_workspace(
             t0,
             model_json,
             thresholds,
+            by,
         )
         phases["write"] = time.perf_counter() - t
     result.trained = trained
     result.phases = phases
     result.encoded = encoded
-    audit.record(
+    store.audit.record(
         ws,
         "linkage run",
         f"run {result.run_id}",
@@ -176,6 +182,7 @@ def link_workspace(
             "backend": backend,
             "baseline": generic,
         },
+        by=by,
     )
     return result
 
@@ -185,7 +192,7 @@ def _backend(backend: str, con):
     if backend == "duckdb":
         return DuckDBAPI(con)
     if backend != "spark":
-        raise LinkageError(f"unknown backend {backend!r}; use duckdb or spark")
+        raise LinkageError(f"unknown backend {backend!r}; use duckdb or spark", kind=Kind.INVALID)
     from splink import SparkAPI
 
     from bold.spark import SparkUnavailable, session, to_spark
@@ -233,7 +240,7 @@ def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
 
 
 def _write_links(
-    ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds
+    ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds, by
 ) -> LinkRun:
     con.execute(f"attach {sql_text(str(ws.links_path))} as links")
     con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
@@ -271,7 +278,7 @@ def _write_links(
             run_id,
             started,
             now(),
-            actor(),
+            by,
             sources,
             records,
             comparisons,

@@ -17,6 +17,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bold.errors import Invalid
+
 IDENTIFIER_ROLES = (
     "record_id",
     "local_id",
@@ -38,7 +40,7 @@ Role = Literal[(*IDENTIFIER_ROLES, "content")]  # type: ignore[valid-type]
 ColumnType = Literal["string", "date", "integer", "code", "flag", "icd10", "bloom"]
 
 
-class ContractError(ValueError):
+class ContractError(Invalid, ValueError):
     """A contract or a custodian's column mapping that cannot be used."""
 
 

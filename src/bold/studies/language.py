@@ -30,6 +30,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
+from bold.errors import BoldError
 from bold.sources import ContractError, load_contract
 
 PERSON = "person_id"
@@ -37,7 +38,7 @@ Where = Callable[[ir.Table], ir.BooleanValue]
 Expr = Callable[[ir.Table], ir.Value]
 
 
-class StudyError(Exception):
+class StudyError(BoldError):
     """A study that cannot run as asked: a field outside the agreement, a missing dataset, a bad argument."""
 
 

@@ -6,33 +6,31 @@ the entry after it; deleting entries from the end is caught by the head (the las
 hash), which is kept in its own keyed file. Without the audit key nobody can rebuild a consistent chain
 after tampering, so ``bold audit verify`` names the first broken link.
 
-The chain lives beside the workspace's other records in ``governance.db``. It sits at the base of the
-package (beside ``workspace.py``) rather than in ``governance/`` because every stage writes to it and a
-stage may only import the ones before it.
+Entries are appended inside the transaction of the change they record (``bold.store.transaction``), which
+holds the write lock, so two processes never take the same sequence number; the head is written under a
+file lock as the transaction commits, and ``verify`` reads the chain and the head under the same lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bold.workspace import Workspace, actor, now
+from bold.store.db import connect, transaction
+from bold.workspace import Workspace, now
+
+if TYPE_CHECKING:
+    from bold.store.db import Transaction
 
 GENESIS = "0" * 64
-SCHEMA = """
-create table if not exists audit (
-    seq integer primary key,
-    at text not null,
-    actor text not null,
-    action text not null,
-    object text not null,
-    details text not null,
-    prev_hash text not null,
-    hash text not null
-);
-"""
 
 
 def _digest(key: str, seq: int, at: str, who: str, action: str, obj: str, details: str, prev: str) -> str:
@@ -40,32 +38,54 @@ def _digest(key: str, seq: int, at: str, who: str, action: str, obj: str, detail
     return hmac.new(key.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def _head_path(ws: Workspace):
+def _head_path(ws: Workspace) -> Path:
     return ws.root / "audit.head"
 
 
-def _write_head(ws: Workspace, key: str, seq: int, last_hash: str) -> None:
-    seal = hmac.new(key.encode(), f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
-    _head_path(ws).write_text(json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
+@contextmanager
+def head_lock(ws: Workspace, exclusive: bool) -> Iterator[None]:
+    fd = os.open(ws.root / "audit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
-def record(ws: Workspace, action: str, obj: str, details: dict | None = None, who: str | None = None) -> int:
-    """Append one entry; returns its sequence number."""
+def write_head(ws: Workspace, seq: int, last_hash: str) -> None:
+    """Seal the chain's last entry in ``audit.head`` (written whole, then renamed into place)."""
     key = ws.key("audit")
+    seal = hmac.new(key.encode(), f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
+    tmp = _head_path(ws).with_suffix(".head.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, _head_path(ws))
+
+
+def append(tx: Transaction, by: str, action: str, obj: str, details: dict | None = None) -> tuple[int, str]:
+    """Append one entry inside ``tx`` (which holds the write lock); returns its sequence number and hash."""
+    if not by:
+        raise ValueError("an audit entry needs the person who acted")
+    key = tx.ws.key("audit")
     text = json.dumps(details or {}, sort_keys=True, default=str)
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        last = db.execute("select seq, hash from audit order by seq desc limit 1").fetchone()
-        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
-        at, who = now(), who or actor()
-        digest = _digest(key, seq, at, who, action, obj, text, prev)
-        db.execute(
-            "insert into audit (seq, at, actor, action, object, details, prev_hash, hash) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?)",
-            (seq, at, who, action, obj, text, prev, digest),
-        )
-        _write_head(ws, key, seq, digest)
-    return seq
+    last = tx.execute("select seq, hash from audit order by seq desc limit 1").fetchone()
+    seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
+    at = now()
+    digest = _digest(key, seq, at, by, action, obj, text, prev)
+    tx.execute(
+        "insert into audit (seq, at, actor, action, object, details, prev_hash, hash) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        (seq, at, by, action, obj, text, prev, digest),
+    )
+    return seq, digest
+
+
+def record(ws: Workspace, action: str, obj: str, details: dict | None = None, *, by: str) -> int:
+    """Append one entry in a transaction of its own (for events that change nothing else)."""
+    with transaction(ws) as tx:
+        return tx.audit(by, action, obj, details)
 
 
 @dataclass
@@ -79,9 +99,9 @@ class Verification:
 def verify(ws: Workspace) -> Verification:
     """Walk the chain; report the first entry that was edited, inserted or deleted."""
     key = ws.key("audit")
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
+    with head_lock(ws, exclusive=False), connect(ws) as db:
         rows = db.execute("select * from audit order by seq").fetchall()
+        head = _read_head(ws, key)
     prev, expected_seq = GENESIS, 1
     for row in rows:
         if row["seq"] != expected_seq:
@@ -99,7 +119,6 @@ def verify(ws: Workspace) -> Verification:
         if not hmac.compare_digest(digest, row["hash"]):
             return Verification(False, len(rows), f"entry {row['seq']} does not match its hash (edited)", row["seq"])
         prev, expected_seq = row["hash"], expected_seq + 1
-    head = _read_head(ws, key)
     if head is None:
         return Verification(False, len(rows), "the head file is missing or its seal is broken", None)
     if head["seq"] != len(rows) or head["hash"] != prev:
@@ -140,8 +159,7 @@ def entries(
         clauses.append("at >= ?")
         params.append(since)
     where = f"where {' and '.join(clauses)}" if clauses else ""
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
+    with connect(ws) as db:
         rows = db.execute(f"select * from audit {where} order by seq desc limit ?", (*params, limit)).fetchall()
     return [dict(r) for r in rows]
 

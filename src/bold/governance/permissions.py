@@ -1,0 +1,118 @@
+"""Who may do what: the roles (DOMAIN.md section 4), the permissions, and the one table joining them.
+
+Every action checks its permission against ``ROLE_PERMISSIONS`` before doing anything, and the docs render
+the same table (``bold.docs_tables``), so the rule lives in one place. Rules that depend on a particular
+project (the submitter may not approve it; only the analysts named in an agreement may run its studies;
+only its named output checkers, never the person who ran a study, may read an output) are applied by the
+actions on top of this table.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    CUSTODIAN = "custodian"
+    LINKER = "linker"
+    ANALYST = "analyst"
+    OUTPUT_CHECKER = "output_checker"
+    GOVERNANCE = "governance"
+    ADMIN = "admin"
+
+
+ROLES = tuple(r.value for r in Role)
+
+
+class Permission(StrEnum):
+    """One per thing a person does; the value is how people name it (the command)."""
+
+    STATUS = "status"
+    INGEST = "ingest"
+    OPTOUT_ADD = "optout add"
+    OPTOUT_COUNT = "optout count"
+    LINK = "link"
+    LINK_REPORT = "link report"
+    PROJECT_SUBMIT = "project submit"
+    PROJECT_APPROVE = "project approve"
+    PROJECT_REFUSE = "project refuse"
+    PROJECT_AMEND = "project amend"
+    PROJECT_WITHDRAW = "project withdraw"
+    PROJECT_SHOW = "project show"
+    PROJECT_LIST = "project list"
+    PROJECT_BUILD = "project build"
+    PROJECT_CLOSE = "project close"
+    STUDY_LIST = "study list"
+    STUDY_RUN = "study run"
+    OUTPUTS_LIST = "outputs list"
+    OUTPUTS_SHOW = "outputs show"
+    AUDIT_VERIFY = "audit verify"
+    AUDIT_SHOW = "audit show"
+    REGISTER_BUILD = "register build"
+    USER_ADD = "user add"
+    USER_LIST = "user list"
+    USER_DEACTIVATE = "user deactivate"
+    USER_PASSWORD = "user password"  # one's own password
+
+
+P = Permission
+_EVERYONE = {P.STATUS, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASSWORD}
+
+# The role table: what each role may do. A person may hold several roles and may do what any of them allows.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT}),
+    Role.LINKER: frozenset(_EVERYONE | {P.LINK, P.LINK_REPORT}),
+    Role.ANALYST: frozenset(
+        _EVERYONE | {P.PROJECT_SUBMIT, P.PROJECT_AMEND, P.PROJECT_WITHDRAW, P.STUDY_RUN, P.OUTPUTS_LIST}
+    ),
+    Role.OUTPUT_CHECKER: frozenset(_EVERYONE | {P.OUTPUTS_LIST, P.OUTPUTS_SHOW}),
+    Role.GOVERNANCE: frozenset(
+        _EVERYONE
+        | {
+            P.OPTOUT_COUNT,
+            P.LINK_REPORT,
+            P.PROJECT_SUBMIT,
+            P.PROJECT_APPROVE,
+            P.PROJECT_REFUSE,
+            P.PROJECT_AMEND,
+            P.PROJECT_WITHDRAW,
+            P.PROJECT_CLOSE,
+            P.OUTPUTS_LIST,
+            P.AUDIT_VERIFY,
+            P.AUDIT_SHOW,
+            P.REGISTER_BUILD,
+            P.USER_LIST,
+        }
+    ),
+    Role.ADMIN: frozenset(
+        _EVERYONE
+        | {
+            P.INGEST,
+            P.OPTOUT_ADD,
+            P.OPTOUT_COUNT,
+            P.LINK,
+            P.LINK_REPORT,
+            P.PROJECT_SUBMIT,
+            P.PROJECT_AMEND,
+            P.PROJECT_WITHDRAW,
+            P.PROJECT_BUILD,
+            P.PROJECT_CLOSE,
+            P.OUTPUTS_LIST,
+            P.AUDIT_VERIFY,
+            P.AUDIT_SHOW,
+            P.REGISTER_BUILD,
+            P.USER_ADD,
+            P.USER_LIST,
+            P.USER_DEACTIVATE,
+        }
+    ),
+}
+
+# The same table read the other way: for each permission, the roles that hold it.
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    p: frozenset(r for r, allowed in ROLE_PERMISSIONS.items() if p in allowed) for p in Permission
+}
+
+
+def allows(roles: frozenset[Role] | set[str], permission: Permission) -> bool:
+    return bool(set(roles) & PERMISSIONS[Permission(permission)])

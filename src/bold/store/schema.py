@@ -1,0 +1,127 @@
+"""The governance store's schema, as numbered migrations applied in order (``PRAGMA user_version``).
+
+Migration 1 is the schema BOLD 0.1 created lazily, table by table; a workspace made then has some or all of
+its tables and version 0, so migration 1 creates only what is missing. Each later migration changes the
+schema in place. Migrations are history: never edit one that has shipped, add the next.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (
+        "the schema of BOLD 0.1",
+        [
+            """create table if not exists batches (
+                batch_id integer primary key autoincrement,
+                source text not null,
+                name text not null,
+                file_name text not null,
+                file_sha256 text not null,
+                file_format text not null,
+                contract_version integer not null,
+                rows_read integer not null,
+                rows_accepted integer not null,
+                rows_quarantined integer not null,
+                rows_opted_out integer not null,
+                quarantine_file text,
+                actor text not null,
+                started_at text not null,
+                finished_at text not null,
+                unique (source, file_sha256),
+                unique (source, name)
+            )""",
+            """create table if not exists optout_entries (
+                kind text not null check (kind in ('nhs_number', 'name_dob', 'initials_dob')),
+                digest text not null,
+                added_at text not null,
+                primary key (kind, digest)
+            )""",
+            """create table if not exists optout_purges (
+                source text not null,
+                records integer not null,
+                purged_at text not null
+            )""",
+            """create table if not exists optout_files (
+                file_sha256 text primary key,
+                entries integer not null,
+                added_at text not null,
+                actor text not null
+            )""",
+            """create table if not exists audit (
+                seq integer primary key,
+                at text not null,
+                actor text not null,
+                action text not null,
+                object text not null,
+                details text not null,
+                prev_hash text not null,
+                hash text not null
+            )""",
+            """create table if not exists people (
+                name text primary key,
+                roles text not null,
+                password_hash text not null,
+                created_at text not null,
+                created_by text not null
+            )""",
+            """create table if not exists projects (
+                id text primary key,
+                title text not null,
+                agreement text not null,
+                status text not null check (status in ('submitted', 'approved', 'closed')),
+                assessment text not null,
+                submitted_by text not null,
+                submitted_at text not null,
+                approved_by text,
+                approved_at text,
+                closed_by text,
+                closed_at text,
+                built_at text
+            )""",
+            """create table if not exists outputs (
+                id text primary key,
+                project text not null,
+                study text not null,
+                status text not null check (status in ('pending', 'approved', 'rejected', 'released')),
+                created_by text not null,
+                created_at text not null,
+                manifest_sha256 text not null
+            )""",
+        ],
+    ),
+    (
+        "people can be deactivated and change their password; projects can be refused, amended and withdrawn",
+        [
+            "alter table people add column active integer not null default 1 check (active in (0, 1))",
+            "alter table people add column changed_at text",
+            "alter table people add column changed_by text",
+            """create table projects_v2 (
+                id text primary key,
+                title text not null,
+                agreement text not null,
+                status text not null check (status in ('submitted', 'approved', 'refused', 'withdrawn', 'closed')),
+                assessment text not null,
+                submitted_by text not null,
+                submitted_at text not null,
+                approved_by text,
+                approved_at text,
+                closed_by text,
+                closed_at text,
+                built_at text,
+                decided_by text,
+                decided_at text,
+                decision_reason text,
+                amendments integer not null default 0
+            )""",
+            """insert into projects_v2 (id, title, agreement, status, assessment, submitted_by, submitted_at,
+                   approved_by, approved_at, closed_by, closed_at, built_at, decided_by, decided_at)
+               select id, title, agreement, status, assessment, submitted_by, submitted_at, approved_by,
+                   approved_at, closed_by, closed_at, built_at, approved_by, approved_at from projects""",
+            "drop table projects",
+            "alter table projects_v2 rename to projects",
+            "create index if not exists outputs_by_project on outputs (project, created_at)",
+        ],
+    ),
+]
+
+VERSION = len(MIGRATIONS)
