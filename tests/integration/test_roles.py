@@ -11,7 +11,7 @@ from bold.workspace import Workspace
 
 PASSWORD = "a-long-test-password"
 
-# The table of action x role (DOMAIN.md section 4): who may do what.
+# The table of action x role (docs/design/DOMAIN.md section 4): who may do what.
 EXPECTED = {
     "ingest": {"custodian", "admin"},
     "link": {"linker", "admin"},

@@ -14,7 +14,7 @@ from bold.sources import geography
 from bold.synth.config import SOURCES
 from bold.synth.extracts import SPECS
 
-# DOMAIN.md section 5: the identifiers each source really carries.
+# docs/design/DOMAIN.md section 5: the identifiers each source really carries.
 EXPECTED_ROLES = {
     "prison": {
         "prison_number",

@@ -1,4 +1,4 @@
-"""Dual diagnosis (DOMAIN.md 6.4): mental-health contact around treatment start, on hand-built extracts."""
+"""Dual diagnosis (docs/design/DOMAIN.md 6.4): mental-health contact around treatment start, on hand-built extracts."""
 
 from __future__ import annotations
 

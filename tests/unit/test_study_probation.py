@@ -1,4 +1,4 @@
-"""Treatment for people on probation (DOMAIN.md 6.1), on hand-built extracts with hand-worked answers."""
+"""Treatment for people on probation (docs/design/DOMAIN.md 6.1), on hand-built extracts with hand-worked answers."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 The agreement says why (purpose, questions, public benefit, legal basis), what (the datasets and,
 for each, the fields needed and the reason for each), who (controllers, people and roles), for how long
 (start and end), and how results leave (disclosure profile, retention). The acceptability assessment
-applies the red lines software can detect (DOMAIN.md section 3) and lists the criteria only people can
+applies the red lines software can detect (docs/design/DOMAIN.md section 3) and lists the criteria only people can
 judge, so that the board sees both.
 """
 

@@ -1,6 +1,6 @@
 """The transparency register: a static site anyone can read, saying what the platform does with data.
 
-People with lived experience asked "what data is shared, and with whom?" and "can I opt out?" (DOMAIN.md
+People with lived experience asked "what data is shared, and with whom?" and "can I opt out?" (docs/design/DOMAIN.md
 section 2). The register answers from the governance store itself, not from a document kept beside it:
 every project with its purpose, benefit, legal basis, datasets and fields (with the reason for each),
 status, dates and acceptability assessment; the released outputs (once the release workflow exists);

@@ -1,7 +1,7 @@
 """The Fellegi-Sunter model: comparisons fitted to each identifier, blocking, training, clustering.
 
 Comparisons are written for the identifiers BOLD's sources really hold and the errors they really
-have (DOMAIN.md sections 5 and 9): nicknames and aliases, day/month swaps and wrong years in dates
+have (docs/design/DOMAIN.md sections 5 and 9): nicknames and aliases, day/month swaps and wrong years in dates
 of birth, initials against full names for the treatment source, postcode district and area for
 people who move, typos in NHS numbers. Parameters are estimated without labels: u by random
 sampling, m by expectation maximisation over several blocking passes, so each comparison is trained

@@ -1,4 +1,4 @@
-"""Linkage quality measures from the identifiers side (GUILD guidance, DOMAIN.md section 9).
+"""Linkage quality measures from the identifiers side (GUILD guidance, docs/design/DOMAIN.md section 9).
 
 Everything here is computed from the identifiers zone, the links and the model: identifier
 completeness by source and subgroup, blocking and comparison counts, model parameters, expected false

@@ -1,4 +1,4 @@
-"""The linkage quality report: one HTML file, charts inline, covering DOMAIN.md section 9.
+"""The linkage quality report: one HTML file, charts inline, covering docs/design/DOMAIN.md section 9.
 
 It brings together the identifier-side measures (``bold.linkage.quality``, run in the linker's zone)
 and the impossible-event checks (``bold.reports.linkage_checks``, run over content and links only).

@@ -1,8 +1,8 @@
 """Evaluate an intervention on person-level data held inside the platform; results are aggregates only.
 
-Two designs from the domain (DOMAIN.md 6.5 and 6.7): the DSCP difference-in-differences with logistic
+Two designs from the domain (docs/design/DOMAIN.md 6.5 and 6.7): the DSCP difference-in-differences with logistic
 adjustment, and a Justice Data Lab style propensity-score matched comparison. A result holds estimates and
-aggregate tables with unit counts (so output checkers can apply the SACRO rules of DOMAIN.md 8), never rows.
+aggregate tables with unit counts (so output checkers can apply the SACRO rules of docs/design/DOMAIN.md 8), never rows.
 """
 
 from __future__ import annotations
@@ -113,9 +113,10 @@ def difference_in_differences(
     """DSCP evaluation: [(a1P - a0P) - (a1C - a0C)] raw, then adjusted by logistic regression.
 
     The model is ``outcome ~ pilot + after + pilot:after + covariates`` with every covariate categorical. The
-    headline is on the percentage-point scale the DSCP benefit formula needs (DOMAIN.md 7): over the pilot-after
-    units, mean predicted probability with the interaction on minus off. Its CI uses the delta method with the
-    model-based covariance, which is adequate with one row per unit; clustered data would need robust errors.
+    headline is on the percentage-point scale the DSCP benefit formula needs (docs/design/DOMAIN.md 7): over
+    the pilot-after units, mean predicted probability with the interaction on minus off. Its CI uses the delta
+    method with the model-based covariance, which is adequate with one row per unit; clustered data would need
+    robust errors.
     """
     covariates = list(covariates)
     _require(df, [outcome, pilot, after, *covariates])

@@ -1,4 +1,4 @@
-"""The aggregate-only rule (DESIGN.md property 3): a study's tables are refused if they could hold rows
+"""The aggregate-only rule (docs/design/DESIGN.md property 3): a study's tables are refused if they could hold rows
 about individual people.
 
 A table is refused when it has a person-level key column, a value shaped like a pseudonym, no column

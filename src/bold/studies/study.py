@@ -28,7 +28,7 @@ class StudyOutput:
 class Study:
     id: str
     title: str
-    question: str  # where the question comes from (DOMAIN.md section 6)
+    question: str  # where the question comes from (docs/design/DOMAIN.md section 6)
     definition: str  # the measure, worded as its published source words it
     needs: tuple[str, ...]  # dataset.field entries the agreement must include
     compute: Callable[[Extract, dict[str, Any]], StudyOutput]

@@ -1,6 +1,6 @@
 """Calibration targets and the model parameters tuned to meet them, in one place.
 
-Every target names its source in DOMAIN.md (and the seed document behind it). The tests in
+Every target names its source in docs/design/DOMAIN.md (and the seed document behind it). The tests in
 ``tests/integration/test_synth_calibration.py`` check the generated population against these
 targets with the tolerances stated here, so a change to a parameter that drifts away from the
 published figures fails a test rather than passing silently.
@@ -30,7 +30,7 @@ CONTINUITY_OF_CARE = Target(
     0.55,
     "DOMAIN.md s6.2: OHID indicator C20, national 30.3% (2015-16) to 53% (2023-24)",
 )
-# Post-release all-cause mortality per 1,000 per year, Farrell & Marsden 2008 (DOMAIN.md s6.2).
+# Post-release all-cause mortality per 1,000 per year, Farrell & Marsden 2008 (docs/design/DOMAIN.md s6.2).
 # "Of the order of" the published rates: the tolerance is a factor of two either way, because at a
 # few thousand releases a fortnight of follow-up holds only a handful of deaths.
 MORTALITY_PUBLISHED = {("M", 1): 37.0, ("M", 2): 26.0, ("F", 1): 47.0, ("F", 2): 38.0}
@@ -66,7 +66,7 @@ SUCCESSFUL_COMPLETION = Target(
 # ---------------------------------------------------------------------------------------------
 
 # Latent needs: prevalence in the synthetic population and their correlation on the latent scale
-# (Gaussian copula). DOMAIN.md s1: drug and alcohol use, offending, homelessness and mental-health
+# (Gaussian copula). docs/design/DOMAIN.md s1: drug and alcohol use, offending, homelessness and mental-health
 # problems co-occur.
 NEEDS = ("drug", "alcohol", "offending", "homeless", "mental_health")
 NEED_PREVALENCE = {"drug": 0.50, "alcohol": 0.35, "offending": 0.45, "homeless": 0.22, "mental_health": 0.38}
@@ -92,7 +92,7 @@ SUBSTANCE_FLAG_SENSITIVITY = 0.9  # a real need is flagged at release
 SUBSTANCE_FLAG_FALSE_POSITIVE = 0.04
 OST_AT_RELEASE_OPIATE = 0.5  # flagged opiate users on opioid substitution treatment at release
 
-# Continuity of care: national share by calendar year (DOMAIN.md s6.2, financial years mapped to
+# Continuity of care: national share by calendar year (docs/design/DOMAIN.md s6.2, financial years mapped to
 # the calendar year they mostly cover; before 2019 the 2015-16 to 2019-20 trend).
 CONTINUITY_BY_YEAR = {
     2015: 0.303,
@@ -121,7 +121,7 @@ TREATMENT_WITHIN_6_MONTHS_OF_DRR_ATR = 0.62
 
 # Treatment journeys.
 SPONTANEOUS_REFERRALS_PER_YEAR = 0.12  # self, GP and hospital referrals of people with a need
-HOMELESS_SUPPORT_NEED_TO_TREATMENT = 0.25  # within 3 months (DOMAIN.md s6.6)
+HOMELESS_SUPPORT_NEED_TO_TREATMENT = 0.25  # within 3 months (docs/design/DOMAIN.md s6.6)
 COMPLETION_PROBABILITY = {"OPI": 0.28, "NOP": 0.55, "ALC": 0.55, "NOA": 0.5}
 JOURNEY_MEDIAN_DAYS = {"OPI": 480, "NOP": 170, "ALC": 160, "NOA": 190}
 EARLY_DROP_OUT_SHARE = 0.03  # of drop-outs, the share who leave before 12 weeks (not "effective")

@@ -1,5 +1,5 @@
 """Custodian extracts: one per source, in the custodian's own columns, codes and date formats,
-carrying only the identifiers that source really holds (DOMAIN.md section 5), with identifier
+carrying only the identifiers that source really holds (docs/design/DOMAIN.md section 5), with identifier
 errors drawn per the configured corruption rates.
 
 Identifier errors belong to a *registration* (a person's record in the source's own system,

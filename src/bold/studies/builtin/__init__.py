@@ -1,4 +1,4 @@
-"""The BOLD question library: built-in studies, one module per question of DOMAIN.md section 6.
+"""The BOLD question library: built-in studies, one module per question of docs/design/DOMAIN.md section 6.
 
 Each module exposes ``STUDIES``, a list of ``Study`` objects; ``catalogue()`` gathers them by id.
 """

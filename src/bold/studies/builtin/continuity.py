@@ -1,5 +1,5 @@
-"""Continuity of care after prison release (DOMAIN.md 6.2; OHID indicator C20, formerly PHOF 2.16) and the
-DSCP prison-to-community pick-up (DOMAIN.md 6.5)."""
+"""Continuity of care after prison release (docs/design/DOMAIN.md 6.2; OHID indicator C20, formerly PHOF 2.16) and the
+DSCP prison-to-community pick-up (docs/design/DOMAIN.md 6.5)."""
 
 from __future__ import annotations
 

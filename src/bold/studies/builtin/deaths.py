@@ -1,4 +1,4 @@
-"""Deaths after release from prison (DOMAIN.md 6.2): rates per 1,000 person-years by time since release,
+"""Deaths after release from prison (docs/design/DOMAIN.md 6.2): rates per 1,000 person-years by time since release,
 all-cause and drug-related, by sex and by opioid substitution treatment (OST) at release, with the rate ratios
 the published studies report (Farrell & Marsden 2008; Merrall et al. 2010; Marsden et al. 2017)."""
 

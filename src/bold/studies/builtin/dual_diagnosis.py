@@ -1,4 +1,4 @@
-"""Dual diagnosis: mental-health service contact around the start of drug and alcohol treatment (DOMAIN.md
+"""Dual diagnosis: mental-health service contact around the start of drug and alcohol treatment (docs/design/DOMAIN.md
 6.4, asked for by people with lived experience; dual diagnosis is also a DSCP adjustment factor, 6.5).
 
 Linked records can show what NDTMS's own flag cannot: whether people starting treatment were in contact

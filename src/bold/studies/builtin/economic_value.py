@@ -1,4 +1,4 @@
-"""The economic value of treatment outcomes (DOMAIN.md 7, after the DSCP evaluation's Appendix C): effective
+"""The economic value of treatment outcomes (docs/design/DOMAIN.md 7, after the DSCP evaluation's Appendix C): effective
 treatment journeys and successful completions counted on the project's extract, valued with the economic model
 whose every parameter is shown beside the result and can be changed with ``--param``."""
 

@@ -1,4 +1,4 @@
-"""Evaluations (DOMAIN.md 6.5 and 6.7): a pilot's effect on continuity of care by difference-in-differences
+"""Evaluations (docs/design/DOMAIN.md 6.5 and 6.7): a pilot's effect on continuity of care by difference-in-differences
 with logistic adjustment (the DSCP method), and the effect of continuity of care on returning to prison within
 a year by propensity-score matching (Justice Data Lab style). Models are fitted inside the platform on the
 project extract; only their aggregate results leave the study."""

@@ -1,6 +1,6 @@
-"""The questions asked about prison leavers, asked of everyone in treatment (DOMAIN.md 6.4: people with lived
-experience asked for this, to avoid framing substance use as a prison problem): how quickly people start
-treatment after referral, emergency hospital admissions in the year after starting, and deaths in the year
+"""The questions asked about prison leavers, asked of everyone in treatment (docs/design/DOMAIN.md 6.4: people
+with lived experience asked for this, to avoid framing substance use as a prison problem): how quickly people
+start treatment after referral, emergency hospital admissions in the year after starting, and deaths in the year
 after leaving treatment, by route into treatment and substance."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Homelessness applications with a drug or alcohol support need, and how many reach treatment
-(DOMAIN.md 6.6, service measures).
+(docs/design/DOMAIN.md 6.6, service measures).
 
 The cohort is every homelessness application in the period whose household has a drug or an alcohol support
 need (``support_need_drug`` or ``support_need_alcohol``; applications with neither, or with both flags

@@ -1,4 +1,4 @@
-"""Hospital admissions after release from prison (DOMAIN.md 6.3): emergency admissions in the year after
+"""Hospital admissions after release from prison (docs/design/DOMAIN.md 6.3): emergency admissions in the year after
 release of people with a substance misuse need, which conditions, how many distinct conditions, and whether
 continuity of care (community treatment within 21 days) goes with fewer admissions."""
 

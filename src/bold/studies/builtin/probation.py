@@ -1,4 +1,4 @@
-"""Treatment for people on probation (DOMAIN.md 6.1): community orders with a drug or alcohol treatment
+"""Treatment for people on probation (docs/design/DOMAIN.md 6.1): community orders with a drug or alcohol treatment
 requirement, whether a treatment journey follows, how soon, and how many complete.
 
 BOLD's own linked figures for this question range from about 26% to "up to 90%" depending on how records

@@ -1,4 +1,4 @@
-"""DSCP treatment outcome measures (DOMAIN.md 6.5): effective treatment, successful completion and
+"""DSCP treatment outcome measures (docs/design/DOMAIN.md 6.5): effective treatment, successful completion and
 re-presentation after a successful completion, over treatment journeys.
 
 Effective treatment: a journey starting in the period is effective if it ended (has a discharge date) with a
