@@ -44,9 +44,9 @@ def _child_ingest(csv: str, workspace: str, optouts: str) -> None:
     from bold.workspace import Workspace
 
     ws = Workspace.init(Path(workspace))
-    add(ws, Path(optouts))
+    add(ws, Path(optouts), by="cara")
     t0 = time.perf_counter()
-    report = ingest(ws, "hospital", Path(csv))
+    report = ingest(ws, "hospital", Path(csv), by="cara")
     seconds = time.perf_counter() - t0
     assert report.balanced
     print(

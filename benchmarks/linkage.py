@@ -109,10 +109,10 @@ def synthetic(people: int, work: Path) -> None:
     ws = Workspace.init(ws_dir)
     t0 = time.perf_counter()
     for source in SOURCES:
-        ingest(ws, source, synth / f"{source}.parquet")
+        ingest(ws, source, synth / f"{source}.parquet", by="cara")
     print(f"\nSynthetic population: {people:,} people, ingested in {time.perf_counter() - t0:.0f} s")
     for name, generic in (("baseline", True), ("ours", False)):
-        run = link_workspace(ws, generic=generic, retrain=True)
+        run = link_workspace(ws, generic=generic, retrain=True, by="lin")
         rate = run.comparisons / (run.phases["predict"] or 1)
         phases = ", ".join(f"{k} {v:.0f} s" for k, v in run.phases.items())
         print(
@@ -149,8 +149,8 @@ def synthetic_encoded(people: int, work: Path) -> None:
     encode_seconds = time.perf_counter() - t0
     ws = Workspace.init(encoded / "workspace")
     for source in SOURCES:
-        ingest(ws, source, encoded / f"{source}.parquet", encoded=True)
-    run = link_workspace(ws, retrain=True, require_encoded=True)
+        ingest(ws, source, encoded / f"{source}.parquet", encoded=True, by="cara")
+    run = link_workspace(ws, retrain=True, require_encoded=True, by="lin")
     print(
         f"  privacy-preserving: encoding {encode_seconds:.0f} s (custodian side); linkage {run.seconds:.0f} s, "
         f"{run.comparisons:,} candidate pairs"

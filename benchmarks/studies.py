@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -53,13 +52,11 @@ def prepare(people: int, work: Path, reuse: bool) -> Path:
     shutil.rmtree(ws_dir, ignore_errors=True)
     ws, t0 = Workspace.init(ws_dir), time.perf_counter()
     for source in SOURCES:
-        ingest(ws, source, synth / f"{source}.parquet")
-    write_true_links(ws, synth / "truth")
-    os.environ["BOLD_USER"] = "ana"
-    projects.submit(ws, AGREEMENT)
-    os.environ["BOLD_USER"] = "grace"
-    projects.approve(ws, PROJECT)
-    projects.build(ws, PROJECT)
+        ingest(ws, source, synth / f"{source}.parquet", by="cara")
+    write_true_links(ws, synth / "truth", by="lin")
+    projects.submit(ws, AGREEMENT, by="ana")
+    projects.approve(ws, PROJECT, by="grace")
+    projects.build(ws, PROJECT, by="adam")
     print(f"  ingested, linked by the truth and built in {time.perf_counter() - t0:.0f} s", flush=True)
     return ws_dir
 

@@ -45,20 +45,15 @@ def ingested(root: Path, out: Path):
 
     ws = Workspace.init(root)
     for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet")
+        ingest(ws, source, out / f"{source}.parquet", by="cara")
     return ws
 
 
 def approved_and_built(ws, agreement: Path, today):
     """Submit an agreement as ana, approve it as grace and build its extract; the project id."""
-    import os
-
     from bold.governance import projects
 
-    os.environ["BOLD_USER"] = "ana"
-    project = projects.submit(ws, agreement)
-    os.environ["BOLD_USER"] = "grace"
-    projects.approve(ws, project.id)
-    projects.build(ws, project.id, today=today)
-    os.environ.pop("BOLD_USER")
+    project = projects.submit(ws, agreement, by="ana")
+    projects.approve(ws, project.id, by="grace")
+    projects.build(ws, project.id, today=today, by="adam")
     return project.id

@@ -33,6 +33,8 @@ from bold import __version__
 from bold.errors import BoldError, Kind
 
 KEY_NAMES = ("identifiers", "optout", "quarantine", "audit")
+
+
 class WorkspaceError(BoldError):
     """The folder is not a usable workspace (missing, not initialised, keys unsafe)."""
 

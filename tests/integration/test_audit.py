@@ -8,10 +8,10 @@ import sqlite3
 import pytest
 from typer.testing import CliRunner
 
-from bold import audit
 from bold.cli import app
 from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
+from bold.store import audit
 from bold.workspace import Workspace
 
 runner = CliRunner()
@@ -24,10 +24,10 @@ GOVERNANCE = {"BOLD_USER": "grace", "BOLD_PASSWORD": "a-long-governance-password
 def ws(tmp_path, small_population):
     out, _ = small_population
     ws = Workspace.init(tmp_path / "ws")
-    audit.record(ws, "workspace created", "ws")
-    ingest(ws, "deaths", out / "deaths.csv")
-    ingest(ws, "deaths", out / "deaths.csv")  # a repeat is recorded too
-    ingest(ws, "prison", out / "prison.csv")
+    audit.record(ws, "workspace created", "ws", by="adam")
+    ingest(ws, "deaths", out / "deaths.csv", by="cara")
+    ingest(ws, "deaths", out / "deaths.csv", by="cara")  # a repeat is recorded too
+    ingest(ws, "prison", out / "prison.csv", by="cara")
     return ws
 
 
@@ -36,7 +36,7 @@ def _db(ws):
 
 
 def test_actions_are_recorded_in_order_and_the_chain_verifies(ws):
-    link_workspace(ws, retrain=True)
+    link_workspace(ws, retrain=True, by="lin")
     actions = [e["action"] for e in reversed(audit.entries(ws))]
     assert actions == ["workspace created", "ingest", "ingest repeated (nothing added)", "ingest", "linkage run"]
     assert audit.verify(ws).ok

@@ -9,6 +9,7 @@ import shutil
 import duckdb
 import pytest
 
+from bold import store
 from bold.ingest.pipeline import ingest
 from bold.ingest.reader import IngestError
 from bold.sources import IDENTIFIER_ROLES, geography, load_contract, source_types
@@ -71,7 +72,7 @@ def ws(tmp_path):
 
 
 def run(ws, source, path, **kw):
-    report = ingest(ws, source, path, today=TODAY, **kw)
+    report = ingest(ws, source, path, today=TODAY, **kw, by="cara")
     assert report.balanced, report
     return report
 
@@ -82,7 +83,7 @@ def test_synthetic_extracts_ingest_and_every_row_is_accounted_for(ws, small_popu
         r = run(ws, source, out / f"{source}.csv")
         assert r.rows_read == figures["records"][source]
         assert r.quarantined <= 0.005 * r.rows_read, r.reasons
-    with ws.governance() as db:
+    with store.connect(ws) as db:
         for b in db.execute("select * from batches").fetchall():
             assert b["rows_read"] == b["rows_accepted"] + b["rows_quarantined"] + b["rows_opted_out"]
 
@@ -160,13 +161,13 @@ def test_reingesting_the_same_file_is_a_no_op_and_later_batches_append(ws, tmp_p
     first = prison_file(tmp_path, [row(1), row(2)], "a.csv")
     second = prison_file(tmp_path, [row(3)], "b.csv")
     assert run(ws, "prison", first).accepted == 2
-    again = ingest(ws, "prison", first, today=TODAY)
+    again = ingest(ws, "prison", first, today=TODAY, by="cara")
     assert again.already_ingested_as == "a" and again.accepted == 0
     assert run(ws, "prison", second).accepted == 1
     with ws.identifiers(read_only=True) as con:
         assert con.execute("select count(*) from identifiers.prison").fetchone()[0] == 3
     with pytest.raises(IngestError, match="batch name 'a' is already used"):
-        ingest(ws, "prison", prison_file(tmp_path, [row(4)], "c.csv"), batch="a", today=TODAY)
+        ingest(ws, "prison", prison_file(tmp_path, [row(4)], "c.csv"), batch="a", today=TODAY, by="cara")
 
 
 def test_identifiers_are_normalised_beside_their_raw_values(ws, tmp_path):
@@ -321,13 +322,13 @@ def test_file_level_problems_are_clear_errors(ws, tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     with pytest.raises(IngestError, match=r"empty\.csv: the file is empty"):
-        ingest(ws, "prison", empty)
+        ingest(ws, "prison", empty, by="cara")
     missing = prison_file(tmp_path, [], "missing.csv", header=PRISON_HEADER.replace("SURNAME,", ""))
     with pytest.raises(IngestError, match="required column\\(s\\) missing: SURNAME"):
-        ingest(ws, "prison", missing)
+        ingest(ws, "prison", missing, by="cara")
     with pytest.raises(IngestError, match="no such file"):
-        ingest(ws, "prison", tmp_path / "nope.csv")
-    with ws.governance() as db:
+        ingest(ws, "prison", tmp_path / "nope.csv", by="cara")
+    with store.connect(ws) as db:
         assert db.execute("select count(*) from batches").fetchone()[0] == 0
 
 

@@ -139,7 +139,7 @@ def linked_workspace(tmp_path_factory, small_population):
     out, _ = small_population
     ws = Workspace.init(tmp_path_factory.mktemp("link") / "ws")
     for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet")
+        ingest(ws, source, out / f"{source}.parquet", by="cara")
     return ws, out
 
 
@@ -154,7 +154,7 @@ def test_the_linker_never_opens_the_content_zone(linked_workspace, monkeypatch, 
     hidden = tmp_path / "content.duckdb"
     ws.content_path.rename(hidden)
     try:
-        run = link_workspace(ws, retrain=True)
+        run = link_workspace(ws, retrain=True, by="lin")
         assert not ws.content_path.exists()
     finally:
         hidden.rename(ws.content_path)
@@ -178,8 +178,8 @@ def test_linkage_code_does_not_refer_to_the_content_zone():
 
 def test_workspace_links_every_record_once_per_threshold_and_reuses_the_model(linked_workspace):
     ws, out = linked_workspace
-    first = link_workspace(ws, retrain=True)
-    second = link_workspace(ws)  # loads the saved model
+    first = link_workspace(ws, retrain=True, by="lin")
+    second = link_workspace(ws, by="lin")  # loads the saved model
     assert first.trained and not second.trained
     con = duckdb.connect(str(ws.links_path), read_only=True)
     for run in (first, second):
@@ -207,7 +207,7 @@ def test_workspace_links_every_record_once_per_threshold_and_reuses_the_model(li
 def test_linking_an_empty_workspace_is_a_clear_error(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     with pytest.raises(LinkageError, match="nothing to link"):
-        link_workspace(ws)
+        link_workspace(ws, by="lin")
 
 
 def test_quality_report_covers_the_guidance_and_holds_no_identifier(linked_workspace, sql, tmp_path):
@@ -215,8 +215,8 @@ def test_quality_report_covers_the_guidance_and_holds_no_identifier(linked_works
 
     ws, out = linked_workspace
     if not ws.links_path.exists():
-        link_workspace(ws, retrain=True)
-    path = build(ws, tmp_path / "report.html", truth_dir=out / "truth")
+        link_workspace(ws, retrain=True, by="lin")
+    path = build(ws, tmp_path / "report.html", truth_dir=out / "truth", by="lin")
     html = path.read_text()
     for section in (
         "Coverage and identifier completeness",
@@ -243,7 +243,7 @@ def test_impossible_event_checks_never_open_the_identifiers_zone(linked_workspac
     from bold.reports.linkage_checks import impossible_events
 
     ws, _ = linked_workspace
-    run = link_workspace(ws)
+    run = link_workspace(ws, by="lin")
 
     def refuse(*args, **kwargs):
         raise AssertionError("the content-side checks opened the identifiers zone")

@@ -23,9 +23,9 @@ def test_spark_gives_the_same_clusters_as_duckdb(tmp_path):
     out, _ = make_population(tmp_path, people=400, seed=3)
     ws = Workspace.init(tmp_path / "ws")
     for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet")
-    on_duckdb = link_workspace(ws, retrain=True)
-    on_spark = link_workspace(ws, backend="spark")  # the saved model, scored by Spark
+        ingest(ws, source, out / f"{source}.parquet", by="cara")
+    on_duckdb = link_workspace(ws, retrain=True, by="lin")
+    on_spark = link_workspace(ws, backend="spark", by="lin")  # the saved model, scored by Spark
     assert on_spark.comparisons == on_duckdb.comparisons
     assert on_spark.pairs == on_duckdb.pairs
     con = duckdb.connect(str(ws.links_path), read_only=True)

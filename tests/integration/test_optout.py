@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bold import store
 from bold.ingest.optout import add
 from bold.ingest.pipeline import ingest
 from bold.ingest.reader import IngestError
@@ -36,9 +37,9 @@ def test_nhs_opt_out_deletes_stored_records_and_blocks_later_ones(ws, small_popu
     nhs = [p[0] for p in people]
     f = tmp_path / "optout.csv"
     f.write_text("nhs_number\n" + "\n".join(nhs) + "\n")
-    first = ingest(ws, "hospital", out / "hospital.csv")
+    first = ingest(ws, "hospital", out / "hospital.csv", by="cara")
     assert first.opted_out == 0
-    result = add(ws, f)
+    result = add(ws, f, by="cara")
     assert result.added == 80
     # hospital records whose NHS number is present are deleted from both zones
     with ws.identifiers(read_only=True) as con:
@@ -51,7 +52,7 @@ def test_nhs_opt_out_deletes_stored_records_and_blocks_later_ones(ws, small_popu
     assert left == 0 and result.records_removed["hospital"] > 0
     assert stored_ids == stored_content == first.accepted - result.records_removed["hospital"]
     # and never stored from later batches
-    later = ingest(ws, "mental_health", out / "mental_health.csv")
+    later = ingest(ws, "mental_health", out / "mental_health.csv", by="cara")
     assert later.balanced
     expected = sql.execute(
         f"""select count(*) from '{out}/mental_health.parquet' where NHS_NUMBER in ({", ".join(repr(n) for n in nhs)})"""
@@ -65,14 +66,14 @@ def test_the_register_holds_no_plaintext(ws, small_population, sql, tmp_path):
     people = _people(sql, out, "true", 20)
     f = tmp_path / "optout.csv"
     f.write_text("nhs_number,forename,surname,date_of_birth\n" + "\n".join(",".join(p) for p in people) + "\n")
-    assert add(ws, f).added == 40
+    assert add(ws, f, by="cara").added == 40
     stored = ws.governance_path.read_bytes()
     for nhs, _forename, surname, _ in people:
         assert nhs.encode() not in stored and surname.upper().encode() not in stored
-    with ws.governance() as db:
+    with store.connect(ws) as db:
         digests = [d for (d,) in db.execute("select digest from optout_entries").fetchall()]
     assert all(len(d) == 64 for d in digests)
-    again = add(ws, f)
+    again = add(ws, f, by="cara")
     assert again.already_added_file
 
 
@@ -81,8 +82,8 @@ def test_name_and_date_of_birth_opt_out_at_ingest(ws, small_population, sql, tmp
     people = _people(sql, out, "true", 300)
     f = tmp_path / "names.csv"
     f.write_text("forename,surname,date_of_birth\n" + "\n".join(f"{p[1]},{p[2]},{p[3]}" for p in people) + "\n")
-    add(ws, f)
-    report = ingest(ws, "deaths", out / "deaths.csv")
+    add(ws, f, by="cara")
+    report = ingest(ws, "deaths", out / "deaths.csv", by="cara")
     assert report.balanced
     exact = sql.execute(
         f"""select count(*) from '{out}/deaths.parquet' d
@@ -96,7 +97,7 @@ def test_name_and_date_of_birth_opt_out_at_ingest(ws, small_population, sql, tmp
 def test_unusable_opt_out_rows_are_reported_without_values(ws, tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("nhs_number,forename,surname,date_of_birth\n1234567890,,,\n,Ann,,1980-01-01\n,,,\n")
-    result = add(ws, f)
+    result = add(ws, f, by="cara")
     assert result.added == 0
     assert result.rejected == [
         "row 1: nhs_number is not a valid NHS number",
@@ -106,7 +107,7 @@ def test_unusable_opt_out_rows_are_reported_without_values(ws, tmp_path):
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("name\nAnn\n")
     with pytest.raises(IngestError, match="expected a column nhs_number"):
-        add(ws, wrong)
+        add(ws, wrong, by="cara")
 
 
 def test_name_opt_outs_reach_the_initials_only_treatment_source(ws, small_population, sql, tmp_path):
@@ -114,8 +115,8 @@ def test_name_opt_outs_reach_the_initials_only_treatment_source(ws, small_popula
     people = _people(sql, out, "drug or alcohol", 200)
     f = tmp_path / "names.csv"
     f.write_text("forename,surname,date_of_birth\n" + "\n".join(f"{p[1]},{p[2]},{p[3]}" for p in people) + "\n")
-    add(ws, f)
-    report = ingest(ws, "treatment", out / "treatment.csv")
+    add(ws, f, by="cara")
+    report = ingest(ws, "treatment", out / "treatment.csv", by="cara")
     assert report.balanced
     truly = sql.execute(
         f"""select count(*) from '{out}/treatment.parquet' t

@@ -67,7 +67,7 @@ def encoded_workspace(tmp_path_factory, small_population):
         encoded = root / f"{source}.parquet"
         result = encode_file(out / f"{source}.parquet", source, secret, encoded)
         assert result["encoded"] == figures["records"][source]
-        report = ingest(ws, source, encoded, encoded=True)
+        report = ingest(ws, source, encoded, encoded=True, by="cara")
         assert report.balanced and report.accepted > 0
     return ws, out, read_secret(secret)
 
@@ -97,7 +97,7 @@ def test_the_linker_zone_holds_no_plaintext_identifier(encoded_workspace, sql):
 
 def test_encoded_linkage_is_nearly_as_accurate_as_plaintext(encoded_workspace):
     ws, out, secret = encoded_workspace
-    run = link_workspace(ws, retrain=True, require_encoded=True)
+    run = link_workspace(ws, retrain=True, require_encoded=True, by="lin")
     assert run.encoded
     accuracy = evaluate_run(ws, run.run_id, out / "truth", secret)["medium"]
     assert accuracy["all"].precision > 0.98 and accuracy["all"].recall > 0.85, accuracy["all"]
@@ -107,13 +107,13 @@ def test_encoded_linkage_is_nearly_as_accurate_as_plaintext(encoded_workspace):
 def test_modes_never_mix(encoded_workspace, small_population, tmp_path):
     ws, out, _ = encoded_workspace
     with pytest.raises(IngestError, match="already stored encoded"):
-        ingest(ws, "prison", out / "prison.csv", batch="plain")
+        ingest(ws, "prison", out / "prison.csv", batch="plain", by="cara")
     plain = Workspace.init(tmp_path / "plain")
-    ingest(plain, "deaths", out / "deaths.csv")
+    ingest(plain, "deaths", out / "deaths.csv", by="cara")
     with pytest.raises(LinkageError, match="stored in plaintext"):
-        link_workspace(plain, require_encoded=True)
+        link_workspace(plain, require_encoded=True, by="lin")
     with pytest.raises(LinkageError, match="baseline"):
-        link_workspace(ws, generic=True)
+        link_workspace(ws, generic=True, by="lin")
 
 
 def test_identifier_problems_found_at_encoding_are_quarantined_at_ingest(tmp_path):
@@ -126,7 +126,7 @@ def test_identifier_problems_found_at_encoding_are_quarantined_at_ingest(tmp_pat
     secret = tmp_path / "s"
     make_secret(secret)
     encode_file(src, "deaths", secret, tmp_path / "enc.csv")
-    report = ingest(Workspace.init(tmp_path / "ws"), "deaths", tmp_path / "enc.csv", encoded=True)
+    report = ingest(Workspace.init(tmp_path / "ws"), "deaths", tmp_path / "enc.csv", encoded=True, by="cara")
     assert report.accepted == 1 and report.quarantined == 1
     assert report.examples["NHS_NO: NHS number fails its check digit"] == [2]
 
@@ -158,6 +158,6 @@ def test_quality_report_in_the_encoded_mode(encoded_workspace, tmp_path):
     from bold.reports.linkage_report import build
 
     ws, _, _ = encoded_workspace
-    link_workspace(ws, require_encoded=True)
-    html = build(ws, tmp_path / "report.html").read_text()
+    link_workspace(ws, require_encoded=True, by="lin")
+    html = build(ws, tmp_path / "report.html", by="lin").read_text()
     assert "Privacy-preserving mode" in html and "candidate pairs it adds" in html

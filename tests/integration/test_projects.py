@@ -9,11 +9,11 @@ import duckdb
 import pytest
 import yaml
 
-from bold import audit
 from bold.governance import projects
 from bold.governance.projects import ProjectError
 from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
+from bold.store import audit
 from bold.workspace import Workspace
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
@@ -25,8 +25,8 @@ def linked(tmp_path_factory, small_population):
     out, _ = small_population
     ws = Workspace.init(tmp_path_factory.mktemp("gov") / "ws")
     for source in ("prison", "treatment", "deaths", "hospital"):
-        ingest(ws, source, out / f"{source}.parquet")
-    link_workspace(ws, retrain=True)
+        ingest(ws, source, out / f"{source}.parquet", by="cara")
+    link_workspace(ws, retrain=True, by="lin")
     return ws
 
 
@@ -39,10 +39,8 @@ def agreement(tmp_path, **changes) -> Path:
 
 
 def submit_and_approve(ws, path, monkeypatch):
-    monkeypatch.setenv("BOLD_USER", "ana")
-    project = projects.submit(ws, path)
-    monkeypatch.setenv("BOLD_USER", "grace")
-    projects.approve(ws, project.id)
+    project = projects.submit(ws, path, by="ana")
+    projects.approve(ws, project.id, by="grace")
     return project.id
 
 
@@ -66,38 +64,34 @@ def test_the_example_agreement_crosses_no_red_line(linked, tmp_path, monkeypatch
 )
 def test_red_lines_are_found_and_block_approval(linked, tmp_path, monkeypatch, changes, red_line):
     pid = "red-" + red_line.split()[0].lower().strip(":")[:8] + str(abs(hash(str(changes))) % 1000)
-    monkeypatch.setenv("BOLD_USER", "ana")
-    project = projects.submit(linked, agreement(tmp_path, id=pid, **changes))
+    project = projects.submit(linked, agreement(tmp_path, id=pid, **changes), by="ana")
     assert not project.assessment["acceptable"]
     assert any(red_line in r for r in project.assessment["red_lines"]), project.assessment["red_lines"]
-    monkeypatch.setenv("BOLD_USER", "grace")
     with pytest.raises(ProjectError, match="red lines"):
-        projects.approve(linked, pid)
+        projects.approve(linked, pid, by="grace")
 
 
 def test_the_submitter_cannot_approve(linked, tmp_path, monkeypatch):
-    monkeypatch.setenv("BOLD_USER", "ana")
-    projects.submit(linked, agreement(tmp_path, id="self-approval"))
+    projects.submit(linked, agreement(tmp_path, id="self-approval"), by="ana")
     with pytest.raises(ProjectError, match="cannot also approve"):
-        projects.approve(linked, "self-approval")
+        projects.approve(linked, "self-approval", by="ana")
     assert audit.entries(linked, action="project approval refused")
 
 
 def test_unapproved_expired_and_closed_projects_cannot_be_built(linked, tmp_path, monkeypatch):
-    monkeypatch.setenv("BOLD_USER", "ana")
-    projects.submit(linked, agreement(tmp_path, id="not-approved"))
+    projects.submit(linked, agreement(tmp_path, id="not-approved"), by="ana")
     with pytest.raises(ProjectError, match="not approved"):
-        projects.build(linked, "not-approved", TODAY)
+        projects.build(linked, "not-approved", TODAY, by="adam")
     pid = submit_and_approve(
         linked, agreement(tmp_path, id="expired", start="2024-01-01", end="2025-12-31"), monkeypatch
     )
     with pytest.raises(ProjectError, match="expired on 2025-12-31"):
-        projects.build(linked, pid, TODAY)
+        projects.build(linked, pid, TODAY, by="adam")
     pid = submit_and_approve(linked, agreement(tmp_path, id="to-close"), monkeypatch)
-    projects.build(linked, pid, TODAY)
-    projects.close(linked, pid)
+    projects.build(linked, pid, TODAY, by="adam")
+    projects.close(linked, pid, by="grace")
     with pytest.raises(ProjectError, match="closed"):
-        projects.build(linked, pid, TODAY)
+        projects.build(linked, pid, TODAY, by="adam")
     assert not (linked.keys_dir / "projects" / f"{pid}.key").exists()
     assert not (projects.project_dir(linked, pid) / "extract.duckdb").exists()
     assert audit.entries(linked, action="project build refused")
@@ -107,7 +101,7 @@ def test_unapproved_expired_and_closed_projects_cannot_be_built(linked, tmp_path
 def test_extracts_hold_only_agreed_fields_under_project_pseudonyms(linked, tmp_path, monkeypatch):
     a = submit_and_approve(linked, agreement(tmp_path, id="project-a"), monkeypatch)
     b = submit_and_approve(linked, agreement(tmp_path, id="project-b", date_precision="month"), monkeypatch)
-    path_a, path_b = projects.build(linked, a, TODAY), projects.build(linked, b, TODAY)
+    path_a, path_b = projects.build(linked, a, TODAY, by="adam"), projects.build(linked, b, TODAY, by="adam")
     agreed = yaml.safe_load(EXAMPLE.read_text())["datasets"]
     con = duckdb.connect()
     con.execute(f"attach '{path_a}' as a (read_only)")
@@ -132,9 +126,8 @@ def test_the_register_lists_every_project_and_the_promises(linked, tmp_path, mon
 
     from bold.governance import register
 
-    monkeypatch.setenv("BOLD_USER", "ana")
-    projects.submit(linked, agreement(tmp_path, id="for-the-register"))
-    out = register.build(linked, tmp_path / "site")
+    projects.submit(linked, agreement(tmp_path, id="for-the-register"), by="ana")
+    out = register.build(linked, tmp_path / "site", by="grace")
     data = json.loads((out / "register.json").read_text())
     listed = {p["id"]: p for p in data["projects"]}
     assert "for-the-register" in listed and listed["for-the-register"]["status"] == "submitted"
@@ -148,7 +141,7 @@ def test_the_register_lists_every_project_and_the_promises(linked, tmp_path, mon
 
 def test_person_attributes_come_from_the_linker_not_from_identifiers(linked, tmp_path, monkeypatch):
     pid = submit_and_approve(linked, agreement(tmp_path, id="with-demographics"), monkeypatch)
-    path = projects.build(linked, pid, TODAY)
+    path = projects.build(linked, pid, TODAY, by="adam")
     con = duckdb.connect(str(path), read_only=True)
     columns = [c for (c,) in con.execute("select column_name from (describe person)").fetchall()]
     assert columns[0] == "person_id" and set(columns[1:]) == {"sex", "birth_year"}
@@ -157,6 +150,5 @@ def test_person_attributes_come_from_the_linker_not_from_identifiers(linked, tmp
     assert missing.fetchone()[0] == 0  # the same project pseudonyms in every table
     bad = yaml.safe_load(EXAMPLE.read_text())["datasets"]
     bad["person"]["postcode"] = "where people live"
-    monkeypatch.setenv("BOLD_USER", "ana")
-    project = projects.submit(linked, agreement(tmp_path, id="person-postcode", datasets=bad))
+    project = projects.submit(linked, agreement(tmp_path, id="person-postcode", datasets=bad), by="ana")
     assert any("person.postcode: not a person attribute" in r for r in project.assessment["red_lines"])

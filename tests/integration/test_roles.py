@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from bold import audit
-from bold.governance.agreement import ROLES
-from bold.governance.people import PERMISSIONS, AccessError, add_person, authorise, people
+from bold.actions.access import require
+from bold.actions.people import sign_in
+from bold.governance.people import AccessError, add_person, people
+from bold.governance.permissions import PERMISSIONS, ROLES, Permission
+from bold.store import audit
 from bold.workspace import Workspace
 
 PASSWORD = "a-long-test-password"
+
+
+def authorise(ws, action, name, password=PASSWORD):
+    """Sign in as ``name`` and check ``action``, as every command does."""
+    return require(ws, sign_in(ws, name, password), Permission(action))
 
 # The table of action x role (docs/design/DOMAIN.md section 4): who may do what.
 EXPECTED = {
@@ -39,36 +46,29 @@ def ws(tmp_path_factory):
 
 @pytest.mark.parametrize("action", sorted(EXPECTED))
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_may_do_only_what_it_should(ws, monkeypatch, action, role):
-    monkeypatch.setenv("BOLD_USER", role)
-    monkeypatch.setenv("BOLD_PASSWORD", PASSWORD)
+def test_each_role_may_do_only_what_it_should(ws, action, role):
     assert PERMISSIONS[action] == EXPECTED[action]
     if role in EXPECTED[action]:
-        assert authorise(ws, action).name == role
+        assert authorise(ws, action, role).name == role
     else:
         with pytest.raises(AccessError, match=f"{role} \\({role}\\) may not {action}"):
-            authorise(ws, action)
+            authorise(ws, action, role)
 
 
-def test_an_analyst_can_never_approve_anything(ws, monkeypatch):
-    monkeypatch.setenv("BOLD_USER", "analyst")
-    monkeypatch.setenv("BOLD_PASSWORD", PASSWORD)
+def test_an_analyst_can_never_approve_anything(ws):
     for action in ("project approve", "project build", "audit verify", "user add"):
         with pytest.raises(AccessError):
-            authorise(ws, action)
+            authorise(ws, action, "analyst")
     assert audit.entries(ws, action="refused", who="analyst")
 
 
-def test_passwords_are_argon2_hashes_and_bad_sign_ins_are_audited(ws, monkeypatch):
+def test_passwords_are_argon2_hashes_and_bad_sign_ins_are_audited(ws):
     stored = ws.governance_path.read_bytes()
     assert PASSWORD.encode() not in stored and b"$argon2id$" in stored
-    monkeypatch.setenv("BOLD_USER", "linker")
-    monkeypatch.setenv("BOLD_PASSWORD", "wrong-password-here")
     with pytest.raises(AccessError, match="sign-in failed"):
-        authorise(ws, "link")
-    monkeypatch.setenv("BOLD_USER", "nobody")
+        authorise(ws, "link", "linker", "wrong-password-here")
     with pytest.raises(AccessError, match="sign-in failed"):
-        authorise(ws, "link")
+        authorise(ws, "link", "nobody", "wrong-password-here")
     assert {e["object"] for e in audit.entries(ws, action="failed sign-in")} >= {"linker", "nobody"}
 
 

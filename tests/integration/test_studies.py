@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from bold import audit
 from bold.governance import projects
 from bold.linkage.run import link_workspace
+from bold.store import audit
 from bold.studies import outputs, runner
 from bold.studies.builtin import catalogue
 from bold.studies.language import StudyError
@@ -31,7 +31,7 @@ TODAY = dt.date(2026, 11, 22)
 def study_ws(tmp_path_factory, small_population):
     out, _ = small_population
     ws = ingested(tmp_path_factory.mktemp("studies") / "ws", out)
-    link_workspace(ws, retrain=True)
+    link_workspace(ws, retrain=True, by="lin")
     for example in ("bold-questions", "continuity-of-care"):
         approved_and_built(ws, EXAMPLES / f"{example}.yaml", TODAY)
     return ws, out
@@ -273,7 +273,7 @@ def test_closing_a_project_keeps_its_outputs_and_stops_its_studies(study_ws, tmp
     path.write_text(yaml.safe_dump(agreement))
     approved_and_built(ws, path, TODAY)
     output = runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)
-    projects.close(ws, "to-be-closed")
+    projects.close(ws, "to-be-closed", by="grace")
     assert outputs.verify_files(outputs.get(ws, "to-be-closed", output.id)) == []
     with pytest.raises(projects.ProjectError, match="closed"):
         runner.run(ws, "to-be-closed", "continuity-of-care", by="ana", today=TODAY)

@@ -23,7 +23,7 @@ TODAY = dt.date(2026, 11, 22)
 def truly_linked(tmp_path_factory, small_population):
     out, _ = small_population
     ws = ingested(tmp_path_factory.mktemp("truth") / "ws", out)
-    write_true_links(ws, out / "truth")
+    write_true_links(ws, out / "truth", by="lin")
     approved_and_built(ws, AGREEMENT, TODAY)
     events = pd.read_parquet(out / "truth" / "events.parquet")
     return ws, out, events, pd.to_datetime(events.date).max()

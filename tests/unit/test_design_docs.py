@@ -33,7 +33,8 @@ def _text_files():
         path = ROOT / entry
         files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
         for file in files:
-            if "__pycache__" in file.parts or file.resolve() == Path(__file__).resolve():
+            built = any(part == "__pycache__" or part.endswith(".egg-info") for part in file.parts)
+            if built or file.resolve() == Path(__file__).resolve():
                 continue
             try:
                 yield file, file.read_text(encoding="utf-8")

@@ -89,14 +89,18 @@ PROJECT = Lifecycle(
     },
 )
 
-O = OutputState
 OUTPUT = Lifecycle(
     thing="output",
     states=OutputState,
-    initial=O.PENDING,
+    initial=OutputState.PENDING,
     created_by=Permission.STUDY_RUN,
     transitions={},  # checking and release: the release workflow adds its moves here
-    owners={O.PENDING: Role.OUTPUT_CHECKER, O.APPROVED: None, O.REJECTED: None, O.RELEASED: None},
+    owners={
+        OutputState.PENDING: Role.OUTPUT_CHECKER,
+        OutputState.APPROVED: None,
+        OutputState.REJECTED: None,
+        OutputState.RELEASED: None,
+    },
 )
 
 LIFECYCLES = (PROJECT, OUTPUT)

@@ -1,134 +1,113 @@
-"""People, roles and sign-in: who may do what.
+"""People and sign-in: each person has a name, one or more roles (``bold.governance.permissions``) and a
+password stored only as an argon2id hash.
 
-Each person has a name, one or more roles and a password stored only as an argon2 hash. Every command
-that touches a workspace signs the person in (``BOLD_USER`` and ``BOLD_PASSWORD``, or a prompt) and checks
-the action against ``PERMISSIONS``; refusals and failed sign-ins go to the audit chain. Rules that depend
-on a project (the submitter may not approve it, an analyst may not check their own outputs) are applied
-by the project code on top of these.
+Nothing here reads who is acting from the environment: the faces sign a person in (``sign_in``) and pass
+the resulting ``User`` to the actions, which check permissions. A deactivated person can no longer sign
+in; their record and everything they did stay in the store and the audit chain.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
-import sys
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
-from argon2.exceptions import VerificationError
+from argon2.exceptions import InvalidHashError, VerificationError
 
-from bold import audit
-from bold.governance.agreement import ROLES
+from bold import store
+from bold.errors import BoldError, Kind
+from bold.governance.permissions import ROLES, Role
 from bold.workspace import Workspace, now
 
-SCHEMA = """
-create table if not exists people (
-    name text primary key,
-    roles text not null,
-    password_hash text not null,
-    created_at text not null,
-    created_by text not null
-);
-"""
-ALL = set(ROLES)
-PERMISSIONS: dict[str, set[str]] = {
-    "status": ALL,
-    "ingest": {"custodian", "admin"},
-    "optout add": {"custodian", "admin"},
-    "optout count": {"custodian", "governance", "admin"},
-    "link": {"linker", "admin"},
-    "link report": {"linker", "governance", "admin"},
-    "project submit": {"analyst", "governance", "admin"},
-    "project approve": {"governance"},
-    "project show": ALL,
-    "project list": ALL,
-    "project build": {"admin"},
-    "project close": {"governance", "admin"},
-    "audit verify": {"governance", "admin"},
-    "audit show": {"governance", "admin"},
-    "user add": {"admin"},
-    "register build": {"governance", "admin"},
-    "study list": ALL,
-    "study run": {"analyst"},
-    "outputs list": {"analyst", "output_checker", "governance", "admin"},
-    "outputs show": {"output_checker"},
-    "user list": {"governance", "admin"},
-}
+MIN_PASSWORD = 12
 _hasher = PasswordHasher()
 
 
-class AccessError(Exception):
+class AccessError(BoldError):
     """Sign-in failed, or the person's roles do not allow the action."""
+
+    kind = Kind.REFUSED
 
 
 @dataclass(frozen=True)
-class Person:
+class User:
+    """A signed-in person (or, from ``people``, a person on record)."""
+
     name: str
-    roles: frozenset[str]
+    roles: frozenset[Role]
+    active: bool = True
 
 
-def add_person(ws: Workspace, name: str, roles: list[str], password: str, by: str) -> Person:
-    unknown = sorted(set(roles) - ALL)
+def _roles(text: str) -> frozenset[Role]:
+    return frozenset(Role(r) for r in text.split(","))
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccessError(f"a password needs at least {MIN_PASSWORD} characters", kind=Kind.INVALID)
+
+
+def add_person(ws: Workspace, name: str, roles: list[str], password: str, *, by: str) -> User:
+    unknown = sorted(set(roles) - set(ROLES))
     if unknown:
-        raise AccessError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        raise AccessError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}", kind=Kind.INVALID)
     if not roles:
-        raise AccessError("a person needs at least one role")
-    if len(password) < 12:
-        raise AccessError("a password needs at least 12 characters")
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        if db.execute("select 1 from people where name = ?", (name,)).fetchone():
-            raise AccessError(f"{name} already exists")
-        db.execute(
-            "insert into people values (?, ?, ?, ?, ?)",
+        raise AccessError("a person needs at least one role", kind=Kind.INVALID)
+    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise AccessError(f"{name!r} is not a user name: use letters, digits, '.', '-' or '_'", kind=Kind.INVALID)
+    check_password(password)
+    with store.transaction(ws) as tx:
+        if tx.execute("select 1 from people where name = ?", (name,)).fetchone():
+            raise AccessError(f"{name} already exists", kind=Kind.CONFLICT)
+        tx.execute(
+            "insert into people (name, roles, password_hash, created_at, created_by) values (?, ?, ?, ?, ?)",
             (name, ",".join(sorted(set(roles))), _hasher.hash(password), now(), by),
         )
-    audit.record(ws, "person added", name, {"roles": sorted(set(roles))}, who=by)
-    return Person(name, frozenset(roles))
+        tx.audit(by, "person added", name, {"roles": sorted(set(roles))})
+    return User(name, _roles(",".join(roles)))
 
 
-def people(ws: Workspace) -> list[Person]:
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        rows = db.execute("select name, roles from people order by name").fetchall()
-    return [Person(r["name"], frozenset(r["roles"].split(","))) for r in rows]
+def people(ws: Workspace) -> list[User]:
+    with store.connect(ws) as db:
+        rows = db.execute("select name, roles, active from people order by name").fetchall()
+    return [User(r["name"], _roles(r["roles"]), bool(r["active"])) for r in rows]
 
 
-def _credentials() -> tuple[str, str]:
-    name = os.environ.get("BOLD_USER")
-    password = os.environ.get("BOLD_PASSWORD")
-    if name and password:
-        return name, password
-    if not sys.stdin.isatty():
-        raise AccessError("sign in: set BOLD_USER and BOLD_PASSWORD (no terminal to ask on)")
-    name = name or input("BOLD user: ")
-    return name, getpass.getpass(f"Password for {name}: ")
-
-
-def sign_in(ws: Workspace, name: str, password: str) -> Person:
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        row = db.execute("select name, roles, password_hash from people where name = ?", (name,)).fetchone()
+def sign_in(ws: Workspace, name: str, password: str) -> User:
+    """The person, if the password is theirs and they are active; a failed attempt is audited."""
+    with store.connect(ws) as db:
+        row = db.execute("select name, roles, password_hash, active from people where name = ?", (name,)).fetchone()
     try:
-        if row is None:
-            raise VerificationError("no such person")
+        if row is None or not row["active"]:
+            raise VerificationError("no such active person")
         _hasher.verify(row["password_hash"], password)
-    except VerificationError:
-        audit.record(ws, "failed sign-in", name, who=name)
+    except (VerificationError, InvalidHashError):
+        store.audit.record(ws, "failed sign-in", name, by=name or "(no name)")
         raise AccessError(f"sign-in failed for {name!r}") from None
-    return Person(row["name"], frozenset(row["roles"].split(",")))
+    return User(row["name"], _roles(row["roles"]))
 
 
-def authorise(ws: Workspace, action: str) -> Person:
-    """Sign in and check that the person's roles allow ``action``; the signed-in name becomes the actor."""
-    name, password = _credentials()
-    person = sign_in(ws, name, password)
-    allowed = PERMISSIONS[action]
-    if not person.roles & allowed:
-        audit.record(ws, "refused", action, {"roles": sorted(person.roles)}, who=person.name)
-        raise AccessError(
-            f"{person.name} ({', '.join(sorted(person.roles))}) may not {action}; "
-            f"this needs one of: {', '.join(sorted(allowed))}"
+def _person_row(tx, name: str):
+    row = tx.execute("select name, active from people where name = ?", (name,)).fetchone()
+    if row is None:
+        raise AccessError(f"no person {name!r}", kind=Kind.NOT_FOUND)
+    return row
+
+
+def deactivate(ws: Workspace, name: str, *, by: str) -> None:
+    """Stop a person signing in; their record and history stay."""
+    with store.transaction(ws) as tx:
+        if not _person_row(tx, name)["active"]:
+            raise AccessError(f"{name} is already deactivated", kind=Kind.CONFLICT)
+        tx.execute("update people set active = 0, changed_at = ?, changed_by = ? where name = ?", (now(), by, name))
+        tx.audit(by, "person deactivated", name)
+
+
+def change_password(ws: Workspace, name: str, password: str, *, by: str) -> None:
+    check_password(password)
+    with store.transaction(ws) as tx:
+        _person_row(tx, name)
+        tx.execute(
+            "update people set password_hash = ?, changed_at = ?, changed_by = ? where name = ?",
+            (_hasher.hash(password), now(), by, name),
         )
-    os.environ["BOLD_USER"] = person.name  # what audit and governance record as the actor
-    return person
+        tx.audit(by, "password changed", name)

@@ -1,10 +1,16 @@
-"""Projects: submit, approve, build the extract, close.
+"""Projects: submit, approve or refuse, amend, withdraw, build the extract, close.
 
-A project moves ``submitted -> approved -> closed``. Only an approved project within its dates can be
-built; its extract holds only the datasets and fields the agreement names, and each person appears
-under a project-specific pseudonym, ``HMAC(project key, person_key)``, so two projects' extracts cannot
-be joined. Closing deletes the extract and the project key, so the pseudonyms can never be recomputed;
-released outputs and the audit chain are kept.
+A project's states and the moves between them are data (``bold.governance.lifecycle.PROJECT``); each move
+re-reads the project inside the transaction that changes it, so two people deciding at once cannot both
+succeed, and its audit entry commits with it. Only an approved project within its dates can be built; its
+extract holds only the datasets and fields the agreement names, and each person appears under a
+project-specific pseudonym, ``HMAC(project key, person_key)``, so two projects' extracts cannot be joined.
+Closing deletes the extract and the project key, so the pseudonyms can never be recomputed; released
+outputs and the audit chain are kept.
+
+Rules of separation of duties that depend on the record (the submitter may not decide on their own
+project; only its team may amend or withdraw it) are kept here, so no caller can skip them; which roles
+may attempt each move is the actions' check (``bold.governance.permissions``).
 """
 
 from __future__ import annotations
@@ -13,37 +19,27 @@ import datetime as dt
 import json
 import os
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from bold import audit, keyed
+from bold import keyed, store
+from bold.errors import BoldError, Kind
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
+from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.ingest.rules import q, sql_text
 from bold.sources import load_contract
-from bold.workspace import Workspace, actor, now
+from bold.workspace import Workspace, now
 
-SCHEMA = """
-create table if not exists projects (
-    id text primary key,
-    title text not null,
-    agreement text not null,
-    status text not null check (status in ('submitted', 'approved', 'closed')),
-    assessment text not null,
-    submitted_by text not null,
-    submitted_at text not null,
-    approved_by text,
-    approved_at text,
-    closed_by text,
-    closed_at text,
-    built_at text
-);
-"""
+MAX_QUARANTINE_SHARE = 0.05
 
 
-class ProjectError(Exception):
+class ProjectError(BoldError):
     """A project action that the rules do not allow, or a project that does not exist."""
+
+    kind = Kind.CONFLICT
 
 
 @dataclass
@@ -51,7 +47,7 @@ class Project:
     id: str
     agreement: Agreement
     text: str
-    status: str
+    status: ProjectState
     assessment: dict
     submitted_by: str
     submitted_at: str
@@ -59,91 +55,197 @@ class Project:
     approved_at: str | None
     closed_at: str | None
     built_at: str | None
+    decided_by: str | None = None
+    decided_at: str | None = None
+    decision_reason: str | None = None
+    amendments: int = 0
+
+    def team(self, role: str) -> set[str]:
+        """The people the agreement names in ``role``."""
+        return {p.name for p in self.agreement.people if p.role == role}
 
 
 def source_quality(ws: Workspace) -> dict[str, float]:
     """Share of rows quarantined per source over all its batches."""
-    with ws.governance() as db:
+    with store.connect(ws) as db:
         rows = db.execute(
             "select source, sum(rows_quarantined) * 1.0 / max(sum(rows_read), 1) from batches group by source"
         ).fetchall()
     return {s: share for s, share in rows}
 
 
-def get(ws: Workspace, project_id: str) -> Project:
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        row = db.execute("select * from projects where id = ?", (project_id,)).fetchone()
-    if row is None:
-        raise ProjectError(f"no project {project_id!r}")
-    agreement = Agreement(**yaml.safe_load(row["agreement"]))
+def _from_row(row: sqlite3.Row) -> Project:
     return Project(
-        row["id"],
-        agreement,
-        row["agreement"],
-        row["status"],
-        json.loads(row["assessment"]),
-        row["submitted_by"],
-        row["submitted_at"],
-        row["approved_by"],
-        row["approved_at"],
-        row["closed_at"],
-        row["built_at"],
+        id=row["id"],
+        agreement=Agreement(**yaml.safe_load(row["agreement"])),
+        text=row["agreement"],
+        status=ProjectState(row["status"]),
+        assessment=json.loads(row["assessment"]),
+        submitted_by=row["submitted_by"],
+        submitted_at=row["submitted_at"],
+        approved_by=row["approved_by"],
+        approved_at=row["approved_at"],
+        closed_at=row["closed_at"],
+        built_at=row["built_at"],
+        decided_by=row["decided_by"],
+        decided_at=row["decided_at"],
+        decision_reason=row["decision_reason"],
+        amendments=row["amendments"],
     )
+
+
+def _read(db, project_id: str) -> Project:
+    row = db.execute("select * from projects where id = ?", (project_id,)).fetchone()
+    if row is None:
+        raise ProjectError(f"no project {project_id!r}", kind=Kind.NOT_FOUND)
+    return _from_row(row)
+
+
+def get(ws: Workspace, project_id: str) -> Project:
+    with store.connect(ws) as db:
+        return _read(db, project_id)
 
 
 def all_projects(ws: Workspace) -> list[Project]:
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        ids = [r[0] for r in db.execute("select id from projects order by submitted_at").fetchall()]
-    return [get(ws, i) for i in ids]
+    with store.connect(ws) as db:
+        return [_from_row(r) for r in db.execute("select * from projects order by submitted_at, id").fetchall()]
 
 
-def submit(ws: Workspace, path: Path) -> Project:
+def counts(ws: Workspace) -> dict[ProjectState, int]:
+    """Projects in each state (every state listed, zero where none)."""
+    with store.connect(ws) as db:
+        found = dict(db.execute("select status, count(*) from projects group by status").fetchall())
+    return {state: found.get(state.value, 0) for state in ProjectState}
+
+
+def submit(ws: Workspace, path: Path, *, by: str) -> Project:
     agreement, text = load_agreement(path)
-    assessment = assess(agreement, source_quality(ws))
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        if db.execute("select 1 from projects where id = ?", (agreement.id,)).fetchone():
-            raise ProjectError(f"project {agreement.id!r} already exists; a changed agreement needs a new id")
-        db.execute(
+    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE)
+    with store.transaction(ws) as tx:
+        if tx.execute("select 1 from projects where id = ?", (agreement.id,)).fetchone():
+            raise ProjectError(
+                f"project {agreement.id!r} already exists; to change its agreement use bold project amend"
+            )
+        tx.execute(
             "insert into projects (id, title, agreement, status, assessment, submitted_by, submitted_at) "
-            "values (?, ?, ?, 'submitted', ?, ?, ?)",
-            (agreement.id, agreement.title, text, json.dumps(assessment), actor(), now()),
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            (agreement.id, agreement.title, text, PROJECT.initial.value, json.dumps(assessment), by, now()),
         )
-    audit.record(
-        ws,
-        "project submitted",
-        agreement.id,
-        {"acceptable": assessment["acceptable"], "red_lines": len(assessment["red_lines"])},
-    )
-    return get(ws, agreement.id)
+        tx.audit(
+            by,
+            "project submitted",
+            agreement.id,
+            {"acceptable": assessment["acceptable"], "red_lines": len(assessment["red_lines"])},
+        )
+        return _read(tx.db, agreement.id)
 
 
-def approve(ws: Workspace, project_id: str) -> Project:
-    project = get(ws, project_id)
-    who = actor()
-    if project.status != "submitted":
-        raise ProjectError(f"project {project_id} is {project.status}; only a submitted project can be approved")
-    if who == project.submitted_by:
-        audit.record(ws, "project approval refused", project_id, {"reason": "submitter cannot approve"})
-        raise ProjectError(f"{who} submitted {project_id} and cannot also approve it")
-    if not project.assessment["acceptable"]:
-        audit.record(ws, "project approval refused", project_id, {"reason": "red lines crossed"})
+def _refuse(ws: Workspace, action: str, project_id: str, reason: str, message: str, by: str) -> ProjectError:
+    """Record a refusal in the audit chain (in its own transaction) and return the error to raise."""
+    store.audit.record(ws, action, project_id, {"reason": reason}, by=by)
+    return ProjectError(message, kind=Kind.REFUSED)
+
+
+def approve(ws: Workspace, project_id: str, *, by: str) -> Project:
+    return _decide(ws, project_id, "approve", None, by)
+
+
+def refuse(ws: Workspace, project_id: str, reason: str, *, by: str) -> Project:
+    if not reason.strip():
+        raise ProjectError("a refusal needs a reason, for the team and the register", kind=Kind.INVALID)
+    return _decide(ws, project_id, "refuse", reason, by)
+
+
+def _decide(ws: Workspace, project_id: str, move: str, reason: str | None, by: str) -> Project:
+    """The board's decision on a submitted project; never by its submitter, never approving a red line."""
+    refusal = None
+    with store.transaction(ws) as tx:
+        project = _read(tx.db, project_id)
+        target = PROJECT.move(move, project.status, project_id, ProjectError)
+        if by == project.submitted_by:
+            refusal = ("submitter cannot approve", f"{by} submitted {project_id} and cannot also {move} it")
+        elif move == "approve" and not project.assessment["acceptable"]:
+            refusal = (
+                "red lines crossed",
+                f"{project_id} crosses red lines and cannot be approved: " + "; ".join(project.assessment["red_lines"]),
+            )
+        else:
+            stamp = now()
+            approved = (by, stamp) if move == "approve" else (None, None)
+            tx.execute(
+                "update projects set status = ?, decided_by = ?, decided_at = ?, decision_reason = ?, "
+                "approved_by = ?, approved_at = ? where id = ?",
+                (target.value, by, stamp, reason, *approved, project_id),
+            )
+            tx.audit(by, f"project {target.value}", project_id, {"reason": reason} if reason else None)
+            return _read(tx.db, project_id)
+    raise _refuse(ws, f"project {'approval' if move == 'approve' else 'refusal'} refused", project_id, *refusal, by)
+
+
+def _check_team(project: Project, by: str, move: str) -> None:
+    if by != project.submitted_by and by not in project.team("analyst"):
         raise ProjectError(
-            f"{project_id} crosses red lines and cannot be approved: " + "; ".join(project.assessment["red_lines"])
+            f"{by} is neither the submitter nor an analyst of {project.id}, so cannot {move} it", kind=Kind.REFUSED
         )
-    with ws.governance() as db:
-        db.execute(
-            "update projects set status = 'approved', approved_by = ?, approved_at = ? where id = ?",
-            (who, now(), project_id),
+
+
+def amend(ws: Workspace, project_id: str, path: Path, *, by: str) -> Project:
+    """Replace the agreement with an amended one; it goes back to the board, and any extract is deleted."""
+    agreement, text = load_agreement(path)
+    if agreement.id != project_id:
+        raise ProjectError(f"{path} is the agreement of {agreement.id!r}, not {project_id!r}", kind=Kind.INVALID)
+    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE)
+    with store.transaction(ws) as tx:
+        project = _read(tx.db, project_id)
+        target = PROJECT.move("amend", project.status, project_id, ProjectError)
+        _check_team(project, by, "amend")
+        tx.execute(
+            "update projects set title = ?, agreement = ?, assessment = ?, status = ?, approved_by = null, "
+            "approved_at = null, decided_by = null, decided_at = null, decision_reason = null, built_at = null, "
+            "amendments = amendments + 1 where id = ?",
+            (agreement.title, text, json.dumps(assessment), target.value, project_id),
         )
-    audit.record(ws, "project approved", project_id)
-    return get(ws, project_id)
+        extract_deleted = _delete_extract(ws, project_id)
+        tx.audit(
+            by,
+            "project amended",
+            project_id,
+            {
+                "from": project.status.value,
+                "amendment": project.amendments + 1,
+                "acceptable": assessment["acceptable"],
+                "extract_deleted": extract_deleted,
+            },
+        )
+        return _read(tx.db, project_id)
+
+
+def withdraw(ws: Workspace, project_id: str, *, by: str) -> Project:
+    with store.transaction(ws) as tx:
+        project = _read(tx.db, project_id)
+        target = PROJECT.move("withdraw", project.status, project_id, ProjectError)
+        _check_team(project, by, "withdraw")
+        tx.execute(
+            "update projects set status = ?, closed_by = ?, closed_at = ? where id = ?",
+            (target.value, by, now(), project_id),
+        )
+        tx.audit(by, "project withdrawn", project_id)
+        return _read(tx.db, project_id)
 
 
 def project_dir(ws: Workspace, project_id: str) -> Path:
     return ws.root / "projects" / project_id
+
+
+def extract_path(ws: Workspace, project_id: str) -> Path:
+    return project_dir(ws, project_id) / "extract.duckdb"
+
+
+def _delete_extract(ws: Workspace, project_id: str) -> bool:
+    path = extract_path(ws, project_id)
+    existed = path.exists()
+    path.unlink(missing_ok=True)
+    return existed
 
 
 def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
@@ -161,27 +263,25 @@ def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
 def usable(project: Project, today: dt.date | None = None) -> None:
     """Refuse a project that is not approved, has not started, has expired or is closed."""
     today = today or dt.date.today()
-    if project.status == "closed":
-        raise ProjectError(f"project {project.id} is closed")
-    if project.status != "approved":
-        raise ProjectError(f"project {project.id} is not approved")
+    if project.status != ProjectState.APPROVED:
+        raise ProjectError(f"project {project.id} is {'closed' if project.status == 'closed' else 'not approved'}")
     if today < project.agreement.start:
         raise ProjectError(f"project {project.id} starts on {project.agreement.start}")
     if project.agreement.end is not None and today > project.agreement.end:
         raise ProjectError(f"project {project.id} expired on {project.agreement.end}")
 
 
-def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
+def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: str) -> Path:
     """Write ``projects/ID/extract.duckdb``: the agreed fields only, under project pseudonyms."""
     project = get(ws, project_id)
     try:
         usable(project, today)
     except ProjectError as exc:
-        audit.record(ws, "project build refused", project_id, {"reason": str(exc)})
+        store.audit.record(ws, "project build refused", project_id, {"reason": str(exc)}, by=by)
         raise
     quality = source_quality(ws)
     sources = [d for d in project.agreement.datasets if d != PERSON_DATASET]
-    failing = [d for d in sources if d not in quality or quality[d] > 0.05]
+    failing = [d for d in sources if d not in quality or quality[d] > MAX_QUARANTINE_SHARE]
     if failing:
         raise ProjectError(f"sources below the quality thresholds or not ingested: {', '.join(failing)}")
     if not ws.links_path.exists():
@@ -245,14 +345,17 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None) -> Path:
     except Exception:
         target.unlink(missing_ok=True)  # never leave a half-built extract behind
         raise
-    with ws.governance() as db:
-        db.execute("update projects set built_at = ? where id = ?", (now(), project_id))
-    audit.record(
-        ws,
-        "project built",
-        project_id,
-        {"linkage_run": run_id, "threshold": level, "datasets": sorted(project.agreement.datasets)},
-    )
+    with store.transaction(ws) as tx:  # the project may have changed while the extract was written
+        if _read(tx.db, project_id).status != ProjectState.APPROVED:
+            target.unlink(missing_ok=True)
+            raise ProjectError(f"project {project_id} changed while its extract was built; nothing kept")
+        tx.execute("update projects set built_at = ? where id = ?", (now(), project_id))
+        tx.audit(
+            by,
+            "project built",
+            project_id,
+            {"linkage_run": run_id, "threshold": level, "datasets": sorted(project.agreement.datasets)},
+        )
     return target
 
 
@@ -261,17 +364,15 @@ def _hmac_sql(key: str, value_sql: str) -> str:
     return keyed.digest_sql(key.encode(), "person:", value_sql)
 
 
-def close(ws: Workspace, project_id: str) -> None:
+def close(ws: Workspace, project_id: str, *, by: str) -> None:
     """Delete the extract and the project key; keep the record, released outputs and the audit."""
-    project = get(ws, project_id)
-    if project.status == "closed":
-        raise ProjectError(f"project {project_id} is already closed")
-    extract = project_dir(ws, project_id) / "extract.duckdb"
-    extract.unlink(missing_ok=True)
-    (ws.keys_dir / "projects" / f"{project_id}.key").unlink(missing_ok=True)
-    with ws.governance() as db:
-        db.execute(
-            "update projects set status = 'closed', closed_by = ?, closed_at = ? where id = ?",
-            (actor(), now(), project_id),
+    with store.transaction(ws) as tx:
+        project = _read(tx.db, project_id)
+        target = PROJECT.move("close", project.status, project_id, ProjectError)
+        tx.execute(
+            "update projects set status = ?, closed_by = ?, closed_at = ? where id = ?",
+            (target.value, by, now(), project_id),
         )
-    audit.record(ws, "project closed", project_id, {"extract_deleted": True, "key_deleted": True})
+        _delete_extract(ws, project_id)
+        (ws.keys_dir / "projects" / f"{project_id}.key").unlink(missing_ok=True)
+        tx.audit(by, "project closed", project_id, {"extract_deleted": True, "key_deleted": True})

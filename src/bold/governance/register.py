@@ -17,8 +17,9 @@ from pathlib import Path
 
 import jinja2
 
-from bold import __version__, audit
+from bold import __version__
 from bold.governance import projects
+from bold.store import audit
 from bold.workspace import Workspace
 
 PROMISES_WILL = (
@@ -63,7 +64,7 @@ def _project_entry(p: projects.Project) -> dict:
     }
 
 
-def build(ws: Workspace, out: Path | None = None) -> Path:
+def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
     """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``."""
     out = out or ws.root / "register"
     out.mkdir(parents=True, exist_ok=True)
@@ -91,5 +92,6 @@ def build(ws: Workspace, out: Path | None = None) -> Path:
         "register published",
         str(out.relative_to(ws.root)) if out.is_relative_to(ws.root) else str(out),
         {"projects": len(entries)},
+        by=by,
     )
     return out

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import duckdb
 
-from bold import audit, keyed
+from bold import keyed, store
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
-from bold.workspace import Workspace, actor, now
+from bold.workspace import Workspace, now
 
 NAME_DOB = ("forename", "surname", "date_of_birth")
 # The treatment source holds initials, not names: a name-and-date-of-birth opt-out is also kept as its initials and
@@ -35,9 +35,12 @@ def digests(key: str, kind: str, values: list[str | None]) -> list[str | None]:
     return [None if v is None else keyed.digest(k, f"{kind}:{v}") for v in values]
 
 
-def register(ws: Workspace) -> dict[str, set[str]]:
-    with ws.governance() as db:
-        rows = db.execute("select kind, digest from optout_entries").fetchall()
+def register(ws: Workspace, db=None) -> dict[str, set[str]]:
+    """Every entry's digest by kind (read on ``db`` when given, to see a transaction's own entries)."""
+    if db is None:
+        with store.connect(ws) as own:
+            return register(ws, own)
+    rows = db.execute("select kind, digest from optout_entries").fetchall()
     out: dict[str, set[str]] = {kind: set() for kind in KINDS}
     for kind, digest in rows:
         out[kind].add(digest)
@@ -95,13 +98,13 @@ class OptOutResult:
     already_added_file: bool = False
 
 
-def add(ws: Workspace, path: Path) -> OptOutResult:
+def add(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
     """Add a file of opt-outs: a CSV with a column nhs_number, or forename, surname, date_of_birth
     (YYYY-MM-DD), or both. Rows that cannot be used are listed by row number, without values."""
     if not path.exists() or path.stat().st_size == 0:
         raise IngestError(f"{path}: no such file, or it is empty")
     file_hash = sha256(path)
-    with ws.governance() as db:
+    with store.connect(ws) as db:
         if db.execute("select 1 from optout_files where file_sha256 = ?", (file_hash,)).fetchone():
             return OptOutResult(0, 0, [], {}, already_added_file=True)
     con = duckdb.connect()
@@ -152,39 +155,44 @@ def add(ws: Workspace, path: Path) -> OptOutResult:
     key = ws.key("optout")
     added = listed = 0
     stamp = now()
-    with ws.governance() as db:
+    with store.transaction(ws) as tx:  # the entries, the records they delete and the audit entry, together
+        if tx.execute("select 1 from optout_files where file_sha256 = ?", (file_hash,)).fetchone():
+            return OptOutResult(0, 0, [], {}, already_added_file=True)
         for kind, values in entries.items():
             for digest in digests(key, kind, values):
-                cur = db.execute(
+                cur = tx.execute(
                     "insert or ignore into optout_entries (kind, digest, added_at) values (?, ?, ?)",
                     (kind, digest, stamp),
                 )
                 if kind != "initials_dob":  # a companion of a name entry, not an entry of its own
                     added += cur.rowcount
                     listed += 1 - cur.rowcount
-        db.execute(
+        tx.execute(
             "insert into optout_files (file_sha256, entries, added_at, actor) values (?, ?, ?, ?)",
-            (file_hash, added, stamp, actor()),
+            (file_hash, added, stamp, by),
         )
-    removed = purge(ws)
-    audit.record(
-        ws,
-        "opt-out register updated",
-        path.name,
-        {
-            "file_sha256": file_hash,
-            "entries_added": added,
-            "already_listed": listed,
-            "rows_not_used": len(rejected),
-            "stored_records_deleted": removed,
-        },
-    )
+        removed = _purge(ws, register(ws, tx.db))
+        tx.executemany(
+            "insert into optout_purges (source, records, purged_at) values (?, ?, ?)",
+            [(s, n, now()) for s, n in removed.items() if n],
+        )
+        tx.audit(
+            by,
+            "opt-out register updated",
+            path.name,
+            {
+                "file_sha256": file_hash,
+                "entries_added": added,
+                "already_listed": listed,
+                "rows_not_used": len(rejected),
+                "stored_records_deleted": removed,
+            },
+        )
     return OptOutResult(added, listed, rejected, removed)
 
 
-def purge(ws: Workspace) -> dict[str, int]:
-    """Delete already-stored records that match the register, from both zones."""
-    entries = register(ws)
+def _purge(ws: Workspace, entries: dict[str, set[str]]) -> dict[str, int]:
+    """Delete already-stored records that match the register's ``entries``, from both zones."""
     key = ws.key("optout")
     removed: dict[str, int] = {}
     with ws.ingest_session() as con:
@@ -206,9 +214,12 @@ def purge(ws: Workspace) -> dict[str, int]:
                 con.execute(f"delete from identifiers.{source} where record_key in (select record_key from hits)")
                 con.execute(f"delete from content.{source} where record_key in (select record_key from hits)")
             removed[source] = len(hits)
-    with ws.governance() as db:
-        db.executemany(
-            "insert into optout_purges (source, records, purged_at) values (?, ?, ?)",
-            [(s, n, now()) for s, n in removed.items() if n],
-        )
     return removed
+
+
+def counts(ws: Workspace) -> dict[str, int]:
+    """Entries in the register by kind, and ``deleted``: stored records deleted after an opt-out."""
+    with store.connect(ws) as db:
+        kinds = dict(db.execute("select kind, count(*) from optout_entries group by kind").fetchall())
+        deleted = db.execute("select coalesce(sum(records), 0) from optout_purges").fetchone()[0]
+    return {**{kind: kinds.get(kind, 0) for kind in KINDS}, "deleted": deleted}

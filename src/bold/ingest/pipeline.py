@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bold import store
-from bold.ingest import optout
 from bold.errors import Kind
+from bold.ingest import optout
 from bold.ingest.reader import IngestError, read, sha256
 from bold.ingest.rules import (
     MACROS,
@@ -297,3 +297,24 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
     )
     report.quarantine_file = target
     return n
+
+
+@dataclass(frozen=True)
+class Batch:
+    source: str
+    name: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_opted_out: int
+    finished_at: str
+
+
+def batches(ws: Workspace) -> list[Batch]:
+    """Every batch ingested, by source and order of arrival."""
+    with store.connect(ws) as db:
+        rows = db.execute(
+            "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at "
+            "from batches order by source, batch_id"
+        ).fetchall()
+    return [Batch(*r) for r in rows]

@@ -291,3 +291,24 @@ def _write_links(
     )
     con.execute("detach links")
     return LinkRun(run_id, records, comparisons, pairs, seconds, clusters)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    finished_at: str
+    records: int
+    clusters: dict[str, int]
+
+
+def latest_run(ws: Workspace) -> RunSummary | None:
+    """The latest linkage run, or None before the first."""
+    if not ws.links_path.exists():
+        return None
+    con = duckdb.connect(str(ws.links_path), read_only=True)
+    try:
+        row = con.execute("select run_id, finished_at, records, clusters from runs order by run_id desc limit 1")
+        found = row.fetchone()
+    finally:
+        con.close()
+    return RunSummary(found[0], found[1], found[2], json.loads(found[3])) if found else None

@@ -13,12 +13,12 @@ from pathlib import Path
 
 from bold.ingest.rules import sql_text
 from bold.linkage.run import LINKS_SCHEMA, stored_sources
-from bold.workspace import Workspace, actor, now
+from bold.workspace import Workspace, now
 
 LEVELS = ("high", "medium", "low")
 
 
-def write_true_links(ws: Workspace, truth: Path) -> int:
+def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
     """Write ``links.duckdb`` with one run whose people are the true people; returns the records linked."""
     if ws.links_path.exists():
         raise FileExistsError(f"{ws.links_path}: the workspace is already linked")
@@ -47,6 +47,6 @@ def write_true_links(ws: Workspace, truth: Path) -> int:
         records, people = con.execute("select count(*), count(distinct person_id) from mapped").fetchone()
         con.execute(
             "insert into links.runs values (1, ?, ?, ?, ?, ?, 0, 0, 0, null, ?, ?)",
-            [now(), now(), actor(), sources, records, json.dumps({}), json.dumps(dict.fromkeys(LEVELS, people))],
+            [now(), now(), by, sources, records, json.dumps({}), json.dumps(dict.fromkeys(LEVELS, people))],
         )
     return records

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import jinja2
 
-from bold import __version__, audit
+from bold import __version__
 from bold.linkage import quality
 from bold.reports import charts
 from bold.reports.linkage_checks import impossible_events, match_rates_by_ethnicity
+from bold.store import audit
 
 IDENTIFIER_LABELS = {
     "forename": "forename",
@@ -91,7 +92,7 @@ def _charts(m: dict) -> dict[str, str]:
     return out
 
 
-def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Path | None = None) -> Path:
+def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Path | None = None, *, by: str) -> Path:
     measures = quality.measure(ws, run_id, truth_dir)
     out = out or ws.root / "reports" / f"linkage-run-{measures['run']['run_id']}.html"
     checks = impossible_events(ws, measures["run"]["run_id"])
@@ -117,5 +118,6 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
         "linkage report",
         str(out.relative_to(ws.root)) if out.is_relative_to(ws.root) else str(out),
         {"run": measures["run"]["run_id"], "with_truth": truth_dir is not None},
+        by=by,
     )
     return out

@@ -32,8 +32,7 @@ def migrate(db: sqlite3.Connection) -> int:
     found = db.execute("pragma user_version").fetchone()[0]
     if found > schema.VERSION:
         raise Conflict(
-            f"this workspace's store is at version {found}, newer than this BOLD knows ({schema.VERSION}); "
-            "upgrade BOLD"
+            f"this workspace's store is at version {found}, newer than this BOLD knows ({schema.VERSION}); upgrade BOLD"
         )
     if found == schema.VERSION:
         return found

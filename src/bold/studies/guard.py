@@ -13,6 +13,7 @@ import re
 
 import pandas as pd
 
+from bold.errors import Kind
 from bold.studies.language import StudyError
 
 PERSON_KEYS = {"person_id", "person_key", "record_key", "_row", "_person"}
@@ -28,11 +29,13 @@ def check_no_keys(name: str, table: pd.DataFrame) -> None:
     """Refuse a table with a person-level key column or pseudonym-shaped values (every table, reference too)."""
     keys = sorted(PERSON_KEYS & set(map(str, table.columns)))
     if keys:
-        raise StudyError(f"table {name!r} has a person-level column ({', '.join(keys)}): refused")
+        raise StudyError(f"table {name!r} has a person-level column ({', '.join(keys)}): refused", kind=Kind.REFUSED)
     for column in table.columns:
         values = table[column]
         if values.dtype == object and values.dropna().astype(str).str.match(PSEUDONYM).any():
-            raise StudyError(f"table {name!r}, column {column!r} holds values shaped like pseudonyms: refused")
+            raise StudyError(
+                f"table {name!r}, column {column!r} holds values shaped like pseudonyms: refused", kind=Kind.REFUSED
+            )
 
 
 def check_aggregate(name: str, table: pd.DataFrame, people_in_extract: int) -> None:
@@ -40,9 +43,11 @@ def check_aggregate(name: str, table: pd.DataFrame, people_in_extract: int) -> N
     check_no_keys(name, table)
     counts = count_columns(table)
     if not counts:
-        raise StudyError(f"table {name!r} has no count column ({', '.join(COUNT_COLUMNS)} or *_n): refused")
+        raise StudyError(
+            f"table {name!r} has no count column ({', '.join(COUNT_COLUMNS)} or *_n): refused", kind=Kind.REFUSED
+        )
     if len(table) > 1 and (table[counts].fillna(0).max(axis=None) <= 1):
-        raise StudyError(f"table {name!r} has one row per unit (every count is at most 1): refused")
+        raise StudyError(f"table {name!r} has one row per unit (every count is at most 1): refused", kind=Kind.REFUSED)
     if people_in_extract >= 10 and len(table) >= people_in_extract:
         raise StudyError(
             f"table {name!r} has {len(table)} rows for {people_in_extract} people in the extract: refused as row-level"

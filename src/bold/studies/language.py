@@ -30,7 +30,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
 
-from bold.errors import BoldError
+from bold.errors import BoldError, Kind
 from bold.sources import ContractError, load_contract
 
 PERSON = "person_id"
@@ -54,7 +54,7 @@ class Extract:
     @classmethod
     def duckdb(cls, path: Path, agreed: dict[str, list[str]]) -> Extract:
         if not Path(path).exists():
-            raise StudyError(f"{path}: no project extract (build the project first)")
+            raise StudyError(f"{path}: no project extract (build the project first)", kind=Kind.CONFLICT)
         return cls(ibis.duckdb.connect(str(path), read_only=True), agreed)
 
     @classmethod

@@ -22,22 +22,13 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
+from bold import store
+from bold.errors import Kind
+from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
 from bold.studies.language import StudyError
 from bold.studies.study import Study, StudyOutput
 from bold.workspace import Workspace, now
-
-SCHEMA = """
-create table if not exists outputs (
-    id text primary key,
-    project text not null,
-    study text not null,
-    status text not null check (status in ('pending', 'approved', 'rejected', 'released')),
-    created_by text not null,
-    created_at text not null,
-    manifest_sha256 text not null
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -45,7 +36,7 @@ class PendingOutput:
     id: str
     project: str
     study: str
-    status: str
+    status: OutputState
     created_by: str
     created_at: str
     folder: Path
@@ -69,9 +60,9 @@ def _private_write(path: Path, data: bytes) -> str:
 
 
 def write_pending(
-    ws: Workspace, project: Project, study: Study, result: StudyOutput, run: dict, by: str
+    ws: Workspace, project: Project, study: Study, result: StudyOutput, run: dict, *, by: str
 ) -> PendingOutput:
-    """Write the run's files and register the output as pending."""
+    """Write the run's files, register the output as pending and record the run, in one transaction."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
     folder = outputs_dir(ws, project.id) / output_id
@@ -109,11 +100,17 @@ def write_pending(
     files["index.html"] = _private_write(folder / "index.html", _page(manifest, result, svgs).encode())
     text = json.dumps(manifest, indent=2, default=str).encode()
     digest = _private_write(folder / "manifest.json", text)
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
-        db.execute(
-            "insert into outputs values (?, ?, ?, 'pending', ?, ?, ?)",
-            (output_id, project.id, study.id, by, manifest["created_at"], digest),
+    with store.transaction(ws) as tx:
+        tx.execute(
+            "insert into outputs (id, project, study, status, created_by, created_at, manifest_sha256) "
+            "values (?, ?, ?, ?, ?, ?, ?)",
+            (output_id, project.id, study.id, OUTPUT.initial.value, by, manifest["created_at"], digest),
+        )
+        tx.audit(
+            by,
+            "study run",
+            project.id,
+            {"study": study.id, "output": output_id, "engine": run["engine"], "fields_used": run["fields_used"]},
         )
     return get(ws, project.id, output_id)
 
@@ -133,7 +130,7 @@ def _row(ws: Workspace, row) -> PendingOutput:
         id=row["id"],
         project=row["project"],
         study=row["study"],
-        status=row["status"],
+        status=OutputState(row["status"]),
         created_by=row["created_by"],
         created_at=row["created_at"],
         folder=outputs_dir(ws, row["project"]) / row["id"],
@@ -141,17 +138,15 @@ def _row(ws: Workspace, row) -> PendingOutput:
 
 
 def get(ws: Workspace, project_id: str, output_id: str) -> PendingOutput:
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
+    with store.connect(ws) as db:
         row = db.execute("select * from outputs where project = ? and id = ?", (project_id, output_id)).fetchone()
     if row is None:
-        raise StudyError(f"project {project_id} has no output {output_id!r}")
+        raise StudyError(f"project {project_id} has no output {output_id!r}", kind=Kind.NOT_FOUND)
     return _row(ws, row)
 
 
 def list_outputs(ws: Workspace, project_id: str) -> list[PendingOutput]:
-    with ws.governance() as db:
-        db.executescript(SCHEMA)
+    with store.connect(ws) as db:
         rows = db.execute("select * from outputs where project = ? order by created_at", (project_id,)).fetchall()
     return [_row(ws, r) for r in rows]
 
@@ -172,6 +167,12 @@ def check_reader(project: Project, output: PendingOutput, name: str) -> None:
     may read a pending output."""
     checkers = {p.name for p in project.agreement.people if p.role == "output_checker"}
     if name not in checkers:
-        raise StudyError(f"{name} is not an output checker of project {project.id}")
+        raise StudyError(f"{name} is not an output checker of project {project.id}", kind=Kind.REFUSED)
     if name == output.created_by:
-        raise StudyError(f"{name} ran this study and may not check its output")
+        raise StudyError(f"{name} ran this study and may not check its output", kind=Kind.REFUSED)
+
+
+def waiting(ws: Workspace) -> int:
+    """Outputs waiting for the output checkers, over every project."""
+    with store.connect(ws) as db:
+        return db.execute("select count(*) from outputs where status = ?", (OutputState.PENDING.value,)).fetchone()[0]

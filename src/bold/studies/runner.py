@@ -14,7 +14,8 @@ from typing import Any
 
 from ibis.common.exceptions import IbisError
 
-from bold import audit
+from bold import store
+from bold.errors import Kind
 from bold.governance import projects
 from bold.studies import outputs
 from bold.studies.builtin import catalogue
@@ -22,7 +23,7 @@ from bold.studies.guard import check_aggregate, check_no_keys
 from bold.studies.language import Extract, StudyError
 from bold.studies.spec import load_spec
 from bold.studies.study import Study
-from bold.workspace import Workspace, actor
+from bold.workspace import Workspace
 
 BACKENDS = ("duckdb", "pyspark")
 
@@ -37,7 +38,8 @@ def check_allowed(study: Study, project: projects.Project) -> None:
     if missing:
         raise StudyError(
             f"study {study.id} needs {', '.join(missing)}, not in the agreement of project {project.id}; "
-            "ask for an amended agreement"
+            "ask for an amended agreement",
+            kind=Kind.REFUSED,
         )
 
 
@@ -61,7 +63,7 @@ def find_study(name: str) -> Study:
         return study
     if name.endswith((".yaml", ".yml")):
         return load_spec(Path(name))
-    raise StudyError(f"no study {name!r}; see bold study list, or give a study file (.yaml)")
+    raise StudyError(f"no study {name!r}; see bold study list, or give a study file (.yaml)", kind=Kind.NOT_FOUND)
 
 
 def run(
@@ -72,18 +74,16 @@ def run(
     parameters: dict[str, Any] | None = None,
     backend: str = "duckdb",
     spark=None,
-    by: str | None = None,
+    by: str,
     today: dt.date | None = None,
 ) -> outputs.PendingOutput:
-    """Run one study for one project and write its results as a pending output."""
-    by = by or actor()
+    """Run one study for one project, for the analyst ``by``, and write its results as a pending output."""
     project = projects.get(ws, project_id)
     try:
         study = find_study(study_id)
         projects.usable(project, today)
-        analysts = {p.name for p in project.agreement.people if p.role == "analyst"}
-        if by not in analysts:
-            raise StudyError(f"{by} is not an analyst of project {project_id}")
+        if by not in project.team("analyst"):
+            raise StudyError(f"{by} is not an analyst of project {project_id}", kind=Kind.REFUSED)
         check_allowed(study, project)
         params = study.resolve(parameters)
         extract = open_extract(ws, project, backend, spark)
@@ -99,7 +99,7 @@ def run(
         for name, table in result.reference.items():
             check_no_keys(name, table)
     except (StudyError, projects.ProjectError) as exc:
-        audit.record(ws, "study run refused", project_id, {"study": study_id, "reason": str(exc)}, who=by)
+        store.audit.record(ws, "study run refused", project_id, {"study": study_id, "reason": str(exc)}, by=by)
         raise
     run_details = {
         "parameters": params,
@@ -107,12 +107,4 @@ def run(
         "engine": extract.backend,
         "seconds": round(seconds, 2),
     }
-    output = outputs.write_pending(ws, project, study, result, run_details, by)
-    audit.record(
-        ws,
-        "study run",
-        project_id,
-        {"study": study.id, "output": output.id, "engine": extract.backend, "fields_used": sorted(extract.used)},
-        who=by,
-    )
-    return output
+    return outputs.write_pending(ws, project, study, result, run_details, by=by)

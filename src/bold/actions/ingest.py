@@ -1,0 +1,45 @@
+"""Custodians' actions: ingest a file, and the opt-out register."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bold.actions.access import require
+from bold.governance.people import User
+from bold.governance.permissions import Permission
+from bold.ingest import optout
+from bold.ingest.optout import OptOutResult
+from bold.ingest.pipeline import IngestReport
+from bold.ingest.pipeline import ingest as ingest_file
+from bold.sources import load_contract, load_mapping
+from bold.workspace import Workspace
+
+
+def ingest(
+    ws: Workspace,
+    user: User,
+    file: Path,
+    source: str,
+    *,
+    batch: str | None = None,
+    mapping: Path | None = None,
+    encoding: str = "utf-8",
+    encoded: bool = False,
+    progress: Callable[[str], None] = lambda phase: None,
+) -> IngestReport:
+    require(ws, user, Permission.INGEST)
+    columns = load_mapping(mapping, load_contract(source)) if mapping else None
+    return ingest_file(ws, source, file, batch, columns, encoding, progress=progress, encoded=encoded, by=user.name)
+
+
+def optout_add(ws: Workspace, user: User, file: Path) -> OptOutResult:
+    require(ws, user, Permission.OPTOUT_ADD)
+    return optout.add(ws, file, by=user.name)
+
+
+def optout_count(ws: Workspace, user: User) -> dict[str, int]:
+    """Entries by kind (the entries themselves are keyed hashes and never shown)."""
+    require(ws, user, Permission.OPTOUT_COUNT)
+    counts = optout.counts(ws)
+    return {"nhs_number": counts["nhs_number"], "name_dob": counts["name_dob"]}

@@ -1,0 +1,80 @@
+"""Linkers' actions: link the workspace, report on quality; and the tools that need no workspace (linking
+a team's own files, custodians encoding identifiers before they send them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from bold.actions.access import require
+from bold.errors import Kind
+from bold.governance.people import User
+from bold.governance.permissions import Permission
+from bold.linkage import encode as encoding
+from bold.linkage import files
+from bold.linkage.run import LinkRun, link_workspace
+from bold.reports import linkage_report
+from bold.sources import load_contract, load_mapping
+from bold.workspace import Workspace
+
+
+def link(
+    ws: Workspace,
+    user: User,
+    *,
+    retrain: bool = False,
+    encoded: bool = False,
+    backend: str = "duckdb",
+    progress: Callable[[str], None] = lambda phase: None,
+) -> LinkRun:
+    require(ws, user, Permission.LINK)
+    return link_workspace(
+        ws, retrain=retrain, require_encoded=encoded, backend=backend, progress=progress, by=user.name
+    )
+
+
+def report(
+    ws: Workspace, user: User, *, run: int | None = None, truth: Path | None = None, out: Path | None = None
+) -> Path:
+    require(ws, user, Permission.LINK_REPORT)
+    if truth is not None and not (truth / "records.parquet").exists():
+        raise files.LinkError(f"--truth {truth}: no records.parquet there; give the truth/ folder bold synth wrote")
+    return linkage_report.build(ws, out, run, truth, by=user.name)
+
+
+def link_files(
+    paths: list[Path],
+    id_column: str,
+    out: Path,
+    *,
+    maps: list[str] | None = None,
+    date_format: str = "%Y-%m-%d",
+    threshold: float = 0.9,
+    pairs_threshold: float = 0.5,
+    model: Path | None = None,
+    progress: Callable[[str], None] = lambda phase: None,
+) -> files.LinkFilesResult:
+    """Link two files, or deduplicate one, outside any workspace (a team's own data, on its own machine)."""
+    mapping = files.parse_map(maps or [])
+    return files.link_files(
+        paths, id_column, mapping, out, date_format, threshold, pairs_threshold, model, progress=progress
+    )
+
+
+def encode(
+    file: Path,
+    source: str,
+    secret: Path,
+    out: Path,
+    *,
+    new_secret: bool = False,
+    mapping: Path | None = None,
+    text_encoding: str = "utf-8",
+) -> dict:
+    """Custodians, before sending a file: identifiers to keyed Bloom-filter encodings."""
+    if new_secret:
+        if secret.exists():
+            raise encoding.SecretError(f"{secret} already exists; drop --new-secret to use it", kind=Kind.CONFLICT)
+        encoding.make_secret(secret)
+    columns = load_mapping(mapping, load_contract(source)) if mapping else None
+    return encoding.encode_file(file, source, secret, out, columns, text_encoding)

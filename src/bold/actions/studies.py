@@ -1,0 +1,84 @@
+"""Analysts' actions: the question library, and running studies on a project's extract into pending outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bold.actions.access import require
+from bold.errors import Kind
+from bold.governance import projects
+from bold.governance.people import User
+from bold.governance.permissions import Permission
+from bold.studies import runner
+from bold.studies.builtin import catalogue
+from bold.studies.language import StudyError
+from bold.studies.outputs import PendingOutput
+from bold.studies.study import Study
+from bold.workspace import Workspace
+
+
+def list_studies(ws: Workspace, user: User) -> list[Study]:
+    require(ws, user, Permission.STUDY_LIST)
+    return list(catalogue().values())
+
+
+def show(ws: Workspace, user: User, study_id: str) -> Study:
+    """A built-in study by id, or an analyst's study file (.yaml)."""
+    require(ws, user, Permission.STUDY_LIST)
+    return runner.find_study(study_id)
+
+
+def run(
+    ws: Workspace,
+    user: User,
+    project_id: str,
+    study_id: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    backend: str = "duckdb",
+    today: dt.date | None = None,
+) -> PendingOutput:
+    """Run one study; only an analyst named in the project's agreement may (checked by the runner)."""
+    require(ws, user, Permission.STUDY_RUN)
+    return runner.run(ws, project_id, study_id, parameters=parameters, backend=backend, by=user.name, today=today)
+
+
+@dataclass
+class RunAllPlan:
+    """What ``study run PROJECT all`` runs: every built-in study the agreement allows that needs no parameter."""
+
+    runs: list[str]
+    outside_agreement: list[str]
+    need_parameters: dict[str, list[str]]
+
+
+def plan_all(ws: Workspace, user: User, project_id: str) -> RunAllPlan:
+    require(ws, user, Permission.STUDY_RUN)
+    allowed = projects.get(ws, project_id).agreement.requested()
+    studies = catalogue().values()
+    outside = [s.id for s in studies if not set(s.needs) <= allowed]
+    return RunAllPlan(
+        runs=[s.id for s in studies if s.id not in outside and not s.required],
+        outside_agreement=outside,
+        need_parameters={s.id: list(s.required) for s in studies if s.required and s.id not in outside},
+    )
+
+
+def run_all(
+    ws: Workspace,
+    user: User,
+    project_id: str,
+    *,
+    parameters: dict[str, Any] | None = None,
+    backend: str = "duckdb",
+    started: Callable[[str], None] = lambda study_id: None,
+) -> Iterator[PendingOutput]:
+    """Run every study of ``plan_all``, yielding each pending output as it is written."""
+    if parameters:
+        raise StudyError("--param applies to one study; run studies one by one to set parameters", kind=Kind.INVALID)
+    for study_id in plan_all(ws, user, project_id).runs:
+        started(study_id)
+        yield run(ws, user, project_id, study_id, backend=backend)

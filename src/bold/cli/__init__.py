@@ -1,0 +1,69 @@
+"""The ``bold`` command line: an adapter over the actions (parse, sign in, call, render), one module per stage.
+
+Errors are mapped to exit codes once, here: a ``BoldError`` prints one line and exits with its kind's
+code (``bold.errors.EXIT_CODES``); a file-system error prints one line; anything else is a bug and still
+prints one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import typer
+from rich.markup import escape
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from bold import __version__
+from bold.cli.common import err
+from bold.errors import EXIT_CODES, BoldError
+
+INTERNAL_ERROR = 70  # EX_SOFTWARE
+
+
+class _Group(TyperGroup):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (TyperException, typer.Exit, typer.Abort):
+            raise
+        except BoldError as exc:
+            _error(str(exc))
+            raise typer.Exit(EXIT_CODES[exc.kind]) from None
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(EXIT_CODES[BoldError.kind]) from None
+        except Exception as exc:
+            _error(f"internal error ({type(exc).__name__}): {exc}; this is a bug in BOLD, please report it")
+            raise typer.Exit(INTERNAL_ERROR) from None
+
+
+def _error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bold {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=_Group,
+    help="BOLD: link records about people with complex needs safely, and let out only checked statistics.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Show the version."),
+):
+    """BOLD: link records about people with complex needs safely, and let out only checked statistics."""
+
+
+from bold.cli import governance, ingest, linkage, projects, studies, synth, workspace  # noqa: E402
+
+for module in (synth, workspace, ingest, linkage, projects, studies, governance):
+    module.register(app)

@@ -1,0 +1,75 @@
+"""``bold audit`` and ``bold register``: the tamper-evident audit chain and the public transparency register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bold.cli.common import JsonOption, WorkspaceOption, console, parse_date, print_json, signed_in, table
+from bold.errors import Conflict
+
+audit_app = typer.Typer(help="The tamper-evident audit chain of every action.", no_args_is_help=True)
+register_app = typer.Typer(help="The public transparency register.", no_args_is_help=True)
+
+
+@audit_app.command("verify")
+def audit_verify(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """Check every link of the audit chain; name the first entry edited, inserted or deleted."""
+    from bold.actions import audit
+
+    result = audit.verify(*signed_in(workspace))
+    if as_json:
+        print_json(result)
+    elif result.ok:
+        console.print(f"Audit chain intact: {result.entries:,} entries, every link verified.")
+    if not result.ok:
+        raise Conflict(f"audit chain broken: {result.problem}")
+
+
+@audit_app.command("show")
+def audit_show(
+    workspace: WorkspaceOption = Path("."),
+    action: Annotated[str | None, typer.Option(help="Only this action (* as a wildcard), e.g. 'ingest*'.")] = None,
+    actor: Annotated[str | None, typer.Option("--actor", help="Only actions by this person.")] = None,
+    obj: Annotated[str | None, typer.Option("--object", help="Only this object (* as a wildcard).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only from this date (YYYY-MM-DD).")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many entries, newest first.")] = 50,
+    as_json: JsonOption = False,
+):
+    """Show audit entries, newest first."""
+    from bold.actions import audit
+    from bold.store.audit import describe
+
+    start = parse_date(since, "--since")
+    rows = audit.show(
+        *signed_in(workspace), action=action, actor=actor, obj=obj, since=start and start.isoformat(), limit=limit
+    )
+    if as_json:
+        print_json(rows)
+        return
+    lines = [
+        (r["seq"], r["at"][:16].replace("T", " "), r["actor"], r["action"], r["object"], describe(r["details"]))
+        for r in rows
+    ]
+    console.print(table(("#", "when (UTC)", "who", "action", "object", "details"), lines, ids=("#", "when (UTC)")))
+
+
+@register_app.command("build")
+def register_build(
+    workspace: WorkspaceOption = Path("."),
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the site (default: register/ in the workspace).")
+    ] = None,
+):
+    """Write the transparency register: every project, what the platform will and won't do, how to opt out."""
+    from bold.actions import register
+
+    folder = register.build(*signed_in(workspace), out)
+    console.print(f"Transparency register written to {folder}/ (index.html, promises.html, register.json)")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(audit_app, name="audit")
+    app.add_typer(register_app, name="register")

@@ -1,0 +1,111 @@
+"""``bold ingest`` and ``bold optout``: custodians' files into the two zones, and the opt-out register."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+
+
+def ingest(
+    file: Annotated[Path, typer.Argument(help="The custodian's file: CSV, gzipped CSV or Parquet.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Source type (its contract), e.g. prison.")],
+    workspace: WorkspaceOption = Path("."),
+    batch: Annotated[str | None, typer.Option(help="A name for this batch (default: the file name).")] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="YAML mapping of your column names to the contract's (THEIRS: CONTRACT)."),
+    ] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file: utf-8, latin-1 or utf-16.")] = "utf-8",
+    encoded: Annotated[bool, typer.Option(help="The file was made by bold encode (privacy-preserving mode).")] = False,
+    as_json: JsonOption = False,
+):
+    """Validate a file against its contract; store identifiers and content apart; quarantine the rest."""
+    from bold.actions.ingest import ingest as ingest_file
+
+    ws, user = signed_in(workspace)
+    with phases() as phase:
+        report = ingest_file(
+            ws,
+            user,
+            file,
+            source,
+            batch=batch,
+            mapping=mapping,
+            encoding=encoding,
+            encoded=encoded,
+            progress=lambda name: phase(f"{source}: {name}"),
+        )
+    if as_json:
+        print_json(report)
+        return
+    _print_report(report)
+
+
+def _print_report(r) -> None:
+    if r.already_ingested_as:
+        console.print(f"{r.file}: already ingested for {r.source} as batch {r.already_ingested_as!r}; nothing added.")
+        return
+    console.print(f"[bold]{r.source}[/] batch [bold]{r.batch}[/] from {r.file}")
+    console.print(
+        f"  rows read {r.rows_read:,} = accepted {r.accepted:,} + quarantined {r.quarantined:,} "
+        f"+ opted out {r.opted_out:,}"
+    )
+    for warning in r.warnings:
+        console.print(f"  [yellow]warning:[/] {warning}")
+    if r.reasons:
+        rows = [
+            (reason, f"{n:,}", ", ".join(str(x) for x in r.examples[reason])) for reason, n in r.reasons.most_common()
+        ]
+        title = "Quarantined rows by reason (values are never shown)"
+        console.print(table(("column: reason", "rows", "first rows"), rows, title=title, title_justify="left"))
+        console.print(f"  quarantine (encrypted): {r.quarantine_file}")
+
+
+optout_app = typer.Typer(help="The opt-out register: people whose records are never stored.", no_args_is_help=True)
+
+
+@optout_app.command("add")
+def optout_add(
+    file: Annotated[Path, typer.Argument(help="CSV with nhs_number, or forename, surname, date_of_birth.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Add opt-outs (stored only as keyed hashes) and delete any matching records already stored."""
+    from bold.actions.ingest import optout_add as add
+
+    result = add(*signed_in(workspace), file)
+    if result.already_added_file:
+        console.print(f"{file}: already added to the opt-out register; nothing changed.")
+        return
+    console.print(f"Opt-out register: {result.added:,} entries added, {result.already_listed:,} already listed.")
+    for line in result.rejected[:20]:
+        console.print(f"  [yellow]not used:[/] {line}")
+    if len(result.rejected) > 20:
+        console.print(f"  ... and {len(result.rejected) - 20:,} more rows not used")
+    removed = {s: n for s, n in result.records_removed.items() if n}
+    if removed:
+        console.print(
+            "Records already stored and now deleted from both zones: "
+            + ", ".join(f"{s} {n:,}" for s, n in removed.items())
+        )
+
+
+@optout_app.command("count")
+def optout_count(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """How many entries the register holds (the entries themselves are hashes and never shown)."""
+    from bold.actions.ingest import optout_count as count
+
+    counts = count(*signed_in(workspace))
+    if as_json:
+        print_json(counts)
+        return
+    for kind, n in counts.items():
+        console.print(f"{kind}: {n:,}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(ingest)
+    app.add_typer(optout_app, name="optout")

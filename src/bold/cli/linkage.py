@@ -1,0 +1,141 @@
+"""``bold link``, ``bold link report``, ``bold link-files`` and ``bold encode``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in
+
+link_app = typer.Typer(
+    help="Link records into people from the identifiers zone; report on the linkage's quality.",
+    invoke_without_command=True,
+)
+
+
+@link_app.callback()
+def link(
+    ctx: typer.Context,
+    workspace: WorkspaceOption = Path("."),
+    retrain: Annotated[bool, typer.Option(help="Train a new model even if one is saved.")] = False,
+    encoded: Annotated[
+        bool, typer.Option(help="Require the privacy-preserving mode: every source stored as Bloom-filter encodings.")
+    ] = False,
+    backend: Annotated[str, typer.Option(help="duckdb, or spark (local mode; needs Java and PySpark).")] = "duckdb",
+    as_json: JsonOption = False,
+):
+    """Link every record in the identifiers zone into people (never opens the content zone)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from bold.actions.linkage import link as link_workspace
+
+    ws, user = signed_in(workspace)
+    with phases() as phase:
+        run = link_workspace(ws, user, retrain=retrain, encoded=encoded, backend=backend, progress=phase)
+    if as_json:
+        print_json(run)
+        return
+    mode = "encoded identifiers" if run.encoded else "plaintext identifiers"
+    console.print(
+        f"Linkage run {run.run_id} on {mode} ({backend}): {run.records:,} records, {run.comparisons:,} candidate "
+        f"pairs scored, {run.pairs:,} pairs kept, in {run.seconds:.0f} s "
+        f"({'trained' if run.trained else 'saved'} model)"
+    )
+    console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))
+
+
+@link_app.command("report")
+def link_report(
+    workspace: WorkspaceOption = Path("."),
+    run: Annotated[int | None, typer.Option(help="The linkage run (default: the latest).")] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(help="Synthetic data only: a truth/ folder, to add precision, recall and F1 by subgroup."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="The HTML file (default: reports/linkage-run-N.html).")
+    ] = None,
+):
+    """Write the linkage quality report (HTML with charts): completeness, blocking, parameters,
+    thresholds, match rates by subgroup, impossible events, cluster sizes, and accuracy where truth exists."""
+    from bold.actions.linkage import report
+
+    ws, user = signed_in(workspace)
+    with phases("measuring linkage quality"):
+        path = report(ws, user, run=run, truth=truth, out=out)
+    console.print(f"Linkage quality report written to {path}")
+
+
+def link_files(
+    files: Annotated[list[Path], typer.Argument(help="One file to deduplicate, or two to link (CSV or Parquet).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for pairs.csv, clusters.csv and model.json.")],
+    id_column: Annotated[str, typer.Option("--id", help="The column that identifies each record.")],
+    maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--map", help="ROLE=COLUMN, repeatable (e.g. forename=given_name). Default: columns named after roles."
+        ),
+    ] = None,
+    date_format: Annotated[str, typer.Option(help="Format of date_of_birth, e.g. %Y%m%d.")] = "%Y-%m-%d",
+    threshold: Annotated[float, typer.Option(help="Match probability at which records join a cluster.")] = 0.9,
+    pairs_threshold: Annotated[float, typer.Option(help="Lowest match probability written to pairs.csv.")] = 0.5,
+    model_file: Annotated[
+        Path | None, typer.Option("--model", help="A model.json to reuse instead of training.")
+    ] = None,
+):
+    """Link two files, or deduplicate one, with the same model as workspace linkage."""
+    from bold.actions.linkage import link_files as link
+
+    with phases() as phase:
+        result = link(
+            files,
+            id_column,
+            out,
+            maps=maps,
+            date_format=date_format,
+            threshold=threshold,
+            pairs_threshold=pairs_threshold,
+            model=model_file,
+            progress=phase,
+        )
+    console.print(
+        f"{result.records:,} records; {result.pairs:,} pairs with match probability >= {pairs_threshold}; "
+        f"{result.clusters:,} clusters at {threshold}"
+    )
+    console.print(f"Wrote {out}/pairs.csv, {out}/clusters.csv and {out}/model.json")
+
+
+def encode(
+    file: Annotated[Path, typer.Argument(help="The custodian's file: CSV, gzipped CSV or Parquet.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="Source type (its contract), e.g. prison.")],
+    secret: Annotated[Path, typer.Option(help="The secret shared by custodians (never by the linker).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The encoded file (.csv or .parquet).")],
+    new_secret: Annotated[bool, typer.Option(help="Create the secret file first (mode 0600).")] = False,
+    mapping: Annotated[Path | None, typer.Option(help="YAML mapping of your column names to the contract's.")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file.")] = "utf-8",
+):
+    """Custodians: turn identifiers into keyed, balanced Bloom-filter encodings before sending a file."""
+    from bold.actions.linkage import encode as encode_file
+
+    with phases("encoding identifiers"):
+        result = encode_file(file, source, secret, out, new_secret=new_secret, mapping=mapping, text_encoding=encoding)
+    console.print(f"Encoded {result['encoded']:,} rows into {out}: {', '.join(result['fields'])}")
+    if result["with_identifier_issues"]:
+        console.print(
+            f"  {result['with_identifier_issues']:,} rows have identifier problems; ingest will quarantine "
+            "them with the reasons"
+        )
+    if result["unreadable"]:
+        rows = ", ".join(str(r) for r in result["unreadable"][:10])
+        console.print(
+            f"  [yellow]warning:[/] {len(result['unreadable']):,} rows could not be read and were not "
+            f"encoded (rows {rows}{', ...' if len(result['unreadable']) > 10 else ''}); fix and re-send them"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("link-files")(link_files)
+    app.add_typer(link_app, name="link")
+    app.command()(encode)

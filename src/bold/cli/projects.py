@@ -1,0 +1,160 @@
+"""``bold project``: data sharing agreements through their lifecycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+
+project_app = typer.Typer(
+    help="Projects as data sharing agreements: submit, approve or refuse, amend, withdraw, build, close.",
+    no_args_is_help=True,
+)
+ProjectArgument = Annotated[str, typer.Argument(help="The project id.")]
+AgreementArgument = Annotated[Path, typer.Argument(help="The agreement (YAML); see docs/governance.md.")]
+
+
+def _print_assessment(project) -> None:
+    a = project.assessment
+    verdict = "[green]no red line crossed[/]" if a["acceptable"] else "[red]red lines crossed: cannot be approved[/]"
+    console.print(f"Project [bold]{project.id}[/] ({project.status.value}): {verdict}")
+    for line in a["red_lines"]:
+        console.print(f"  [red]x[/] {line}")
+    for line in a["passed"]:
+        console.print(f"  [green]ok[/] {line}")
+    console.print("  For the board to judge:")
+    for line in a["for_the_board"]:
+        console.print(f"    - {line}")
+
+
+@project_app.command("submit")
+def project_submit(file: AgreementArgument, workspace: WorkspaceOption = Path(".")):
+    """Submit a project; it is assessed against the red lines at once."""
+    from bold.actions import projects
+
+    _print_assessment(projects.submit(*signed_in(workspace), file))
+
+
+@project_app.command("approve")
+def project_approve(project_id: ProjectArgument, workspace: WorkspaceOption = Path(".")):
+    """Approve a submitted project (never by its submitter; not if it crosses a red line)."""
+    from bold.actions import projects
+
+    project = projects.approve(*signed_in(workspace), project_id)
+    console.print(f"Project {project.id} approved by {project.approved_by}")
+
+
+@project_app.command("refuse")
+def project_refuse(
+    project_id: ProjectArgument,
+    reason: Annotated[str, typer.Option(help="Why, for the project team and the public register.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Refuse a submitted project, with the reason; the team may amend and resubmit it."""
+    from bold.actions import projects
+
+    project = projects.refuse(*signed_in(workspace), project_id, reason)
+    console.print(f"Project {project.id} refused by {project.decided_by}: {project.decision_reason}")
+
+
+@project_app.command("amend")
+def project_amend(project_id: ProjectArgument, file: AgreementArgument, workspace: WorkspaceOption = Path(".")):
+    """Replace a project's agreement with an amended one; it goes back to the board (any extract is deleted)."""
+    from bold.actions import projects
+
+    _print_assessment(projects.amend(*signed_in(workspace), project_id, file))
+
+
+@project_app.command("withdraw")
+def project_withdraw(project_id: ProjectArgument, workspace: WorkspaceOption = Path(".")):
+    """Withdraw a submitted or refused project (its team only)."""
+    from bold.actions import projects
+
+    projects.withdraw(*signed_in(workspace), project_id)
+    console.print(f"Project {project_id} withdrawn")
+
+
+@project_app.command("show")
+def project_show(project_id: ProjectArgument, workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """Show a project: its agreement, status and assessment."""
+    from bold.actions import projects
+
+    project = projects.show(*signed_in(workspace), project_id)
+    if as_json:
+        print_json({**_summary(project), "agreement": project.agreement, "assessment": project.assessment})
+        return
+    a = project.agreement
+    console.print(
+        f"[bold]{a.title}[/] ({a.id}), {project.status.value}; submitted by {project.submitted_by} "
+        f"{project.submitted_at[:10]}" + (f", approved by {project.approved_by}" if project.approved_by else "")
+    )
+    if project.decision_reason:
+        console.print(f"Decision by {project.decided_by}: {project.decision_reason}")
+    console.print(f"Purpose: {a.purpose}\nPublic benefit: {a.public_benefit}\nLegal basis: {a.legal_basis}")
+    console.print(
+        f"Runs {a.start} to {a.end}; linkage threshold {a.linkage_threshold}; dates to the {a.date_precision}"
+    )
+    for dataset, fields in a.datasets.items():
+        console.print(f"  {dataset}: " + "; ".join(f"{f} ({why})" for f, why in fields.items()))
+    _print_assessment(project)
+
+
+def _summary(p) -> dict:
+    return {
+        "id": p.id,
+        "title": p.agreement.title,
+        "status": p.status,
+        "acceptable": p.assessment["acceptable"],
+        "start": p.agreement.start,
+        "end": p.agreement.end,
+        "submitted_by": p.submitted_by,
+        "submitted_at": p.submitted_at,
+        "decided_by": p.decided_by,
+        "decision_reason": p.decision_reason,
+        "amendments": p.amendments,
+        "built_at": p.built_at,
+    }
+
+
+@project_app.command("list")
+def project_list(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """List every project with its status."""
+    from bold.actions import projects
+
+    found = projects.list_projects(*signed_in(workspace))
+    if as_json:
+        print_json([_summary(p) for p in found])
+        return
+    rows = [
+        (p.id, p.agreement.title, p.status.value, "yes" if p.assessment["acceptable"] else "no",
+         p.agreement.start, p.agreement.end)
+        for p in found
+    ]  # fmt: skip
+    console.print(table(("id", "title", "status", "acceptable", "from", "to"), rows, ids=("id",)))
+
+
+@project_app.command("build")
+def project_build(project_id: ProjectArgument, workspace: WorkspaceOption = Path(".")):
+    """Write the project's extract: agreed fields only, persons under project pseudonyms."""
+    from bold.actions import projects
+
+    ws, user = signed_in(workspace)
+    with phases(f"building {project_id}"):
+        path = projects.build(ws, user, project_id)
+    console.print(f"Extract written to {path}")
+
+
+@project_app.command("close")
+def project_close(project_id: ProjectArgument, workspace: WorkspaceOption = Path(".")):
+    """Close a project: delete its extract and key (pseudonyms can never be recomputed)."""
+    from bold.actions import projects
+
+    projects.close(*signed_in(workspace), project_id)
+    console.print(f"Project {project_id} closed: extract and project key deleted; outputs and audit kept")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(project_app, name="project")

@@ -1,0 +1,171 @@
+"""``bold study`` and ``bold outputs``: studies on a project's extract, and the pending outputs they write."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+from bold.errors import Invalid
+
+study_app = typer.Typer(
+    help="Studies: built-in questions run on a project's extract; results become pending outputs.",
+    no_args_is_help=True,
+)
+outputs_app = typer.Typer(help="Outputs of study runs, pending disclosure checks.", no_args_is_help=True)
+ProjectArgument = Annotated[str, typer.Argument(help="The project.")]
+
+
+def parameters(values: list[str]) -> dict:
+    """``name=value`` pairs; values are read as YAML scalars (numbers, true/false; dates stay text)."""
+    import yaml
+
+    parsed = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise Invalid(f"--param {item!r}: expected name=value")
+        try:
+            loaded = yaml.safe_load(value) if value else None
+        except yaml.YAMLError:
+            loaded = value
+        parsed[name] = value if hasattr(loaded, "isoformat") or isinstance(loaded, dict | list) else loaded
+    return parsed
+
+
+def _study(s) -> dict:
+    return {
+        "id": s.id,
+        "title": s.title,
+        "question": s.question,
+        "definition": s.definition,
+        "needs": list(s.needs),
+        "optional": list(s.optional),
+        "parameters": s.parameters,
+        "required": list(s.required),
+    }
+
+
+@study_app.command("list")
+def study_list(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """List the built-in studies, the question each answers and the fields it needs."""
+    from bold.actions import studies
+
+    found = studies.list_studies(*signed_in(workspace))
+    if as_json:
+        print_json([_study(s) for s in found])
+        return
+    console.print(table(("id", "title", "question"), [(s.id, s.title, s.question) for s in found], ids=("id",)))
+    console.print("bold study show ID gives a study's definition, the fields it needs and its parameters.")
+
+
+@study_app.command("show")
+def study_show(
+    study_id: Annotated[str, typer.Argument(help="A study id (see bold study list) or a study file (.yaml).")],
+    workspace: WorkspaceOption = Path("."),
+    as_json: JsonOption = False,
+):
+    """Show a study's definition, the fields it needs or can use, and its parameters."""
+    from bold.actions import studies
+
+    study = studies.show(*signed_in(workspace), study_id)
+    if as_json:
+        print_json(_study(study))
+        return
+    console.print(f"[bold]{study.title}[/] ({study.id}), {study.question}\n\n{study.definition}\n")
+    console.print("Needs: " + ", ".join(study.needs))
+    if study.optional:
+        console.print("Uses when agreed: " + ", ".join(study.optional))
+    for name, value in study.parameters.items():
+        required = "  (required)" if name in study.required else ""
+        console.print(f"  --param {name}={'' if value is None else value}{required}", highlight=False)
+
+
+@study_app.command("run")
+def study_run(
+    project_id: Annotated[str, typer.Argument(help="The project whose extract the study runs on.")],
+    study_id: Annotated[
+        str, typer.Argument(help="A study id, a study file (.yaml), or 'all' for every study the agreement allows.")
+    ],
+    param: Annotated[list[str], typer.Option("--param", help="A study parameter, name=value (repeatable).")] = [],  # noqa: B006
+    backend: Annotated[str, typer.Option(help="Engine: duckdb (default) or pyspark (local Spark).")] = "duckdb",
+    workspace: WorkspaceOption = Path("."),
+):
+    """Run a study; its tables and charts are written as a pending output for the output checkers."""
+    from bold.actions import studies
+
+    ws, user = signed_in(workspace)
+    values = parameters(param)
+    if study_id == "all":
+        plan = studies.plan_all(ws, user, project_id)
+        if plan.outside_agreement:
+            console.print(f"Not in this agreement's scope: {', '.join(plan.outside_agreement)}")
+        for one, needed in plan.need_parameters.items():
+            console.print(f"Run {one} on its own: it needs " + ", ".join(f"--param {p}" for p in needed))
+        with phases() as phase:
+            for output in studies.run_all(
+                ws, user, project_id, parameters=values, backend=backend, started=lambda s: phase(f"running {s}")
+            ):
+                _print_run(output)
+    else:
+        with phases(f"running {study_id}"):
+            _print_run(studies.run(ws, user, project_id, study_id, parameters=values, backend=backend))
+    console.print("Outputs wait for disclosure checking; an output checker can read them with bold outputs show.")
+
+
+def _print_run(output) -> None:
+    manifest = output.manifest()
+    tables = ", ".join(f"{n} ({t['rows']} rows)" for n, t in manifest["tables"].items())
+    console.print(f"{output.study}: pending output {output.id} in {manifest['seconds']} s: {tables}")
+
+
+@outputs_app.command("list")
+def outputs_list(project_id: ProjectArgument, workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """List a project's outputs and their status (never their contents)."""
+    from bold.actions import outputs
+
+    found = outputs.list_outputs(*signed_in(workspace), project_id)
+    if as_json:
+        print_json([{k: v for k, v in vars(o).items() if k != "folder"} for o in found])
+        return
+    rows = [(o.id, o.status.value, o.created_by, o.created_at[:16]) for o in found]
+    console.print(table(("output", "status", "by", "at"), rows, ids=("output",)))
+
+
+@outputs_app.command("show")
+def outputs_show(
+    project_id: ProjectArgument,
+    output_id: Annotated[str, typer.Argument(help="The output (see bold outputs list).")],
+    table_name: Annotated[str | None, typer.Option("--table", help="Show only this table.")] = None,
+    workspace: WorkspaceOption = Path("."),
+    as_json: JsonOption = False,
+):
+    """Show a pending output to an output checker of the project: manifest, checksums and every table."""
+    from bold.actions import outputs
+
+    view = outputs.show(*signed_in(workspace), project_id, output_id, table_name)
+    if as_json:
+        print_json({"manifest": view.manifest, "damaged": view.damaged, "tables": view.tables})
+        return
+    manifest, output = view.manifest, view.output
+    console.print(f"[bold]{manifest['title']}[/] ({output.id}), {output.status.value}; run by {output.created_by}")
+    console.print(manifest["definition"])
+    console.print(f"Fields used: {', '.join(manifest['fields_used'])}; engine {manifest['engine']}")
+    console.print(f"Parameters: {manifest['parameters']}")
+    for note in manifest["notes"]:
+        console.print(f"Note: {note}")
+    if view.damaged:
+        console.print(f"[red]Checksum mismatch: {', '.join(view.damaged)} changed since the run[/]")
+    for name, frame in view.tables.items():
+        console.print(f"\n[bold]{name}[/] ({len(frame)} rows)")
+        console.out(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"), highlight=False)
+    if manifest["charts"]:
+        console.print(f"Charts (SVG and Vega-Lite) in {output.folder}: {', '.join(manifest['charts'])}")
+    console.print(f"The whole output on one page: {output.folder / 'index.html'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(study_app, name="study")
+    app.add_typer(outputs_app, name="outputs")

@@ -1,0 +1,128 @@
+"""``bold init``, ``bold status`` and ``bold user``: the workspace and the people in it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bold.cli.common import JsonOption, WorkspaceOption, console, new_password, print_json, signed_in, table
+from bold.errors import Invalid
+
+
+def init(
+    folder: Annotated[Path, typer.Argument(help="A new, empty folder for the workspace.")],
+    name: Annotated[str | None, typer.Option(help="A name for the workspace (default: the folder's).")] = None,
+    admin: Annotated[
+        str | None,
+        typer.Option(help="The first person, an admin (default: BOLD_USER); password from BOLD_PASSWORD or a prompt."),
+    ] = None,
+):
+    """Create a workspace: keys (mode 0600), settings, the governance store, the two zones and its admin."""
+    from bold.actions.workspace import init as create
+
+    admin = admin or os.environ.get("BOLD_USER")
+    if not admin:
+        raise Invalid("name the workspace's admin with --admin (or BOLD_USER)")
+    ws = create(folder, admin, new_password("BOLD_PASSWORD", admin), name)
+    console.print(
+        f"Workspace created in {ws.root}/ (identifiers zone encrypted; keys in {ws.keys_dir}/); admin: {admin}"
+    )
+
+
+def status(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """Show each source's batches, the latest linkage run, the projects and outputs waiting for checkers."""
+    from bold.actions.workspace import status as workspace_status
+
+    s = workspace_status(*signed_in(workspace))
+    if as_json:
+        print_json(s)
+        return
+    rows = [
+        (b.source, b.name, f"{b.rows_read:,}", f"{b.rows_accepted:,}", f"{b.rows_quarantined:,}",
+         f"{b.rows_opted_out:,}", b.finished_at[:10])
+        for b in s.batches
+    ]  # fmt: skip
+    rows += [(source, "none", "", "", "", "", "") for source in s.sources_without_data]
+    columns = ("source", "batch", "read", "accepted", "quarantined", "opted out", "on")
+    console.print(table(columns, rows, ids=("source", "batch"), title=f"Workspace {s.name}", title_justify="left"))
+    console.print(
+        f"Records stored: {s.records_stored:,} from {len(s.batches)} batch(es)"
+        + (f" ({s.deleted_after_optout:,} deleted after an opt-out)" if s.deleted_after_optout else "")
+        + f"; opt-out register: {s.optout_entries:,} entries"
+    )
+    run = s.latest_run
+    if run:
+        people = ", ".join(f"{k} {v:,}" for k, v in run.clusters.items())
+        console.print(
+            f"Latest linkage run: {run.run_id} ({run.finished_at[:16]}), {run.records:,} records; people {people}"
+        )
+    else:
+        console.print("Not linked yet (bold link).")
+    console.print("Projects: " + ", ".join(f"{n} {state.value}" for state, n in s.projects.items()))
+    if s.outputs_waiting:
+        console.print(f"Study outputs waiting for output checkers: {s.outputs_waiting}")
+
+
+user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The person's user name.")],
+    role: Annotated[
+        list[str],
+        typer.Option(help="A role (repeatable): custodian, linker, analyst, output_checker, governance, admin."),
+    ],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Add a person (admin only); their password comes from BOLD_NEW_PASSWORD or a prompt."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    person = people.add(ws, user, name, role, new_password("BOLD_NEW_PASSWORD", name))
+    console.print(f"{person.name} added with role(s) {', '.join(sorted(person.roles))}")
+
+
+@user_app.command("list")
+def user_list(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """List people, their roles and whether they can sign in (never passwords)."""
+    from bold.actions import people
+
+    found = people.list_people(*signed_in(workspace))
+    if as_json:
+        print_json(found)
+        return
+    rows = [(p.name, ", ".join(sorted(p.roles)), "" if p.active else "deactivated") for p in found]
+    console.print(table(("name", "roles", "state"), rows, ids=("name",)))
+
+
+@user_app.command("deactivate")
+def user_deactivate(
+    name: Annotated[str, typer.Argument(help="The person who may no longer sign in.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Stop a person signing in (admin only); their record and everything they did are kept."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    people.deactivate(ws, user, name)
+    console.print(f"{name} deactivated: they can no longer sign in")
+
+
+@user_app.command("password")
+def user_password(workspace: WorkspaceOption = Path(".")):
+    """Change your own password (the new one from BOLD_NEW_PASSWORD or a prompt)."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    people.change_password(ws, user, new_password("BOLD_NEW_PASSWORD", user.name))
+    console.print(f"Password changed for {user.name}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(init)
+    app.command()(status)
+    app.add_typer(user_app, name="user")
