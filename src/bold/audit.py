@@ -18,6 +18,7 @@ import hmac
 import json
 from dataclasses import dataclass
 
+from bold.security.private import write_private
 from bold.workspace import Workspace, actor, now
 
 GENESIS = "0" * 64
@@ -46,7 +47,7 @@ def _head_path(ws: Workspace):
 
 def _write_head(ws: Workspace, key: str, seq: int, last_hash: str) -> None:
     seal = hmac.new(key.encode(), f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
-    _head_path(ws).write_text(json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
+    write_private(_head_path(ws), json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
 
 
 def record(ws: Workspace, action: str, obj: str, details: dict | None = None, who: str | None = None) -> int:

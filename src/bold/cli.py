@@ -249,15 +249,12 @@ def _print_linkage_and_projects(ws) -> None:
     """The latest linkage run, the projects and pending outputs, a line each: where the workspace stands."""
     import json
 
-    import duckdb
-
     from bold.governance import projects
 
     if ws.links_path.exists():
-        con = duckdb.connect(str(ws.links_path), read_only=True)
-        run = con.execute("select run_id, finished_at, records, clusters from runs order by run_id desc limit 1")
-        row = run.fetchone()
-        con.close()
+        with ws.duckdb_connection(ws.links_path, read_only=True) as con:
+            run = con.execute("select run_id, finished_at, records, clusters from runs order by run_id desc limit 1")
+            row = run.fetchone()
         if row:
             people = ", ".join(f"{k} {v:,}" for k, v in json.loads(row[3]).items())
             console.print(f"Latest linkage run: {row[0]} ({row[1][:16]}), {row[2]:,} records; people {people}")

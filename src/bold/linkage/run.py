@@ -23,6 +23,7 @@ from splink import DuckDBAPI, Linker
 from bold import audit
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
+from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, actor, now
 
@@ -141,10 +142,11 @@ def link_workspace(
         phases["cluster"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("writing links")
-        if trained and not generic:
-            saved.parent.mkdir(exist_ok=True)
-            linker.misc.save_model_to_json(str(saved), overwrite=True)
-        model_json = json.dumps(linker.misc.save_model_to_json(), sort_keys=True)
+        trained_model = linker.misc.save_model_to_json()
+        if trained and not generic:  # written as Splink writes it, but owner-only
+            private_dir(saved.parent)
+            write_private(saved, json.dumps(trained_model, indent=4))
+        model_json = json.dumps(trained_model, sort_keys=True)
         result = _write_links(
             ws,
             con,
