@@ -9,6 +9,12 @@
       content.duckdb            record_key + content, never an identifier
       links.duckdb              record_key -> person_key per linkage run (made by bold link)
       quarantine/<source>/      rejected rows, encrypted Parquet, with the reason for each
+      tmp/                      DuckDB's spill files, one folder per connection, removed when it closes
+
+Everything in the workspace is owner-only (folders 0700, files 0600; ``bold.security.private``): every
+connection here runs under an owner-only umask, so the files DuckDB and SQLite make are too, and
+``Workspace.open`` tightens a workspace that older code or a person left readable by others. DuckDB spills
+go to ``tmp/``, never to its default ``.tmp/`` in the current folder.
 
 The identifiers zone is a DuckDB database encrypted with AES (DuckDB's ATTACH ... ENCRYPTION_KEY);
 writing one needs the OpenSSL-backed httpfs extension, shipped for DuckDB 1.4.4 by the
@@ -19,8 +25,8 @@ an unencrypted or weaker mode: without the extension the zone cannot be opened.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
+import shutil
 import stat
 import string
 import tomllib
@@ -31,6 +37,7 @@ import duckdb
 
 from bold import __version__
 from bold.errors import BoldError, Kind
+from bold.security.private import owner_only, private_dir, tighten, write_private
 
 KEY_NAMES = ("identifiers", "optout", "quarantine", "audit")
 
@@ -70,6 +77,7 @@ def _random_key(length: int = 32) -> str:
 class Workspace:
     def __init__(self, root: Path):
         self.root = Path(root)
+        self.tightened: list[Path] = []  # what ``open`` made owner-only
 
     # --- paths ----------------------------------------------------------------------------------
     @property
@@ -96,6 +104,10 @@ class Workspace:
     def links_path(self) -> Path:
         return self.root / "links.duckdb"
 
+    @property
+    def tmp_dir(self) -> Path:
+        return self.root / "tmp"
+
     def quarantine_dir(self, source: str) -> Path:
         return self.root / "quarantine" / source
 
@@ -107,20 +119,18 @@ class Workspace:
             raise WorkspaceError(f"{root} is already a workspace", kind=Kind.CONFLICT)
         _httpfs_extension()  # fail before creating anything if the zone cannot be encrypted
         try:
-            root.mkdir(parents=True, exist_ok=True)
-            if any(root.iterdir()):
+            if root.is_dir() and any(root.iterdir()):
                 raise WorkspaceError(f"{root} is not empty; choose a new folder for the workspace", kind=Kind.CONFLICT)
-            ws.keys_dir.mkdir(mode=0o700)
-            os.chmod(ws.keys_dir, 0o700)
+            private_dir(root)
+            private_dir(ws.keys_dir)
             for key in KEY_NAMES:
-                path = ws.keys_dir / f"{key}.key"
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(_random_key())
-            (root / "quarantine").mkdir()
-            ws.settings_path.write_text(
+                write_private(ws.keys_dir / f"{key}.key", _random_key(), exclusive=True)
+            private_dir(root / "quarantine")
+            write_private(
+                ws.settings_path,
                 f'[workspace]\nname = "{name or root.name}"\ncreated_at = "{now()}"\n'
-                f'created_with = "bold {__version__}"\n'
+                f'created_with = "bold {__version__}"\n',
+                exclusive=True,
             )
         except OSError as exc:
             raise WorkspaceError(
@@ -132,7 +142,8 @@ class Workspace:
             pass
         with ws.identifiers():  # create the encrypted file now, so it never exists in the clear
             pass
-        duckdb.connect(str(ws.content_path)).close()
+        with ws.content():
+            pass
         return ws
 
     @classmethod
@@ -144,6 +155,14 @@ class Workspace:
             tomllib.loads(ws.settings_path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise WorkspaceError(f"{ws.settings_path}: {exc}", kind=Kind.INVALID) from exc
+        # A workspace made by older code (files 0644) or loosened by hand is made owner-only again. Keys are
+        # left alone: one that others could read may have been copied, so ``key`` refuses it instead.
+        try:
+            ws.tightened = tighten(ws.root, skip=[ws.keys_dir])
+        except OSError as exc:
+            raise WorkspaceError(
+                f"cannot make {exc.filename or root} owner-only: {exc.strerror or exc}", kind=Kind.REFUSED
+            ) from exc
         return ws
 
     @property
@@ -163,8 +182,31 @@ class Workspace:
         return path.read_text().strip()
 
     # --- connections ------------------------------------------------------------------------------
+    def duckdb_config(self) -> dict[str, str]:
+        """Settings for every DuckDB connection that touches the workspace (given when it is opened, so they
+        hold before any query): DuckDB spills to a folder of its own under ``tmp/``, which it makes when it
+        first spills and removes when it closes. Never DuckDB's default, ``.tmp/`` in the current folder
+        (outside the workspace, readable by whoever can read that folder); never one folder shared by
+        connections either, as DuckDB instances sharing a temp folder overwrite and delete each other's
+        files. Open the connection inside ``owner_only()`` so the spill folder and files are owner-only."""
+        private_dir(self.tmp_dir)
+        return {"temp_directory": str(self.tmp_dir / f"duckdb-{secrets.token_hex(8)}")}
+
+    @contextmanager
+    def duckdb_connection(self, database: Path | str = ":memory:", read_only: bool = False):
+        """A DuckDB connection for work on the workspace: what it writes (attached databases, their WAL,
+        spill files, ``COPY`` output) is owner-only, and it spills inside the workspace."""
+        with owner_only():
+            config = self.duckdb_config()
+            con = duckdb.connect(str(database), read_only=read_only, config=config)
+            try:
+                con.execute("set enable_progress_bar = false")  # BOLD shows its own progress
+                yield con
+            finally:
+                con.close()
+                shutil.rmtree(config["temp_directory"], ignore_errors=True)  # DuckDB removes it; to be sure
+
     def _attach_identifiers(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
-        con.execute("set enable_progress_bar = false")  # BOLD shows its own progress
         con.execute(f"LOAD '{_httpfs_extension()}'")
         # Whatever spills to disk while identifiers are in memory (large joins in linkage) is encrypted too.
         con.execute("set temp_file_encryption = true")
@@ -176,32 +218,22 @@ class Workspace:
     @contextmanager
     def identifiers(self, read_only: bool = False):
         """A DuckDB connection with only the identifiers zone attached (as ``identifiers``)."""
-        con = duckdb.connect()
-        try:
+        with self.duckdb_connection() as con:
             self._attach_identifiers(con, read_only)
             yield con
-        finally:
-            con.close()
 
     @contextmanager
     def content(self, read_only: bool = False):
         """A DuckDB connection with only the content zone attached (as ``content``)."""
-        con = duckdb.connect()
-        con.execute("set enable_progress_bar = false")
-        try:
+        with self.duckdb_connection() as con:
             mode = " (READ_ONLY)" if read_only else ""
             con.execute(f"ATTACH '{self.content_path}' AS content{mode}")
             yield con
-        finally:
-            con.close()
 
     @contextmanager
     def ingest_session(self):
         """Ingest alone sees both zones: it is where a row is split between them."""
-        con = duckdb.connect()
-        try:
+        with self.duckdb_connection() as con:
             self._attach_identifiers(con, read_only=False)
             con.execute(f"ATTACH '{self.content_path}' AS content")
             yield con
-        finally:
-            con.close()

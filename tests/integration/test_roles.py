@@ -18,6 +18,7 @@ def authorise(ws, action, name, password=PASSWORD):
     """Sign in as ``name`` and check ``action``, as every command does."""
     return require(ws, sign_in(ws, name, password), Permission(action))
 
+
 # The table of action x role (docs/design/DOMAIN.md section 4): who may do what.
 EXPECTED = {
     "ingest": {"custodian", "admin"},

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import secrets
 import sqlite3
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from bold.errors import BoldError, Kind
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.ingest.rules import q, sql_text
+from bold.security.private import private_dir, write_private
 from bold.sources import load_contract
 from bold.workspace import Workspace, now
 
@@ -251,10 +251,8 @@ def _delete_extract(ws: Workspace, project_id: str) -> bool:
 def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
     path = ws.keys_dir / "projects" / f"{project_id}.key"
     if create and not path.exists():
-        path.parent.mkdir(mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_hex(32))
+        private_dir(path.parent)
+        write_private(path, secrets.token_hex(32), exclusive=True)
     if not path.exists():
         raise ProjectError(f"project {project_id} has no key (it was closed)")
     return path.read_text().strip()
@@ -288,9 +286,8 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
         raise ProjectError("no linkage yet: run bold link before building a project")
     key = _project_key(ws, project_id, create=True)
     level = project.agreement.linkage_threshold
-    folder = project_dir(ws, project_id)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "extract.duckdb"
+    folder = private_dir(project_dir(ws, project_id))
+    target = folder / "extract.duckdb"  # made by DuckDB under the connection's owner-only umask
     target.unlink(missing_ok=True)
     try:
         with ws.content(read_only=True) as con:

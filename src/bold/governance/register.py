@@ -19,6 +19,7 @@ import jinja2
 
 from bold import __version__
 from bold.governance import projects
+from bold.security.private import private_dir, write_private
 from bold.store import audit
 from bold.workspace import Workspace
 
@@ -65,9 +66,16 @@ def _project_entry(p: projects.Project) -> dict:
 
 
 def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
-    """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``."""
+    """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``.
+
+    The register is made to be published, but inside the workspace it is owner-only like everything there;
+    publishing copies it out. A folder ``out`` outside the workspace is that copy, written as any file."""
     out = out or ws.root / "register"
-    out.mkdir(parents=True, exist_ok=True)
+    private = out.resolve().is_relative_to(ws.root.resolve())
+    if private:
+        private_dir(out)
+    else:
+        out.mkdir(parents=True, exist_ok=True)
     entries = [_project_entry(p) for p in projects.all_projects(ws)]
     head = audit.entries(ws, limit=1)
     data = {
@@ -78,15 +86,20 @@ def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
         "projects": entries,
         "audit_head": {"entry": head[0]["seq"], "hash": head[0]["hash"]} if head else None,
     }
-    (out / "register.json").write_text(json.dumps(data, indent=2))
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(resources.files("bold.governance").joinpath("templates"))),
         autoescape=True,
     )
-    (out / "index.html").write_text(env.get_template("register.html").render(r=data))
-    (out / "promises.html").write_text(
-        env.get_template("promises.html").render(will=PROMISES_WILL, wont=PROMISES_WONT, r=data)
-    )
+    pages = {
+        "register.json": json.dumps(data, indent=2),
+        "index.html": env.get_template("register.html").render(r=data),
+        "promises.html": env.get_template("promises.html").render(will=PROMISES_WILL, wont=PROMISES_WONT, r=data),
+    }
+    for name, text in pages.items():
+        if private:
+            write_private(out / name, text)
+        else:
+            (out / name).write_text(text)
     audit.record(
         ws,
         "register published",

@@ -107,34 +107,34 @@ def add(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
     with store.connect(ws) as db:
         if db.execute("select 1 from optout_files where file_sha256 = ?", (file_hash,)).fetchone():
             return OptOutResult(0, 0, [], {}, already_added_file=True)
-    con = duckdb.connect()
-    con.execute(MACROS)
-    try:
-        cols = [
-            d[0].replace("\ufeff", "").strip().lower()
-            for d in con.execute(
-                f"describe select * from read_csv({sql_text(str(path))}, header = true, all_varchar = true)"
-            ).fetchall()
-        ]
-        con.execute(
-            f"create temp table o as select row_number() over () as _row, * from "
-            f"read_csv({sql_text(str(path))}, header = true, all_varchar = true, "
-            f"names = {cols!r})"
-        )
-    except duckdb.Error as exc:
-        raise IngestError(f"{path}: cannot read opt-out file: {str(exc).splitlines()[0]}") from None
-    has_nhs, has_name = "nhs_number" in cols, all(c in cols for c in NAME_DOB)
-    if not (has_nhs or has_name):
-        raise IngestError(f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth")
-    entries: dict[str, list[str]] = {kind: [] for kind in KINDS}
-    rejected = []
-    nhs, f, s, d = ("nhs_number" if has_nhs else "null", *(NAME_DOB if has_name else ("null", "null", "null")))
-    rows = con.execute(
-        f"""select _row, squeeze({nhs}), nhs_check_ok({nhs}), norm_name({f}), norm_name({s}),
-                   strftime(try_strptime(clean({d}), '%Y-%m-%d'), '%Y-%m-%d'),
-                   coalesce(clean({f}), clean({s}), clean({d})) is not null
-            from o"""
-    ).fetchall()
+    with ws.duckdb_connection() as con:  # the file holds identifiers: spills stay in the workspace
+        con.execute(MACROS)
+        try:
+            cols = [
+                d[0].replace("\ufeff", "").strip().lower()
+                for d in con.execute(
+                    f"describe select * from read_csv({sql_text(str(path))}, header = true, all_varchar = true)"
+                ).fetchall()
+            ]
+            con.execute(
+                f"create temp table o as select row_number() over () as _row, * from "
+                f"read_csv({sql_text(str(path))}, header = true, all_varchar = true, "
+                f"names = {cols!r})"
+            )
+        except duckdb.Error as exc:
+            raise IngestError(f"{path}: cannot read opt-out file: {str(exc).splitlines()[0]}") from None
+        has_nhs, has_name = "nhs_number" in cols, all(c in cols for c in NAME_DOB)
+        if not (has_nhs or has_name):
+            raise IngestError(f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth")
+        entries: dict[str, list[str]] = {kind: [] for kind in KINDS}
+        rejected = []
+        nhs, f, s, d = ("nhs_number" if has_nhs else "null", *(NAME_DOB if has_name else ("null", "null", "null")))
+        rows = con.execute(
+            f"""select _row, squeeze({nhs}), nhs_check_ok({nhs}), norm_name({f}), norm_name({s}),
+                       strftime(try_strptime(clean({d}), '%Y-%m-%d'), '%Y-%m-%d'),
+                       coalesce(clean({f}), clean({s}), clean({d})) is not null
+                from o"""
+        ).fetchall()
     for row, nhs_value, nhs_ok, f, s, d, name_given in rows:
         used = False
         if nhs_value:

@@ -28,6 +28,7 @@ from bold.ingest.rules import (
     q,
     sql_text,
 )
+from bold.security.private import private_dir
 from bold.sources import ISSUES_COLUMN, Contract, encoded_contract, load_contract
 from bold.workspace import Workspace, now
 
@@ -287,9 +288,8 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
     ).fetchall():
         report.reasons[reason] = rows
         report.examples[reason] = first
-    folder = ws.quarantine_dir(contract.source)
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{batch}.parquet"
+    folder = private_dir(ws.quarantine_dir(contract.source))
+    target = folder / f"{batch}.parquet"  # written by DuckDB under the session's owner-only umask
     con.execute(f"pragma add_parquet_key('quarantine', {sql_text(ws.key('quarantine'))})")
     con.execute(
         f"copy (select * from rejected order by _row) to {sql_text(str(target))} "

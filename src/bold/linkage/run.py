@@ -24,6 +24,7 @@ from bold import store
 from bold.errors import BoldError, Kind
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
+from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, now
 
@@ -146,10 +147,11 @@ def link_workspace(
         phases["cluster"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("writing links")
-        if trained and not generic:
-            saved.parent.mkdir(exist_ok=True)
-            linker.misc.save_model_to_json(str(saved), overwrite=True)
-        model_json = json.dumps(linker.misc.save_model_to_json(), sort_keys=True)
+        trained_model = linker.misc.save_model_to_json()
+        if trained and not generic:  # written as Splink writes it, but owner-only
+            private_dir(saved.parent)
+            write_private(saved, json.dumps(trained_model, indent=4))
+        model_json = json.dumps(trained_model, sort_keys=True)
         result = _write_links(
             ws,
             con,
@@ -305,10 +307,7 @@ def latest_run(ws: Workspace) -> RunSummary | None:
     """The latest linkage run, or None before the first."""
     if not ws.links_path.exists():
         return None
-    con = duckdb.connect(str(ws.links_path), read_only=True)
-    try:
+    with ws.duckdb_connection(ws.links_path, read_only=True) as con:
         row = con.execute("select run_id, finished_at, records, clusters from runs order by run_id desc limit 1")
         found = row.fetchone()
-    finally:
-        con.close()
     return RunSummary(found[0], found[1], found[2], json.loads(found[3])) if found else None

@@ -18,6 +18,7 @@ from bold import __version__
 from bold.linkage import quality
 from bold.reports import charts
 from bold.reports.linkage_checks import impossible_events, match_rates_by_ethnicity
+from bold.security.private import private_dir, write_private
 from bold.store import audit
 
 IDENTIFIER_LABELS = {
@@ -111,8 +112,12 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
         made=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         truth=truth_dir is not None,
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html)
+    if out.resolve().is_relative_to(ws.root.resolve()):  # in the workspace, owner-only like all else there
+        private_dir(out.parent)
+        write_private(out, html)
+    else:  # a copy to share, where the person chose to put it
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html)
     audit.record(
         ws,
         "linkage report",

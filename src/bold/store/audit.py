@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bold.security.private import write_private
 from bold.store.db import connect, transaction
 from bold.workspace import Workspace, now
 
@@ -56,13 +57,7 @@ def write_head(ws: Workspace, seq: int, last_hash: str) -> None:
     """Seal the chain's last entry in ``audit.head`` (written whole, then renamed into place)."""
     key = ws.key("audit")
     seal = hmac.new(key.encode(), f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
-    tmp = _head_path(ws).with_suffix(".head.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, _head_path(ws))
+    write_private(_head_path(ws), json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
 
 
 def append(tx: Transaction, by: str, action: str, obj: str, details: dict | None = None) -> tuple[int, str]:

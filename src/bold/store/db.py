@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from bold.errors import Conflict
+from bold.security.private import owner_only
 from bold.store import schema
 
 if TYPE_CHECKING:
@@ -53,12 +54,13 @@ def migrate(db: sqlite3.Connection) -> int:
 @contextmanager
 def connect(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """A connection for reading (each statement sees the latest committed state)."""
-    db = _open(ws)
-    try:
-        migrate(db)
-        yield db
-    finally:
-        db.close()
+    with owner_only():
+        db = _open(ws)
+        try:
+            migrate(db)
+            yield db
+        finally:
+            db.close()
 
 
 class Transaction:
@@ -88,21 +90,22 @@ def transaction(ws: Workspace) -> Iterator[Transaction]:
     """Take the write lock, yield the transaction, commit (and seal the audit head) or roll back."""
     from bold.store import audit
 
-    db = _open(ws)
-    try:
-        migrate(db)
-        db.execute("begin immediate")
-        tx = Transaction(ws, db)
+    with owner_only():  # the store's file and its journal are created owner-only
+        db = _open(ws)
         try:
-            yield tx
-        except BaseException:
-            db.execute("rollback")
-            raise
-        if tx.head is None:
-            db.execute("commit")
-        else:
-            with audit.head_lock(ws, exclusive=True):  # readers of the chain see rows and head move together
+            migrate(db)
+            db.execute("begin immediate")
+            tx = Transaction(ws, db)
+            try:
+                yield tx
+            except BaseException:
+                db.execute("rollback")
+                raise
+            if tx.head is None:
                 db.execute("commit")
-                audit.write_head(ws, *tx.head)
-    finally:
-        db.close()
+            else:
+                with audit.head_lock(ws, exclusive=True):  # readers of the chain see rows and head move together
+                    db.execute("commit")
+                    audit.write_head(ws, *tx.head)
+        finally:
+            db.close()

@@ -52,18 +52,19 @@ class Extract:
         self._data_end: dt.date | None = None
 
     @classmethod
-    def duckdb(cls, path: Path, agreed: dict[str, list[str]]) -> Extract:
+    def duckdb(cls, path: Path, agreed: dict[str, list[str]], config: dict | None = None) -> Extract:
+        """The extract, read-only; ``config`` holds DuckDB settings (the workspace's spill folder)."""
         if not Path(path).exists():
             raise StudyError(f"{path}: no project extract (build the project first)", kind=Kind.CONFLICT)
-        return cls(ibis.duckdb.connect(str(path), read_only=True), agreed)
+        return cls(ibis.duckdb.connect(str(path), read_only=True, **(config or {})), agreed)
 
     @classmethod
-    def pyspark(cls, path: Path, agreed: dict[str, list[str]], spark) -> Extract:
+    def pyspark(cls, path: Path, agreed: dict[str, list[str]], spark, config: dict | None = None) -> Extract:
         """The same extract on Spark: each agreed table goes to a Spark temporary view through Arrow in
         memory (never through an unencrypted file), so studies compile to Spark SQL unchanged."""
         from bold.spark import to_spark
 
-        source = cls.duckdb(path, agreed)
+        source = cls.duckdb(path, agreed, config)
         for dataset in agreed:
             to_spark(spark, source.con.con, dataset, dataset)
         source.con.disconnect()
@@ -72,6 +73,12 @@ class Extract:
     @property
     def backend(self) -> str:
         return self.con.name
+
+    def close(self) -> None:
+        """Close a DuckDB extract (DuckDB then removes its spill folder); a Spark session is shared, and
+        stays open."""
+        if self.backend == "duckdb":
+            self.con.disconnect()
 
     def table(self, dataset: str, fields: Iterable[str] = (), where: Where | None = None) -> ir.Table:
         """``person_id`` and the named fields of one dataset, filtered by ``where`` (which may use any agreed

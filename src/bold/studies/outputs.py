@@ -14,7 +14,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from bold import store
 from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
+from bold.security.private import private_dir, write_private
 from bold.studies.language import StudyError
 from bold.studies.study import Study, StudyOutput
 from bold.workspace import Workspace, now
@@ -52,10 +52,9 @@ def outputs_dir(ws: Workspace, project_id: str) -> Path:
     return ws.root / "outputs" / project_id
 
 
-def _private_write(path: Path, data: bytes) -> str:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+def _write_checksummed(path: Path, data: bytes) -> str:
+    """Write a new owner-only file; its checksum for the manifest."""
+    write_private(path, data, exclusive=True)
     return hashlib.sha256(data).hexdigest()
 
 
@@ -66,18 +65,18 @@ def write_pending(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
     folder = outputs_dir(ws, project.id) / output_id
-    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder.mkdir(mode=0o700)
+    private_dir(folder.parent)
+    folder.mkdir(mode=0o700)  # a new folder for each run
     files: dict[str, str] = {}
     for name, table in {**result.tables, **result.reference}.items():
-        files[f"{name}.csv"] = _private_write(folder / f"{name}.csv", table.to_csv(index=False).encode())
+        files[f"{name}.csv"] = _write_checksummed(folder / f"{name}.csv", table.to_csv(index=False).encode())
     svgs = {}
     for name, chart in result.charts.items():
-        files[f"{name}.vl.json"] = _private_write(folder / f"{name}.vl.json", chart.to_json().encode())
+        files[f"{name}.vl.json"] = _write_checksummed(folder / f"{name}.vl.json", chart.to_json().encode())
         svg = io.StringIO()
         chart.save(svg, format="svg")
         svgs[name] = svg.getvalue()
-        files[f"{name}.svg"] = _private_write(folder / f"{name}.svg", svgs[name].encode())
+        files[f"{name}.svg"] = _write_checksummed(folder / f"{name}.svg", svgs[name].encode())
     manifest = {
         "output": output_id,
         "project": project.id,
@@ -97,9 +96,9 @@ def write_pending(
         "notes": result.notes,
         "files": files,
     }
-    files["index.html"] = _private_write(folder / "index.html", _page(manifest, result, svgs).encode())
+    files["index.html"] = _write_checksummed(folder / "index.html", _page(manifest, result, svgs).encode())
     text = json.dumps(manifest, indent=2, default=str).encode()
-    digest = _private_write(folder / "manifest.json", text)
+    digest = _write_checksummed(folder / "manifest.json", text)
     with store.transaction(ws) as tx:
         tx.execute(
             "insert into outputs (id, project, study, status, created_by, created_at, manifest_sha256) "

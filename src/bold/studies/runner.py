@@ -17,6 +17,7 @@ from ibis.common.exceptions import IbisError
 from bold import store
 from bold.errors import Kind
 from bold.governance import projects
+from bold.security.private import owner_only
 from bold.studies import outputs
 from bold.studies.builtin import catalogue
 from bold.studies.guard import check_aggregate, check_no_keys
@@ -44,15 +45,17 @@ def check_allowed(study: Study, project: projects.Project) -> None:
 
 
 def open_extract(ws: Workspace, project: projects.Project, backend: str = "duckdb", spark=None) -> Extract:
+    """The project's extract, read-only; whatever DuckDB spills goes to the workspace's ``tmp/``."""
     path = projects.project_dir(ws, project.id) / "extract.duckdb"
+    config = ws.duckdb_config()
     if backend == "duckdb":
-        return Extract.duckdb(path, agreed_fields(project))
+        return Extract.duckdb(path, agreed_fields(project), config)
     if backend == "pyspark":
         if spark is None:
             from bold.spark import session
 
             spark = session()
-        return Extract.pyspark(path, agreed_fields(project), spark)
+        return Extract.pyspark(path, agreed_fields(project), spark, config)
     raise StudyError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
@@ -66,6 +69,7 @@ def find_study(name: str) -> Study:
     raise StudyError(f"no study {name!r}; see bold study list, or give a study file (.yaml)", kind=Kind.NOT_FOUND)
 
 
+@owner_only()  # what the run makes (spill files, the output's folder) is for the workspace's owner only
 def run(
     ws: Workspace,
     project_id: str,
@@ -79,6 +83,7 @@ def run(
 ) -> outputs.PendingOutput:
     """Run one study for one project, for the analyst ``by``, and write its results as a pending output."""
     project = projects.get(ws, project_id)
+    extract = None
     try:
         study = find_study(study_id)
         projects.usable(project, today)
@@ -101,6 +106,9 @@ def run(
     except (StudyError, projects.ProjectError) as exc:
         store.audit.record(ws, "study run refused", project_id, {"study": study_id, "reason": str(exc)}, by=by)
         raise
+    finally:
+        if extract is not None:
+            extract.close()
     run_details = {
         "parameters": params,
         "fields_used": sorted(extract.used),

@@ -1,0 +1,1 @@
+"""Protection of what a workspace stores: owner-only files and folders."""
