@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bold import store
 from bold.governance import register
 from bold.ingest import optout
 from bold.ingest.pipeline import ingest
@@ -119,7 +120,7 @@ def test_opening_a_workspace_made_readable_by_others_makes_it_owner_only(tmp_pat
     opened = Workspace.open(ws.root)
     assert set(opened.tightened) == {ws.governance_path, ws.root / "quarantine", ws.root}
     assert not_owner_only(ws.root) == []
-    with opened.governance() as db:
+    with store.connect(opened) as db:
         assert db.execute("select count(*) from batches").fetchone()[0] == 0
 
 
