@@ -27,8 +27,10 @@ from rich.table import Table
 
 from bold.errors import Invalid
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Not writing to a terminal (a pipe, a file, a test), nothing forces 80 columns: tables keep their width.
+PIPED_WIDTH = 200
+console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 WorkspaceOption = Annotated[
     Path,
@@ -111,14 +113,17 @@ def print_json(value: Any) -> None:
     console.out(json.dumps(plain(value), indent=2, ensure_ascii=False, default=str), highlight=False)
 
 
+SHORT = 16  # values this long or shorter (counts, dates, states) are never wrapped
+
+
 def table(columns: Iterable[str], rows: Iterable[Iterable[Any]], ids: Iterable[str] = (), **kwargs) -> Table:
-    """A table whose id columns are never cut or folded: the other columns wrap to make room."""
+    """A table whose id columns (and short values) are never cut or folded: long text wraps to make room."""
     rows = [[("" if v is None else str(v)) for v in row] for row in rows]
     columns, ids = list(columns), set(ids)
     out = Table(box=box.SIMPLE_HEAD, **kwargs)
     for i, name in enumerate(columns):
-        if name in ids:
-            width = max([len(name), *(len(r[i]) for r in rows)])
+        width = max([len(name), *(len(r[i]) for r in rows)])
+        if name in ids or width <= SHORT:
             out.add_column(name, no_wrap=True, min_width=width)
         else:
             out.add_column(name, overflow="fold")
