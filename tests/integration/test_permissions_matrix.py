@@ -1,0 +1,313 @@
+"""Every cell of role x action, and every cell of project state x transition x role, against the real actions.
+
+The tables in ``bold.governance.permissions`` and ``bold.governance.lifecycle`` are pinned here by hand, and
+every action function is called as a person holding each role: a refused call is refused by the action
+itself (and audited), an allowed one gets past the check (it may then fail for other reasons, such as an
+unknown project, which is not a refusal).
+"""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bold import actions
+from bold.actions import audit as audit_actions
+from bold.actions import ingest as ingest_actions
+from bold.actions import linkage as linkage_actions
+from bold.actions import outputs as output_actions
+from bold.actions import people as people_actions
+from bold.actions import projects as project_actions
+from bold.actions import register as register_actions
+from bold.actions import studies as study_actions
+from bold.actions import workspace as workspace_actions
+from bold.errors import BoldError, Kind
+from bold.governance.lifecycle import OUTPUT, PROJECT, ProjectState
+from bold.governance.people import AccessError, User, add_person
+from bold.governance.permissions import PERMISSIONS, ROLES, Permission, Role
+from bold.ingest.pipeline import ingest
+from bold.store import audit
+from bold.workspace import Workspace
+
+PASSWORD = "a-long-test-password"
+ALL = set(ROLES)
+
+# Who may do what (DOMAIN.md section 4), written out by hand: changing the policy means changing this too.
+EXPECTED = {
+    "status": ALL,
+    "ingest": {"custodian", "admin"},
+    "optout add": {"custodian", "admin"},
+    "optout count": {"custodian", "governance", "admin"},
+    "link": {"linker", "admin"},
+    "link report": {"linker", "governance", "admin"},
+    "project submit": {"analyst", "governance", "admin"},
+    "project approve": {"governance"},
+    "project refuse": {"governance"},
+    "project amend": {"analyst", "governance", "admin"},
+    "project withdraw": {"analyst", "governance", "admin"},
+    "project show": ALL,
+    "project list": ALL,
+    "project build": {"admin"},
+    "project close": {"governance", "admin"},
+    "study list": ALL,
+    "study run": {"analyst"},
+    "outputs list": {"analyst", "output_checker", "governance", "admin"},
+    "outputs show": {"output_checker"},
+    "audit verify": {"governance", "admin"},
+    "audit show": {"governance", "admin"},
+    "register build": {"governance", "admin"},
+    "user add": {"admin"},
+    "user list": {"governance", "admin"},
+    "user deactivate": {"admin"},
+    "user password": ALL,
+}
+
+
+def test_the_role_table_is_the_policy():
+    assert {p.value for p in Permission} == set(EXPECTED)
+    for permission, roles in PERMISSIONS.items():
+        assert set(roles) == EXPECTED[permission.value], permission
+
+
+# One call per permission, with arguments that fail quickly once past the check (nothing is ingested or linked).
+CALLS = {
+    Permission.STATUS: lambda ws, u: workspace_actions.status(ws, u),
+    Permission.INGEST: lambda ws, u: ingest_actions.ingest(ws, u, ws.root / "missing.csv", "prison"),
+    Permission.OPTOUT_ADD: lambda ws, u: ingest_actions.optout_add(ws, u, ws.root / "missing.csv"),
+    Permission.OPTOUT_COUNT: lambda ws, u: ingest_actions.optout_count(ws, u),
+    Permission.LINK: lambda ws, u: linkage_actions.link(ws, u),
+    Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),
+    Permission.PROJECT_SUBMIT: lambda ws, u: project_actions.submit(ws, u, ws.root / "missing.yaml"),
+    Permission.PROJECT_APPROVE: lambda ws, u: project_actions.approve(ws, u, "no-such-project"),
+    Permission.PROJECT_REFUSE: lambda ws, u: project_actions.refuse(ws, u, "no-such-project", "a reason"),
+    Permission.PROJECT_AMEND: lambda ws, u: project_actions.amend(ws, u, "no-such-project", ws.root / "x.yaml"),
+    Permission.PROJECT_WITHDRAW: lambda ws, u: project_actions.withdraw(ws, u, "no-such-project"),
+    Permission.PROJECT_SHOW: lambda ws, u: project_actions.show(ws, u, "no-such-project"),
+    Permission.PROJECT_LIST: lambda ws, u: project_actions.list_projects(ws, u),
+    Permission.PROJECT_BUILD: lambda ws, u: project_actions.build(ws, u, "no-such-project"),
+    Permission.PROJECT_CLOSE: lambda ws, u: project_actions.close(ws, u, "no-such-project"),
+    Permission.STUDY_LIST: (
+        lambda ws, u: study_actions.list_studies(ws, u),
+        lambda ws, u: study_actions.show(ws, u, "continuity-of-care"),
+    ),
+    Permission.STUDY_RUN: (
+        lambda ws, u: study_actions.run(ws, u, "no-such-project", "continuity-of-care"),
+        lambda ws, u: study_actions.plan_all(ws, u, "no-such-project"),
+    ),
+    Permission.OUTPUTS_LIST: lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
+    Permission.OUTPUTS_SHOW: lambda ws, u: output_actions.show(ws, u, "no-such-project", "no-such-output"),
+    Permission.AUDIT_VERIFY: lambda ws, u: audit_actions.verify(ws, u),
+    Permission.AUDIT_SHOW: lambda ws, u: audit_actions.show(ws, u),
+    Permission.REGISTER_BUILD: lambda ws, u: register_actions.build(ws, u),
+    Permission.USER_ADD: lambda ws, u: people_actions.add(ws, u, "admin", ["admin"], PASSWORD),
+    Permission.USER_LIST: lambda ws, u: people_actions.list_people(ws, u),
+    Permission.USER_DEACTIVATE: lambda ws, u: people_actions.deactivate(ws, u, "no-such-person"),
+    Permission.USER_PASSWORD: lambda ws, u: people_actions.change_password(ws, u, PASSWORD),
+}
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    ws = Workspace.init(tmp_path_factory.mktemp("matrix") / "ws")
+    for role in ROLES:
+        add_person(ws, role, [role], PASSWORD, by="test")
+    return ws
+
+
+def test_every_action_is_in_the_matrix(ws):
+    """Each function of the actions layer that takes a signed-in user is called by some cell of the matrix."""
+    import sys
+
+    modules = [workspace_actions, people_actions, ingest_actions, linkage_actions, project_actions]
+    modules += [study_actions, output_actions, audit_actions, register_actions]
+    taking_a_user = {
+        (m.__name__, name)
+        for m in modules
+        for name, fn in inspect.getmembers(m, inspect.isfunction)
+        if fn.__module__ == m.__name__ and list(inspect.signature(fn).parameters)[1:2] == ["user"]
+    }
+    called = set()
+
+    def watch(frame, event, arg):
+        if event == "call" and frame.f_globals.get("__name__", "").startswith("bold.actions."):
+            called.add((frame.f_globals["__name__"], frame.f_code.co_name))
+
+    everyone = User("admin", frozenset(Role))
+    sys.setprofile(watch)
+    try:
+        for calls in CALLS.values():
+            for call in calls if isinstance(calls, tuple) else (calls,):
+                try:
+                    call(ws, everyone)
+                except BoldError:
+                    pass
+    finally:
+        sys.setprofile(None)
+    assert set(CALLS) == set(Permission)
+    # run_all is plan_all then run, both called above; it yields, so it is driven only by a full run
+    assert taking_a_user - called == {("bold.actions.studies", "run_all")}
+    assert actions.__doc__
+
+
+@pytest.mark.parametrize("permission", list(Permission), ids=lambda p: p.value)
+@pytest.mark.parametrize("role", ROLES)
+def test_every_action_checks_every_role(ws, role, permission):
+    user = User(role, frozenset({Role(role)}))
+    calls = CALLS[permission]
+    for call in calls if isinstance(calls, tuple) else (calls,):
+        before = len(audit.entries(ws, action="refused", who=role, limit=10_000))
+        try:
+            call(ws, user)
+        except AccessError as exc:
+            if "may not" in str(exc):
+                assert role not in EXPECTED[permission.value], f"{role} refused {permission.value}: {exc}"
+                assert f"may not {permission.value}" in str(exc)
+                assert len(audit.entries(ws, action="refused", who=role, limit=10_000)) == before + 1
+                continue
+        except BoldError:
+            pass  # past the check: the project, file or person does not exist, which is not a refusal
+        assert role in EXPECTED[permission.value], f"{role} was allowed to {permission.value}"
+
+
+def test_an_action_needs_a_signed_in_user(ws):
+    with pytest.raises(TypeError, match="signed-in User"):
+        workspace_actions.status(ws, "admin")
+
+
+# --- project state x transition x role ----------------------------------------------------------------
+
+# The lifecycle written out by hand: (state, move) -> the state it reaches; any other pair is refused.
+MOVES = {
+    ("submitted", "approve"): "approved",
+    ("submitted", "refuse"): "refused",
+    ("submitted", "amend"): "submitted",
+    ("submitted", "withdraw"): "withdrawn",
+    ("refused", "amend"): "submitted",
+    ("refused", "withdraw"): "withdrawn",
+    ("approved", "amend"): "submitted",
+    ("approved", "close"): "closed",
+}
+OWNERS = {"submitted": "governance", "approved": "analyst", "refused": "analyst", "withdrawn": None, "closed": None}
+
+
+def test_the_lifecycle_is_the_policy():
+    table = {(s.value, name): t.target.value for name, t in PROJECT.transitions.items() for s in t.sources}
+    assert table == MOVES
+    assert {s.value: (o.value if o else None) for s, o in PROJECT.owners.items()} == OWNERS
+    assert set(PROJECT.owners) == set(ProjectState) and set(OUTPUT.owners) == set(OUTPUT.states)
+    assert PROJECT.initial == ProjectState.SUBMITTED
+
+
+def _agreement(folder: Path, project_id: str, title: str = "A bounded question") -> Path:
+    data = {
+        "id": project_id,
+        "title": title,
+        "purpose": "How many people released from prison with a substance misuse need.",
+        "questions": [{"id": "q", "text": "Releases by need.", "needs": ["prison.release_date"]}],
+        "public_benefit": "Better hand-over from prison to treatment.",
+        "legal_basis": "Digital Economy Act 2017.",
+        "controllers": ["Ministry of Justice"],
+        "datasets": {"prison": {"release_date": "index date"}},
+        "people": [
+            {"name": "analyst", "role": "analyst"},
+            {"name": "output_checker", "role": "output_checker"},
+            {"name": "second_checker", "role": "output_checker"},
+        ],
+        "start": "2026-01-01",
+        "end": "2027-12-31",
+    }
+    path = folder / f"{project_id}-{abs(hash(title))}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module")
+def lifecycle_ws(tmp_path_factory, small_population):
+    out, _ = small_population
+    ws = Workspace.init(tmp_path_factory.mktemp("lifecycle") / "ws")
+    ingest(ws, "prison", out / "prison.parquet", by="custodian")
+    for role in ROLES:
+        add_person(ws, role, [role], PASSWORD, by="test")
+    return ws
+
+
+def _user(role: str) -> User:
+    return User(role, frozenset({Role(role)}))
+
+
+def _project_in(ws: Workspace, folder: Path, state: str, project_id: str) -> None:
+    """A project in ``state``, submitted by the analyst named in it and decided by the governance board."""
+    project_actions.submit(ws, _user("analyst"), _agreement(folder, project_id))
+    board, team = _user("governance"), _user("analyst")
+    steps = {
+        "submitted": [],
+        "approved": [lambda: project_actions.approve(ws, board, project_id)],
+        "refused": [lambda: project_actions.refuse(ws, board, project_id, "the purpose is too broad")],
+        "withdrawn": [lambda: project_actions.withdraw(ws, team, project_id)],
+        "closed": [
+            lambda: project_actions.approve(ws, board, project_id),
+            lambda: project_actions.close(ws, board, project_id),
+        ],
+    }[state]
+    for step in steps:
+        step()
+    assert project_actions.show(ws, board, project_id).status == state
+
+
+def _move(ws: Workspace, folder: Path, move: str, user: User, project_id: str):
+    calls = {
+        "approve": lambda: project_actions.approve(ws, user, project_id),
+        "refuse": lambda: project_actions.refuse(ws, user, project_id, "not proportionate"),
+        "amend": lambda: project_actions.amend(ws, user, project_id, _agreement(folder, project_id, "Amended")),
+        "withdraw": lambda: project_actions.withdraw(ws, user, project_id),
+        "close": lambda: project_actions.close(ws, user, project_id),
+    }
+    return calls[move]()
+
+
+TEAM = {"analyst"}  # the agreement's analyst, who also submitted it
+SUBMITTER = "analyst"
+
+
+def _expected(state: str, move: str, role: str) -> str:
+    """What should happen, from the hand-written tables: the new state, or why it is refused."""
+    permission = PROJECT.transitions[move].permission
+    if role not in EXPECTED[permission.value]:
+        return "refused: role"
+    if (state, move) not in MOVES:
+        return "conflict: state"
+    if move in ("amend", "withdraw") and role not in TEAM:
+        return "refused: not the team"
+    if move in ("approve", "refuse") and role == SUBMITTER:
+        return "refused: submitter"
+    return MOVES[(state, move)]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("move", sorted(PROJECT.transitions))
+@pytest.mark.parametrize("state", [s.value for s in ProjectState])
+def test_every_state_transition_and_role(lifecycle_ws, tmp_path, state, move, role):
+    ws = lifecycle_ws
+    project_id = f"p-{state}-{move}-{role}".replace("_", "-")
+    _project_in(ws, tmp_path, state, project_id)
+    expected = _expected(state, move, role)
+    try:
+        _move(ws, tmp_path, move, _user(role), project_id)
+        outcome = project_actions.show(ws, _user("governance"), project_id).status.value
+    except BoldError as exc:
+        kind = {Kind.REFUSED: "refused", Kind.CONFLICT: "conflict"}[exc.kind]
+        outcome = f"{kind}: " + (
+            "role"
+            if "may not" in str(exc)
+            else "state"
+            if "can be" in str(exc)
+            else "not the team"
+            if "neither the submitter" in str(exc)
+            else "submitter"
+        )
+        # a refused or impossible move changes nothing
+        assert project_actions.show(ws, _user("governance"), project_id).status == state
+    assert outcome == expected
