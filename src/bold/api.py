@@ -75,9 +75,7 @@ class Session:
     def run_study(self, project_id: str, study: str | Path, parameters: dict | None = None, **options):
         """Run a built-in study (by id) or a study file on a project's extract: a pending output, which only
         the project's output checkers may read."""
-        return study_actions.run(
-            self.workspace, self.user, project_id, str(study), parameters=parameters, **options
-        )
+        return study_actions.run(self.workspace, self.user, project_id, str(study), parameters=parameters, **options)
 
     def outputs(self, project_id: str) -> pd.DataFrame:
         found = output_actions.list_outputs(self.workspace, self.user, project_id)

@@ -12,12 +12,18 @@ from enum import StrEnum
 
 
 class Kind(StrEnum):
-    INVALID = "invalid"  # the input is wrong: a bad file, value or option
-    NOT_FOUND = "not found"  # no such workspace, project, output, person...
-    REFUSED = "refused"  # signed out, or the person may not do this
-    CONFLICT = "conflict"  # not possible in the current state (already exists, not approved, closed...)
+    INVALID = "invalid"
+    NOT_FOUND = "not found"
+    REFUSED = "refused"
+    CONFLICT = "conflict"
 
 
+KIND_MEANING = {
+    Kind.INVALID: "the input is wrong: a bad file, value or option",
+    Kind.NOT_FOUND: "no such workspace, project, output, person, study or file",
+    Kind.REFUSED: "not signed in, or the person may not do this",
+    Kind.CONFLICT: "not possible in the current state: already exists, not approved, closed, busy",
+}
 EXIT_CODES = {Kind.INVALID: 2, Kind.NOT_FOUND: 3, Kind.REFUSED: 4, Kind.CONFLICT: 5}
 HTTP_STATUSES = {Kind.INVALID: 422, Kind.NOT_FOUND: 404, Kind.REFUSED: 403, Kind.CONFLICT: 409}
 

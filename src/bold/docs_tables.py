@@ -1,0 +1,100 @@
+"""The parts of the documentation that are made from the code, so they cannot drift from it: the role table
+(``bold.governance.permissions``) and the project and output lifecycles (``bold.governance.lifecycle``).
+
+Each is written into a Markdown file between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``.
+``python -m bold.docs_tables`` (``make docs``) rewrites them; a test fails when a file is out of date.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from bold.errors import EXIT_CODES, HTTP_STATUSES, KIND_MEANING, Kind
+from bold.governance.lifecycle import LIFECYCLES, Lifecycle
+from bold.governance.permissions import PERMISSIONS, Permission, Role
+
+ROLE_HEADINGS = {r: r.value.replace("_", " ") for r in Role}
+
+
+def role_table() -> str:
+    header = "| action | " + " | ".join(ROLE_HEADINGS[r] for r in Role) + " |"
+    lines = [header, "|---|" + "---|" * len(Role)]
+    for p in Permission:
+        cells = ["yes" if r in PERMISSIONS[p] else "" for r in Role]
+        lines.append(f"| `{p.value}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def lifecycle(lc: Lifecycle) -> str:
+    """The moves as a table, who owns each state, and a state diagram (Mermaid, drawn by GitHub and most viewers)."""
+    lines = [
+        f"A {lc.thing} starts `{lc.initial.value}` (`{lc.created_by.value}`).",
+        "",
+        "| move | from | to | permission | roles |",
+        "|---|---|---|---|---|",
+    ]
+    for t in lc.transitions.values():
+        sources = ", ".join(f"`{s.value}`" for s in sorted(t.sources, key=list(lc.states).index))
+        roles = ", ".join(sorted(r.value for r in PERMISSIONS[t.permission]))
+        lines.append(f"| {t.name} | {sources} | `{t.target.value}` | `{t.permission.value}` | {roles} |")
+    if not lc.transitions:
+        lines.append("| (none yet) | | | | |")
+    lines += ["", "| state | whose move it is |", "|---|---|"]
+    lines += [f"| `{s.value}` | {o.value if o else 'nobody: final'} |" for s, o in lc.owners.items()]
+    lines += ["", "```mermaid", "stateDiagram-v2", f"    [*] --> {lc.initial.value}"]
+    for t in lc.transitions.values():
+        for s in sorted(t.sources, key=list(lc.states).index):
+            lines.append(f"    {s.value} --> {t.target.value}: {t.name}")
+    lines += [f"    {s.value} --> [*]" for s, o in lc.owners.items() if o is None and lc.transitions]
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def error_table() -> str:
+    lines = ["| kind | means | exit code | HTTP status |", "|---|---|---|---|"]
+    for kind in Kind:
+        lines.append(f"| `{kind.value}` | {KIND_MEANING[kind]} | {EXIT_CODES[kind]} | {HTTP_STATUSES[kind]} |")
+    return "\n".join(lines)
+
+
+def sections() -> dict[str, str]:
+    return {
+        "roles": role_table(),
+        "errors": error_table(),
+        **{f"{lc.thing}-lifecycle": lifecycle(lc) for lc in LIFECYCLES},
+    }
+
+
+def render(text: str) -> str:
+    """``text`` with every generated section brought up to date."""
+    made = sections()
+
+    def replace(match: re.Match) -> str:
+        name = match["name"]
+        if name not in made:
+            raise KeyError(f"no generated section {name!r}; known: {', '.join(made)}")
+        return f"<!-- generated: {name} -->\n{made[name]}\n<!-- end: {name} -->"
+
+    return re.sub(r"<!-- generated: (?P<name>[\w-]+) -->.*?<!-- end: (?P=name) -->", replace, text, flags=re.S)
+
+
+DOCS = ("docs/governance.md", "docs/architecture.md")
+
+
+def main(root: Path = Path(".")) -> list[Path]:
+    changed = []
+    for name in DOCS:
+        path = root / name
+        text = path.read_text()
+        new = render(text)
+        if new != text:
+            path.write_text(new)
+            changed.append(path)
+    return changed
+
+
+if __name__ == "__main__":
+    for path in main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".")):
+        print(f"updated {path}")
