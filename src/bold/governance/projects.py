@@ -255,7 +255,7 @@ def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
         write_private(path, secrets.token_hex(32), exclusive=True)
     if not path.exists():
         raise ProjectError(f"project {project_id} has no key (it was closed)")
-    return path.read_text().strip()
+    return ws.key(f"projects/{project_id}")  # refused, like every key, if others can read it
 
 
 def usable(project: Project, today: dt.date | None = None) -> None:
