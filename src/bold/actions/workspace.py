@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from bold import store
@@ -54,7 +54,6 @@ class Status:
     latest_run: RunSummary | None
     projects: dict[ProjectState, int]
     outputs_waiting: int
-    store_version: int = field(default=store.schema.VERSION)
 
 
 def status(ws: Workspace, user: User) -> Status:

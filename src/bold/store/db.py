@@ -42,7 +42,12 @@ def migrate(db: sqlite3.Connection) -> int:
         version = db.execute("pragma user_version").fetchone()[0]  # another process may have migrated meanwhile
         for number, (_, statements) in enumerate(schema.MIGRATIONS[version:], start=version + 1):
             for statement in statements:
-                db.execute(statement)
+                try:
+                    db.execute(statement)
+                except sqlite3.DatabaseError as exc:
+                    raise Conflict(
+                        f"cannot upgrade the governance store to version {number}: {exc}; nothing was changed"
+                    ) from exc
             db.execute(f"pragma user_version = {number}")
         db.execute("commit")
     except BaseException:
