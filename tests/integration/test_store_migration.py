@@ -225,7 +225,7 @@ def test_a_migration_that_fails_halfway_leaves_the_store_at_its_old_version(old,
     monkeypatch.setattr(schema, "VERSION", len(schema.MIGRATIONS))
 
     ws = workspace_actions.open_workspace(old)
-    with pytest.raises(Conflict, match="cannot upgrade the governance store to version 3: .*syntax error"):
+    with pytest.raises(Conflict, match=r"cannot upgrade the governance store to version 3: .*syntax error"):
         sign_in(ws, "adam")
     # at version 0 it had migrations 1, 2 and 3 to apply in one transaction: all of them are rolled back
     assert _version(old) == 0

@@ -54,6 +54,7 @@ class Status:
     latest_run: RunSummary | None
     projects: dict[ProjectState, int]
     outputs_waiting: int
+    store_version: int
 
 
 def status(ws: Workspace, user: User) -> Status:
@@ -70,4 +71,5 @@ def status(ws: Workspace, user: User) -> Status:
         latest_run=latest_run(ws),
         projects=projects.counts(ws),
         outputs_waiting=outputs.waiting(ws),
+        store_version=store.version(ws),
     )

@@ -1,6 +1,6 @@
 """The store: the governance database (one schema, numbered migrations, transactions) and the audit chain."""
 
 from bold.store import audit, schema
-from bold.store.db import connect, transaction
+from bold.store.db import connect, transaction, version
 
-__all__ = ["audit", "connect", "schema", "transaction"]
+__all__ = ["audit", "connect", "schema", "transaction", "version"]

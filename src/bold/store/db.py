@@ -68,6 +68,12 @@ def connect(ws: Workspace) -> Iterator[sqlite3.Connection]:
             db.close()
 
 
+def version(ws: Workspace) -> int:
+    """The schema version the store is at (after opening it has migrated it)."""
+    with connect(ws) as db:
+        return db.execute("pragma user_version").fetchone()[0]
+
+
 class Transaction:
     """One change to the store and the audit entries that record it, committed together."""
 
