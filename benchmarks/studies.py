@@ -80,6 +80,7 @@ def _studies() -> tuple[dict, dict[str, str]]:
 
 def _child_study(study_id: str, ws_dir: str, parameters: str) -> None:
     from bold.governance import projects
+    from bold.security import encryption
     from bold.studies.runner import check_allowed, open_extract
     from bold.workspace import Workspace
 
@@ -98,7 +99,11 @@ def _child_study(study_id: str, ws_dir: str, parameters: str) -> None:
     # VmHWM, not ru_maxrss: Linux carries ru_maxrss across exec, so it would include the parent's peak
     peak_gb = int(re.search(r"VmHWM:\s*(\d+)", Path("/proc/self/status").read_text())[1]) / 1024**2
     extract.con.disconnect()
-    con = duckdb.connect(str(Path(ws_dir) / EXTRACT), read_only=True)
+    con = duckdb.connect()  # the baseline scans the same (encrypted) extract, decrypting as the study does
+    encryption.attach(
+        con, Path(ws_dir) / EXTRACT, "extract", projects.extract_key(Workspace(Path(ws_dir)), PROJECT), True
+    )
+    con.execute("use extract")
     datasets = sorted({e.split(".")[0] for e in (*study.needs, *study.optional)} & set(extract.agreed))
     t0 = time.perf_counter()
     for dataset in datasets:

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 FIXTURE = Path(__file__).parent / "fixtures" / "workspace-d68ff1c.tar.gz"
 PASSWORD = "fixture-password-1"
 OLD_ENTRIES = 18
+UPGRADE_ENTRIES = 1  # opening it encrypts its content zone, links and extract, audited as one entry
 
 
 def safe_members(archive: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:

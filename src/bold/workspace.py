@@ -37,9 +37,11 @@ import duckdb
 
 from bold import __version__
 from bold.errors import BoldError, Kind
+from bold.security import encryption
 from bold.security.private import owner_only, private_dir, tighten, write_private
 
-KEY_NAMES = ("identifiers", "optout", "quarantine", "audit")
+KEY_NAMES = ("identifiers", "content", "links", "optout", "quarantine", "audit")
+ZONES = ("identifiers", "content", "links")  # each an encrypted DuckDB file under the key of the same name
 
 
 class WorkspaceError(BoldError):
@@ -50,23 +52,6 @@ class WorkspaceError(BoldError):
 
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _httpfs_extension() -> Path:
-    """The httpfs extension file for this DuckDB version, from the duckdb-ext-httpfs package."""
-    try:
-        import duckdb_ext
-
-        roots = [Path(p) / "extensions" / f"v{duckdb.__version__}" for p in duckdb_ext.__path__]
-    except ImportError:
-        roots = []
-    found = sorted(f for root in roots for f in root.glob("*/httpfs.duckdb_extension"))
-    if not found:
-        raise WorkspaceError(
-            f"cannot encrypt the identifiers zone: no httpfs extension for DuckDB {duckdb.__version__} "
-            "(install the duckdb-ext-httpfs package built for this DuckDB version)"
-        )
-    return found[0]
 
 
 def _random_key(length: int = 32) -> str:
@@ -117,7 +102,7 @@ class Workspace:
         ws = cls(root)
         if ws.settings_path.exists():
             raise WorkspaceError(f"{root} is already a workspace", kind=Kind.CONFLICT)
-        _httpfs_extension()  # fail before creating anything if the zone cannot be encrypted
+        encryption.httpfs_extension()  # fail before creating anything if the zones cannot be encrypted
         try:
             if root.is_dir() and any(root.iterdir()):
                 raise WorkspaceError(f"{root} is not empty; choose a new folder for the workspace", kind=Kind.CONFLICT)
@@ -140,10 +125,9 @@ class Workspace:
 
         with store.connect(ws):  # creates the governance store at the current schema version
             pass
-        with ws.identifiers():  # create the encrypted file now, so it never exists in the clear
-            pass
-        with ws.content():
-            pass
+        with ws.duckdb_connection() as con:  # create the encrypted zones now, so they never exist in the clear
+            for zone in ("identifiers", "content"):  # the links are made by the first linkage run
+                ws.attach(con, zone)
         return ws
 
     @classmethod
@@ -163,7 +147,36 @@ class Workspace:
             raise WorkspaceError(
                 f"cannot make {exc.filename or root} owner-only: {exc.strerror or exc}", kind=Kind.REFUSED
             ) from exc
+        ws._encrypt_older_zones()
         return ws
+
+    def _encrypt_older_zones(self) -> None:
+        """A workspace made before every zone was encrypted gets a key per zone, and its content zone, links
+        and project extracts are rewritten encrypted (once, under the audit lock, and audited)."""
+        missing = [z for z in ZONES if not (self.keys_dir / f"{z}.key").exists()]
+        if not missing:
+            return
+        from bold import store
+        from bold.store.audit import head_lock
+
+        store.version(self)  # the store must open (and migrate) before anything is rewritten
+        with head_lock(self, exclusive=True), self.duckdb_connection() as con:
+            missing = [z for z in ZONES if not (self.keys_dir / f"{z}.key").exists()]  # another process may have
+            encrypted = []
+            for zone in missing:
+                path = self.zone_path(zone)
+                key = _random_key()
+                if path.exists() and not encryption.is_encrypted(path):
+                    encryption.encrypt_in_place(con, path, key)
+                    encrypted.append(zone)
+                write_private(self.keys_dir / f"{zone}.key", key, exclusive=True)
+            from bold.governance.projects import encrypt_older_extracts
+
+            extracts = encrypt_older_extracts(self, con)
+        if missing:
+            store.audit.record(
+                self, "zones encrypted", self.root.name, {"zones": encrypted, "extracts": extracts}, by="bold"
+            )
 
     @property
     def settings(self) -> dict:
@@ -206,34 +219,39 @@ class Workspace:
                 con.close()
                 shutil.rmtree(config["temp_directory"], ignore_errors=True)  # DuckDB removes it; to be sure
 
-    def _attach_identifiers(self, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
-        con.execute(f"LOAD '{_httpfs_extension()}'")
-        # Whatever spills to disk while identifiers are in memory (large joins in linkage) is encrypted too.
-        con.execute("set temp_file_encryption = true")
-        mode = ", READ_ONLY" if read_only else ""
-        con.execute(
-            f"ATTACH '{self.identifiers_path}' AS identifiers (ENCRYPTION_KEY '{self.key('identifiers')}'{mode})"
-        )
+    def zone_path(self, zone: str) -> Path:
+        return {"identifiers": self.identifiers_path, "content": self.content_path, "links": self.links_path}[zone]
+
+    def attach(self, con: duckdb.DuckDBPyConnection, zone: str, read_only: bool = False) -> None:
+        """Attach one zone to ``con`` as ``zone``, decrypted with its own key (and nothing else): whatever the
+        connection then spills to disk is encrypted too."""
+        encryption.attach(con, self.zone_path(zone), zone, self.key(zone), read_only)
 
     @contextmanager
     def identifiers(self, read_only: bool = False):
         """A DuckDB connection with only the identifiers zone attached (as ``identifiers``)."""
         with self.duckdb_connection() as con:
-            self._attach_identifiers(con, read_only)
+            self.attach(con, "identifiers", read_only)
             yield con
 
     @contextmanager
     def content(self, read_only: bool = False):
         """A DuckDB connection with only the content zone attached (as ``content``)."""
         with self.duckdb_connection() as con:
-            mode = " (READ_ONLY)" if read_only else ""
-            con.execute(f"ATTACH '{self.content_path}' AS content{mode}")
+            self.attach(con, "content", read_only)
+            yield con
+
+    @contextmanager
+    def links(self, read_only: bool = False):
+        """A DuckDB connection with only the links attached (as ``links``)."""
+        with self.duckdb_connection() as con:
+            self.attach(con, "links", read_only)
             yield con
 
     @contextmanager
     def ingest_session(self):
         """Ingest alone sees both zones: it is where a row is split between them."""
         with self.duckdb_connection() as con:
-            self._attach_identifiers(con, read_only=False)
-            con.execute(f"ATTACH '{self.content_path}' AS content")
+            self.attach(con, "identifiers")
+            self.attach(con, "content")
             yield con

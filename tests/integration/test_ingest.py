@@ -147,9 +147,9 @@ def test_identifiers_zone_cannot_be_read_without_the_key(ws, small_population):
     surname = duckdb.sql(f"select SURNAME from '{out}/deaths.parquet' limit 1").fetchone()[0]
     assert surname.encode() not in ws.identifiers_path.read_bytes()
     con = duckdb.connect()
-    from bold.workspace import _httpfs_extension
+    from bold.security.encryption import httpfs_extension
 
-    con.execute(f"LOAD '{_httpfs_extension()}'")
+    con.execute(f"LOAD '{httpfs_extension()}'")
     with pytest.raises(duckdb.Error, match=r"[Ww]rong encryption key"):
         con.execute(f"ATTACH '{ws.identifiers_path}' AS z (ENCRYPTION_KEY 'not-the-key')")
     with ws.identifiers(read_only=True) as zone:  # what spills to disk from memory is encrypted too

@@ -181,7 +181,9 @@ def test_workspace_links_every_record_once_per_threshold_and_reuses_the_model(li
     first = link_workspace(ws, retrain=True, by="lin")
     second = link_workspace(ws, by="lin")  # loads the saved model
     assert first.trained and not second.trained
-    con = duckdb.connect(str(ws.links_path), read_only=True)
+    con = duckdb.connect()
+    ws.attach(con, "links", read_only=True)
+    con.execute("use links")
     for run in (first, second):
         n, keys, distinct = con.execute(
             f"select count(*), count(person_medium), count(distinct record_key) from record_person "

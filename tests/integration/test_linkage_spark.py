@@ -28,7 +28,9 @@ def test_spark_gives_the_same_clusters_as_duckdb(tmp_path):
     on_spark = link_workspace(ws, backend="spark", by="lin")  # the saved model, scored by Spark
     assert on_spark.comparisons == on_duckdb.comparisons
     assert on_spark.pairs == on_duckdb.pairs
-    con = duckdb.connect(str(ws.links_path), read_only=True)
+    con = duckdb.connect()
+    ws.attach(con, "links", read_only=True)
+    con.execute("use links")
     for level in ("high", "medium", "low"):
         people_a, people_b, joint = con.execute(
             f"""with a as (select record_key, person_{level} as p from record_person where run_id = {on_duckdb.run_id}),

@@ -13,6 +13,7 @@ from bold.governance import projects
 from bold.governance.projects import ProjectError
 from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
+from bold.security import encryption
 from bold.store import audit
 from bold.workspace import Workspace
 
@@ -104,8 +105,8 @@ def test_extracts_hold_only_agreed_fields_under_project_pseudonyms(linked, tmp_p
     path_a, path_b = projects.build(linked, a, TODAY, by="adam"), projects.build(linked, b, TODAY, by="adam")
     agreed = yaml.safe_load(EXAMPLE.read_text())["datasets"]
     con = duckdb.connect()
-    con.execute(f"attach '{path_a}' as a (read_only)")
-    con.execute(f"attach '{path_b}' as b (read_only)")
+    encryption.attach(con, path_a, "a", projects.extract_key(linked, a), read_only=True)
+    encryption.attach(con, path_b, "b", projects.extract_key(linked, b), read_only=True)
     for dataset, fields in agreed.items():
         cols = [c for (c,) in con.execute(f"select column_name from (describe a.{dataset})").fetchall()]
         assert cols[0] == "person_id" and set(cols[1:]) == set(
@@ -142,7 +143,9 @@ def test_the_register_lists_every_project_and_the_promises(linked, tmp_path, mon
 def test_person_attributes_come_from_the_linker_not_from_identifiers(linked, tmp_path, monkeypatch):
     pid = submit_and_approve(linked, agreement(tmp_path, id="with-demographics"), monkeypatch)
     path = projects.build(linked, pid, TODAY, by="adam")
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect()
+    encryption.attach(con, path, "extract", projects.extract_key(linked, pid), read_only=True)
+    con.execute("use extract")
     columns = [c for (c,) in con.execute("select column_name from (describe person)").fetchall()]
     assert columns[0] == "person_id" and set(columns[1:]) == {"sex", "birth_year"}
     assert {s for (s,) in con.execute("select distinct sex from person").fetchall()} <= {"M", "F", None}

@@ -23,7 +23,7 @@ from bold.errors import Conflict, Kind
 from bold.governance.lifecycle import OutputState, ProjectState
 from bold.store import db as store_db
 from bold.store import schema
-from tests.old_workspace import OLD_ENTRIES, PASSWORD, extract_fixture, safe_members
+from tests.old_workspace import OLD_ENTRIES, PASSWORD, UPGRADE_ENTRIES, extract_fixture, safe_members
 
 PROJECT = "continuity-of-care"
 PEOPLE = {
@@ -138,10 +138,10 @@ def test_an_old_workspace_upgrades_in_place_and_keeps_every_row(old):
         ("continuity-of-care-20261201T085401-9c25", OutputState.PENDING, "ana")
     ]
 
-    # the old chain is untouched and verifies
-    assert _raw(old, "select * from audit order by seq") == old_audit
+    # the old chain is untouched and verifies (with the entry recording that its zones were encrypted)
+    assert _raw(old, f"select * from audit where seq <= {OLD_ENTRIES} order by seq") == old_audit
     result = audit_actions.verify(ws, grace)
-    assert result.ok and result.entries == OLD_ENTRIES, result.problem
+    assert result.ok and result.entries == OLD_ENTRIES + UPGRADE_ENTRIES, result.problem
 
 
 def test_the_old_chain_keeps_verifying_after_new_actions(old, tmp_path):
@@ -171,18 +171,18 @@ def test_the_old_chain_keeps_verifying_after_new_actions(old, tmp_path):
 
     new = ["person added", "person deactivated", "project amended", "project refused", "output viewed"]
     shown = audit_actions.show(ws, grace, limit=100)
-    assert [e["action"] for e in reversed(shown)][OLD_ENTRIES:] == new
+    assert [e["action"] for e in reversed(shown)][OLD_ENTRIES + UPGRADE_ENTRIES :] == new
     assert _raw(old, f"select * from audit where seq <= {OLD_ENTRIES} order by seq") == old_audit
     result = audit_actions.verify(ws, grace)
-    assert result.ok and result.entries == OLD_ENTRIES + len(new), result.problem
+    assert result.ok and result.entries == OLD_ENTRIES + UPGRADE_ENTRIES + len(new), result.problem
 
 
 def test_opening_twice_does_not_migrate_again(old, monkeypatch):
-    ws = workspace_actions.open_workspace(old)
     db = sqlite3.connect(old / "governance.db", isolation_level=None)
     try:
         assert store_db.migrate(db) == 0  # it was at version 0
         assert store_db.migrate(db) == schema.VERSION  # and now has nothing left to do
+        ws = workspace_actions.open_workspace(old)  # opening migrates nothing more
     finally:
         db.close()
     upgraded = _schema(old)
@@ -204,9 +204,8 @@ def test_a_store_newer_than_this_bold_is_refused(old):
     _raw(old, f"pragma user_version = {newer}")
     before = _schema(old)
 
-    ws = workspace_actions.open_workspace(old)
     with pytest.raises(Conflict, match=f"version {newer}, newer than this BOLD knows \\({schema.VERSION}\\)") as exc:
-        sign_in(ws, "adam")
+        sign_in(workspace_actions.open_workspace(old), "adam")
     assert exc.value.kind == Kind.CONFLICT
     assert _version(old) == newer and _schema(old) == before  # nothing was changed or "downgraded"
 
@@ -224,9 +223,8 @@ def test_a_migration_that_fails_halfway_leaves_the_store_at_its_old_version(old,
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, failing])
     monkeypatch.setattr(schema, "VERSION", len(schema.MIGRATIONS))
 
-    ws = workspace_actions.open_workspace(old)
     with pytest.raises(Conflict, match=r"cannot upgrade the governance store to version 3: .*syntax error"):
-        sign_in(ws, "adam")
+        sign_in(workspace_actions.open_workspace(old), "adam")
     # at version 0 it had migrations 1, 2 and 3 to apply in one transaction: all of them are rolled back
     assert _version(old) == 0
     assert _schema(old) == before
@@ -235,6 +233,7 @@ def test_a_migration_that_fails_halfway_leaves_the_store_at_its_old_version(old,
 
     # at the current version, a failing next migration leaves it at the current version
     monkeypatch.undo()
+    ws = workspace_actions.open_workspace(old)
     assert sign_in(ws, "adam").name == "adam"
     assert _version(old) == schema.VERSION
     upgraded = _schema(old)
@@ -248,7 +247,7 @@ def test_a_migration_that_fails_halfway_leaves_the_store_at_its_old_version(old,
 
     # and the store is fine afterwards
     result = audit_actions.verify(ws, sign_in(ws, "grace"))
-    assert result.ok and result.entries == OLD_ENTRIES
+    assert result.ok and result.entries == OLD_ENTRIES + UPGRADE_ENTRIES
 
 
 def test_the_cli_works_on_an_old_workspace(old):
@@ -269,4 +268,4 @@ def test_the_cli_works_on_an_old_workspace(old):
 
     result = runner.invoke(app, ["audit", "verify", "-w", str(old)], env={**env, "BOLD_USER": "grace"})
     assert result.exit_code == 0, result.output
-    assert f"Audit chain intact: {OLD_ENTRIES} entries" in result.output
+    assert f"Audit chain intact: {OLD_ENTRIES + UPGRADE_ENTRIES} entries" in result.output

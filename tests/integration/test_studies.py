@@ -244,7 +244,8 @@ def test_a_study_runs_on_exactly_the_fields_it_declares(study_ws, study_id):
     for entry in study.needs:
         dataset, field = entry.split(".")
         agreed.setdefault(dataset, []).append(field)
-    extract = Extract.duckdb(projects.project_dir(ws, "bold-questions") / "extract.duckdb", agreed)
+    path = projects.project_dir(ws, "bold-questions") / "extract.duckdb"
+    extract = Extract.duckdb(path, agreed, key=projects.extract_key(ws, "bold-questions"))
     summary = json.loads((out / "truth" / "summary.json").read_text())
     pilot = {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
     result = study.compute(extract, study.resolve(pilot if study.required else {}))

@@ -28,7 +28,8 @@ from bold import keyed, store
 from bold.errors import BoldError, Kind
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.governance.lifecycle import PROJECT, ProjectState
-from bold.ingest.rules import q, sql_text
+from bold.ingest.rules import q
+from bold.security import encryption
 from bold.security.private import private_dir, write_private
 from bold.sources import load_contract
 from bold.workspace import Workspace, now
@@ -241,6 +242,23 @@ def extract_path(ws: Workspace, project_id: str) -> Path:
     return project_dir(ws, project_id) / "extract.duckdb"
 
 
+def extract_key(ws: Workspace, project_id: str) -> str:
+    """The extract's encryption key, derived from the project key: closing the project (which deletes the
+    key) leaves nothing that could open a copy of the extract."""
+    return encryption.derive(_project_key(ws, project_id, create=False), "extract")
+
+
+def encrypt_older_extracts(ws: Workspace, con) -> list[str]:
+    """Encrypt, in place, the extracts a workspace made before extracts were encrypted; their project ids."""
+    done = []
+    for path in sorted((ws.root / "projects").glob("*/extract.duckdb")):
+        project_id = path.parent.name
+        if (ws.keys_dir / "projects" / f"{project_id}.key").exists() and not encryption.is_encrypted(path):
+            encryption.encrypt_in_place(con, path, extract_key(ws, project_id))
+            done.append(project_id)
+    return done
+
+
 def _delete_extract(ws: Workspace, project_id: str) -> bool:
     path = extract_path(ws, project_id)
     existed = path.exists()
@@ -291,8 +309,8 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
     target.unlink(missing_ok=True)
     try:
         with ws.content(read_only=True) as con:
-            con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
-            con.execute(f"attach {sql_text(str(target))} as extract")
+            ws.attach(con, "links", read_only=True)
+            encryption.attach(con, target, "extract", extract_key(ws, project_id))
             run_id = con.execute("select max(run_id) from links.runs").fetchone()[0]
             # Every record must have a person in the run, or the inner join below would drop it unseen.
             unlinked = [

@@ -99,7 +99,7 @@ def evaluate_run(ws, run_id: int, truth_dir: Path, secret: bytes | None = None) 
 
     with ws.identifiers(read_only=True) as con:
         load_truth_mapping(con, truth_dir, stored_sources(con), secret)
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        ws.attach(con, "links", read_only=True)
         out = {}
         for level in ("high", "medium", "low"):
             con.execute(

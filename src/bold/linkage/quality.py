@@ -270,7 +270,7 @@ def accuracy_by_subgroup(con, truth_dir: Path) -> list[dict]:
 def measure(ws, run_id: int | None = None, truth_dir: Path | None = None) -> dict:
     """All the identifier-side measures for one linkage run (the latest by default)."""
     with ws.identifiers(read_only=True) as con:
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        ws.attach(con, "links", read_only=True)
         runs = _rows(con, "select * from links.runs order by run_id")
         if not runs:
             raise ValueError("no linkage run yet: run bold link first")

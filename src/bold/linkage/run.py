@@ -22,7 +22,6 @@ from splink import DuckDBAPI, Linker
 
 from bold import store
 from bold.errors import BoldError, Kind
-from bold.ingest.rules import sql_text
 from bold.linkage import features, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
@@ -244,7 +243,7 @@ def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
 def _write_links(
     ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds, by
 ) -> LinkRun:
-    con.execute(f"attach {sql_text(str(ws.links_path))} as links")
+    ws.attach(con, "links")
     con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
     run_id = con.execute("select coalesce(max(run_id), 0) + 1 from links.runs").fetchone()[0]
     # one random person key per cluster and level
@@ -307,7 +306,7 @@ def latest_run(ws: Workspace) -> RunSummary | None:
     """The latest linkage run, or None before the first."""
     if not ws.links_path.exists():
         return None
-    with ws.duckdb_connection(ws.links_path, read_only=True) as con:
-        row = con.execute("select run_id, finished_at, records, clusters from runs order by run_id desc limit 1")
+    with ws.links(read_only=True) as con:
+        row = con.execute("select run_id, finished_at, records, clusters from links.runs order by run_id desc limit 1")
         found = row.fetchone()
     return RunSummary(found[0], found[1], found[2], json.loads(found[3])) if found else None

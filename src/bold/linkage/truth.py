@@ -35,7 +35,7 @@ def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
         )
         people = "(select distinct person_id from mapped)"
         con.execute(f"create temp table keys as select person_id, uuid() as person_key from {people}")
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links")
+        ws.attach(con, "links")
         con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table links."))
         con.execute(
             "insert into links.record_person select 1, m.record_key, m.source, k.person_key, k.person_key, "

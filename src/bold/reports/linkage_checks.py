@@ -8,7 +8,6 @@ codes but no names; it returns counts only.
 
 from __future__ import annotations
 
-from bold.ingest.rules import sql_text
 from bold.sources import load_contract
 
 LEVELS = ("high", "medium", "low")
@@ -36,7 +35,7 @@ def impossible_events(ws, run_id: int) -> list[dict]:
     prison spells, and the records involved."""
     out = []
     with ws.content(read_only=True) as con:
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        ws.attach(con, "links", read_only=True)
         con.execute(f"create temp table events as {_event_dates(con)}")
         has_deaths = con.execute(
             "select count(*) from duckdb_tables() where database_name = 'content' and table_name = 'deaths'"
@@ -81,7 +80,7 @@ def match_rates_by_ethnicity(ws, run_id: int) -> list[dict]:
     content of the sources that hold it (homelessness and mental health): ethnicity is content, so the
     linker never sees it, and this is computed here from content and links only."""
     with ws.content(read_only=True) as con:
-        con.execute(f"attach {sql_text(str(ws.links_path))} as links (read_only)")
+        ws.attach(con, "links", read_only=True)
         stored = {
             t
             for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'content'").fetchall()

@@ -31,6 +31,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from bold.errors import BoldError, Kind
+from bold.security import encryption
 from bold.sources import ContractError, load_contract
 
 PERSON = "person_id"
@@ -52,19 +53,29 @@ class Extract:
         self._data_end: dt.date | None = None
 
     @classmethod
-    def duckdb(cls, path: Path, agreed: dict[str, list[str]], config: dict | None = None) -> Extract:
-        """The extract, read-only; ``config`` holds DuckDB settings (the workspace's spill folder)."""
+    def duckdb(
+        cls, path: Path, agreed: dict[str, list[str]], config: dict | None = None, key: str | None = None
+    ) -> Extract:
+        """The extract, read-only; ``config`` holds DuckDB settings (the workspace's spill folder) and ``key``
+        the extract's encryption key (a project's extract is always encrypted; test extracts may not be)."""
         if not Path(path).exists():
             raise StudyError(f"{path}: no project extract (build the project first)", kind=Kind.CONFLICT)
-        return cls(ibis.duckdb.connect(str(path), read_only=True, **(config or {})), agreed)
+        if key is None:
+            return cls(ibis.duckdb.connect(str(path), read_only=True, **(config or {})), agreed)
+        con = ibis.duckdb.connect(**(config or {}))
+        encryption.attach(con.con, Path(path), "extract", key, read_only=True)
+        con.con.execute("use extract")
+        return cls(con, agreed)
 
     @classmethod
-    def pyspark(cls, path: Path, agreed: dict[str, list[str]], spark, config: dict | None = None) -> Extract:
+    def pyspark(
+        cls, path: Path, agreed: dict[str, list[str]], spark, config: dict | None = None, key: str | None = None
+    ) -> Extract:
         """The same extract on Spark: each agreed table goes to a Spark temporary view through Arrow in
         memory (never through an unencrypted file), so studies compile to Spark SQL unchanged."""
         from bold.spark import to_spark
 
-        source = cls.duckdb(path, agreed, config)
+        source = cls.duckdb(path, agreed, config, key)
         for dataset in agreed:
             to_spark(spark, source.con.con, dataset, dataset)
         source.con.disconnect()

@@ -48,14 +48,15 @@ def open_extract(ws: Workspace, project: projects.Project, backend: str = "duckd
     """The project's extract, read-only; whatever DuckDB spills goes to the workspace's ``tmp/``."""
     path = projects.project_dir(ws, project.id) / "extract.duckdb"
     config = ws.duckdb_config()
+    key = projects.extract_key(ws, project.id) if path.exists() else None  # no extract: refused just below
     if backend == "duckdb":
-        return Extract.duckdb(path, agreed_fields(project), config)
+        return Extract.duckdb(path, agreed_fields(project), config, key)
     if backend == "pyspark":
         if spark is None:
             from bold.spark import session
 
             spark = session()
-        return Extract.pyspark(path, agreed_fields(project), spark, config)
+        return Extract.pyspark(path, agreed_fields(project), spark, config, key)
     raise StudyError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 
