@@ -5,10 +5,11 @@
       keys/                     secrets (mode 0600 in a 0700 folder)
       governance.db             batches, opt-out register, the audit chain (SQLite)
       audit.head                the audit chain's last entry, sealed with the audit key
-      identifiers.duckdb        encrypted with the identifiers key: record_key + identifiers
-      content.duckdb            record_key + content, never an identifier
-      links.duckdb              record_key -> person_key per linkage run (made by bold link)
-      quarantine/<source>/      rejected rows, encrypted Parquet, with the reason for each
+      identifiers.duckdb        record_key + identifiers (encrypted with keys/identifiers.key)
+      content.duckdb            record_key + content, never an identifier (encrypted with keys/content.key)
+      links.duckdb              record_key -> person_key per linkage run (made by bold link; keys/links.key)
+      projects/<id>/            the project's extract (encrypted with a key derived from keys/projects/<id>.key)
+      quarantine/<source>/      rejected rows, encrypted Parquet (keys/quarantine.key), with the reason for each
       tmp/                      DuckDB's spill files, one folder per connection, removed when it closes
 
 Everything in the workspace is owner-only (folders 0700, files 0600; ``bold.security.private``): every
@@ -16,10 +17,9 @@ connection here runs under an owner-only umask, so the files DuckDB and SQLite m
 ``Workspace.open`` tightens a workspace that older code or a person left readable by others. DuckDB spills
 go to ``tmp/``, never to its default ``.tmp/`` in the current folder.
 
-The identifiers zone is a DuckDB database encrypted with AES (DuckDB's ATTACH ... ENCRYPTION_KEY);
-writing one needs the OpenSSL-backed httpfs extension, shipped for DuckDB 1.4.4 by the
-``duckdb-ext-httpfs`` package and loaded from its file, never downloaded. There is no fallback to
-an unencrypted or weaker mode: without the extension the zone cannot be opened.
+Each zone is a DuckDB database encrypted with AES under a key of its own (``bold.security.encryption``), so a
+copy of one file, or the key of another zone, gives nothing away. There is no fallback to an unencrypted or
+weaker mode: without the encryption extension no zone is opened.
 """
 
 from __future__ import annotations
