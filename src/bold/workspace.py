@@ -25,6 +25,8 @@ weaker mode: without the encryption extension no zone is opened.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import secrets
 import shutil
 import stat
@@ -36,7 +38,7 @@ from pathlib import Path
 import duckdb
 
 from bold import __version__
-from bold.errors import BoldError, Kind
+from bold.errors import BoldError, Conflict, Kind
 from bold.security import encryption
 from bold.security.private import owner_only, private_dir, tighten, write_private
 
@@ -54,9 +56,29 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
+def _toml_text(value: str) -> str:
+    """``value`` as a TOML string: JSON's escapes are TOML's, and UTF-8 stays as it is."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _random_key(length: int = 32) -> str:
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+@contextmanager
+def _busy_if_locked():
+    """A zone another process holds (DuckDB allows one writer, or readers only, per file) is a ``Conflict``: the
+    workspace is busy. Any other DuckDB error passes unchanged."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        found = re.search(r'Could not set lock on file "([^"]+)"', str(exc))
+        if found is None:
+            raise
+        raise Conflict(
+            f"the workspace is busy: another BOLD command is using {Path(found[1]).name}; try again"
+        ) from None
 
 
 class Workspace:
@@ -113,7 +135,7 @@ class Workspace:
             private_dir(root / "quarantine")
             write_private(
                 ws.settings_path,
-                f'[workspace]\nname = "{name or root.name}"\ncreated_at = "{now()}"\n'
+                f'[workspace]\nname = {_toml_text(name or root.name)}\ncreated_at = "{now()}"\n'
                 f'created_with = "bold {__version__}"\n',
                 exclusive=True,
             )
@@ -209,7 +231,7 @@ class Workspace:
     def duckdb_connection(self, database: Path | str = ":memory:", read_only: bool = False):
         """A DuckDB connection for work on the workspace: what it writes (attached databases, their WAL,
         spill files, ``COPY`` output) is owner-only, and it spills inside the workspace."""
-        with owner_only():
+        with owner_only(), _busy_if_locked():
             config = self.duckdb_config()
             con = duckdb.connect(str(database), read_only=read_only, config=config)
             try:

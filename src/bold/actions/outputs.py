@@ -37,8 +37,9 @@ def show(ws: Workspace, user: User, project_id: str, output_id: str, table: str 
     """An output for one of the project's named output checkers who did not run it; every viewing is audited."""
     require(ws, user, Permission.OUTPUTS_SHOW)
     try:
+        project = projects.get(ws, project_id)  # no such project is said as such, not as a missing output
         output = outputs.get(ws, project_id, output_id)
-        outputs.check_reader(projects.get(ws, project_id), output, user.name)
+        outputs.check_reader(project, output, user.name)
     except (StudyError, projects.ProjectError) as exc:
         store.audit.record(ws, "refused", "outputs show", {"output": output_id, "reason": str(exc)}, by=user.name)
         raise

@@ -76,9 +76,15 @@ def run_all(
     backend: str = "duckdb",
     started: Callable[[str], None] = lambda study_id: None,
 ) -> Iterator[PendingOutput]:
-    """Run every study of ``plan_all``, yielding each pending output as it is written."""
+    """Run every study of ``plan_all``, yielding each pending output as it is written; the arguments and the
+    project are checked at once, before the first study runs."""
     if parameters:
         raise StudyError("--param applies to one study; run studies one by one to set parameters", kind=Kind.INVALID)
-    for study_id in plan_all(ws, user, project_id).runs:
-        started(study_id)
-        yield run(ws, user, project_id, study_id, backend=backend)
+    runs = plan_all(ws, user, project_id).runs
+
+    def each() -> Iterator[PendingOutput]:
+        for study_id in runs:
+            started(study_id)
+            yield run(ws, user, project_id, study_id, backend=backend)
+
+    return each()

@@ -79,9 +79,10 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 @contextmanager
 def phases(first: str = "starting"):
-    """A spinner whose label follows the phases of a long job; yields the function to name a phase."""
+    """A spinner whose label follows the phases of a long job; yields the function to name a phase. Shown
+    only at a terminal: in a pipe or a log it would leave a blank line before the result or the error."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(first, total=None)
         yield lambda phase: bar.update(task, description=phase)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from bold.cli.common import JsonOption, WorkspaceOption, console, parse_date, print_json, signed_in, table
-from bold.errors import Conflict
+from bold.errors import Conflict, Invalid
 
 audit_app = typer.Typer(help="The tamper-evident audit chain of every action.", no_args_is_help=True)
 register_app = typer.Typer(help="The public transparency register.", no_args_is_help=True)
@@ -35,7 +35,7 @@ def audit_show(
     actor: Annotated[str | None, typer.Option("--actor", help="Only actions by this person.")] = None,
     obj: Annotated[str | None, typer.Option("--object", help="Only this object (* as a wildcard).")] = None,
     since: Annotated[str | None, typer.Option(help="Only from this date (YYYY-MM-DD).")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many entries, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(help="At most this many entries, newest first.")] = 50,
     as_json: JsonOption = False,
 ):
     """Show audit entries, newest first."""
@@ -43,6 +43,8 @@ def audit_show(
     from bold.store.audit import describe
 
     start = parse_date(since, "--since")
+    if limit < 1:
+        raise Invalid(f"--limit {limit}: expected at least 1 entry")
     rows = audit.show(
         *signed_in(workspace), action=action, actor=actor, obj=obj, since=start and start.isoformat(), limit=limit
     )

@@ -99,15 +99,16 @@ def study_run(
     ws, user = signed_in(workspace)
     values = parameters(param)
     if study_id == "all":
-        plan = studies.plan_all(ws, user, project_id)
-        if plan.outside_agreement:
-            console.print(f"Not in this agreement's scope: {', '.join(plan.outside_agreement)}")
-        for one, needed in plan.need_parameters.items():
-            console.print(f"Run {one} on its own: it needs " + ", ".join(f"--param {p}" for p in needed))
         with phases() as phase:
-            for output in studies.run_all(
+            runs = studies.run_all(  # checks the arguments before anything is printed
                 ws, user, project_id, parameters=values, backend=backend, started=lambda s: phase(f"running {s}")
-            ):
+            )
+            plan = studies.plan_all(ws, user, project_id)
+            if plan.outside_agreement:
+                console.print(f"Not in this agreement's scope: {', '.join(plan.outside_agreement)}")
+            for one, needed in plan.need_parameters.items():
+                console.print(f"Run {one} on its own: it needs " + ", ".join(f"--param {p}" for p in needed))
+            for output in runs:
                 _print_run(output)
     else:
         with phases(f"running {study_id}"):

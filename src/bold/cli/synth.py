@@ -40,7 +40,7 @@ def synth(
         corruption,
     )
     columns = (TextColumn("[bold]simulating people"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task("people", total=cfg.people)
         figures = action.synth(cfg, out, fmt, progress=lambda n: bar.advance(task, n))
     _print_summary(figures, out)

@@ -16,7 +16,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bold.errors import Invalid
+from bold.errors import Invalid, unreadable
 from bold.governance.permissions import ROLES
 from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
 
@@ -82,7 +82,7 @@ def load_agreement(path: Path) -> tuple[Agreement, str]:
         text = path.read_text()
         data = yaml.safe_load(text)
     except (OSError, yaml.YAMLError) as exc:
-        raise AgreementError(f"{path}: cannot read the agreement: {exc}") from exc
+        raise AgreementError(f"{path}: cannot read the agreement: {unreadable(exc)}") from exc
     if not isinstance(data, dict):
         raise AgreementError(f"{path}: expected the fields of a data sharing agreement")
     try:

@@ -97,7 +97,17 @@ def link_files(
 ) -> LinkFilesResult:
     if not 1 <= len(paths) <= 2:
         raise LinkError("give one file to deduplicate or two to link")
+    if model_path is not None and not model_path.is_file():
+        raise LinkError(f"--model {model_path}: no such file; give a model.json that bold link-files wrote")
+    if not 0 <= threshold <= 1:
+        raise LinkError(f"--threshold {threshold}: expected a match probability from 0 to 1")
+    if not 0 <= pairs_threshold < 1:
+        raise LinkError(f"--pairs-threshold {pairs_threshold}: expected a match probability from 0 to below 1")
     con = duckdb.connect()
+    try:
+        con.execute(f"select try_strptime('2000-01-01', {sql_text(date_format)})")
+    except duckdb.Error as exc:
+        raise LinkError(f"--date-format {date_format!r}: {str(exc).splitlines()[0]}") from None
     tables = []
     progress("reading")
     for i, path in enumerate(paths):
@@ -111,12 +121,27 @@ def link_files(
         if dups[0] or dups[1]:
             raise LinkError(f"{path}: id column {id_column!r} must be unique and never empty")
         features.file_input(con, raw, f"file{i + 1}", id_column, roles, date_format, f"input_{i}")
+        if "date_of_birth" in roles:
+            given, parsed = con.execute(
+                f"select count(nullif(trim({q(roles['date_of_birth'])}), '')), "
+                f"(select count(date_of_birth) from input_{i}) from {raw}"
+            ).fetchone()
+            if given and not parsed:
+                raise LinkError(
+                    f"{path}: no value of {roles['date_of_birth']} is a date in --date-format {date_format!r}"
+                )
         tables.append(f"input_{i}")
     if len(tables) == 2:
         shared = con.execute("select count(*) from input_0 join input_1 using (unique_id)").fetchone()[0]
         if shared:
             raise LinkError(f"{shared} id(s) appear in both files; ids must be unique across the two files")
     columns = set.union(*(model.present_columns(con, t) for t in tables))
+    if model_path is None and not model.can_train(columns):
+        rules = "; ".join(" + ".join(rule) for rule in model.DETERMINISTIC)
+        raise LinkError(
+            f"too few identifiers to train a model: the files need values for one of {rules} (map columns with "
+            "--map ROLE=COLUMN, or give a trained --model)"
+        )
     db = DuckDBAPI(con)
     link_type = "link_only" if len(tables) == 2 else "dedupe_only"
     progress("training" if model_path is None else "loading model")
@@ -124,7 +149,13 @@ def link_files(
         linker = model.train(db, tables, model.settings(columns, link_type), columns)
     else:
         frames = [db.register(t) for t in tables]
-        linker = Linker(frames if len(frames) > 1 else frames[0], str(model_path), log_level=logging.ERROR)
+        try:
+            linker = Linker(frames if len(frames) > 1 else frames[0], str(model_path), log_level=logging.ERROR)
+        except Exception as exc:  # Splink raises several types for a file that is not one of its models
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise LinkError(
+                f"{model_path}: cannot use the model ({first}); give a model.json that bold link-files wrote"
+            ) from None
     progress("scoring pairs")
     predictions = linker.inference.predict(threshold_match_probability=pairs_threshold)
     progress("clustering")

@@ -280,6 +280,21 @@ def training_blocks(columns: set[str]) -> list[tuple[str, ...]]:
     return [cols for cols in candidates if set(cols) <= columns][:2]
 
 
+# Rules that (nearly) only true matches pass: the prior is estimated from how many pairs they find.
+DETERMINISTIC = (
+    ("nhs_number",),
+    ("pnc_id",),
+    ("ni_number",),
+    ("forename", "surname", "date_of_birth"),
+    ("initials", "date_of_birth", "postcode_district"),
+)
+
+
+def can_train(columns: set[str]) -> bool:
+    """Whether ``columns`` (those with values) hold at least one deterministic rule, which training needs."""
+    return any(set(rule) <= columns for rule in DETERMINISTIC)
+
+
 M_FLOOR = 1e-3  # even true matches disagree on any identifier sometimes: no single disagreement is a veto
 
 
@@ -366,17 +381,7 @@ def train(
     frames = [db.register(t) for t in tables]
     linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.ERROR)
     names = {c.removesuffix(suffix) for c in columns} if suffix else columns
-    deterministic = [
-        block_on(*(name + suffix for name in c))
-        for c in (
-            ("nhs_number",),
-            ("pnc_id",),
-            ("ni_number",),
-            ("forename", "surname", "date_of_birth"),
-            ("initials", "date_of_birth", "postcode_district"),
-        )
-        if set(c) <= names
-    ]
+    deterministic = [block_on(*(name + suffix for name in c)) for c in DETERMINISTIC if set(c) <= names]
     linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
     passes = training_blocks(names)

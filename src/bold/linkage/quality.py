@@ -15,9 +15,10 @@ import json
 import math
 from pathlib import Path
 
+from bold.errors import Kind
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
-from bold.linkage.run import model_path, stored_sources
+from bold.linkage.run import LinkageError, model_path, stored_sources
 
 LEVELS = ("high", "medium", "low")
 IDENTIFIERS = tuple(f for f in features.IDENTIFIER_FEATURES if f not in ("address", "locality"))
@@ -269,14 +270,18 @@ def accuracy_by_subgroup(con, truth_dir: Path) -> list[dict]:
 
 def measure(ws, run_id: int | None = None, truth_dir: Path | None = None) -> dict:
     """All the identifier-side measures for one linkage run (the latest by default)."""
+    if not ws.links_path.exists():
+        raise LinkageError("no linkage run yet: run bold link first")
     with ws.identifiers(read_only=True) as con:
         ws.attach(con, "links", read_only=True)
         runs = _rows(con, "select * from links.runs order by run_id")
         if not runs:
-            raise ValueError("no linkage run yet: run bold link first")
+            raise LinkageError("no linkage run yet: run bold link first")
         run = next((r for r in runs if r["run_id"] == run_id), None) if run_id else runs[-1]
         if run is None:
-            raise ValueError(f"no linkage run {run_id}; runs are {', '.join(str(r['run_id']) for r in runs)}")
+            raise LinkageError(
+                f"no linkage run {run_id}; runs are {', '.join(str(r['run_id']) for r in runs)}", kind=Kind.NOT_FOUND
+            )
         encoded = _prepare(con, run["run_id"])
         thresholds = json.loads(run["thresholds"])
         result = {

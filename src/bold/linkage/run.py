@@ -45,6 +45,9 @@ create table if not exists pairs (
 """
 
 
+BACKENDS = ("duckdb", "spark")
+
+
 class LinkageError(BoldError):
     """The workspace cannot be linked (nothing ingested, a bad model file, ...)."""
 
@@ -87,6 +90,8 @@ def link_workspace(
     by: str,
 ) -> LinkRun:
     """Link the workspace for ``by``; ``generic`` uses the plain Splink baseline (for benchmarks)."""
+    if backend not in BACKENDS:
+        raise LinkageError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}", kind=Kind.INVALID)
     thresholds = thresholds or model.THRESHOLDS
     started, t0 = now(), time.perf_counter()
     phases: dict[str, float] = {}
@@ -192,8 +197,8 @@ def _backend(backend: str, con):
     """The Splink database API for a backend; for Spark the linkage input is copied into a session."""
     if backend == "duckdb":
         return DuckDBAPI(con)
-    if backend != "spark":
-        raise LinkageError(f"unknown backend {backend!r}; use duckdb or spark", kind=Kind.INVALID)
+    if backend not in BACKENDS:
+        raise LinkageError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}", kind=Kind.INVALID)
     from splink import SparkAPI
 
     from bold.spark import SparkUnavailable, session, to_spark

@@ -17,7 +17,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bold.errors import Invalid
+from bold.errors import Invalid, unreadable
 
 IDENTIFIER_ROLES = (
     "record_id",
@@ -143,7 +143,7 @@ def parse_contract(path: Path) -> Contract:
     try:
         return Contract(**yaml.safe_load(path.read_text()))
     except (OSError, yaml.YAMLError, TypeError) as exc:
-        raise ContractError(f"{path}: cannot read contract: {exc}") from exc
+        raise ContractError(f"{path}: cannot read contract: {unreadable(exc)}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -203,7 +203,7 @@ def load_mapping(path: Path, contract: Contract) -> dict[str, str]:
     try:
         mapping = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{path}: cannot read column mapping: {exc}") from exc
+        raise ContractError(f"{path}: cannot read column mapping: {unreadable(exc)}") from exc
     if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
         raise ContractError(f"{path}: expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'")
     names = {c.name for c in contract.columns}

@@ -3,27 +3,65 @@
 Every change takes the write lock up front (``BEGIN IMMEDIATE``), so two processes never read the same
 state and both act on it; the change and its audit entries commit together or not at all. Opening the
 store applies any migrations it lacks (``bold.store.schema``), inside a transaction of their own.
+
+A writer waits for another to finish for ``BUSY_SECONDS`` (60), or for ``BOLD_BUSY_SECONDS`` if the operator
+sets it (read at each connection), then gives up with a ``Conflict``: the workspace is busy. A
+``governance.db`` that is not a SQLite database (damaged, or replaced by another file) is an ``Invalid``
+naming the file. Both are mapped in one place, ``_store_errors``, so no caller sees a bare ``sqlite3`` error.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from bold.errors import Conflict
+from bold.errors import Conflict, Invalid
 from bold.security.private import owner_only
 from bold.store import schema
 
 if TYPE_CHECKING:
     from bold.workspace import Workspace
 
-BUSY_SECONDS = 60  # how long a writer waits for another to finish before giving up
+BUSY_SECONDS = 60  # how long a writer waits for another to finish before giving up (or BOLD_BUSY_SECONDS)
+BUSY = "the workspace is busy: another BOLD command is writing to it; try again"
+
+
+def busy_seconds() -> float:
+    """How long to wait for another writer: ``BOLD_BUSY_SECONDS`` if set (an operator setting), else 60."""
+    value = os.environ.get("BOLD_BUSY_SECONDS", "").strip()
+    if not value:
+        return BUSY_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise Invalid(f"BOLD_BUSY_SECONDS={value!r}: expected a number of seconds (0 or more)")
+    return seconds
+
+
+@contextmanager
+def _store_errors(ws: Workspace) -> Iterator[None]:
+    """``sqlite3`` errors a person can act on, as one-line ``BoldError``s; any other is a bug and passes."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise Conflict(BUSY) from None
+        raise
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "malformed" in str(exc):
+            raise Invalid(
+                f"{ws.governance_path}: not a BOLD governance store ({exc}); restore the workspace from a backup"
+            ) from None
+        raise
 
 
 def _open(ws: Workspace) -> sqlite3.Connection:
-    db = sqlite3.connect(ws.governance_path, timeout=BUSY_SECONDS, isolation_level=None)
+    db = sqlite3.connect(ws.governance_path, timeout=busy_seconds(), isolation_level=None)
     db.row_factory = sqlite3.Row
     return db
 
@@ -59,7 +97,7 @@ def migrate(db: sqlite3.Connection) -> int:
 @contextmanager
 def connect(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """A connection for reading (each statement sees the latest committed state)."""
-    with owner_only():
+    with owner_only(), _store_errors(ws):
         db = _open(ws)
         try:
             migrate(db)
@@ -101,7 +139,7 @@ def transaction(ws: Workspace) -> Iterator[Transaction]:
     """Take the write lock, yield the transaction, commit (and seal the audit head) or roll back."""
     from bold.store import audit
 
-    with owner_only():  # the store's file and its journal are created owner-only
+    with owner_only(), _store_errors(ws):  # the store's file and its journal are created owner-only
         db = _open(ws)
         try:
             migrate(db)

@@ -83,6 +83,8 @@ def run(
     today: dt.date | None = None,
 ) -> outputs.PendingOutput:
     """Run one study for one project, for the analyst ``by``, and write its results as a pending output."""
+    if backend not in BACKENDS:  # a bad argument, before the project's state is judged
+        raise StudyError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     project = projects.get(ws, project_id)
     extract = None
     try:

@@ -35,6 +35,7 @@ import ibis
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bold.errors import unreadable
 from bold.sources.geography import local_authorities
 from bold.studies.language import Cohort, Extract, StudyError, age_band, financial_year, quarter
 from bold.studies.measures import with_proportion
@@ -174,7 +175,7 @@ def load_spec(path: Path) -> Study:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise StudyError(f"{path}: cannot read the study: {exc}") from exc
+        raise StudyError(f"{path}: cannot read the study: {unreadable(exc)}") from exc
     if not isinstance(data, dict):
         raise StudyError(f"{path}: expected a study (id, title, cohort, outcomes, breakdowns)")
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bold.errors import unreadable
 from bold.synth import calibration as cal
 
 SOURCES = ("prison", "probation", "treatment", "hospital", "deaths", "homelessness", "mental_health")
@@ -89,7 +90,7 @@ def load_corruption_overrides(path: Path) -> dict[str, CorruptionRates]:
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read corruption rates: {exc}") from exc
+        raise ValueError(f"{path}: cannot read corruption rates: {unreadable(exc)}") from exc
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of source to rates")
     merged = _default_corruption()

@@ -1,0 +1,497 @@
+"""Every command, given bad input, fails with one line that says what is wrong, and never a traceback.
+
+The walk lists the whole command tree from the Typer app, so a new command without a row in ``ARGS`` fails
+here. Each command that takes a workspace is run against a missing workspace, a folder that is not one, one
+whose settings or governance store is damaged, a wrong password, an unknown person, no sign-in at all, and a
+store another connection has locked; writes wait for another writer only as long as ``BOLD_BUSY_SECONDS``
+says. Then ``BAD`` is the explicit table of bad arguments, each with the exit code and a fragment of the
+message it must give (the file, row or column, and what was expected). An exit code of 70 (an internal
+error) or 1 (an exception that escaped) is a bug, whatever the message; so is a second line.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from bold.cli import app
+from bold.errors import EXIT_CODES
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "docs" / "examples" / "continuity-of-care.yaml"
+PROJECT = "continuity-of-care"  # submitted by ana in the module's workspace, never approved (red lines)
+
+ADMIN = {"BOLD_USER": "adam", "BOLD_PASSWORD": "a-long-admin-password"}
+PEOPLE = {"ana": "analyst", "grace": "governance", "oscar": "output_checker"}
+MAPPED = set(EXIT_CODES.values())  # 2 invalid, 3 not found, 4 refused, 5 conflict
+INVALID, NOT_FOUND, REFUSED, CONFLICT = 2, 3, 4, 5
+
+
+def as_(name: str) -> dict[str, str]:
+    return {"BOLD_USER": name, "BOLD_PASSWORD": f"a-long-password-for-{name}"}
+
+
+def commands() -> dict[tuple[str, ...], typer.core.TyperCommand]:
+    """Every command a person can run: leaf commands, and groups that run on their own (``bold link``)."""
+    found = {}
+
+    def walk(cmd, path: tuple[str, ...]) -> None:
+        if isinstance(cmd, typer.core.TyperGroup):
+            if path and cmd.invoke_without_command:
+                found[path] = cmd
+            for name, sub in cmd.commands.items():
+                walk(sub, (*path, name))
+        else:
+            found[path] = cmd
+
+    walk(typer.main.get_command(app), ())
+    return found
+
+
+COMMANDS = commands()
+WITH_WORKSPACE = sorted(c for c, cmd in COMMANDS.items() if any(p.name == "workspace" for p in cmd.params))
+
+# Well-formed arguments for every command ({placeholders} are files the fixture makes), and who runs it: with
+# these, only the situation under test (the workspace, the sign-in, the lock) can be what is wrong.
+ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
+    ("synth",): (["--people", "5", "--out", "{tmp}/synth"], {}),
+    ("init",): (["{tmp}/new-ws"], {}),
+    ("status",): ([], {}),
+    ("ingest",): (["{prison_csv}", "--source", "prison"], {}),
+    ("link-files",): (["{people_csv}", "--out", "{tmp}/lf", "--id", "id"], {}),
+    ("encode",): (["{prison_csv}", "--source", "prison", "--secret", "{secret}", "--out", "{tmp}/enc.csv"], {}),
+    ("user", "add"): (["zoe", "--role", "analyst"], {"BOLD_NEW_PASSWORD": "a-long-password-for-zoe"}),
+    ("user", "list"): ([], {}),
+    ("user", "deactivate"): (["oscar"], {}),
+    ("user", "password"): ([], {"BOLD_NEW_PASSWORD": "another-long-password"}),
+    ("optout", "add"): (["{optout_csv}"], {}),
+    ("optout", "count"): ([], {}),
+    ("link",): ([], {}),
+    ("link", "report"): ([], {}),
+    ("project", "submit"): (["{agreement}"], {}),
+    ("project", "approve"): ([PROJECT], as_("grace")),
+    ("project", "refuse"): ([PROJECT, "--reason", "not yet"], as_("grace")),
+    ("project", "amend"): ([PROJECT, "{agreement}"], as_("ana")),
+    ("project", "withdraw"): ([PROJECT], as_("ana")),
+    ("project", "show"): ([PROJECT], {}),
+    ("project", "list"): ([], {}),
+    ("project", "build"): ([PROJECT], {}),
+    ("project", "close"): ([PROJECT], {}),
+    ("study", "list"): ([], {}),
+    ("study", "show"): (["continuity-of-care"], {}),
+    ("study", "run"): ([PROJECT, "continuity-of-care"], as_("ana")),
+    ("outputs", "list"): ([PROJECT], {}),
+    ("outputs", "show"): ([PROJECT, "output-1"], as_("oscar")),
+    ("audit", "verify"): ([], {}),
+    ("audit", "show"): ([], {}),
+    ("register", "build"): ([], {}),
+}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> dict[str, str]:
+    """A workspace made through the command line (adam, and ana, grace and oscar), a project submitted by ana
+    and never approved, and the small files the table names; the placeholders of ``ARGS`` and ``BAD``."""
+    tmp = tmp_path_factory.mktemp("cli-errors")
+    ws = tmp / "ws"
+    made = invoke("init", ws)
+    assert made.exit_code == 0, made.output
+    for name, role in PEOPLE.items():
+        env = {"BOLD_NEW_PASSWORD": as_(name)["BOLD_PASSWORD"]}
+        added = invoke("user", "add", name, "--role", role, "-w", ws, env=env)
+        assert added.exit_code == 0, added.output
+    (tmp / "not-a-workspace").mkdir()
+    (tmp / "bad-settings").mkdir()
+    (tmp / "bad-settings" / "bold.toml").write_text("[workspace\nname = ")
+    files = {
+        "people_csv": "id,forename,surname,date_of_birth\n1,Ann,Lee,1980-01-02\n2,Bob,Ray,1981-03-04\n",
+        "names_csv": "id,forename,surname\n1,Ann,Lee\n2,Bob,Ray\n",
+        "optout_csv": "nhs_number\n9434765919\n",
+        "prison_csv": "BOOKING_ID,SURNAME\n1,LEE\n",
+        "junk_csv": "a,b\n1,2\n",
+        "empty_csv": "",
+        "colon_yaml": ": : :\n",
+        "list_yaml": "- a\n- b\n",
+        "tab_yaml": "id: x\n\tbad: tab\n",
+        "mapping_yaml": "THEIR_ID: NOT_A_COLUMN\n",
+        "junk_json": "{not json",
+    }
+    for name, text in files.items():
+        (tmp / name.replace("_", ".")).write_text(text)
+    (tmp / "binary.csv").write_bytes(b"\x00\xff\xfe" * 100)
+    agreement = yaml.safe_load(EXAMPLE.read_text())
+    (tmp / "agreement.yaml").write_text(yaml.safe_dump(agreement))
+    (tmp / "bad-date.yaml").write_text(yaml.safe_dump({**agreement, "id": "bad-date", "start": "notadate"}))
+    (tmp / "no-title.yaml").write_text(yaml.safe_dump({k: v for k, v in agreement.items() if k != "title"}))
+    (tmp / "other.yaml").write_text(yaml.safe_dump({**agreement, "id": "other-project"}))
+    secret = tmp / "secret"
+    secret.write_text("0" * 64)
+    secret.chmod(0o600)
+    (tmp / "short-secret").write_text("tooshort")
+    (tmp / "short-secret").chmod(0o600)
+    (tmp / "open-secret").write_text("0" * 64)
+    (tmp / "open-secret").chmod(0o644)
+    submitted = invoke("project", "submit", tmp / "agreement.yaml", "-w", ws, env=as_("ana"))
+    assert submitted.exit_code == 0, submitted.output
+    # A copy whose governance store has been replaced by text.
+    damaged = tmp / "damaged-ws"
+    shutil.copytree(ws, damaged)
+    (damaged / "governance.db").write_text("this is not a database\n")
+    places = {"tmp": tmp, "ws": ws, "damaged": damaged, "secret": secret, "agreement": tmp / "agreement.yaml"}
+    places |= {name: tmp / name.replace("_", ".") for name in [*files, "binary_csv"]}
+    return {k: str(v) for k, v in places.items()}
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env={**ADMIN, **(env or {})})
+
+
+def fill(args: list[str], world: dict[str, str]) -> list[str]:
+    return [a.format(**world) for a in args]
+
+
+def assert_one_line_error(result, code: int | None = None, fragment: str | None = None) -> str:
+    """One line, ``error: ...``, a mapped exit code (never 70, an internal error; never 1, an escaped
+    exception); and, if given, this code and this fragment of the message."""
+    where = f"exit {result.exit_code}: {result.output!r}" + (f" ({result.exception!r})" if result.exception else "")
+    assert result.exit_code != 0, where
+    assert "Traceback" not in result.output, where
+    assert result.exit_code in MAPPED, where
+    lines = result.output.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and lines[0][7:].strip(), where
+    if code is not None:
+        assert result.exit_code == code, where
+    if fragment is not None:
+        assert fragment in lines[0], where
+    return lines[0]
+
+
+def test_the_tables_cover_every_command():
+    assert set(ARGS) == set(COMMANDS), "a command without well-formed arguments in ARGS (or one that is gone)"
+    assert {cmd for cmd, *_ in BAD} >= set(COMMANDS) - NOTHING_TO_GET_WRONG, "a command without bad-argument cases"
+    assert ("link",) in COMMANDS and len(WITH_WORKSPACE) >= 25
+
+
+# --- the workspace and the sign-in, for every command that takes a workspace -------------------------------------
+
+SITUATIONS = {
+    "missing workspace": ("/nonexistent/path", {}, NOT_FOUND, "/nonexistent/path is not a BOLD workspace"),
+    "not a workspace": ("{tmp}/not-a-workspace", {}, NOT_FOUND, "not-a-workspace is not a BOLD workspace"),
+    "wrong password": ("{ws}", {"BOLD_PASSWORD": "not-the-password"}, REFUSED, "sign-in failed for '"),
+    "unknown person": ("{ws}", {"BOLD_USER": "nobody"}, REFUSED, "sign-in failed for 'nobody'"),
+    "no sign-in": ("{ws}", {"BOLD_USER": "", "BOLD_PASSWORD": ""}, REFUSED, "set BOLD_USER and BOLD_PASSWORD"),
+    "settings not TOML": ("{tmp}/bad-settings", {}, INVALID, "bad-settings/bold.toml: "),
+    "store not a database": ("{damaged}", {}, INVALID, "governance.db: not a BOLD governance store"),
+}
+
+
+@pytest.mark.parametrize("situation", sorted(SITUATIONS))
+@pytest.mark.parametrize("command", WITH_WORKSPACE, ids=" ".join)
+def test_every_command_fails_in_one_line_on_a_bad_workspace_or_sign_in(world, command, situation):
+    workspace, env, code, fragment = SITUATIONS[situation]
+    args, who = ARGS[command]
+    result = invoke(*command, *fill(args, world), "-w", workspace.format(**world), env={**who, **env})
+    assert_one_line_error(result, code, fragment.format(**world))
+
+
+@contextmanager
+def locked(db_path: str, how: str):
+    """Another connection holds the store: ``immediate`` as a BOLD command that is writing does (others may still
+    read), ``exclusive`` as one that is committing (no one may even read)."""
+    other = sqlite3.connect(db_path, isolation_level=None)
+    other.execute(f"begin {how}")
+    try:
+        yield
+    finally:
+        other.execute("rollback")
+        other.close()
+
+
+BUSY = "the workspace is busy: another BOLD command is writing to it; try again"
+
+
+@pytest.mark.parametrize("command", WITH_WORKSPACE, ids=" ".join)
+def test_every_command_on_a_locked_store_says_the_workspace_is_busy(world, command):
+    args, who = ARGS[command]
+    with locked(f"{world['ws']}/governance.db", "exclusive"):
+        t = time.monotonic()
+        result = invoke(*command, *fill(args, world), "-w", world["ws"], env={**who, "BOLD_BUSY_SECONDS": "0.05"})
+    assert_one_line_error(result, CONFLICT, BUSY)
+    assert time.monotonic() - t < 15  # BOLD_BUSY_SECONDS, not the 60 s default (slack for a loaded machine)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("user", "add"), ("user", "password"), ("project", "submit"), ("project", "withdraw"), ("register", "build")],
+    ids=" ".join,
+)
+def test_a_write_waits_for_another_writer_then_gives_up_in_one_line(world, command):
+    args, who = ARGS[command]
+    if command == ("project", "submit"):
+        args = ["{tmp}/other.yaml"]
+    with locked(f"{world['ws']}/governance.db", "immediate"):
+        t = time.monotonic()
+        result = invoke(*command, *fill(args, world), "-w", world["ws"], env={**who, "BOLD_BUSY_SECONDS": "0.5"})
+        waited = time.monotonic() - t
+    assert_one_line_error(result, CONFLICT, BUSY)
+    assert 0.5 <= waited < 15
+
+
+def test_a_writer_in_another_process_makes_the_workspace_busy(world):
+    holder = textwrap.dedent(
+        f"""
+        import sqlite3, sys, time
+        db = sqlite3.connect({world["ws"] + "/governance.db"!r}, isolation_level=None)
+        db.execute("begin immediate")
+        print("locked", flush=True)
+        sys.stdin.read()  # until the test closes our input
+        """
+    )
+    other = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "locked"
+        env = {**as_("ana"), "BOLD_BUSY_SECONDS": "1"}
+        result = invoke("project", "submit", f"{world['tmp']}/other.yaml", "-w", world["ws"], env=env)
+    finally:
+        other.stdin.close()
+        other.wait(timeout=10)
+    assert_one_line_error(result, CONFLICT, BUSY)
+    assert "other-project" not in invoke("project", "list", "-w", world["ws"]).output  # nothing was half-written
+
+
+def test_a_zone_another_process_holds_makes_the_workspace_busy(world):
+    ws = Path(world["tmp"]) / "zone-held-ws"  # a copy: were the zone not held, this ingest would change it
+    shutil.copytree(world["ws"], ws)
+    holder = f"import duckdb, sys; con = duckdb.connect({str(ws / 'content.duckdb')!r}); print('held', flush=True); "
+    holder += "sys.stdin.read()"
+    other = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert other.stdout.readline().strip() == "held"
+        result = invoke("ingest", world["prison_csv"], "-s", "prison", "-w", ws)
+    finally:
+        other.stdin.close()
+        other.wait(timeout=10)
+    assert_one_line_error(result, CONFLICT, "the workspace is busy: another BOLD command is using content.duckdb")
+
+
+def test_a_workspace_name_is_kept_whatever_its_characters(world):
+    name = 'Ann\'s "north" \\ workspace'  # was written into bold.toml unescaped: an internal error
+    made = invoke("init", f"{world['tmp']}/named-ws", "--name", name)
+    assert made.exit_code == 0, made.output
+    assert f"Workspace {name}" in invoke("status", "-w", f"{world['tmp']}/named-ws").output
+
+
+def test_a_bad_busy_setting_is_one_line(world):
+    result = invoke("user", "list", "-w", world["ws"], env={"BOLD_BUSY_SECONDS": "soon"})
+    assert_one_line_error(result, INVALID, "BOLD_BUSY_SECONDS='soon': expected a number of seconds")
+
+
+# --- bad arguments, command by command ---------------------------------------------------------------------------
+
+W = ("-w", "{ws}")
+BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
+    # command, arguments, who (and other settings), exit code, a fragment of the one-line message
+    (("synth",), ["--people", "5", "-o", "{tmp}/s", "--corruption", "{tmp}/nope.yaml"], {}, INVALID,
+     "nope.yaml: cannot read corruption rates: No such file or directory"),
+    (("synth",), ["--people", "5", "-o", "{tmp}/s", "--corruption", "{colon_yaml}"], {}, INVALID,
+     "colon.yaml: cannot read corruption rates: line 1, column 1: expected <block end>, but found ':'"),
+    (("synth",), ["--people", "5", "-o", "{tmp}/s", "--corruption", "{list_yaml}"], {}, INVALID,
+     "list.yaml: expected a mapping of source to rates"),
+    (("synth",), ["--people", "5", "-o", "{tmp}/s", "--start", "notadate"], {}, INVALID,
+     "--start 'notadate' is not a date; expected YYYY-MM-DD"),
+    (("synth",), ["--people", "5", "-o", "{junk_csv}/out"], {}, INVALID, "cannot write to output folder"),
+    (("init",), ["{ws}"], {}, CONFLICT, "ws is already a workspace"),
+    (("init",), ["{tmp}"], {}, CONFLICT, "is not empty; choose a new folder for the workspace"),
+    (("init",), ["{junk_csv}/ws"], {}, INVALID, "cannot create a workspace in"),
+    (("init",), ["{tmp}/short-ws"], {"BOLD_PASSWORD": "short"}, INVALID, "a password needs at least 12 characters"),
+    (("init",), ["{tmp}/nobody-ws"], {"BOLD_USER": ""}, INVALID, "name the workspace's admin with --admin"),
+    (("ingest",), ["{tmp}/nope.csv", "-s", "prison", *W], {}, INVALID, "nope.csv: no such file"),
+    (("ingest",), ["{junk_csv}", "-s", "pharmacy", *W], {}, INVALID,
+     "unknown source type 'pharmacy'; expected one of deaths, homelessness"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", *W], {}, INVALID,
+     "junk.csv: required column(s) missing: BOOKING_ID"),
+    (("ingest",), ["{empty_csv}", "-s", "prison", *W], {}, INVALID,
+     "empty.csv: the file is empty; expected a header row"),
+    (("ingest",), ["{binary_csv}", "-s", "prison", *W], {}, INVALID, "binary.csv: required column(s) missing"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", "--encoding", "ebcdic", *W], {}, INVALID,
+     "encoding 'ebcdic' is not supported; use one of utf-8, latin-1, utf-16"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", "--mapping", "{tmp}/nope.yaml", *W], {}, INVALID,
+     "nope.yaml: cannot read column mapping: No such file or directory"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", "--mapping", "{colon_yaml}", *W], {}, INVALID,
+     "colon.yaml: cannot read column mapping: line 1, column 1: expected <block end>, but found ':'"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", "--mapping", "{tab_yaml}", *W], {}, INVALID,
+     "tab.yaml: cannot read column mapping: line 2, column 1: found character"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", "--mapping", "{list_yaml}", *W], {}, INVALID,
+     "list.yaml: expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", "--mapping", "{mapping_yaml}", *W], {}, INVALID,
+     "mapping.yaml: NOT_A_COLUMN not in the prison contract"),
+    (("ingest",), ["{junk_csv}", "-s", "prison", *W], as_("ana"), REFUSED, "ana (analyst) may not ingest"),
+    (("link-files",), ["{tmp}/nope.csv", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID, "nope.csv: no such file"),
+    (("link-files",), ["{empty_csv}", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID, "empty.csv: the file is empty"),
+    (("link-files",), ["{binary_csv}", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID,
+     "binary.csv: cannot read the file"),
+    (("link-files",), ["{junk_csv}", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID,
+     "junk.csv: id column 'id' not found; columns are a, b"),
+    (("link-files",), ["{junk_csv}", "-o", "{tmp}/lf", "--id", "a"], {}, INVALID,
+     "junk.csv: no column is named after an identifier role; map them with --map ROLE=COLUMN"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--map", "forename"], {}, INVALID,
+     "--map 'forename': expected ROLE=COLUMN"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--map", "wizard=surname"], {}, INVALID,
+     "unknown role 'wizard'"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--map", "forename=given"], {}, INVALID,
+     "mapped column(s) not found: forename=given"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--model", "{tmp}/nope.json"], {}, INVALID,
+     "nope.json: no such file; give a model.json that bold link-files wrote"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--model", "{junk_json}"], {}, INVALID,
+     "junk.json: cannot use the model"),
+    (("link-files",), ["{people_csv}", "{people_csv}", "{people_csv}", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID,
+     "give one file to deduplicate or two to link"),
+    (("link-files",), ["{people_csv}", "{people_csv}", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID,
+     "2 id(s) appear in both files; ids must be unique across the two files"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--threshold", "2"], {}, INVALID,
+     "--threshold 2.0: expected a match probability from 0 to 1"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--pairs-threshold", "1"], {}, INVALID,
+     "--pairs-threshold 1.0: expected a match probability from 0 to below 1"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--date-format", "%Q"], {}, INVALID,
+     "--date-format '%Q': Invalid Input Error: Failed to parse format specifier %Q"),
+    (("link-files",), ["{people_csv}", "-o", "{tmp}/lf", "--id", "id", "--date-format", "%d/%m/%Y"], {}, INVALID,
+     "people.csv: no value of date_of_birth is a date in --date-format '%d/%m/%Y'"),
+    (("link-files",), ["{names_csv}", "-o", "{tmp}/lf", "--id", "id"], {}, INVALID,
+     "too few identifiers to train a model: the files need values for one of nhs_number; pnc_id"),
+    (("encode",), ["{prison_csv}", "-s", "prison", "--secret", "{tmp}/nope", "-o", "{tmp}/e.csv"], {}, INVALID,
+     "nope: no such secret; create one with --new-secret"),
+    (("encode",), ["{prison_csv}", "-s", "prison", "--secret", "{secret}", "--new-secret", "-o", "{tmp}/e.csv"], {},
+     CONFLICT, "secret already exists; drop --new-secret to use it"),
+    (("encode",), ["{prison_csv}", "-s", "prison", "--secret", "{tmp}/short-secret", "-o", "{tmp}/e.csv"], {},
+     INVALID, "short-secret: the secret is too short (at least 32 characters)"),
+    (("encode",), ["{prison_csv}", "-s", "prison", "--secret", "{tmp}/open-secret", "-o", "{tmp}/e.csv"], {},
+     INVALID, "open-secret is readable by others (mode 644); run: chmod 600"),
+    (("encode",), ["{tmp}/nope.csv", "-s", "prison", "--secret", "{secret}", "-o", "{tmp}/e.csv"], {}, INVALID,
+     "nope.csv: No such file or directory"),
+    (("encode",), ["{prison_csv}", "-s", "pharmacy", "--secret", "{secret}", "-o", "{tmp}/e.csv"], {}, INVALID,
+     "unknown source type 'pharmacy'"),
+    (("encode",), ["{junk_csv}", "-s", "prison", "--secret", "{secret}", "-o", "{tmp}/e.csv"], {}, INVALID,
+     "junk.csv: required column(s) missing: BOOKING_ID"),
+    (("encode",), ["{prison_csv}", "-s", "prison", "--secret", "{secret}", "-o", "{tmp}/e.csv", "--mapping",
+                   "{colon_yaml}"], {}, INVALID, "colon.yaml: cannot read column mapping: line 1, column 1"),
+    (("encode",), ["{prison_csv}", "-s", "prison", "--secret", "{secret}", "-o", "{tmp}/e.csv", "--encoding",
+                   "ebcdic"], {}, INVALID, "encoding 'ebcdic' is not supported"),
+    (("user", "add"), ["zoe", "--role", "wizard", *W], {"BOLD_NEW_PASSWORD": "a-long-password-for-zoe"}, INVALID,
+     "unknown role(s) wizard; roles are custodian, linker"),
+    (("user", "add"), ["zoe", "--role", "analyst", *W], {"BOLD_NEW_PASSWORD": "short"}, INVALID,
+     "a password needs at least 12 characters"),
+    (("user", "add"), ["zoe", "--role", "analyst", *W], {}, INVALID,
+     "set BOLD_NEW_PASSWORD for zoe (no terminal to ask on)"),
+    (("user", "add"), ["ana", "--role", "analyst", *W], {"BOLD_NEW_PASSWORD": "a-long-password-for-ana"}, CONFLICT,
+     "ana already exists"),
+    (("user", "add"), ["zoe lee", "--role", "analyst", *W], {"BOLD_NEW_PASSWORD": "a-long-password-for-zoe"},
+     INVALID, "'zoe lee' is not a user name"),
+    (("user", "add"), ["zoe", "--role", "analyst", *W], {**as_("ana"), "BOLD_NEW_PASSWORD": "a-long-password"},
+     REFUSED, "ana (analyst) may not user add; this needs one of: admin"),
+    (("user", "list"), [*W], as_("ana"), REFUSED, "ana (analyst) may not user list"),
+    (("user", "deactivate"), ["nobody", *W], {}, NOT_FOUND, "no person 'nobody'"),
+    (("user", "deactivate"), ["adam", *W], {}, REFUSED, "you cannot deactivate yourself"),
+    (("user", "password"), [*W], {"BOLD_NEW_PASSWORD": "short"}, INVALID, "a password needs at least 12 characters"),
+    (("user", "password"), [*W], {}, INVALID, "set BOLD_NEW_PASSWORD for adam"),
+    (("optout", "add"), ["{tmp}/nope.csv", *W], {}, INVALID, "nope.csv: no such file"),
+    (("optout", "add"), ["{junk_csv}", *W], {}, INVALID,
+     "junk.csv: expected a column nhs_number, or columns forename, surname, date_of_birth"),
+    (("optout", "add"), ["{binary_csv}", *W], {}, INVALID, "binary.csv: cannot read opt-out file"),
+    (("optout", "count"), [*W], as_("ana"), REFUSED, "ana (analyst) may not optout count"),
+    (("link",), [*W], {}, CONFLICT, "nothing to link: ingest some sources first (bold ingest)"),
+    (("link",), ["--backend", "bogus", *W], {}, INVALID, "unknown backend 'bogus'; use duckdb or spark"),
+    (("link",), [*W], as_("ana"), REFUSED, "ana (analyst) may not link"),
+    (("link", "report"), [*W], {}, CONFLICT, "no linkage run yet: run bold link first"),
+    (("link", "report"), ["--run", "7", *W], {}, CONFLICT, "no linkage run yet: run bold link first"),
+    (("link", "report"), ["--truth", "{tmp}/nope", *W], {}, INVALID, "no records.parquet there"),
+    (("project", "submit"), ["{tmp}/nope.yaml", *W], {}, INVALID,
+     "nope.yaml: cannot read the agreement: No such file or directory"),
+    (("project", "submit"), ["{tmp}", *W], {}, INVALID, "cannot read the agreement: Is a directory"),
+    (("project", "submit"), ["{colon_yaml}", *W], {}, INVALID,
+     "colon.yaml: cannot read the agreement: line 1, column 1: expected <block end>, but found ':'"),
+    (("project", "submit"), ["{tab_yaml}", *W], {}, INVALID, "tab.yaml: cannot read the agreement: line 2, column 1"),
+    (("project", "submit"), ["{list_yaml}", *W], {}, INVALID,
+     "list.yaml: expected the fields of a data sharing agreement"),
+    (("project", "submit"), ["{empty_csv}", *W], {}, INVALID, "expected the fields of a data sharing agreement"),
+    (("project", "submit"), ["{tmp}/bad-date.yaml", *W], {}, INVALID,
+     "bad-date.yaml: start: Input should be a valid date"),
+    (("project", "submit"), ["{tmp}/no-title.yaml", *W], {}, INVALID, "no-title.yaml: title: Field required"),
+    (("project", "submit"), ["{agreement}", *W], {}, CONFLICT, f"project '{PROJECT}' already exists"),
+    (("project", "approve"), ["nope", *W], as_("grace"), NOT_FOUND, "no project 'nope'"),
+    (("project", "approve"), [PROJECT, *W], as_("grace"), REFUSED, "crosses red lines and cannot be approved"),
+    (("project", "approve"), [PROJECT, *W], {}, REFUSED, "adam (admin) may not project approve"),
+    (("project", "refuse"), ["nope", "--reason", "no", *W], as_("grace"), NOT_FOUND, "no project 'nope'"),
+    (("project", "amend"), ["nope", "{agreement}", *W], as_("ana"), INVALID,
+     f"agreement.yaml is the agreement of '{PROJECT}', not 'nope'"),
+    (("project", "amend"), [PROJECT, "{colon_yaml}", *W], as_("ana"), INVALID, "colon.yaml: cannot read the agreement"),
+    (("project", "withdraw"), ["nope", *W], as_("ana"), NOT_FOUND, "no project 'nope'"),
+    (("project", "show"), ["nope", *W], {}, NOT_FOUND, "no project 'nope'"),
+    (("project", "build"), ["nope", *W], {}, NOT_FOUND, "no project 'nope'"),
+    (("project", "build"), [PROJECT, *W], {}, CONFLICT, f"project {PROJECT} is not approved"),
+    (("project", "close"), ["nope", *W], as_("grace"), NOT_FOUND, "no project 'nope'"),
+    (("study", "show"), ["nope", *W], {}, NOT_FOUND, "no study 'nope'; see bold study list"),
+    (("study", "show"), ["{tmp}/nope.yaml", *W], {}, INVALID,
+     "nope.yaml: cannot read the study: No such file or directory"),
+    (("study", "show"), ["{colon_yaml}", *W], {}, INVALID, "colon.yaml: cannot read the study: line 1, column 1"),
+    (("study", "show"), ["{list_yaml}", *W], {}, INVALID, "list.yaml: expected a study"),
+    (("study", "run"), ["nope", "continuity-of-care", *W], as_("ana"), NOT_FOUND, "no project 'nope'"),
+    (("study", "run"), [PROJECT, "nope", *W], as_("ana"), NOT_FOUND, "no study 'nope'"),
+    (("study", "run"), [PROJECT, "continuity-of-care", "--param", "x", *W], as_("ana"), INVALID,
+     "--param 'x': expected name=value"),
+    (("study", "run"), [PROJECT, "all", "--param", "x=1", *W], as_("ana"), INVALID,
+     "--param applies to one study"),
+    (("study", "run"), ["nope", "all", *W], as_("ana"), NOT_FOUND, "no project 'nope'"),
+    (("study", "run"), [PROJECT, "continuity-of-care", *W], as_("ana"), CONFLICT, "not approved"),
+    (("study", "run"), [PROJECT, "continuity-of-care", "--backend", "bogus", *W], as_("ana"), INVALID,
+     "unknown backend 'bogus'"),
+    (("study", "run"), [PROJECT, "continuity-of-care", *W], {}, REFUSED, "adam (admin) may not study run"),
+    (("outputs", "list"), ["nope", *W], {}, NOT_FOUND, "no project 'nope'"),
+    (("outputs", "show"), ["nope", "output-1", *W], as_("oscar"), NOT_FOUND, "no project 'nope'"),
+    (("outputs", "show"), [PROJECT, "nope", *W], as_("oscar"), NOT_FOUND, f"project {PROJECT} has no output 'nope'"),
+    (("outputs", "show"), [PROJECT, "nope", *W], {}, REFUSED, "adam (admin) may not outputs show"),
+    (("audit", "verify"), [*W], as_("ana"), REFUSED, "ana (analyst) may not audit verify"),
+    (("audit", "show"), ["--since", "notadate", *W], {}, INVALID, "--since 'notadate' is not a date; expected YYYY-MM-DD"),
+    (("audit", "show"), ["--limit", "0", *W], {}, INVALID, "--limit 0: expected at least 1"),
+    (("register", "build"), ["-o", "{junk_csv}/site", *W], {}, INVALID, "junk.csv/site: Not a directory"),
+]  # fmt: skip
+NOTHING_TO_GET_WRONG = {("status",), ("project", "list"), ("study", "list")}  # no argument but the workspace
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "env", "code", "fragment"), BAD, ids=[f"{' '.join(c)}: {m[:40]}" for c, _, _, _, m in BAD]
+)
+def test_bad_arguments_give_one_line_that_says_what_is_wrong(world, command, args, env, code, fragment):
+    result = invoke(*command, *fill(args, world), env=env)
+    assert_one_line_error(result, code, fragment.format(**world))
+
+
+USAGE = [
+    ["ingest", "-s", "prison"],  # no file
+    ["project", "approve"],  # no project
+    ["user", "add", "zoe"],  # no --role
+    ["synth", "--out", "x"],  # no --people
+    ["link-files", "a.csv", "--id", "id"],  # no --out
+    ["audit", "show", "--limit", "many"],  # not a number
+    ["link", "report", "--run", "latest"],
+    ["project", "frobnicate"],  # no such command
+]
+
+
+@pytest.mark.parametrize("args", USAGE, ids=" ".join)
+def test_usage_errors_exit_2_without_a_traceback(args):
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
