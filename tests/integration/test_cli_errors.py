@@ -274,8 +274,8 @@ def test_a_writer_in_another_process_makes_the_workspace_busy(world):
 def test_a_zone_another_process_holds_makes_the_workspace_busy(world):
     ws = Path(world["tmp"]) / "zone-held-ws"  # a copy: were the zone not held, this ingest would change it
     shutil.copytree(world["ws"], ws)
-    holder = f"import duckdb, sys; con = duckdb.connect({str(ws / 'content.duckdb')!r}); print('held', flush=True); "
-    holder += "sys.stdin.read()"
+    holder = "import duckdb, sys; from bold.workspace import Workspace; con = duckdb.connect(); "
+    holder += f"Workspace({str(ws)!r}).attach(con, 'content'); print('held', flush=True); sys.stdin.read()"
     other = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert other.stdout.readline().strip() == "held"
