@@ -8,6 +8,12 @@ project-specific pseudonym, ``HMAC(project key, person_key)``, so two projects' 
 Closing deletes the extract and the project key, so the pseudonyms can never be recomputed; released
 outputs and the audit chain are kept.
 
+Crash safety (docs/security.md): a build holds the project's build lock (``build.lock``, released by the
+system even on a kill), writes the extract to ``extract.duckdb.partial`` and renames it into place inside the
+store transaction that records the build, just before it commits; the next build removes any partial file
+left by a killed one. The extract is thus either the previous one or the complete new one, never half-built.
+Only rows of committed ingest batches are extracted.
+
 Rules of separation of duties that depend on the record (the submitter may not decide on their own
 project; only its team may amend or withdraw it) are kept here, so no caller can skip them; which roles
 may attempt each move is the actions' check (``bold.governance.permissions``).
@@ -16,19 +22,23 @@ may attempt each move is the actions' check (``bold.governance.permissions``).
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import secrets
 import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from bold import keyed, store
+from bold import faults, keyed, store
 from bold.errors import BoldError, Kind
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.governance.lifecycle import PROJECT, ProjectState
-from bold.ingest.rules import q
+from bold.ingest.pipeline import committed_batches
+from bold.ingest.rules import committed_sql, q
 from bold.security import encryption
 from bold.security.private import private_dir, write_private
 from bold.sources import load_contract
@@ -303,21 +313,51 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
     if not ws.links_path.exists():
         raise ProjectError("no linkage yet: run bold link before building a project")
     key = _project_key(ws, project_id, create=True)
-    level = project.agreement.linkage_threshold
     folder = private_dir(project_dir(ws, project_id))
-    target = folder / "extract.duckdb"  # made by DuckDB under the connection's owner-only umask
-    target.unlink(missing_ok=True)
+    with _build_lock(folder, project_id):
+        return _build(ws, project, key, sources, folder, by)
+
+
+@contextmanager
+def _build_lock(folder: Path, project_id: str):
+    """One build of a project at a time; the system releases the lock when the process ends, even on a kill."""
+    fd = os.open(folder / "build.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ProjectError(f"project {project_id} is being built by someone else; try again when done") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _remove_partial(partial: Path) -> None:
+    for path in (partial, partial.with_name(partial.name + ".wal")):
+        path.unlink(missing_ok=True)
+
+
+def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder: Path, by: str) -> Path:
+    project_id = project.id
+    level = project.agreement.linkage_threshold
+    target = folder / "extract.duckdb"
+    partial = folder / "extract.duckdb.partial"  # made by DuckDB under the connection's owner-only umask
+    _remove_partial(partial)  # left by a build killed midway (we hold the build lock: nobody is writing it)
+    committed = committed_batches(ws)  # rows of an ingest killed before it committed are not extracted
     try:
         with ws.content(read_only=True) as con:
             ws.attach(con, "links", read_only=True)
-            encryption.attach(con, target, "extract", extract_key(ws, project_id))
+            encryption.attach(con, partial, "extract", extract_key(ws, project_id))
             run_id = con.execute("select max(run_id) from links.runs").fetchone()[0]
+            if run_id is None:
+                raise ProjectError("no linkage yet: run bold link before building a project")
             # Every record must have a person in the run, or the inner join below would drop it unseen.
             unlinked = [
                 d
                 for d in sources
                 if con.execute(
-                    f"""select count(*) from content.{d} c where not exists (select 1 from links.record_person r
+                    f"""select count(*) from content.{d} c where {committed_sql(committed, d, "c.batch_id")}
+                        and not exists (select 1 from links.record_person r
                         where r.run_id = {int(run_id)} and r.record_key = c.record_key)"""
                 ).fetchone()[0]
             ]
@@ -351,26 +391,35 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
                 )
                 con.execute(
                     f"""create table extract.{dataset} as select p.person_id, {cols}
-                        from content.{dataset} c join pseudonyms p using (record_key)"""
+                        from content.{dataset} c join pseudonyms p using (record_key)
+                        where {committed_sql(committed, dataset, "c.batch_id")}"""
                 )
+                faults.point("build:partial")
             con.execute(
                 "create table extract.about as select ? as project, ? as built_at, ? as linkage_run, ? as threshold",
                 [project_id, now(), run_id, level],
             )
     except Exception:
-        target.unlink(missing_ok=True)  # never leave a half-built extract behind
+        _remove_partial(partial)  # never leave a half-built extract behind
         raise
-    with store.transaction(ws) as tx:  # the project may have changed while the extract was written
-        if _read(tx.db, project_id).status != ProjectState.APPROVED:
-            target.unlink(missing_ok=True)
-            raise ProjectError(f"project {project_id} changed while its extract was built; nothing kept")
-        tx.execute("update projects set built_at = ? where id = ?", (now(), project_id))
-        tx.audit(
-            by,
-            "project built",
-            project_id,
-            {"linkage_run": run_id, "threshold": level, "datasets": sorted(project.agreement.datasets)},
-        )
+    try:
+        with store.transaction(ws) as tx:  # the project may have changed while the extract was written
+            if _read(tx.db, project_id).status != ProjectState.APPROVED:
+                raise ProjectError(f"project {project_id} changed while its extract was built; nothing kept")
+            tx.execute("update projects set built_at = ? where id = ?", (now(), project_id))
+            tx.audit(
+                by,
+                "project built",
+                project_id,
+                {"linkage_run": run_id, "threshold": level, "datasets": sorted(project.agreement.datasets)},
+            )
+            faults.point("build:before-rename")
+            # Renamed under the store's write lock, so a close or amend cannot slip in between; the commit
+            # follows at once (a kill in that instant leaves a complete extract whose build is not recorded).
+            os.replace(partial, target)
+            faults.point("build:after-rename")
+    finally:
+        _remove_partial(partial)
     return target
 
 

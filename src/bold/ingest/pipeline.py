@@ -4,6 +4,13 @@ Every row read ends in exactly one place: accepted (identifiers zone + content z
 a random ``record_key``), quarantined (with a reason per row), or opted out (counted, never stored).
 The counts are checked to add up before anything is committed, and are recorded with the batch's
 provenance in the governance store. The same file twice adds nothing.
+
+Crash safety (docs/security.md): DuckDB cannot commit the two zones and SQLite cannot commit with them, so a
+batch's zone rows carry its ``batch_id`` and count only once its row in ``batches`` is committed, which is the
+last write. A batch killed before that leaves rows under an uncommitted ``batch_id``: every ingest first
+deletes them (``sweep``, audited as ``ingest recovered``), and linkage and project builds read only the rows
+of committed batches (``committed_batches``), so nothing half-written is ever linked, counted as a duplicate
+or extracted.
 """
 
 from __future__ import annotations
@@ -14,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bold import store
+from bold import faults, store
 from bold.errors import Kind
 from bold.ingest import optout
 from bold.ingest.reader import IngestError, read, sha256
 from bold.ingest.rules import (
     MACROS,
     cleaned,
+    committed_sql,
     content_columns,
     identifier_columns,
     issues_sql,
@@ -125,6 +133,7 @@ def ingest(
     entries = optout.register(ws)
     with ws.ingest_session() as con:
         con.execute(MACROS)
+        sweep(ws, con, by=by)  # rows of a batch killed before it committed would look like duplicates
         progress("reading")
         result = read(con, path, contract, mapping or {}, encoding, extra=(ISSUES_COLUMN,) if encoded else ())
         if result.extra:
@@ -199,62 +208,129 @@ def ingest(
             )
 
         progress("writing zones")
-        with store.transaction(ws) as tx:  # the batch, its rows in both zones and its audit entry, together
-            if tx.execute("select 1 from batches where source = ? and file_sha256 = ?", (source, file_hash)).fetchone():
-                raise IngestError(f"{path}: ingested by someone else meanwhile; nothing added", kind=Kind.CONFLICT)
-            cur = tx.execute(
-                """insert into batches (source, name, file_name, file_sha256, file_format, contract_version,
-                       rows_read, rows_accepted, rows_quarantined, rows_opted_out, quarantine_file, actor,
-                       started_at, finished_at)
-                   values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    source,
-                    name,
-                    path.name,
-                    file_hash,
-                    result.file_format,
-                    contract.version,
-                    report.rows_read,
-                    report.accepted,
-                    report.quarantined,
-                    report.opted_out,
-                    str(report.quarantine_file.relative_to(ws.root)) if report.quarantine_file else None,
-                    by,
-                    started,
-                    now(),
-                ),
-            )
-            report.batch_id = cur.lastrowid
-            id_cols = ", ".join(q(c) for c, _ in identifier_columns(contract))
-            content_cols = ", ".join(q(c) for c, _ in content_columns(contract))
-            con.execute(
-                f"insert into identifiers.{source} select record_key, {report.batch_id}, {id_cols} from accepted"
-            )
-            try:
-                con.execute(
-                    f"insert into content.{source} by name "
-                    f"select record_key, {report.batch_id} as batch_id, {content_cols} from accepted"
-                )
-            except Exception:  # DuckDB cannot write two databases in one transaction: undo by hand
-                con.execute(f"delete from identifiers.{source} where batch_id = {report.batch_id}")
-                raise
-            tx.audit(
-                by,
-                "ingest",
-                f"{source}/{name}",
-                {
-                    "batch_id": report.batch_id,
-                    "file": path.name,
-                    "file_sha256": file_hash,
-                    "contract_version": contract.version,
-                    "encoded": encoded,
-                    "rows_read": report.rows_read,
-                    "accepted": report.accepted,
-                    "quarantined": report.quarantined,
-                    "opted_out": report.opted_out,
-                },
-            )
+        try:
+            _write_batch(ws, con, contract, report, path, file_hash, result.file_format, started, encoded, by)
+        except BaseException:
+            # A failure after the zone writes (the audit key unreadable, a full disk at commit...) must not
+            # leave their rows: remove them now unless the batch did commit; a kill is left to ``sweep``.
+            if report.batch_id is not None and not _committed(ws, report.batch_id):
+                _delete_batch_rows(con, source, report.batch_id)
+            raise
     return report
+
+
+def _write_batch(ws, con, contract, report, path, file_hash, file_format, started, encoded, by) -> None:
+    """The batch row, its rows in both zones and its audit entry; the batch row commits last of all."""
+    source, name = contract.source, report.batch
+    with store.transaction(ws) as tx:
+        if tx.execute("select 1 from batches where source = ? and file_sha256 = ?", (source, file_hash)).fetchone():
+            raise IngestError(f"{path}: ingested by someone else meanwhile; nothing added", kind=Kind.CONFLICT)
+        cur = tx.execute(
+            """insert into batches (source, name, file_name, file_sha256, file_format, contract_version,
+                   rows_read, rows_accepted, rows_quarantined, rows_opted_out, quarantine_file, actor,
+                   started_at, finished_at)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                source,
+                name,
+                path.name,
+                file_hash,
+                file_format,
+                contract.version,
+                report.rows_read,
+                report.accepted,
+                report.quarantined,
+                report.opted_out,
+                str(report.quarantine_file.relative_to(ws.root)) if report.quarantine_file else None,
+                by,
+                started,
+                now(),
+            ),
+        )
+        report.batch_id = cur.lastrowid
+        id_cols = ", ".join(q(c) for c, _ in identifier_columns(contract))
+        content_cols = ", ".join(q(c) for c, _ in content_columns(contract))
+        con.execute(f"insert into identifiers.{source} select record_key, {report.batch_id}, {id_cols} from accepted")
+        faults.point("ingest:after-identifiers")
+        con.execute(
+            f"insert into content.{source} by name "
+            f"select record_key, {report.batch_id} as batch_id, {content_cols} from accepted"
+        )
+        faults.point("ingest:after-content")
+        tx.audit(
+            by,
+            "ingest",
+            f"{source}/{name}",
+            {
+                "batch_id": report.batch_id,
+                "file": path.name,
+                "file_sha256": file_hash,
+                "contract_version": contract.version,
+                "encoded": encoded,
+                "rows_read": report.rows_read,
+                "accepted": report.accepted,
+                "quarantined": report.quarantined,
+                "opted_out": report.opted_out,
+            },
+        )
+        faults.point("ingest:before-commit")
+
+
+def _committed(ws: Workspace, batch_id: int) -> bool:
+    with store.connect(ws) as db:
+        return db.execute("select 1 from batches where batch_id = ?", (batch_id,)).fetchone() is not None
+
+
+def _delete_batch_rows(con, source: str, batch_id: int) -> None:
+    for zone in ("identifiers", "content"):
+        con.execute(f"delete from {zone}.{source} where batch_id = {int(batch_id)}")
+
+
+def committed_batches(ws: Workspace) -> dict[str, list[int]]:
+    """The committed batch ids of each source: the only zone rows that count (see the module's docstring)."""
+    with store.connect(ws) as db:
+        rows = db.execute("select source, batch_id from batches order by batch_id").fetchall()
+    found: dict[str, list[int]] = {}
+    for source, batch_id in rows:
+        found.setdefault(source, []).append(batch_id)
+    return found
+
+
+def sweep(ws: Workspace, con, *, by: str) -> dict:
+    """Delete zone rows and quarantine files of batches that never committed (an ingest killed midway).
+
+    Run at the start of every ingest, in its session: it holds both zones' write locks, so no other ingest
+    is between its zone writes and its commit, and every uncommitted ``batch_id`` is dead. The recovery is
+    audited (``ingest recovered``, with the rows removed per zone and source) before the rows are deleted,
+    so a kill during the sweep is reported again, never lost. Returns what was (or would be) removed."""
+    committed = committed_batches(ws)
+    with store.connect(ws) as db:
+        kept_files = {r[0] for r in db.execute("select quarantine_file from batches where quarantine_file is not null")}
+    tables = con.execute(
+        "select database_name, table_name from duckdb_tables() where database_name in ('identifiers', 'content')"
+    ).fetchall()
+    orphans: dict[str, dict[str, int]] = {}
+    for zone, source in tables:
+        n = con.execute(f"select count(*) from {zone}.{source} where not ({committed_sql(committed, source)})")
+        n = n.fetchone()[0]
+        if n:
+            orphans.setdefault(zone, {})[source] = n
+    stray = sorted(
+        f for f in (ws.root / "quarantine").glob("*/*.parquet") if str(f.relative_to(ws.root)) not in kept_files
+    )
+    if not orphans and not stray:
+        return {}
+    found = {**orphans, "quarantine_files": [str(f.relative_to(ws.root)) for f in stray]}
+    store.audit.record(ws, "ingest recovered", "zones", found, by=by)
+    for zone, sources in orphans.items():
+        for source in sources:
+            con.execute(f"delete from {zone}.{source} where not ({committed_sql(committed, source)})")
+    for zone, source in tables:  # a source whose first batch never committed: its table's shape is not yet set
+        if source not in committed:
+            con.execute(f"drop table if exists {zone}.{source}")
+    for f in stray:
+        f.unlink(missing_ok=True)
+    return found
 
 
 def _check_same_mode(con, contract: Contract, encoded: bool) -> None:

@@ -276,3 +276,11 @@ def content_columns(contract: Contract) -> list[tuple[str, str]]:
             expr = x
         out.append((col.field, expr))
     return out
+
+
+def committed_sql(committed: dict[str, list[int]] | None, source: str, column: str = "batch_id") -> str:
+    """A SQL condition keeping the rows of ``source``'s committed batches (``true`` when not given)."""
+    if committed is None:
+        return "true"
+    ids = committed.get(source, [])
+    return f"{column} in ({', '.join(str(int(i)) for i in ids)})" if ids else "false"

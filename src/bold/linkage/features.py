@@ -13,7 +13,7 @@ import importlib.resources
 
 import duckdb
 
-from bold.ingest.rules import MACROS, q, sql_text
+from bold.ingest.rules import MACROS, committed_sql, q, sql_text
 from bold.sources import IDENTIFIER_ROLES, load_contract
 
 FEATURES = (
@@ -77,8 +77,8 @@ def _derive(select: str) -> str:
     """
 
 
-def _source_select(source: str) -> str:
-    """SELECT of FEATURES from one source's identifiers table."""
+def _source_select(source: str, committed: dict[str, list[int]] | None = None) -> str:
+    """SELECT of FEATURES from one source's identifiers table (only committed batches' rows, when given)."""
     contract = load_contract(source)
     roles = {c.role for c in contract.identifiers}
     person_id = next((r for r in SOURCE_PERSON_ID_ROLES if r in roles), None)
@@ -103,14 +103,21 @@ def _source_select(source: str) -> str:
                {col("nhs_number")} as nhs_number, {col("pnc_id")} as pnc_id, {col("ni_number")} as ni_number,
                {f"{sql_text(source + ':')} || {person_id}" if person_id else "null::varchar"} as source_person_id,
                null::varchar as address, null::varchar as locality
-        from identifiers.{source}
+        from identifiers.{source} where {committed_sql(committed, source)}
     """
 
 
-def workspace_input(con: duckdb.DuckDBPyConnection, sources: list[str], table: str = "linkage_input") -> int:
-    """Build ``table`` from the identifiers zone tables of ``sources``; returns its row count."""
+def workspace_input(
+    con: duckdb.DuckDBPyConnection,
+    sources: list[str],
+    table: str = "linkage_input",
+    committed: dict[str, list[int]] | None = None,
+) -> int:
+    """Build ``table`` from the identifiers zone tables of ``sources``; returns its row count. ``committed``:
+    the batch ids to read per source (``bold.ingest.pipeline.committed_batches``), so that the rows of an
+    ingest killed before it committed are never linked."""
     register_nicknames(con)
-    union = "\nunion all\n".join(_source_select(s) for s in sources)
+    union = "\nunion all\n".join(_source_select(s, committed) for s in sources)
     con.execute(f"create or replace table {table} as {_derive(union)}")
     return con.execute(f"select count(*) from {table}").fetchone()[0]
 
@@ -191,7 +198,7 @@ def is_encoded(con: duckdb.DuckDBPyConnection, source: str) -> bool:
     return any(c.endswith("_bf") for c in cols)
 
 
-def _encoded_select(con, source: str) -> str:
+def _encoded_select(con, source: str, committed: dict[str, list[int]] | None = None) -> str:
     cols = {c for (c,) in con.execute(f"select column_name from (describe identifiers.{source})").fetchall()}
     person_id = next((f"{r}_bf" for r in SOURCE_PERSON_ID_ROLES if f"{r}_bf" in cols), None)
 
@@ -203,13 +210,18 @@ def _encoded_select(con, source: str) -> str:
     features = ", ".join(f"{col(f)} as {f}_bf" for f in ENCODED_FEATURES)
     return (
         f"select record_key::varchar as unique_id, {sql_text(source)} as source_dataset, {features} "
-        f"from identifiers.{source}"
+        f"from identifiers.{source} where {committed_sql(committed, source)}"
     )
 
 
-def workspace_input_encoded(con: duckdb.DuckDBPyConnection, sources: list[str], table: str = "linkage_input") -> int:
+def workspace_input_encoded(
+    con: duckdb.DuckDBPyConnection,
+    sources: list[str],
+    table: str = "linkage_input",
+    committed: dict[str, list[int]] | None = None,
+) -> int:
     """The linkage input in the privacy-preserving mode: Bloom filters only, no plaintext at all."""
-    union = "\nunion all\n".join(_encoded_select(con, s) for s in sources)
+    union = "\nunion all\n".join(_encoded_select(con, s, committed) for s in sources)
     con.execute(f"create or replace table {table} as {union}")
     return con.execute(f"select count(*) from {table}").fetchone()[0]
 

@@ -6,6 +6,13 @@ people at three thresholds kept side by side (high, medium, low), as BOLD's own 
 Results go to ``links.duckdb``: ``record_person`` maps each ``record_key`` to a ``person_key`` per
 threshold, ``pairs`` keeps scored pairs, and ``runs`` records each linkage run. Person keys are
 random, so nothing about a person can be read from one.
+
+Crash safety (docs/security.md): a run's rows and its ``runs`` row are written in one DuckDB transaction on
+``links.duckdb``, so a run killed midway leaves nothing; rows under a run id missing from ``runs`` (left by
+older code) are deleted by the next run, in its transaction, and readers take runs from ``runs`` only. The
+audit entry follows the commit while ``links.duckdb`` is still held; a run committed but never audited
+(killed in between) is audited as ``linkage run recovered`` by the next run. Only the rows of committed
+ingest batches are linked.
 """
 
 from __future__ import annotations
@@ -20,8 +27,9 @@ from pathlib import Path
 import duckdb
 from splink import DuckDBAPI, Linker
 
-from bold import store
+from bold import faults, store
 from bold.errors import BoldError, Kind
+from bold.ingest.pipeline import committed_batches
 from bold.linkage import features, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
@@ -65,6 +73,7 @@ class LinkRun:
     trained: bool = True
     phases: dict[str, float] = field(default_factory=dict)
     encoded: bool = False
+    recovered: dict[str, int] = field(default_factory=dict)  # rows of unfinished runs deleted, per table
 
 
 def model_path(ws: Workspace) -> Path:
@@ -96,8 +105,9 @@ def link_workspace(
     started, t0 = now(), time.perf_counter()
     phases: dict[str, float] = {}
     saved = model_path(ws)
+    committed = committed_batches(ws)  # rows of an ingest killed before it committed are never linked
     with ws.identifiers(read_only=True) as con:
-        sources = stored_sources(con)
+        sources = [s for s in stored_sources(con) if s in committed]
         if not sources:
             raise LinkageError("nothing to link: ingest some sources first (bold ingest)")
         progress("preparing identifiers")
@@ -113,7 +123,9 @@ def link_workspace(
             raise LinkageError("the plain baseline compares plaintext; it cannot run on encoded identifiers")
         if encoded and backend != "duckdb":
             raise LinkageError("encoded identifiers are compared with DuckDB bit functions; use the duckdb backend")
-        records = (features.workspace_input_encoded if encoded else features.workspace_input)(con, sources)
+        records = (features.workspace_input_encoded if encoded else features.workspace_input)(
+            con, sources, committed=committed
+        )
         columns = model.present_columns(con, "linkage_input")
         phases["prepare"] = time.perf_counter() - t0
         db = _backend(backend, con)
@@ -171,25 +183,28 @@ def link_workspace(
             by,
         )
         phases["write"] = time.perf_counter() - t
-    result.trained = trained
-    result.phases = phases
-    result.encoded = encoded
-    store.audit.record(
-        ws,
-        "linkage run",
-        f"run {result.run_id}",
-        {
-            "records": result.records,
-            "candidate_pairs": result.comparisons,
-            "pairs": result.pairs,
-            "clusters": result.clusters,
-            "trained": trained,
-            "encoded": encoded,
-            "backend": backend,
-            "baseline": generic,
-        },
-        by=by,
-    )
+        result.trained = trained
+        result.phases = phases
+        result.encoded = encoded
+        faults.point("link:after-commit")
+        # Audited while links.duckdb is still attached (so held): no other run can take this one for unaudited.
+        store.audit.record(
+            ws,
+            "linkage run",
+            f"run {result.run_id}",
+            {
+                "records": result.records,
+                "candidate_pairs": result.comparisons,
+                "pairs": result.pairs,
+                "clusters": result.clusters,
+                "trained": trained,
+                "encoded": encoded,
+                "backend": backend,
+                "baseline": generic,
+                **({"recovered": result.recovered} if result.recovered else {}),
+            },
+            by=by,
+        )
     return result
 
 
@@ -245,13 +260,40 @@ def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
         )
 
 
+LINK_TABLES = ("record_person", "pairs", "person_attributes")
+
+
+def _recover(ws: Workspace, con, by: str) -> dict[str, int]:
+    """Audit runs committed but never audited; delete rows of runs never committed (in the open transaction)."""
+    with store.connect(ws) as db:
+        audited = {
+            r[0]
+            for r in db.execute("select object from audit where action in ('linkage run', 'linkage run recovered')")
+        }
+    for row in con.execute(
+        "select run_id, finished_at, actor, records, pairs, clusters from links.runs order by run_id"
+    ).fetchall():
+        if f"run {row[0]}" not in audited:
+            details = {"finished_at": row[1], "actor": row[2], "records": row[3], "pairs": row[4]}
+            details["clusters"] = json.loads(row[5])
+            store.audit.record(ws, "linkage run recovered", f"run {row[0]}", details, by=by)
+    removed = {}
+    for table in LINK_TABLES:
+        orphan = f"from links.{table} where run_id not in (select run_id from links.runs)"
+        n = con.execute(f"select count(*) {orphan}").fetchone()[0]
+        if n:
+            con.execute(f"delete {orphan}")
+            removed[table] = n
+    return removed
+
+
 def _write_links(
     ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds, by
 ) -> LinkRun:
+    """Write the run in one transaction on links.duckdb, its ``runs`` row last; leaves links attached."""
     ws.attach(con, "links")
     con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
-    run_id = con.execute("select coalesce(max(run_id), 0) + 1 from links.runs").fetchone()[0]
-    # one random person key per cluster and level
+    # one random person key per cluster and level (temp tables, made before the links transaction)
     joins, selects = [], []
     for level, table in level_tables.items():
         con.execute(
@@ -263,40 +305,49 @@ def _write_links(
             f"join keys_{level} k_{level} on k_{level}.cluster_id = c_{level}.cluster_id"
         )
         selects.append(f"k_{level}.person_key as person_{level}")
-    con.execute(
-        f"insert into links.record_person select {run_id}, i.unique_id::uuid, i.source_dataset, "
-        f"{', '.join(selects)} from linkage_input i {' '.join(joins)}"
-    )
-    con.execute(
-        f"insert into links.pairs select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, "
-        f"match_probability from {pairs_table}"
-    )
-    _write_person_attributes(con, run_id, list(level_tables))
     pairs = con.execute(f"select count(*) from {pairs_table}").fetchone()[0]
     clusters = {
         level: con.execute(f"select count(distinct cluster_id) from {table}").fetchone()[0]
         for level, table in level_tables.items()
     }
-    seconds = time.perf_counter() - t0
-    con.execute(
-        "insert into links.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            run_id,
-            started,
-            now(),
-            by,
-            sources,
-            records,
-            comparisons,
-            pairs,
-            seconds,
-            hashlib.sha256(model_json.encode()).hexdigest(),
-            json.dumps(thresholds),
-            json.dumps(clusters),
-        ],
-    )
-    con.execute("detach links")
-    return LinkRun(run_id, records, comparisons, pairs, seconds, clusters)
+    con.execute("begin transaction")
+    try:
+        recovered = _recover(ws, con, by)
+        run_id = con.execute("select coalesce(max(run_id), 0) + 1 from links.runs").fetchone()[0]
+        con.execute(
+            f"insert into links.record_person select {run_id}, i.unique_id::uuid, i.source_dataset, "
+            f"{', '.join(selects)} from linkage_input i {' '.join(joins)}"
+        )
+        faults.point("link:after-record-person")
+        con.execute(
+            f"insert into links.pairs select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, "
+            f"match_probability from {pairs_table}"
+        )
+        _write_person_attributes(con, run_id, list(level_tables))
+        seconds = time.perf_counter() - t0
+        con.execute(
+            "insert into links.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                run_id,
+                started,
+                now(),
+                by,
+                sources,
+                records,
+                comparisons,
+                pairs,
+                seconds,
+                hashlib.sha256(model_json.encode()).hexdigest(),
+                json.dumps(thresholds),
+                json.dumps(clusters),
+            ],
+        )
+        faults.point("link:before-commit")
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return LinkRun(run_id, records, comparisons, pairs, seconds, clusters, recovered=recovered)
 
 
 @dataclass(frozen=True)

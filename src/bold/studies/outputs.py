@@ -6,6 +6,12 @@ and SVG, ``index.html`` (the whole output on one page, charts inline) and ``mani
 (study, definition, parameters, agreed fields used, engine) with a SHA-256 checksum per file; the output is
 registered as ``pending`` in the governance store. Only an output checker named in the project's agreement may
 read a pending output.
+
+Crash safety (docs/security.md): the files are written in a temporary folder ``.partial-<pid>-<output id>``
+and renamed into place inside the store transaction that registers the output, just before it commits. An
+output is only ever read through its store row, so a folder with no row (a run killed before it committed) is
+never seen; the next run in the project removes such folders, and the temporary folders of processes that
+no longer run.
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ import datetime as dt
 import hashlib
 import io
 import json
+import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
-from bold import store
+from bold import faults, store
 from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
@@ -64,13 +72,15 @@ def write_pending(
     """Write the run's files, register the output as pending and record the run, in one transaction."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
-    folder = outputs_dir(ws, project.id) / output_id
-    private_dir(folder.parent)
-    folder.mkdir(mode=0o700)  # a new folder for each run
+    final = outputs_dir(ws, project.id) / output_id
+    private_dir(final.parent)
+    folder = final.parent / f"{PARTIAL}{os.getpid()}-{output_id}"
+    folder.mkdir(mode=0o700)  # a new folder for each run, renamed into place once complete
     files: dict[str, str] = {}
     for name, table in {**result.tables, **result.reference}.items():
         files[f"{name}.csv"] = _write_checksummed(folder / f"{name}.csv", table.to_csv(index=False).encode())
     svgs = {}
+    faults.point("study:partial")
     for name, chart in result.charts.items():
         files[f"{name}.vl.json"] = _write_checksummed(folder / f"{name}.vl.json", chart.to_json().encode())
         svg = io.StringIO()
@@ -99,19 +109,62 @@ def write_pending(
     files["index.html"] = _write_checksummed(folder / "index.html", _page(manifest, result, svgs).encode())
     text = json.dumps(manifest, indent=2, default=str).encode()
     digest = _write_checksummed(folder / "manifest.json", text)
-    with store.transaction(ws) as tx:
-        tx.execute(
-            "insert into outputs (id, project, study, status, created_by, created_at, manifest_sha256) "
-            "values (?, ?, ?, ?, ?, ?, ?)",
-            (output_id, project.id, study.id, OUTPUT.initial.value, by, manifest["created_at"], digest),
-        )
-        tx.audit(
-            by,
-            "study run",
-            project.id,
-            {"study": study.id, "output": output_id, "engine": run["engine"], "fields_used": run["fields_used"]},
-        )
+    try:
+        with store.transaction(ws) as tx:
+            removed = _remove_strays(ws, tx, project.id)
+            if removed:
+                tx.audit(by, "outputs recovered", project.id, {"removed_unregistered_folders": removed})
+            tx.execute(
+                "insert into outputs (id, project, study, status, created_by, created_at, manifest_sha256) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                (output_id, project.id, study.id, OUTPUT.initial.value, by, manifest["created_at"], digest),
+            )
+            tx.audit(
+                by,
+                "study run",
+                project.id,
+                {"study": study.id, "output": output_id, "engine": run["engine"], "fields_used": run["fields_used"]},
+            )
+            folder.rename(final)  # under the write lock: a stray-folder sweep never sees it unregistered
+            faults.point("study:after-rename")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     return get(ws, project.id, output_id)
+
+
+PARTIAL = ".partial-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _remove_strays(ws: Workspace, tx, project_id: str) -> list[str]:
+    """Remove output folders no store row names (a run killed as it committed) and temporary folders of
+    processes that have ended (a run killed while writing). Called holding the store's write lock, under which
+    every rename into place happens, so a folder seen here without its row has lost it for good."""
+    folder = outputs_dir(ws, project_id)
+    known = {r[0] for r in tx.execute("select id from outputs where project = ?", (project_id,))}
+    removed = []
+    for path in folder.iterdir() if folder.is_dir() else ():
+        if not path.is_dir():
+            continue
+        if path.name.startswith(PARTIAL):
+            pid = path.name.removeprefix(PARTIAL).split("-", 1)[0]
+            if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
+                continue
+        elif path.name in known:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
+    return removed
 
 
 def _page(manifest: dict, result: StudyOutput, svgs: dict[str, str]) -> str:
