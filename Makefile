@@ -28,7 +28,7 @@ demo: $(STAMP)
 	BOLD_USER=adam $(BIN)/bold init $(DEMO)/workspace --name demo
 	for p in cara:custodian lin:linker ana:analyst grace:governance oscar:output_checker olivia:output_checker; do \
 	  BOLD_USER=adam $(BIN)/bold user add $${p%%:*} --role $${p##*:} --workspace $(DEMO)/workspace || exit 1; done
-	BOLD_USER=cara $(BIN)/bold optout add $(DEMO)/synth/optouts.csv --workspace $(DEMO)/workspace
+	BOLD_USER=cara $(BIN)/bold optout add $(DEMO)/synth/optouts.csv --yes --workspace $(DEMO)/workspace
 	for s in $(SOURCES); do BOLD_USER=cara $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
 	BOLD_USER=cara $(BIN)/bold status --workspace $(DEMO)/workspace
 	BOLD_USER=lin $(BIN)/bold link --workspace $(DEMO)/workspace

@@ -52,6 +52,15 @@ class Session:
         """Ingest a custodian's file (options as ``bold ingest``: batch, mapping, encoding, encoded)."""
         return ingest_actions.ingest(self.workspace, self.user, Path(file), source, **options)
 
+    def optout_plan(self, file: str | Path) -> ingest_actions.OptOutPlan:
+        """What adding a file of opt-outs would do (records deleted per source, links, extracts); changes nothing."""
+        return ingest_actions.optout_plan(self.workspace, self.user, Path(file))
+
+    def optout_add(self, file: str | Path, *, confirmed: bool = False) -> ingest_actions.OptOutResult:
+        """Add a file of opt-outs; it deletes stored records for good, so look at ``optout_plan`` first and pass
+        ``confirmed=True`` (refused without it)."""
+        return ingest_actions.optout_add(self.workspace, self.user, Path(file), confirmed=confirmed)
+
     def link(self, **options) -> Any:
         """Link the workspace (options as ``bold link``: retrain, encoded, backend)."""
         return linkage_actions.link(self.workspace, self.user, **options)

@@ -43,7 +43,7 @@ def test_init_ingest_status_and_optout(tmp_path, small_population):
     assert status.exit_code == 0 and "prison" in status.output and "none" in status.output
     optouts = tmp_path / "optouts.csv"
     optouts.write_text("nhs_number\n9434765919\n")
-    result = invoke("optout", "add", optouts, "--workspace", ws)
+    result = invoke("optout", "add", optouts, "--yes", "--workspace", ws)
     assert result.exit_code == 0 and "1 entries added" in result.output
     assert "nhs_number: 1" in invoke("optout", "count", "--workspace", ws).output
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bold import store
-from bold.ingest.optout import add
+from bold.governance.optouts import apply as add
 from bold.ingest.pipeline import ingest
 from bold.ingest.reader import IngestError
 from bold.workspace import Workspace

@@ -77,7 +77,10 @@ def test_the_role_table_is_the_policy():
 CALLS = {
     Permission.STATUS: lambda ws, u: workspace_actions.status(ws, u),
     Permission.INGEST: lambda ws, u: ingest_actions.ingest(ws, u, ws.root / "missing.csv", "prison"),
-    Permission.OPTOUT_ADD: lambda ws, u: ingest_actions.optout_add(ws, u, ws.root / "missing.csv"),
+    Permission.OPTOUT_ADD: (
+        lambda ws, u: ingest_actions.optout_plan(ws, u, ws.root / "missing.csv"),
+        lambda ws, u: ingest_actions.optout_add(ws, u, ws.root / "missing.csv", confirmed=True),
+    ),
     Permission.OPTOUT_COUNT: lambda ws, u: ingest_actions.optout_count(ws, u),
     Permission.LINK: lambda ws, u: linkage_actions.link(ws, u),
     Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bold import store
+from bold.governance import optouts as optout_register
 from bold.governance import register
-from bold.ingest import optout
 from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
 from bold.reports import linkage_report
@@ -72,12 +72,19 @@ def test_a_whole_pipeline_leaves_only_owner_only_files_and_nothing_outside(
     assert ingest(ws, "hospital", rejected, by="cara").quarantined == 1
     optouts = tmp_path / "optouts.csv"
     optouts.write_text("nhs_number\n9434765919\n")
-    optout.add(ws, optouts, by="cara")
+    optout_register.apply(ws, optouts, by="cara")
     link_workspace(ws, retrain=True, by="lin")
     report = linkage_report.build(ws, by="lin")
     project = approved_and_built(ws, EXAMPLES / "continuity-of-care.yaml", TODAY)
     output = runner.run(ws, project, "continuity-of-care", by="ana", today=TODAY)
     site = register.build(ws, by="grace")
+    with ws.identifiers(read_only=True) as con:  # an opt-out after the build rewrites the extract: owner-only too
+        [(nhs,)] = con.execute(
+            "select nhs_number from identifiers.hospital where nhs_number is not null limit 1"
+        ).fetchall()
+    later = tmp_path / "later-optouts.csv"
+    later.write_text(f"nhs_number\n{nhs}\n")
+    assert optout_register.apply(ws, later, by="cara").extracts
 
     made = [
         ws.governance_path,

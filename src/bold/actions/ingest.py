@@ -6,10 +6,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bold.actions.access import require
+from bold.errors import Invalid
+from bold.governance import optouts
+from bold.governance.optouts import OptOutPlan, OptOutResult
 from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.ingest import optout
-from bold.ingest.optout import OptOutResult
 from bold.ingest.pipeline import IngestReport
 from bold.ingest.pipeline import ingest as ingest_file
 from bold.sources import load_contract, load_mapping
@@ -33,9 +35,22 @@ def ingest(
     return ingest_file(ws, source, file, batch, columns, encoding, progress=progress, encoded=encoded, by=user.name)
 
 
-def optout_add(ws: Workspace, user: User, file: Path) -> OptOutResult:
+def optout_plan(ws: Workspace, user: User, file: Path) -> OptOutPlan:
+    """What adding a file of opt-outs would do (records deleted per source, links, extracts); changes nothing."""
     require(ws, user, Permission.OPTOUT_ADD)
-    return optout.add(ws, file, by=user.name)
+    return optouts.plan(ws, Path(file))
+
+
+def optout_add(ws: Workspace, user: User, file: Path, *, confirmed: bool = False) -> OptOutResult:
+    """Add a file of opt-outs and delete what matches everywhere. It cannot be undone, so the caller must have
+    looked at :func:`optout_plan` and say so (``confirmed=True``; ``--yes`` on the command line)."""
+    require(ws, user, Permission.OPTOUT_ADD)
+    if not confirmed:
+        raise Invalid(
+            f"{file}: adding opt-outs deletes stored records and cannot be undone; look at the plan first "
+            "(bold optout add --dry-run, or optout_plan) and confirm it (--yes, or confirmed=True)"
+        )
+    return optouts.apply(ws, Path(file), by=user.name)
 
 
 def optout_count(ws: Workspace, user: User) -> dict[str, int]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+from bold.errors import Invalid
 
 
 def ingest(
@@ -72,25 +74,78 @@ optout_app = typer.Typer(help="The opt-out register: people whose records are ne
 def optout_add(
     file: Annotated[Path, typer.Argument(help="CSV with nhs_number, or forename, surname, date_of_birth.")],
     workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what it would do, and change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (for scripts).")] = False,
 ):
-    """Add opt-outs (stored only as keyed hashes) and delete any matching records already stored."""
+    """Add opt-outs (stored only as keyed hashes) and delete what matches: stored records in both zones, their
+    links, and the people's rows in every extract already built. Says what it will do and asks first."""
     from bold.actions.ingest import optout_add as add
+    from bold.actions.ingest import optout_plan
 
-    result = add(*signed_in(workspace), file)
-    if result.already_added_file:
+    ws, user = signed_in(workspace)
+    plan = optout_plan(ws, user, file)
+    if plan.already_added_file:
         console.print(f"{file}: already added to the opt-out register; nothing changed.")
         return
+    _print_plan(plan)
+    if dry_run:
+        console.print("Dry run: nothing changed.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Invalid(f"{file}: pass --yes to add these opt-outs (no terminal to ask on); nothing changed")
+        if not typer.confirm("Add these opt-outs and delete what matches? This cannot be undone"):
+            console.print("Nothing changed.")
+            raise typer.Exit(1)
+    result = add(ws, user, file, confirmed=True)
+    if result.already_added_file:
+        console.print(f"{file}: added to the opt-out register meanwhile by someone else; nothing changed.")
+        return
     console.print(f"Opt-out register: {result.added:,} entries added, {result.already_listed:,} already listed.")
-    for line in result.rejected[:20]:
-        console.print(f"  [yellow]not used:[/] {line}")
-    if len(result.rejected) > 20:
-        console.print(f"  ... and {len(result.rejected) - 20:,} more rows not used")
     removed = {s: n for s, n in result.records_removed.items() if n}
     if removed:
         console.print(
             "Records already stored and now deleted from both zones: "
             + ", ".join(f"{s} {n:,}" for s, n in removed.items())
         )
+    if any(result.links_removed.values()):
+        console.print("Deleted from the links (every run): " + _link_counts(result.links_removed))
+    for change in result.extracts:
+        console.print(
+            f"Extract of {change.project}: {change.people:,} people removed ({change.rows:,} rows); "
+            f"{change.pending_outputs:,} pending outputs marked for the output checkers"
+        )
+
+
+def _link_counts(rows: dict[str, int]) -> str:
+    return ", ".join(f"{table} {n:,} rows" for table, n in rows.items())
+
+
+def _print_plan(plan) -> None:
+    console.print(
+        f"{plan.file}: {plan.entries_new:,} entries to add to the opt-out register, "
+        f"{plan.already_listed:,} already listed."
+    )
+    for line in plan.rejected[:20]:
+        console.print(f"  [yellow]not used:[/] {line}")
+    if len(plan.rejected) > 20:
+        console.print(f"  ... and {len(plan.rejected) - 20:,} more rows not used")
+    deleted = {s: n for s, n in plan.records.items() if n}
+    if deleted:
+        rows = [(s, f"{n:,}", f"{plan.stored.get(s, 0):,}") for s, n in deleted.items()]
+        title = "Stored records it would delete from both zones"
+        console.print(table(("source", "delete", "stored"), rows, title=title, title_justify="left"))
+    else:
+        console.print("No stored record matches.")
+    if any(plan.links.values()):
+        console.print("It would delete from the links (every run): " + _link_counts(plan.links))
+    for change in plan.extracts:
+        console.print(
+            f"It would remove {change.people:,} people from the extract of {change.project} and mark its "
+            f"{change.pending_outputs:,} pending outputs"
+        )
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
 
 
 @optout_app.command("count")

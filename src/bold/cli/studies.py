@@ -131,8 +131,20 @@ def outputs_list(project_id: ProjectArgument, workspace: WorkspaceOption = Path(
     if as_json:
         print_json([{k: v for k, v in vars(o).items() if k != "folder"} for o in found])
         return
-    rows = [(o.id, o.status.value, o.created_by, o.created_at[:16]) for o in found]
-    console.print(table(("output", "status", "by", "at"), rows, ids=("output",)))
+    rows = [
+        (
+            o.id,
+            o.status.value,
+            o.created_by,
+            o.created_at[:16],
+            f"{o.optout_people:,} opted out since" if o.optout_people else "",
+        )
+        for o in found
+    ]
+    console.print(table(("output", "status", "by", "at", "opt-outs"), rows, ids=("output",)))
+    for o in found:
+        if o.optout_note:
+            console.print(f"[yellow]{o.id}:[/] {o.optout_note}")
 
 
 @outputs_app.command("show")
@@ -148,7 +160,14 @@ def outputs_show(
 
     view = outputs.show(*signed_in(workspace), project_id, output_id, table_name)
     if as_json:
-        print_json({"manifest": view.manifest, "damaged": view.damaged, "tables": view.tables})
+        print_json(
+            {
+                "manifest": view.manifest,
+                "damaged": view.damaged,
+                "optout_note": view.output.optout_note,
+                "tables": view.tables,
+            }
+        )
         return
     manifest, output = view.manifest, view.output
     console.print(f"[bold]{manifest['title']}[/] ({output.id}), {output.status.value}; run by {output.created_by}")
@@ -157,6 +176,8 @@ def outputs_show(
     console.print(f"Parameters: {manifest['parameters']}")
     for note in manifest["notes"]:
         console.print(f"Note: {note}")
+    if view.output.optout_note:
+        console.print(f"[yellow]Opt-outs: {view.output.optout_note}[/]")
     if view.damaged:
         console.print(f"[red]Checksum mismatch: {', '.join(view.damaged)} changed since the run[/]")
     for name, frame in view.tables.items():

@@ -440,3 +440,75 @@ def close(ws: Workspace, project_id: str, *, by: str) -> None:
         _delete_extract(ws, project_id)
         (ws.keys_dir / "projects" / f"{project_id}.key").unlink(missing_ok=True)
         tx.audit(by, "project closed", project_id, {"extract_deleted": True, "key_deleted": True})
+
+
+def built_extracts(ws: Workspace) -> list[str]:
+    """Projects whose extract is on disk (approved and built, not yet amended or closed)."""
+    return [p.id for p in all_projects(ws) if extract_path(ws, p.id).exists()]
+
+
+def _extract_tables(con) -> list[str]:
+    return [
+        t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'extract'").fetchall()
+    ]
+
+
+def people_in_extract(ws: Workspace, project_id: str, record_keys: list) -> list[str]:
+    """The pseudonyms, in the project's extract, of the people these records belong to (at the extract's linkage
+    run and threshold), limited to those the extract holds: computed from the links, so call it before they change."""
+    path = extract_path(ws, project_id)
+    if not record_keys or not path.exists() or not ws.links_path.exists():
+        return []
+    key = _project_key(ws, project_id, create=False)
+    with ws.duckdb_connection() as con:
+        encryption.attach(con, path, "extract", extract_key(ws, project_id), read_only=True)
+        ws.attach(con, "links", read_only=True)
+        run_id, level = con.execute("select linkage_run, threshold from extract.about").fetchone()
+        if level not in ("high", "medium", "low"):
+            raise ProjectError(f"the extract of {project_id} names an unknown threshold {level!r}")
+        con.execute("create temp table forget as select unnest(?::uuid[]) as record_key", [record_keys])
+        pseudonym = _hmac_sql(key, f"person_{level}::varchar")
+        con.execute(
+            f"""create temp table gone as select distinct {pseudonym} as person_id from links.record_person
+                where run_id = {int(run_id)} and record_key in (select record_key from forget)"""
+        )
+        held = " union ".join(
+            f"select person_id from extract.{q(t)} where person_id in (select person_id from gone)"
+            for t in _extract_tables(con)
+            if t != "about"
+        )
+        return sorted(r[0] for r in con.execute(held).fetchall()) if held else []
+
+
+def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
+    """Rewrite the project's extract without these people's rows; rows removed.
+
+    The extract is written afresh and put in place of the old one, so the removed rows do not linger in the
+    file's free blocks; a study already reading the old file finishes on it."""
+    path = extract_path(ws, project_id)
+    if not pseudonyms or not path.exists():
+        return 0
+    fresh = path.with_name("extract.rewrite.duckdb")
+    fresh.unlink(missing_ok=True)
+    removed = 0
+    try:
+        with ws.duckdb_connection() as con:
+            key = extract_key(ws, project_id)
+            encryption.attach(con, path, "extract", key, read_only=True)
+            encryption.attach(con, fresh, "fresh", key)  # the rewritten extract, under the same key
+            con.execute("create temp table gone as select unnest(?::varchar[]) as person_id", [pseudonyms])
+            for table in _extract_tables(con):
+                t = q(table)
+                if table == "about":
+                    con.execute(f"create table fresh.{t} as select * from extract.{t}")
+                    continue
+                before = con.execute(f"select count(*) from extract.{t}").fetchone()[0]
+                con.execute(
+                    f"create table fresh.{t} as select * from extract.{t} "
+                    "where person_id is null or person_id not in (select person_id from gone)"
+                )
+                removed += before - con.execute(f"select count(*) from fresh.{t}").fetchone()[0]
+        fresh.replace(path)
+    finally:
+        fresh.unlink(missing_ok=True)
+    return removed

@@ -3,8 +3,10 @@
 The register holds keyed hashes only (HMAC-SHA256 with the workspace's opt-out key), never an NHS
 number or a name, so the register itself discloses nobody. An entry is an NHS number, or a
 forename, surname and date of birth, normalised exactly as ingest normalises identifiers, so
-'O'Brien' and 'OBRIEN ' match. Opting out applies to records already stored (they are deleted from
-both zones) and to every later ingest (matching rows are counted and dropped before storage).
+'O'Brien' and 'OBRIEN ' match. Opting out applies to every later ingest (matching rows are counted and dropped before
+validation, so they reach neither the zones nor quarantine) and to what is already stored: this module finds and
+deletes the matching records in both zones; ``bold.governance.optouts`` also removes them from the links and from
+every project extract already built.
 
 The treatment source holds initials, not names: a name opt-out is also kept as initials and date of
 birth so that its treatment records are dropped too (see ``KINDS``).
@@ -21,7 +23,7 @@ from bold import keyed, store
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
-from bold.workspace import Workspace, now
+from bold.workspace import Workspace
 
 NAME_DOB = ("forename", "surname", "date_of_birth")
 # The treatment source holds initials, not names: a name-and-date-of-birth opt-out is also kept as its initials and
@@ -89,24 +91,50 @@ def opted_out(con: duckdb.DuckDBPyConnection, table: str, kinds: list[str], key:
     return sorted(hits, key=str)
 
 
+OPTOUT_COLUMNS = ("nhs_number", *NAME_DOB)
+# An opt-out file holds who opted out and little else. One with several columns of a source's contract, or many
+# columns besides these, is a source extract given by mistake: adding it would delete that source's records.
+MAX_OTHER_COLUMNS = 3
+
+
 @dataclass
-class OptOutResult:
-    added: int
-    already_listed: int
+class OptOutFile:
+    """A file of opt-outs, read and normalised: its entries by kind (values, not yet hashed) and unusable rows."""
+
+    path: Path
+    file_sha256: str
+    entries: dict[str, list[str]]
     rejected: list[str]
-    records_removed: dict[str, int]
-    already_added_file: bool = False
 
 
-def add(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
-    """Add a file of opt-outs: a CSV with a column nhs_number, or forename, surname, date_of_birth
+def _looks_like_an_extract(path: Path, cols: list[str]) -> None:
+    """Refuse a file that looks like a source extract rather than a list of opt-outs (nothing is changed)."""
+    other = [c for c in cols if c not in OPTOUT_COLUMNS]
+    overlaps = {}
+    for source in source_types():
+        names = {c.name.strip().lower() for c in load_contract(source).columns}
+        overlaps[source] = [c for c in other if c in names]
+    source, theirs = max(overlaps.items(), key=lambda item: len(item[1]))
+    if len(theirs) >= 2:
+        raise IngestError(
+            f"{path}: this looks like a {source} extract, not a list of opt-outs (it has {source} columns "
+            f"{', '.join(theirs[:5])}); nothing changed. An opt-out file has only the columns "
+            f"{', '.join(OPTOUT_COLUMNS)}"
+        )
+    if len(other) > MAX_OTHER_COLUMNS:
+        raise IngestError(
+            f"{path}: {len(other)} columns besides {', '.join(OPTOUT_COLUMNS)} ({', '.join(other[:5])}...): "
+            "this looks like an extract, not a list of opt-outs; nothing changed. Keep only those columns"
+        )
+
+
+def read_file(ws: Workspace, path: Path) -> OptOutFile:
+    """Read a file of opt-outs: a CSV with a column nhs_number, or forename, surname, date_of_birth
     (YYYY-MM-DD), or both. Rows that cannot be used are listed by row number, without values."""
-    if not path.exists() or path.stat().st_size == 0:
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
         raise IngestError(f"{path}: no such file, or it is empty")
     file_hash = sha256(path)
-    with store.connect(ws) as db:
-        if db.execute("select 1 from optout_files where file_sha256 = ?", (file_hash,)).fetchone():
-            return OptOutResult(0, 0, [], {}, already_added_file=True)
     with ws.duckdb_connection() as con:  # the file holds identifiers: spills stay in the workspace
         con.execute(MACROS)
         try:
@@ -126,6 +154,7 @@ def add(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
         has_nhs, has_name = "nhs_number" in cols, all(c in cols for c in NAME_DOB)
         if not (has_nhs or has_name):
             raise IngestError(f"{path}: expected a column nhs_number, or columns forename, surname, date_of_birth")
+        _looks_like_an_extract(path, cols)
         entries: dict[str, list[str]] = {kind: [] for kind in KINDS}
         rejected = []
         nhs, f, s, d = ("nhs_number" if has_nhs else "null", *(NAME_DOB if has_name else ("null", "null", "null")))
@@ -152,68 +181,62 @@ def add(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
                 rejected.append(f"row {row}: forename, surname and date_of_birth (YYYY-MM-DD) are all needed")
         if not used and not nhs_value and not name_given:
             rejected.append(f"row {row}: empty")
-    key = ws.key("optout")
-    added = listed = 0
-    stamp = now()
-    with store.transaction(ws) as tx:  # the entries, the records they delete and the audit entry, together
-        if tx.execute("select 1 from optout_files where file_sha256 = ?", (file_hash,)).fetchone():
-            return OptOutResult(0, 0, [], {}, already_added_file=True)
-        for kind, values in entries.items():
-            for digest in digests(key, kind, values):
-                cur = tx.execute(
-                    "insert or ignore into optout_entries (kind, digest, added_at) values (?, ?, ?)",
-                    (kind, digest, stamp),
-                )
-                if kind != "initials_dob":  # a companion of a name entry, not an entry of its own
-                    added += cur.rowcount
-                    listed += 1 - cur.rowcount
-        tx.execute(
-            "insert into optout_files (file_sha256, entries, added_at, actor) values (?, ?, ?, ?)",
-            (file_hash, added, stamp, by),
-        )
-        removed = _purge(ws, register(ws, tx.db))
-        tx.executemany(
-            "insert into optout_purges (source, records, purged_at) values (?, ?, ?)",
-            [(s, n, now()) for s, n in removed.items() if n],
-        )
-        tx.audit(
-            by,
-            "opt-out register updated",
-            path.name,
-            {
-                "file_sha256": file_hash,
-                "entries_added": added,
-                "already_listed": listed,
-                "rows_not_used": len(rejected),
-                "stored_records_deleted": removed,
-            },
-        )
-    return OptOutResult(added, listed, rejected, removed)
+    return OptOutFile(path, file_hash, entries, rejected)
 
 
-def _purge(ws: Workspace, entries: dict[str, set[str]]) -> dict[str, int]:
-    """Delete already-stored records that match the register's ``entries``, from both zones."""
+def file_digests(ws: Workspace, parsed: OptOutFile) -> dict[str, set[str]]:
+    """The file's entries as the register keeps them: keyed digests by kind."""
     key = ws.key("optout")
-    removed: dict[str, int] = {}
-    with ws.ingest_session() as con:
+    return {kind: set(digests(key, kind, values)) for kind, values in parsed.entries.items()}
+
+
+def new_entries(db, wanted: dict[str, set[str]]) -> tuple[int, int]:
+    """(entries not yet in the register, entries already listed), counting a name entry once (not its initials)."""
+    new = listed = 0
+    for kind, found in wanted.items():
+        if kind == "initials_dob" or not found:
+            continue
+        have = {d for (d,) in db.execute("select digest from optout_entries where kind = ?", (kind,)).fetchall()}
+        new += len(found - have)
+        listed += len(found & have)
+    return new, listed
+
+
+def stored_records(ws: Workspace) -> dict[str, int]:
+    """Records stored per source, in the identifiers zone."""
+    with ws.identifiers(read_only=True) as con:
+        return {t: con.execute(f"select count(*) from identifiers.{t}").fetchone()[0] for t in _stored_sources(con)}
+
+
+def _stored_sources(con) -> list[str]:
+    found = con.execute("select table_name from duckdb_tables() where database_name = 'identifiers'").fetchall()
+    tables = {r[0] for r in found}
+    return [s for s in source_types() if s in tables]
+
+
+def matching_records(ws: Workspace, entries: dict[str, set[str]]) -> dict[str, list]:
+    """The ``record_key`` of every stored record matching ``entries``, by source (nothing is changed)."""
+    key = ws.key("optout")
+    found: dict[str, list] = {}
+    with ws.identifiers(read_only=True) as con:
         con.execute(MACROS)
-        stored = {
-            r[0]
-            for r in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'identifiers'"
-            ).fetchall()
-        }
-        for source in source_types():
-            if source not in stored:
-                continue
+        for source in _stored_sources(con):
             kinds = matchable(load_contract(source))
             con.execute(f"create or replace temp view stored as select record_key as _id, * from identifiers.{source}")
-            hits = opted_out(con, "stored", kinds, key, entries)
-            if hits:
-                con.execute("create or replace temp table hits as select unnest(?::uuid[]) as record_key", [hits])
+            found[source] = opted_out(con, "stored", kinds, key, entries)
+    return found
+
+
+def delete_records(ws: Workspace, hits: dict[str, list]) -> dict[str, int]:
+    """Delete these records from both zones; how many per source."""
+    removed: dict[str, int] = {}
+    with ws.ingest_session() as con:
+        for source, keys in hits.items():
+            if keys:
+                con.execute("create or replace temp table hits as select unnest(?::uuid[]) as record_key", [keys])
                 con.execute(f"delete from identifiers.{source} where record_key in (select record_key from hits)")
                 con.execute(f"delete from content.{source} where record_key in (select record_key from hits)")
-            removed[source] = len(hits)
+            removed[source] = len(keys)
     return removed
 
 

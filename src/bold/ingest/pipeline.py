@@ -1,4 +1,4 @@
-"""Ingest one custodian file: read, validate, quarantine, normalise, apply opt-outs, split into zones.
+"""Ingest one custodian file: read, validate, apply opt-outs, quarantine, normalise, split into zones.
 
 Every row read ends in exactly one place: accepted (identifiers zone + content zone, joined only by
 a random ``record_key``), quarantined (with a reason per row), or opted out (counted, never stored).
@@ -174,6 +174,11 @@ def ingest(
                     (select source_record_id from identifiers.{source})"""
         )
 
+        # Opt-outs first, before quarantine: a row of an opted-out person is counted and never stored anywhere,
+        # even when it also fails validation (else the quarantine file would keep it, identifiers and all).
+        progress("applying opt-outs")
+        report.opted_out = _drop_opted_out(ws, con, contract, entries, encoded, report)
+
         progress("quarantining")
         quarantined = _quarantine(ws, con, contract, name, report)
 
@@ -185,20 +190,6 @@ def ingest(
                 select gen_random_uuid() as record_key, raw._row as _id, {ids}, {content}
                 from raw join checked using (_row) where len(checked._issues) = 0"""
         )
-        progress("applying opt-outs")
-        # Encoded identifiers cannot be matched to the register here: custodians apply opt-outs before
-        # encoding (docs/linkage.md), and the report says so.
-        kinds = [] if encoded else optout.matchable(contract)
-        if encoded and any(entries.values()):
-            report.warnings.append(
-                "opt-outs cannot be matched to encoded identifiers here; the custodian must "
-                "remove opted-out people before running bold encode"
-            )
-        hits = optout.opted_out(con, "accepted", kinds, ws.key("optout"), entries)
-        if hits:
-            con.execute("create or replace temp table hits as select unnest(?::bigint[]) as _id", [hits])
-            con.execute("delete from accepted where _id in (select _id from hits)")
-        report.opted_out = len(hits)
         report.accepted = con.execute("select count(*) from accepted").fetchone()[0]
         report.quarantined = quarantined
         if not report.balanced:  # never store a batch that does not account for every row
@@ -331,6 +322,32 @@ def sweep(ws: Workspace, con, *, by: str) -> dict:
     for f in stray:
         f.unlink(missing_ok=True)
     return found
+def _drop_opted_out(ws: Workspace, con, contract: Contract, entries, encoded: bool, report: IngestReport) -> int:
+    """Delete every parsed row matching the register, valid or not; how many.
+
+    Rows are matched on their normalised identifiers, computed as for storage (each with a ``try_`` parse, so an
+    invalid value gives nothing rather than an error): a row whose NHS number or date of birth cannot be read
+    cannot be matched on it. Rows the CSV reader could not parse at all have no identifiers to match."""
+    # Encoded identifiers cannot be matched to the register here: custodians apply opt-outs before
+    # encoding (docs/linkage.md), and the report says so.
+    kinds = [] if encoded else optout.matchable(contract)
+    if encoded and any(entries.values()):
+        report.warnings.append(
+            "opt-outs cannot be matched to encoded identifiers here; the custodian must "
+            "remove opted-out people before running bold encode"
+        )
+    if not kinds or not any(entries[k] for k in kinds):
+        return 0
+    wanted = {"nhs_number", "forename", "surname", "initials", "date_of_birth"}
+    ids = ", ".join(f"{expr} as {q(col)}" for col, expr in identifier_columns(contract) if col in wanted)
+    con.execute(f"create or replace temp table identities as select _row as _id, {ids} from raw")
+    hits = optout.opted_out(con, "identities", kinds, ws.key("optout"), entries)
+    con.execute("drop table identities")
+    if hits:
+        con.execute("create or replace temp table hits as select unnest(?::bigint[]) as _row", [hits])
+        con.execute("delete from raw where _row in (select _row from hits)")
+        con.execute("delete from checked where _row in (select _row from hits)")
+    return len(hits)
 
 
 def _check_same_mode(con, contract: Contract, encoded: bool) -> None:

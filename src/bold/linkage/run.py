@@ -366,3 +366,54 @@ def latest_run(ws: Workspace) -> RunSummary | None:
         row = con.execute("select run_id, finished_at, records, clusters from links.runs order by run_id desc limit 1")
         found = row.fetchone()
     return RunSummary(found[0], found[1], found[2], json.loads(found[3])) if found else None
+
+
+LINK_TABLES = ("record_person", "pairs", "person_attributes")
+
+
+def _forget_sql(con, record_keys: list) -> None:
+    """Temp tables of the records to forget and of every person (run, threshold, person key) they belonged to."""
+    con.execute("create or replace temp table forget as select unnest(?::uuid[]) as record_key", [record_keys])
+    people = " union ".join(
+        f"select run_id, '{level}' as threshold, person_{level} as person_key from links.record_person "
+        "where record_key in (select record_key from forget)"
+        for level in model.THRESHOLDS
+    )
+    con.execute(f"create or replace temp table forget_people as {people}")
+
+
+_WHERE = {
+    "record_person": "record_key in (select record_key from forget)",
+    "pairs": "record_key_l in (select record_key from forget) or record_key_r in (select record_key from forget)",
+    "person_attributes": "exists (select 1 from forget_people f where f.run_id = a.run_id "
+    "and f.threshold = a.threshold and f.person_key = a.person_key)",
+}
+
+
+def link_rows(ws: Workspace, record_keys: list) -> dict[str, int]:
+    """Rows of ``links.duckdb`` (every run) that :func:`forget_records` would delete for these records."""
+    if not record_keys or not ws.links_path.exists():
+        return dict.fromkeys(LINK_TABLES, 0)
+    with ws.duckdb_connection() as con:
+        ws.attach(con, "links", read_only=True)
+        _forget_sql(con, record_keys)
+        count = "select count(*) from links.{} a where {}"
+        return {t: con.execute(count.format(t, _WHERE[t])).fetchone()[0] for t in LINK_TABLES}
+
+
+def forget_records(ws: Workspace, record_keys: list) -> dict[str, int]:
+    """Delete records from the links of every run: their person mappings, their scored pairs, and the attributes
+    (sex, year of birth) of every person they belonged to, which were derived partly from them; rows deleted.
+
+    A person who keeps other records has no attributes until the next ``bold link`` derives them again from
+    what remains, erring on the side of the opt-out."""
+    if not record_keys or not ws.links_path.exists():
+        return dict.fromkeys(LINK_TABLES, 0)
+    with ws.duckdb_connection() as con:
+        ws.attach(con, "links")
+        _forget_sql(con, record_keys)
+        deleted = {}
+        for table in ("person_attributes", "pairs", "record_person"):  # record_person last: it names the people
+            deleted[table] = con.execute(f"delete from links.{table} a where {_WHERE[table]}").fetchone()[0]
+        con.execute("checkpoint links")
+    return {t: deleted[t] for t in LINK_TABLES}

@@ -122,6 +122,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "create index if not exists outputs_by_project on outputs (project, created_at)",
         ],
     ),
+    (
+        "outputs made from an extract that an opt-out later changed are marked, for the output checkers",
+        [
+            "alter table outputs add column optout_people integer not null default 0",
+            "alter table outputs add column optout_marked_at text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

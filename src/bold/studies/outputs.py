@@ -48,6 +48,20 @@ class PendingOutput:
     created_by: str
     created_at: str
     folder: Path
+    # People removed from the project's extract by opt-outs added after this output was made (it may count them):
+    # the output checkers see it before releasing anything.
+    optout_people: int = 0
+    optout_marked_at: str | None = None
+
+    @property
+    def optout_note(self) -> str | None:
+        if not self.optout_people:
+            return None
+        return (
+            f"made before {self.optout_people:,} people in its extract opted out "
+            f"(marked {(self.optout_marked_at or '')[:16]}): its figures may count them; "
+            "run the study again rather than release it"
+        )
 
     def manifest(self) -> dict:
         return json.loads((self.folder / "manifest.json").read_text())
@@ -186,6 +200,8 @@ def _row(ws: Workspace, row) -> PendingOutput:
         created_by=row["created_by"],
         created_at=row["created_at"],
         folder=outputs_dir(ws, row["project"]) / row["id"],
+        optout_people=row["optout_people"],
+        optout_marked_at=row["optout_marked_at"],
     )
 
 
