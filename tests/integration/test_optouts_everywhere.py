@@ -137,7 +137,6 @@ def test_an_opt_out_added_later_leaves_no_trace_in_links_extracts_or_outputs(ws,
     extract; the pending output made before is marked for the checkers; the audit holds counts only."""
     nhs = _hospital_nhs_numbers(ws, 6)
     keys = _records_of(ws, nhs)
-    extract = projects.extract_path(ws, "continuity-of-care")
     project_key = ws.key("projects/continuity-of-care").encode()
     with zones.links(ws) as con:
         people = {
