@@ -322,6 +322,8 @@ def sweep(ws: Workspace, con, *, by: str) -> dict:
     for f in stray:
         f.unlink(missing_ok=True)
     return found
+
+
 def _drop_opted_out(ws: Workspace, con, contract: Contract, entries, encoded: bool, report: IngestReport) -> int:
     """Delete every parsed row matching the register, valid or not; how many.
 
