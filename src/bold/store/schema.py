@@ -122,6 +122,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "create index if not exists outputs_by_project on outputs (project, created_at)",
         ],
     ),
+    (
+        "the last audit entry of each transaction seals the governance state (bold.store.state)",
+        ["alter table audit add column state text"],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)
