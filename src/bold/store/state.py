@@ -121,17 +121,13 @@ def watch(db: sqlite3.Connection) -> None:
     db.execute("pragma recursive_triggers = on")  # so the rows REPLACE deletes fire the delete triggers
     db.execute(f"create temp table if not exists {CHANGES} (tbl text not null, sign integer not null, row text)")
     for table in TABLES:
-        new, old = _row_sql(table, "new"), _row_sql(table, "old")
-        add = f"insert into {CHANGES} values ('{table}', 1, {new});"
-        remove = f"insert into {CHANGES} values ('{table}', -1, {old});"
-        db.execute(f"create temp trigger if not exists {CHANGES}_{table}_i after insert on main.{table} begin {add} end")
-        db.execute(
-            f"create temp trigger if not exists {CHANGES}_{table}_d after delete on main.{table} begin {remove} end"
-        )
-        db.execute(
-            f"create temp trigger if not exists {CHANGES}_{table}_u after update on main.{table} "
-            f"begin {remove} {add} end"
-        )
+        add = f"insert into {CHANGES} values ('{table}', 1, {_row_sql(table, 'new')});"
+        remove = f"insert into {CHANGES} values ('{table}', -1, {_row_sql(table, 'old')});"
+        for event, body in (("insert", add), ("delete", remove), ("update", remove + " " + add)):
+            db.execute(
+                f"create temp trigger if not exists {CHANGES}_{table}_{event} after {event} on main.{table} "
+                f"begin {body} end"
+            )
 
 
 def changed(db: sqlite3.Connection) -> bool:
