@@ -119,6 +119,7 @@ def watch(db: sqlite3.Connection) -> None:
     """Record every row the rest of this transaction inserts, deletes or updates in a governed table
     (temporary triggers on this connection only; ``insert or replace`` deletes are seen too)."""
     db.execute("pragma recursive_triggers = on")  # so the rows REPLACE deletes fire the delete triggers
+    db.execute("pragma temp_store = memory")  # the changes never touch the disk (nor leave a temp file)
     db.execute(f"create temp table if not exists {CHANGES} (tbl text not null, sign integer not null, row text)")
     for table in TABLES:
         add = f"insert into {CHANGES} values ('{table}', 1, {_row_sql(table, 'new')});"
