@@ -64,9 +64,9 @@ def test_an_inserted_entry_is_named(ws):
     with _db(ws) as db:
         rows = db.execute("select * from audit order by seq").fetchall()
         db.execute("delete from audit")
-        forged = (3, rows[1][1], "mallory", "ingest", "hospital/fake", "{}", rows[1][7], "f" * 64)
+        forged = (3, rows[1][1], "mallory", "ingest", "hospital/fake", "{}", rows[1][7], "f" * 64, None)
         renumbered = [rows[0], rows[1], forged] + [(r[0] + 1, *r[1:]) for r in rows[2:]]
-        db.executemany("insert into audit values (?, ?, ?, ?, ?, ?, ?, ?)", renumbered)
+        db.executemany("insert into audit values (?, ?, ?, ?, ?, ?, ?, ?, ?)", renumbered)
     result = audit.verify(ws)
     assert not result.ok and result.first_bad == 3
 

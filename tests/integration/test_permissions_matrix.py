@@ -103,7 +103,10 @@ CALLS = {
     ),
     Permission.OUTPUTS_LIST: lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
     Permission.OUTPUTS_SHOW: lambda ws, u: output_actions.show(ws, u, "no-such-project", "no-such-output"),
-    Permission.AUDIT_VERIFY: lambda ws, u: audit_actions.verify(ws, u),
+    Permission.AUDIT_VERIFY: (
+        lambda ws, u: audit_actions.verify(ws, u),
+        lambda ws, u: audit_actions.witness(ws, u, Path("/no-such-folder/witness.jsonl")),
+    ),
     Permission.AUDIT_SHOW: lambda ws, u: audit_actions.show(ws, u),
     Permission.REGISTER_BUILD: lambda ws, u: register_actions.build(ws, u),
     Permission.USER_ADD: lambda ws, u: people_actions.add(ws, u, "admin", ["admin"], PASSWORD),

@@ -90,7 +90,7 @@ def test_the_fixture_extraction_refuses_unsafe_members(tmp_path, name, link, pro
 
 
 def test_an_old_workspace_upgrades_in_place_and_keeps_every_row(old):
-    old_audit = _raw(old, "select * from audit order by seq")
+    old_audit = _raw(old, "select seq, at, actor, action, object, details, prev_hash, hash from audit order by seq")
     old_people = _raw(old, "select name, roles, password_hash, created_at, created_by from people order by name")
     old_project = _raw(old, "select * from projects")
     assert len(old_audit) == OLD_ENTRIES
@@ -139,13 +139,19 @@ def test_an_old_workspace_upgrades_in_place_and_keeps_every_row(old):
     ]
 
     # the old chain is untouched and verifies (with the entry recording that its zones were encrypted)
-    assert _raw(old, f"select * from audit where seq <= {OLD_ENTRIES} order by seq") == old_audit
+    assert (
+        _raw(
+            old,
+            f"select seq, at, actor, action, object, details, prev_hash, hash from audit where seq <= {OLD_ENTRIES} order by seq",
+        )
+        == old_audit
+    )
     result = audit_actions.verify(ws, grace)
     assert result.ok and result.entries == OLD_ENTRIES + UPGRADE_ENTRIES, result.problem
 
 
 def test_the_old_chain_keeps_verifying_after_new_actions(old, tmp_path):
-    old_audit = _raw(old, "select * from audit order by seq")
+    old_audit = _raw(old, "select seq, at, actor, action, object, details, prev_hash, hash from audit order by seq")
     ws = workspace_actions.open_workspace(old)
     adam, ana, grace, oscar = (sign_in(ws, n) for n in ("adam", "ana", "grace", "oscar"))
 
@@ -172,7 +178,13 @@ def test_the_old_chain_keeps_verifying_after_new_actions(old, tmp_path):
     new = ["person added", "person deactivated", "project amended", "project refused", "output viewed"]
     shown = audit_actions.show(ws, grace, limit=100)
     assert [e["action"] for e in reversed(shown)][OLD_ENTRIES + UPGRADE_ENTRIES :] == new
-    assert _raw(old, f"select * from audit where seq <= {OLD_ENTRIES} order by seq") == old_audit
+    assert (
+        _raw(
+            old,
+            f"select seq, at, actor, action, object, details, prev_hash, hash from audit where seq <= {OLD_ENTRIES} order by seq",
+        )
+        == old_audit
+    )
     result = audit_actions.verify(ws, grace)
     assert result.ok and result.entries == OLD_ENTRIES + UPGRADE_ENTRIES + len(new), result.problem
 

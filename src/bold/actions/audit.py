@@ -1,18 +1,39 @@
-"""Governance actions on the audit chain: verify it, read it."""
+"""Governance actions on the audit chain: verify it (with the state, the outputs and heads kept elsewhere),
+witness its head outside the workspace, read it."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 from bold.actions.access import require
 from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.store import audit
 from bold.store.audit import Verification
+from bold.studies import outputs
 from bold.workspace import Workspace
 
 
-def verify(ws: Workspace, user: User) -> Verification:
+def verify(ws: Workspace, user: User, published: Sequence[Path] = ()) -> Verification:
+    """The chain, its head and the governance state it seals; each head in ``published`` (register.json,
+    head or witness files kept elsewhere) and the workspace's witness; every output's files against its
+    manifest, and the manifest against the checksum in the store."""
     require(ws, user, Permission.AUDIT_VERIFY)
-    return audit.verify(ws)
+    result = audit.verify(ws, published)
+    for output in outputs.all_outputs(ws):
+        result.outputs_checked += 1
+        damaged = outputs.verify_files(output)
+        if damaged:
+            result.damaged_outputs[output.id] = damaged
+            result.fail(f"output {output.id} of {output.project} differs from what was made: {', '.join(damaged)}")
+    return result
+
+
+def witness(ws: Workspace, user: User, out: Path) -> tuple[int, str]:
+    """Append the chain's head, sealed, to a witness file outside the workspace; the head written."""
+    require(ws, user, Permission.AUDIT_VERIFY)
+    return audit.witness(ws, out, by=user.name)
 
 
 def show(

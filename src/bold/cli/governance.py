@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, parse_date, print_json, signed_in, table
+from bold.cli.common import JsonOption, WorkspaceOption, console, err, parse_date, print_json, signed_in, table
 from bold.errors import Conflict, Invalid
 
 audit_app = typer.Typer(help="The tamper-evident audit chain of every action.", no_args_is_help=True)
@@ -15,17 +15,57 @@ register_app = typer.Typer(help="The public transparency register.", no_args_is_
 
 
 @audit_app.command("verify")
-def audit_verify(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
-    """Check every link of the audit chain; name the first entry edited, inserted or deleted."""
+def audit_verify(
+    workspace: WorkspaceOption = Path("."),
+    published: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--published",
+            help="A register.json, audit head or witness file kept outside the workspace; its head must still "
+            "be in the chain (repeat for more).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+):
+    """Check every link of the audit chain, the governance tables against the state it seals, every output's
+    files, and that heads published or witnessed earlier are still in the chain."""
     from bold.actions import audit
 
-    result = audit.verify(*signed_in(workspace))
+    result = audit.verify(*signed_in(workspace), published or [])
     if as_json:
         print_json(result)
     elif result.ok:
-        console.print(f"Audit chain intact: {result.entries:,} entries, every link verified.")
+        sealed = (
+            f"governance state as sealed (sealed from entry {result.state_from:,})"
+            if result.state_from
+            else "governance state not sealed yet"
+        )
+        console.print(
+            f"Audit chain intact: {result.entries:,} entries, every link verified; {sealed}; "
+            f"{result.outputs_checked:,} outputs match their manifests; "
+            f"{result.heads_checked:,} heads kept elsewhere found in the chain."
+        )
+    if not as_json:
+        for note in result.notes:
+            err.print(f"note: {note}")
+        for problem in result.problems[1:]:
+            err.print(f"also: {problem}")
     if not result.ok:
-        raise Conflict(f"audit chain broken: {result.problem}")
+        more = f" (and {len(result.problems) - 1} more problems)" if len(result.problems) > 1 else ""
+        raise Conflict(f"audit chain broken: {result.problem}{more}")
+
+
+@audit_app.command("witness")
+def audit_witness(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The witness file, outside the workspace (appended to).")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Append the chain's head, sealed, to a witness file kept outside the workspace; `bold audit verify
+    --published FILE` later proves the chain was not cut, rolled back or wiped since."""
+    from bold.actions import audit
+
+    seq, _ = audit.witness(*signed_in(workspace), out)
+    console.print(f"Head of the audit chain (entry {seq:,}) appended to {out}")
 
 
 @audit_app.command("show")

@@ -8,6 +8,10 @@ A writer waits for another to finish for ``BUSY_SECONDS`` (60), or for ``BOLD_BU
 sets it (read at each connection), then gives up with a ``Conflict``: the workspace is busy. A
 ``governance.db`` that is not a SQLite database (damaged, or replaced by another file) is an ``Invalid``
 naming the file. Both are mapped in one place, ``_store_errors``, so no caller sees a bare ``sqlite3`` error.
+As a transaction commits, its last audit entry seals the governance state it leaves (``bold.store.state``,
+from the rows it changed, watched by temporary triggers), so every stage gets that for free; a change to the
+governed tables without an audit entry is a bug and is rolled back. The head is then sealed in
+``audit.head`` and appended to the workspace's witness file, if ``bold.toml`` names one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from bold.errors import Conflict, Invalid
 from bold.security.private import owner_only
-from bold.store import schema
+from bold.store import schema, state
 
 if TYPE_CHECKING:
     from bold.workspace import Workspace
@@ -144,9 +148,14 @@ def transaction(ws: Workspace) -> Iterator[Transaction]:
         try:
             migrate(db)
             db.execute("begin immediate")
+            state.watch(db)
             tx = Transaction(ws, db)
             try:
                 yield tx
+                if tx.head is not None:
+                    tx.head = audit.seal_state(tx)  # the last entry seals the state the change leaves
+                elif state.changed(db):
+                    raise RuntimeError("a change to the governance tables needs an audit entry in its transaction")
             except BaseException:
                 db.execute("rollback")
                 raise
@@ -156,5 +165,6 @@ def transaction(ws: Workspace) -> Iterator[Transaction]:
                 with audit.head_lock(ws, exclusive=True):  # readers of the chain see rows and head move together
                     db.execute("commit")
                     audit.write_head(ws, *tx.head)
+                    audit.witness_commit(ws, *tx.head)
         finally:
             db.close()

@@ -129,6 +129,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table outputs add column optout_marked_at text",
         ],
     ),
+    (
+        "the last audit entry of each transaction seals the governance state (bold.store.state)",
+        ["alter table audit add column state text"],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -48,6 +48,7 @@ class PendingOutput:
     created_by: str
     created_at: str
     folder: Path
+    manifest_sha256: str = ""  # the manifest's checksum as the store recorded it when the output was made
     # People removed from the project's extract by opt-outs added after this output was made (it may count them):
     # the output checkers see it before releasing anything.
     optout_people: int = 0
@@ -200,6 +201,7 @@ def _row(ws: Workspace, row) -> PendingOutput:
         created_by=row["created_by"],
         created_at=row["created_at"],
         folder=outputs_dir(ws, row["project"]) / row["id"],
+        manifest_sha256=row["manifest_sha256"],
         optout_people=row["optout_people"],
         optout_marked_at=row["optout_marked_at"],
     )
@@ -219,10 +221,27 @@ def list_outputs(ws: Workspace, project_id: str) -> list[PendingOutput]:
     return [_row(ws, r) for r in rows]
 
 
+def all_outputs(ws: Workspace) -> list[PendingOutput]:
+    """Every output of every project, oldest first."""
+    with store.connect(ws) as db:
+        rows = db.execute("select * from outputs order by created_at, id").fetchall()
+    return [_row(ws, r) for r in rows]
+
+
 def verify_files(output: PendingOutput) -> list[str]:
-    """Files whose checksum no longer matches the manifest (empty when intact)."""
-    files = output.manifest()["files"]
+    """Files that differ from what was made (empty when intact): ``manifest.json`` when it no longer has the
+    checksum the store recorded (so a file edited together with its manifest is caught), and each file whose
+    checksum no longer matches the manifest."""
+    try:
+        text = (output.folder / "manifest.json").read_bytes()
+        files = json.loads(text)["files"]
+        if not isinstance(files, dict):
+            raise TypeError
+    except (OSError, ValueError, KeyError, TypeError):
+        return ["manifest.json"]
     bad = []
+    if output.manifest_sha256 and hashlib.sha256(text).hexdigest() != output.manifest_sha256:
+        bad.append("manifest.json")
     for name, digest in files.items():
         path = output.folder / name
         if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
