@@ -96,6 +96,7 @@ ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
     ("outputs", "show"): ([PROJECT, "output-1"], as_("oscar")),
     ("audit", "verify"): ([], {}),
     ("audit", "show"): ([], {}),
+    ("audit", "witness"): (["--out", "{tmp}/witness.jsonl"], as_("grace")),
     ("register", "build"): ([], {}),
 }
 
@@ -464,6 +465,9 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("audit", "verify"), [*W], as_("ana"), REFUSED, "ana (analyst) may not audit verify"),
     (("audit", "show"), ["--since", "notadate", *W], {}, INVALID, "--since 'notadate' is not a date; expected YYYY-MM-DD"),
     (("audit", "show"), ["--limit", "0", *W], {}, INVALID, "--limit 0: expected at least 1"),
+    (("audit", "witness"), ["--out", "{ws}/witness.jsonl", *W], as_("grace"), INVALID, "is inside the workspace"),
+    (("audit", "witness"), ["--out", "{tmp}/nope/w.jsonl", *W], as_("grace"), NOT_FOUND, "is not a folder"),
+    (("audit", "witness"), ["--out", "{tmp}/w.jsonl", *W], as_("ana"), REFUSED, "ana (analyst) may not audit verify"),
     (("register", "build"), ["-o", "{junk_csv}/site", *W], {}, INVALID, "junk.csv/site: Not a directory"),
 ]  # fmt: skip
 NOTHING_TO_GET_WRONG = {("status",), ("project", "list"), ("study", "list")}  # no argument but the workspace
