@@ -109,7 +109,9 @@ class Workspace:
         return self.root / "tmp"
 
     def quarantine_dir(self, source: str) -> Path:
-        return self.root / "quarantine" / source
+        from bold.security.paths import check_name
+
+        return self.root / "quarantine" / check_name(source, "source name")
 
     # --- create and open --------------------------------------------------------------------------
     @classmethod

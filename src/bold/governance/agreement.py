@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bold.errors import Invalid
 from bold.governance.permissions import ROLES
+from bold.security.paths import NAME_PATTERN
 from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
 
 # The one dataset that is not a source: coarse attributes of each linked person, derived by the linker from
@@ -41,7 +42,7 @@ class Question(BaseModel):
 class Person(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(pattern=f"^{NAME_PATTERN.pattern}$", description="a user name, as in bold user add")
     role: Literal[ROLES]  # type: ignore[valid-type]
 
 

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from bold import store
 from bold.errors import BoldError, Kind
 from bold.governance.permissions import ROLES, Role
+from bold.security.paths import PathError, check_name
 from bold.workspace import Workspace, now
 
 MIN_PASSWORD = 12
@@ -52,8 +53,10 @@ def add_person(ws: Workspace, name: str, roles: list[str], password: str, *, by:
         raise AccessError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}", kind=Kind.INVALID)
     if not roles:
         raise AccessError("a person needs at least one role", kind=Kind.INVALID)
-    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise AccessError(f"{name!r} is not a user name: use letters, digits, '.', '-' or '_'", kind=Kind.INVALID)
+    try:
+        check_name(name, "user name")
+    except PathError as exc:
+        raise AccessError(str(exc), kind=Kind.INVALID) from None
     check_password(password)
     with store.transaction(ws) as tx:
         if tx.execute("select 1 from people where name = ?", (name,)).fetchone():

@@ -29,6 +29,7 @@ from bold.errors import BoldError, Kind
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.ingest.rules import q, sql_text
+from bold.security.paths import check_name
 from bold.security.private import private_dir, write_private
 from bold.sources import load_contract
 from bold.workspace import Workspace, now
@@ -95,6 +96,7 @@ def _from_row(row: sqlite3.Row) -> Project:
 
 
 def _read(db, project_id: str) -> Project:
+    check_name(project_id, "project id")
     row = db.execute("select * from projects where id = ?", (project_id,)).fetchone()
     if row is None:
         raise ProjectError(f"no project {project_id!r}", kind=Kind.NOT_FOUND)
@@ -234,7 +236,7 @@ def withdraw(ws: Workspace, project_id: str, *, by: str) -> Project:
 
 
 def project_dir(ws: Workspace, project_id: str) -> Path:
-    return ws.root / "projects" / project_id
+    return ws.root / "projects" / check_name(project_id, "project id")
 
 
 def extract_path(ws: Workspace, project_id: str) -> Path:
@@ -249,7 +251,7 @@ def _delete_extract(ws: Workspace, project_id: str) -> bool:
 
 
 def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
-    path = ws.keys_dir / "projects" / f"{project_id}.key"
+    path = ws.keys_dir / "projects" / f"{check_name(project_id, 'project id')}.key"
     if create and not path.exists():
         private_dir(path.parent)
         write_private(path, secrets.token_hex(32), exclusive=True)

@@ -28,6 +28,7 @@ from bold.ingest.rules import (
     q,
     sql_text,
 )
+from bold.security.paths import check_name, name_from
 from bold.security.private import private_dir
 from bold.sources import ISSUES_COLUMN, Contract, encoded_contract, load_contract
 from bold.workspace import Workspace, now
@@ -57,12 +58,13 @@ class IngestReport:
 
 
 def _batch_name(path: Path, name: str | None) -> str:
-    if name:
-        return name
+    """The batch name given (checked: it names the quarantine file), or one made safe from the file's name."""
+    if name is not None:
+        return check_name(name, "batch name")
     stem = path.name
     for suffix in (".gz", ".csv", ".parquet"):
         stem = stem.removesuffix(suffix)
-    return stem
+    return name_from(stem, "batch")
 
 
 def _create_zone_tables(con, contract: Contract) -> None:
@@ -289,7 +291,9 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
         report.reasons[reason] = rows
         report.examples[reason] = first
     folder = private_dir(ws.quarantine_dir(contract.source))
-    target = folder / f"{batch}.parquet"  # written by DuckDB under the session's owner-only umask
+    target = (
+        folder / f"{check_name(batch, 'batch name')}.parquet"
+    )  # written by DuckDB under the session's owner-only umask
     con.execute(f"pragma add_parquet_key('quarantine', {sql_text(ws.key('quarantine'))})")
     con.execute(
         f"copy (select * from rejected order by _row) to {sql_text(str(target))} "

@@ -137,8 +137,10 @@ def encode_file(
 
     from bold.ingest.reader import read
     from bold.ingest.rules import MACROS, identifier_columns, issues_sql, prepare_sql, q
+    from bold.security.paths import holds, output_path
     from bold.sources import ISSUES_COLUMN, Contract, encoded_roles, load_contract
 
+    output_path(out, kind="encoded file", suffixes=(".csv", ".parquet"), written_by_bold=holds(ISSUES_COLUMN.encode()))
     secret = read_secret(secret_path)
     contract = load_contract(source)
     con = duckdb.connect()

@@ -18,6 +18,7 @@ from bold.errors import Invalid
 from bold.ingest.reader import file_format
 from bold.ingest.rules import q, sql_text
 from bold.linkage import features, model
+from bold.security.paths import holds, output_folder
 
 
 class LinkError(Invalid):
@@ -84,6 +85,14 @@ def _roles_for(path: Path, columns: list[str], id_column: str, mapping: dict[str
     return roles
 
 
+# What link-files writes, each with what marks it as written by link-files (an --out never overwrites others).
+OUTPUT_FILES = {
+    "pairs.csv": holds(b"id_l,id_r,match_probability"),
+    "clusters.csv": holds(b"id,cluster_id"),
+    "model.json": holds(b'"link_type"'),
+}
+
+
 def link_files(
     paths: list[Path],
     id_column: str,
@@ -97,6 +106,7 @@ def link_files(
 ) -> LinkFilesResult:
     if not 1 <= len(paths) <= 2:
         raise LinkError("give one file to deduplicate or two to link")
+    output_folder(out, kind="link-files output", files=OUTPUT_FILES, written_by_bold=lambda p: OUTPUT_FILES[p.name](p))
     con = duckdb.connect()
     tables = []
     progress("reading")

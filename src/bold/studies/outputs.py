@@ -25,6 +25,7 @@ from bold import store
 from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
+from bold.security.paths import check_name
 from bold.security.private import private_dir, write_private
 from bold.studies.language import StudyError
 from bold.studies.study import Study, StudyOutput
@@ -49,7 +50,7 @@ class PendingOutput:
 
 
 def outputs_dir(ws: Workspace, project_id: str) -> Path:
-    return ws.root / "outputs" / project_id
+    return ws.root / "outputs" / check_name(project_id, "project id")
 
 
 def _write_checksummed(path: Path, data: bytes) -> str:
@@ -64,7 +65,7 @@ def write_pending(
     """Write the run's files, register the output as pending and record the run, in one transaction."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
-    folder = outputs_dir(ws, project.id) / output_id
+    folder = outputs_dir(ws, project.id) / check_name(output_id, "output id")
     private_dir(folder.parent)
     folder.mkdir(mode=0o700)  # a new folder for each run
     files: dict[str, str] = {}
@@ -132,11 +133,13 @@ def _row(ws: Workspace, row) -> PendingOutput:
         status=OutputState(row["status"]),
         created_by=row["created_by"],
         created_at=row["created_at"],
-        folder=outputs_dir(ws, row["project"]) / row["id"],
+        folder=outputs_dir(ws, row["project"]) / check_name(row["id"], "output id"),
     )
 
 
 def get(ws: Workspace, project_id: str, output_id: str) -> PendingOutput:
+    check_name(project_id, "project id")
+    check_name(output_id, "output id")
     with store.connect(ws) as db:
         row = db.execute("select * from outputs where project = ? and id = ?", (project_id, output_id)).fetchone()
     if row is None:

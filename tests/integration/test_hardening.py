@@ -1,0 +1,168 @@
+"""Findings of the red-team exercise, one test each: every one failed on the code before the fix.
+
+Each test is named after its finding and drives the real stages (or the command line), with bad input.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from bold.cli import app
+from bold.errors import BoldError, Kind
+from bold.store import audit
+from bold.workspace import Workspace
+
+runner = CliRunner()
+PASSWORD = "a-long-test-password"
+ADMIN = {"BOLD_USER": "adam", "BOLD_PASSWORD": PASSWORD}
+EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
+
+
+def invoke(*args, env=None):
+    return runner.invoke(app, [str(a) for a in args], env=env or ADMIN)
+
+
+@pytest.fixture()
+def ws(tmp_path) -> Workspace:
+    """A workspace with its admin (adam), a custodian (cara), a linker (lin) and a governance member (grace)."""
+    from bold.governance.people import add_person
+
+    ws = Workspace.init(tmp_path / "ws")
+    add_person(ws, "adam", ["admin"], PASSWORD, by="test")
+    for name, role in (("cara", "custodian"), ("lin", "linker"), ("grace", "governance")):
+        add_person(ws, name, [role], PASSWORD, by="adam")
+    return ws
+
+
+# 1. `bold link report --out` overwrote any file (the governance store, the identifiers key).
+def test_out_paths_never_overwrite_workspace_files(ws, tmp_path):
+    from bold.governance import register
+    from bold.linkage.encode import encode_file
+    from bold.linkage.files import link_files
+    from bold.reports import linkage_report
+    from bold.synth.config import SynthConfig
+    from bold.synth.generate import generate
+
+    key = ws.keys_dir / "identifiers.key"
+    before = key.read_bytes()
+    for target in (ws.governance_path, key, ws.root / "keys" / "report.html", ws.root / "outputs" / "x.html",
+                   ws.root / "bold.toml", ws.root / "projects" / "p" / "r.html"):  # fmt: skip
+        with pytest.raises(BoldError) as caught:
+            linkage_report.build(ws, target, by="lin")
+        assert caught.value.kind in (Kind.REFUSED, Kind.INVALID), target
+    with pytest.raises(BoldError, match="only under reports/"):
+        linkage_report.build(ws, ws.root / "keys" / "report.html", by="lin")
+    with pytest.raises(BoldError, match=r"\.html"):
+        linkage_report.build(ws, ws.root / "reports" / "r.txt", by="lin")
+    elsewhere = tmp_path / "notes.html"  # outside the workspace: a file BOLD did not write is kept
+    elsewhere.write_text("<p>my notes</p>")
+    with pytest.raises(BoldError, match="not a linkage report BOLD wrote") as caught:
+        linkage_report.build(ws, elsewhere, by="lin")
+    assert caught.value.kind == Kind.CONFLICT and elsewhere.read_text() == "<p>my notes</p>"
+
+    for folder in (ws.root, ws.keys_dir, ws.root / "quarantine", ws.root / "reports"):
+        with pytest.raises(BoldError, match="inside the workspace"):
+            register.build(ws, folder, by="grace")
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("the team's own page")
+    with pytest.raises(BoldError, match="index.html exists and is not"):
+        register.build(ws, tmp_path / "site", by="grace")
+    assert register.build(ws, by="grace") == ws.root / "register"  # the default, and again over itself
+    assert register.build(ws, by="grace") == ws.root / "register"
+
+    with pytest.raises(BoldError, match="inside the workspace"):
+        link_files([tmp_path / "a.csv"], "id", {}, ws.keys_dir)
+    with pytest.raises(BoldError, match="inside the workspace"):
+        encode_file(tmp_path / "a.csv", "prison", tmp_path / "secret", ws.root / "content.csv")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("a,b\n1,2\n")
+    with pytest.raises(BoldError, match="not an encoded file BOLD wrote"):
+        encode_file(tmp_path / "a.csv", "prison", tmp_path / "secret", mine)
+    assert mine.read_text() == "a,b\n1,2\n"
+    with pytest.raises(BoldError, match="inside the workspace"):
+        generate(SynthConfig(people=10, seed=1), ws.root / "quarantine")
+    assert key.read_bytes() == before and audit.verify(ws).ok  # the store is still the store
+    linker = {**ADMIN, "BOLD_USER": "lin"}
+    result = invoke("link", "report", "--out", ws.keys_dir / "identifiers.html", "-w", ws.root, env=linker)
+    assert result.exit_code == 4 and "inside the workspace" in result.output and "Traceback" not in result.output
+    result = invoke("link", "report", "--out", ws.governance_path, "-w", ws.root, env=linker)
+    assert result.exit_code == 2 and ".html" in result.output and "Traceback" not in result.output
+    assert key.read_bytes() == before and audit.verify(ws).ok
+
+
+PRISON_HEADER = (
+    "BOOKING_ID,NOMS_NUMBER,SURNAME,FORENAME,DATE_OF_BIRTH,SEX,ESTABLISHMENT,RECEPTION_DATE,RELEASE_DATE,"
+    "SUBSTANCE_MISUSE_NEED,OST_ON_RELEASE"
+)
+
+
+def prison_csv(path: Path, *rows: str) -> Path:
+    """A small prison extract; each row from BOOKING_ID on, as the custodian writes it."""
+    path.write_text("\n".join([PRISON_HEADER, *rows]) + "\n")
+    return path
+
+
+GOOD_ROW = "B1,A1234BC,SMITH,JOHN,01/02/1980,M,HMP Leeds,01/01/2020,01/06/2020,Y,N"
+
+
+# 2. A batch name with ../ wrote outside the workspace and one with / ended in a traceback.
+def test_names_that_become_paths_are_checked(ws, tmp_path):
+    from bold.governance import projects
+    from bold.governance.people import AccessError, add_person
+    from bold.ingest.pipeline import ingest
+    from bold.studies import outputs
+
+    data = prison_csv(tmp_path / "prison.csv", GOOD_ROW.replace("01/02/1980", "01/02/2999"))
+    for bad in ("../../escaped", "a/b", "..", "", "with space", "new\nline"):
+        with pytest.raises(BoldError, match="is not a batch name") as caught:
+            ingest(ws, "prison", data, batch=bad, by="cara")
+        assert caught.value.kind == Kind.INVALID
+    assert not list(tmp_path.glob("**/escaped*")) and not (ws.root / "quarantine" / "prison").exists()
+    odd = prison_csv(tmp_path / "prison [May] 2020.csv", GOOD_ROW.replace("01/02/1980", "01/02/2999"))
+    report = ingest(ws, "prison", odd, by="cara")  # a file name with spaces gives a safe batch name
+    assert report.batch == "prison-May-2020" and report.quarantine_file.parent == ws.root / "quarantine" / "prison"
+    for bad in ("../x", "../../etc/passwd", "a/b"):
+        with pytest.raises(BoldError, match="is not a project id"):
+            projects.build(ws, bad, by="adam")
+        with pytest.raises(BoldError, match="is not a project id"):
+            projects.close(ws, bad, by="grace")
+        with pytest.raises(BoldError, match="is not an? (project|output) id"):
+            outputs.get(ws, "p-1", bad)
+    for bad in ("../adam", "grace\nadmin", "[bold]grace[/bold]"):
+        with pytest.raises(AccessError, match="is not a user name"):
+            add_person(ws, bad, ["analyst"], PASSWORD, by="adam")
+    shown = invoke("project", "build", "../x", "-w", ws.root)
+    assert shown.exit_code == 2 and "is not a project id" in shown.output and "Traceback" not in shown.output
+    shown = invoke("ingest", data, "-s", "prison", "--batch", "a/b", "-w", ws.root, env={**ADMIN, "BOLD_USER": "cara"})
+    assert shown.exit_code == 2 and "is not a batch name" in shown.output and "Traceback" not in shown.output
+
+
+# 3. Rich markup in a name spoofed another person in `audit show` and `project show`.
+def test_names_and_values_are_printed_as_themselves(ws, tmp_path):
+    spoof = "[bold]grace[/bold]"
+    failed = invoke("status", "-w", ws.root, env={"BOLD_USER": spoof, "BOLD_PASSWORD": "wrong-password-x"})
+    assert failed.exit_code == 4
+    invoke("status", "-w", ws.root, env={"BOLD_USER": "eve\nadam approved everything", "BOLD_PASSWORD": "wrong-pw-xx"})
+    shown = invoke("audit", "show", "-w", ws.root, env={**ADMIN, "BOLD_USER": "grace"})
+    assert shown.exit_code == 0, shown.output
+    assert spoof in shown.output  # the attempted name as typed, not a bold "grace"
+    assert "eve\\nadam approved everything" in shown.output  # one line, the line break shown as \n
+    assert not any(line.strip().startswith("adam approved") for line in shown.output.splitlines())
+
+    data = yaml.safe_load((EXAMPLES / "continuity-of-care.yaml").read_text())
+    data["title"] = "[red]Approved[/red] by [bold]grace[/bold]"
+    data["purpose"] = "x\nDecision by grace: approved"
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(data))
+    analyst = {**ADMIN, "BOLD_USER": "adam"}
+    assert invoke("project", "submit", tmp_path / "a.yaml", "-w", ws.root, env=analyst).exit_code == 0
+    shown = invoke("project", "show", data["id"], "-w", ws.root, env=analyst)
+    assert shown.exit_code == 0, shown.output
+    assert "[red]Approved[/red] by [bold]grace[/bold]" in shown.output
+    assert "x\\nDecision by grace" in shown.output
+    assert not any(line.startswith("Decision by") for line in shown.output.splitlines())
