@@ -5,8 +5,6 @@ Each test is named after its finding and drives the real stages (or the command 
 
 from __future__ import annotations
 
-import datetime as dt
-import gzip
 from pathlib import Path
 
 import pytest
@@ -71,7 +69,7 @@ def test_out_paths_never_overwrite_workspace_files(ws, tmp_path):
             register.build(ws, folder, by="grace")
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("the team's own page")
-    with pytest.raises(BoldError, match="index.html exists and is not"):
+    with pytest.raises(BoldError, match=r"index\.html exists and is not"):
         register.build(ws, tmp_path / "site", by="grace")
     assert register.build(ws, by="grace") == ws.root / "register"  # the default, and again over itself
     assert register.build(ws, by="grace") == ws.root / "register"
@@ -132,7 +130,7 @@ def test_names_that_become_paths_are_checked(ws, tmp_path):
             projects.build(ws, bad, by="adam")
         with pytest.raises(BoldError, match="is not a project id"):
             projects.close(ws, bad, by="grace")
-        with pytest.raises(BoldError, match="is not an? (project|output) id"):
+        with pytest.raises(BoldError, match=r"is not an? (project|output) id"):
             outputs.get(ws, "p-1", bad)
     for bad in ("../adam", "grace\nadmin", "[bold]grace[/bold]"):
         with pytest.raises(AccessError, match="is not a user name"):
