@@ -5,6 +5,7 @@ Each test is named after its finding and drives the real stages (or the command 
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,62 @@ def test_names_and_values_are_printed_as_themselves(ws, tmp_path):
     assert "[red]Approved[/red] by [bold]grace[/bold]" in shown.output
     assert "x\\nDecision by grace" in shown.output
     assert not any(line.startswith("Decision by") for line in shown.output.splitlines())
+
+
+# 4. YAML errors echoed the file's content: identifiers, when a data file was passed as a mapping or agreement.
+def test_yaml_errors_never_echo_the_file(tmp_path):
+    from bold.governance.agreement import load_agreement
+    from bold.sources import load_contract, load_mapping
+    from bold.studies.spec import load_spec
+    from bold.synth.config import load_corruption_overrides
+
+    secret = "SMITH9434765919"
+    files = {
+        "not yaml": f"BOOKING_ID: [B1\nSURNAME: {secret}, 'x': [\n",  # a YAML syntax error on line 2
+        "a data row as a mapping": f"NHS_NUMBER: 9434765919\n{secret}: JOHN 01/02/1980\n",
+        "a nested value": f"hospital:\n  {secret}: 0.5\n",
+        "a list of rows": f"- {secret}\n- B2,JONES\n",
+    }
+    loaders = {
+        "agreement": load_agreement,
+        "mapping": lambda p: load_mapping(p, load_contract("prison")),
+        "study": load_spec,
+        "corruption rates": load_corruption_overrides,
+    }
+    for case, text in files.items():
+        path = tmp_path / "file.yaml"
+        path.write_text(text)
+        for kind, load in loaders.items():
+            with pytest.raises((BoldError, ValueError)) as caught:
+                load(path)
+            message = str(caught.value)
+            assert secret not in message and "9434765919" not in message and "JOHN" not in message, (case, kind)
+            assert message.startswith(str(path)) and "\n" not in message, (case, kind, message)
+    path.write_text(files["not yaml"])
+    with pytest.raises(BoldError, match=r"file\.yaml: line 2: cannot read the agreement: not valid YAML"):
+        load_agreement(path)
+    data = yaml.safe_load((EXAMPLES / "continuity-of-care.yaml").read_text())
+    data["linkage_threshold"] = secret
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(BoldError, match=r"line \d+: linkage_threshold: Input should be 'high', 'medium' or 'low'"):
+        load_agreement(path)
+
+
+# 5. A gzip file with a bad CRC was accepted by ingest.
+def test_a_damaged_gzip_is_refused(ws, tmp_path):
+    from bold.ingest.pipeline import ingest
+    from bold.ingest.reader import IngestError
+
+    rows = [GOOD_ROW.replace("B1", f"B{i}") for i in range(1, 200)]
+    packed = gzip.compress(prison_csv(tmp_path / "prison.csv", *rows).read_bytes())
+    damaged = bytearray(packed)
+    damaged[-8] ^= 0xFF  # the CRC-32 in the trailer
+    (tmp_path / "bad-crc.csv.gz").write_bytes(bytes(damaged))
+    (tmp_path / "cut.csv.gz").write_bytes(packed[: len(packed) // 2])
+    for name in ("bad-crc.csv.gz", "cut.csv.gz"):
+        with pytest.raises(IngestError, match=f"{name}: the gzip file is") as caught:
+            ingest(ws, "prison", tmp_path / name, by="cara")
+        assert "\n" not in str(caught.value)
+    assert not audit.entries(ws, action="ingest")
+    (tmp_path / "good.csv.gz").write_bytes(packed)
+    assert ingest(ws, "prison", tmp_path / "good.csv.gz", by="cara").accepted == 199

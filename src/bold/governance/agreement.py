@@ -13,9 +13,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bold import yamlfile
 from bold.errors import Invalid
 from bold.governance.permissions import ROLES
 from bold.security.paths import NAME_PATTERN
@@ -79,19 +79,13 @@ class Agreement(BaseModel):
 
 def load_agreement(path: Path) -> tuple[Agreement, str]:
     """The agreement and its text (kept verbatim with the project)."""
-    try:
-        text = path.read_text()
-        data = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as exc:
-        raise AgreementError(f"{path}: cannot read the agreement: {exc}") from exc
+    data, text, node = yamlfile.read(path, "the agreement", AgreementError)
     if not isinstance(data, dict):
-        raise AgreementError(f"{path}: expected the fields of a data sharing agreement")
+        raise AgreementError(f"{path}: expected the fields of a data sharing agreement (id, title, questions...)")
     try:
         return Agreement(**data), text
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise AgreementError(f"{path}: {where}: {first['msg']}") from None
+        raise AgreementError(yamlfile.invalid(path, exc, node)) from None
 
 
 HUMAN_CHECKLIST = (

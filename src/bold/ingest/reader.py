@@ -8,7 +8,9 @@ Row numbers count data rows from 1, after the header, in file order.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +54,18 @@ def file_format(path: Path) -> str:
     if head[:2] == b"\x1f\x8b":
         return "csv.gz"
     return "csv"
+
+
+def check_gzip(path: Path) -> None:
+    """Refuse a gzip file that is cut short or whose checksum (CRC) does not match: the reader would
+    otherwise take the rows it could decompress as the whole file."""
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = "cut short" if isinstance(exc, EOFError) else "damaged (bad checksum or data)"
+        raise IngestError(f"{path}: the gzip file is {reason}; nothing was ingested, ask for the file again") from None
 
 
 def _csv_source(path: Path, encoding: str) -> str:
@@ -100,6 +114,8 @@ def read(
     if path.stat().st_size == 0:
         raise IngestError(f"{path}: the file is empty; expected a header row naming the columns")
     fmt = file_format(path)
+    if fmt == "csv.gz":
+        check_gzip(path)
     source = f"read_parquet({sql_text(str(path))})" if fmt == "parquet" else _csv_source(path, encoding)
     try:
         found = _header(con, source)

@@ -200,14 +200,20 @@ def encoded_contract(contract: Contract) -> Contract:
 
 def load_mapping(path: Path, contract: Contract) -> dict[str, str]:
     """A custodian's mapping ``their column: contract column``, checked against the contract."""
-    try:
-        mapping = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{path}: cannot read column mapping: {exc}") from exc
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise ContractError(f"{path}: expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'")
+    from bold import yamlfile
+
+    mapping, _, node = yamlfile.read(path, "the column mapping", ContractError)
+    mapping = mapping or {}
+    expected = "expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'"
+    if not isinstance(mapping, dict):
+        raise ContractError(f"{path}: {expected}")
     names = {c.name for c in contract.columns}
-    unknown = sorted(set(mapping.values()) - names)
-    if unknown:
-        raise ContractError(f"{path}: {', '.join(unknown)} not in the {contract.source} contract")
+    for key, value in mapping.items():  # the line, never the entry: a wrong file may hold identifiers
+        if not (isinstance(key, str) and isinstance(value, str)):
+            raise ContractError(f"{path}: line {yamlfile.line_of(node, (key,))}: {expected}")
+        if value not in names:
+            raise ContractError(
+                f"{path}: line {yamlfile.line_of(node, (key,))}: maps to a column not in the {contract.source} "
+                f"contract (its columns: {', '.join(c.name for c in contract.columns)})"
+            )
     return mapping

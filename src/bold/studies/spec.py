@@ -171,15 +171,12 @@ def compile_spec(spec: StudySpec) -> Study:
 
 def load_spec(path: Path) -> Study:
     """Read and compile a study file, with errors that name the file and the entry."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise StudyError(f"{path}: cannot read the study: {exc}") from exc
+    from bold import yamlfile
+
+    data, _, node = yamlfile.read(path, "the study", StudyError)
     if not isinstance(data, dict):
         raise StudyError(f"{path}: expected a study (id, title, cohort, outcomes, breakdowns)")
     try:
         return compile_spec(StudySpec(**data))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise StudyError(f"{path}: {where + ': ' if where else ''}{first['msg']}") from None
+        raise StudyError(yamlfile.invalid(path, exc, node)) from None
