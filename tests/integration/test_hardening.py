@@ -5,6 +5,7 @@ Each test is named after its finding and drives the real stages (or the command 
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from bold import store
 from bold.cli import app
 from bold.errors import BoldError, Kind
 from bold.store import audit
@@ -224,3 +226,73 @@ def test_a_damaged_gzip_is_refused(ws, tmp_path):
     assert not audit.entries(ws, action="ingest")
     (tmp_path / "good.csv.gz").write_bytes(packed)
     assert ingest(ws, "prison", tmp_path / "good.csv.gz", by="cara").accepted == 199
+
+
+# 6. A row with two problems was counted twice in the quarantine report (and in the rows read).
+def test_each_row_is_counted_once(ws, tmp_path):
+    from bold.ingest.pipeline import ingest
+
+    path = tmp_path / "prison.csv"
+    bad_bytes = GOOD_ROW.replace("B1", "B2").replace("SMITH", "SM\xffITH").rsplit(",", 1)[0]  # two reader problems
+    path.write_bytes(
+        "\n".join([
+            PRISON_HEADER,
+            GOOD_ROW,
+            "B3,A1234BC,SMITH,JOHN,01/02/2999,X,HMP Leeds,01/01/2020,01/06/2020,Y,N",  # two rule problems
+            "B4,A1234BC,SMITH,JOHN,01/02/1980,M,HMP Leeds,01/01/2020,01/06/2020,Y,N,too,many",  # one
+        ]).encode("latin-1")
+        + b"\n"
+        + bad_bytes.encode("latin-1")
+        + b"\n"
+    )  # fmt: skip
+    report = ingest(ws, "prison", path, by="cara")
+    assert report.rows_read == 4  # the rows in the file, each once
+    assert (report.accepted, report.quarantined, report.opted_out) == (1, 3, 0)
+    assert report.rows_read == report.accepted + report.quarantined + report.opted_out
+    assert report.several_reasons == 2 and sum(report.reasons.values()) == 7  # each reason lists its rows
+    assert report.examples["row could not be read: invalid encoding"] == [4]
+    with store.connect(ws) as db:
+        assert tuple(db.execute("select rows_read, rows_quarantined from batches").fetchone()) == (4, 3)
+    shown = invoke(
+        "ingest", path, "-s", "prison", "--batch", "again", "-w", ws.root, env={**ADMIN, "BOLD_USER": "cara"}
+    )
+    assert "already ingested" in shown.output
+    other = tmp_path / "other.csv"
+    other.write_bytes(path.read_bytes().replace(b"B1,", b"B9,").replace(b"B3,", b"B8,").replace(b"B4,", b"B7,"))
+    shown = invoke("ingest", other, "-s", "prison", "-w", ws.root, env={**ADMIN, "BOLD_USER": "cara"})
+    assert shown.exit_code == 0, shown.output
+    assert "rows read 4 = accepted 1 + quarantined 3" in shown.output and "several reasons" in shown.output
+
+
+# 7. A release date before the date of birth was accepted.
+def test_implausible_dates_are_quarantined_with_the_reason(ws, tmp_path):
+    from bold.ingest.pipeline import ingest
+    from bold.sources import Column, Contract
+
+    path = prison_csv(
+        tmp_path / "prison.csv",
+        GOOD_ROW,
+        "B2,A1234BC,SMITH,JOHN,01/02/1980,M,HMP Leeds,01/01/2020,01/06/1979,Y,N",  # released before birth
+        "B3,A1234BC,SMITH,JOHN,01/02/1980,M,HMP Leeds,01/01/1970,01/06/2020,Y,N",  # received before birth
+        "B4,A1234BC,SMITH,JOHN,01/02/1980,M,HMP Leeds,01/01/2020,01/06/2031,Y,N",  # released after the data end
+    )
+    report = ingest(ws, "prison", path, today=dt.date(2026, 1, 1), by="cara")
+    assert (report.rows_read, report.accepted, report.quarantined) == (4, 1, 3)  # never dropped
+    assert report.examples == {
+        "RELEASE_DATE: before the date of birth (expected on or after DATE_OF_BIRTH)": [2],
+        "RECEPTION_DATE: before the date of birth (expected on or after DATE_OF_BIRTH)": [3],
+        "RELEASE_DATE: a date in the future": [4],
+    }
+    deaths = tmp_path / "deaths.csv"  # a death registered before the birth
+    deaths.write_text(
+        "REG_ID,NHS_NO,FORENAMES,SURNAME,DOB,SEX,DOD,UNDERLYING_CAUSE,DRUG_RELATED\n"
+        "D1,,JOHN,SMITH,19800201,1,19790101,X42,Y\n"
+    )
+    report = ingest(ws, "deaths", deaths, by="cara")
+    assert report.quarantined == 1 and list(report.reasons) == [
+        "DOD: before the date of birth (expected on or after DOB)"
+    ]
+    columns = [Column(name="ID", role="record_id", required=True), Column(name="X", type="date", format="%Y")]
+    with pytest.raises(ValueError, match="not_before/not_after name other date columns"):
+        Contract(source="s", version=1, title="t", custodian="c", record_id="ID",
+                 columns=[*columns, Column(name="Y", type="date", format="%Y", not_after=("NOPE",))])  # fmt: skip

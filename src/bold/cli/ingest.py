@@ -64,6 +64,8 @@ def _print_report(r) -> None:
             (reason, f"{n:,}", ", ".join(str(x) for x in r.examples[reason])) for reason, n in r.reasons.most_common()
         ]
         title = "Quarantined rows by reason (values are never shown)"
+        if r.several_reasons:
+            title += f"; {r.several_reasons:,} row(s) have several reasons and are listed under each"
         console.print(table(("column: reason", "rows", "first rows"), rows, title=title, title_justify="left"))
         console.print(f"  quarantine (encrypted): {shown(r.quarantine_file)}")
 

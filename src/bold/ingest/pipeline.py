@@ -45,7 +45,10 @@ class IngestReport:
     accepted: int = 0
     quarantined: int = 0
     opted_out: int = 0
-    reasons: Counter = field(default_factory=Counter)  # reason -> rows
+    # reason -> rows with that reason; a row with several reasons is under each, so these may sum to more than
+    # ``quarantined`` (which counts each row once); ``several_reasons`` says how many rows have more than one.
+    reasons: Counter = field(default_factory=Counter)
+    several_reasons: int = 0
     examples: dict[str, list[int]] = field(default_factory=dict)  # reason -> first row numbers
     warnings: list[str] = field(default_factory=list)
     quarantine_file: Path | None = None
@@ -279,14 +282,19 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
             select raw._row, checked._issues as _reasons, null::varchar as _line, {columns}
             from raw join checked using (_row) where len(checked._issues) > 0
             union all by name
-            select _row, [_reason] as _reasons, _line from unreadable"""
+            select _row, _reasons, _line from unreadable"""
     )
     n = con.execute("select count(*) from rejected").fetchone()[0]
     if not n:
         return 0
+    # Each row is counted once in the totals; under each of its reasons once (a reason found twice in a row,
+    # e.g. by bold encode and again here, still counts that row once).
+    report.several_reasons = con.execute(
+        "select count(*) from rejected where len(list_distinct(_reasons)) > 1"
+    ).fetchone()[0]
     for reason, rows, first in con.execute(
-        f"""select reason, count(*), list(_row order by _row)[1:{EXAMPLES_PER_REASON}]
-            from (select _row, unnest(_reasons) as reason from rejected) group by reason order by 2 desc"""
+        f"""select reason, count(distinct _row), list(distinct _row order by _row)[1:{EXAMPLES_PER_REASON}]
+            from (select _row, unnest(_reasons) as reason from rejected) group by reason order by 2 desc, 1"""
     ).fetchall():
         report.reasons[reason] = rows
         report.examples[reason] = first

@@ -108,7 +108,7 @@ def read(
     extra: tuple[str, ...] = (),
 ) -> ReadResult:
     """Create temp tables ``raw`` (``_row`` + one text column per contract column present) and
-    ``unreadable`` (``_row``, ``_reason``, ``_line``)."""
+    ``unreadable`` (``_row``, ``_reasons``, ``_line``: one row per row of the file it could not parse)."""
     if encoding not in ENCODINGS:
         raise IngestError(f"encoding {encoding!r} is not supported; use one of {', '.join(ENCODINGS)}")
     if path.stat().st_size == 0:
@@ -147,13 +147,14 @@ def read(
     # could not parse have their own numbers (DuckDB's 'line' counts rows, header as 1); the rows it
     # parsed take the remaining numbers in order.
     if fmt == "parquet":
-        con.execute("create or replace temp table unreadable (_row bigint, _reason varchar, _line varchar)")
-    else:
+        con.execute("create or replace temp table unreadable (_row bigint, _reasons varchar[], _line varchar)")
+    else:  # one row per row of the file, whatever number of problems the reader found in it
         con.execute(
             """create or replace temp table unreadable as
-               select (line - 1)::bigint as _row, 'row could not be read: ' || lower(error_type) as _reason,
+               select (line - 1)::bigint as _row,
+                      list(distinct 'row could not be read: ' || lower(error_type) order by 1) as _reasons,
                       any_value(csv_line) as _line
-               from reject_errors group by all"""
+               from reject_errors group by line"""
         )
     parsed = con.execute("select count(*) from raw_read").fetchone()[0]
     unreadable = con.execute("select count(*) from unreadable").fetchone()[0]

@@ -59,6 +59,10 @@ class Column(BaseModel):
     max: int | None = None
     max_length: int = Field(default=200, gt=0)
     allow_future: bool = False  # dates: a scheduled date may lie after today
+    # dates: plausibility against other date columns of the same record (their names), e.g. an event is
+    # never before the date of birth and never after a date of death; a row failing one is quarantined
+    not_before: tuple[str, ...] = ()
+    not_after: tuple[str, ...] = ()
 
     @property
     def is_identifier(self) -> bool:
@@ -110,6 +114,11 @@ class Contract(BaseModel):
         roles = [c.role for c in self.identifiers if c.role != "local_id"]
         if len(set(roles)) != len(roles):  # (encoded files repeat no role either)
             raise ValueError("each identifier role may appear once (local_id excepted)")
+        dates = {c.name for c in self.columns if c.type == "date"}
+        for c in self.columns:
+            for other in (*c.not_before, *c.not_after):
+                if c.type != "date" or other not in dates or other == c.name:
+                    raise ValueError(f"column {c.name}: not_before/not_after name other date columns of the contract")
         ids = [c for c in self.columns if c.role == "record_id"]
         if len(ids) != 1 or ids[0].name != self.record_id or not ids[0].required:
             raise ValueError(f"record_id {self.record_id!r} must be the one required column with role record_id")
