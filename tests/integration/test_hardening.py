@@ -296,3 +296,71 @@ def test_implausible_dates_are_quarantined_with_the_reason(ws, tmp_path):
     with pytest.raises(ValueError, match="not_before/not_after name other date columns"):
         Contract(source="s", version=1, title="t", custodian="c", record_id="ID",
                  columns=[*columns, Column(name="Y", type="date", format="%Y", not_after=("NOPE",))])  # fmt: skip
+
+
+def _agreement(tmp_path: Path, people: list[dict], id: str = "team-check") -> Path:
+    data = yaml.safe_load((EXAMPLES / "continuity-of-care.yaml").read_text())
+    data.update(id=id, people=people)
+    path = tmp_path / f"{id}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+# 8. People named in an agreement need not exist, be active or hold the role named.
+def test_everyone_named_in_an_agreement_is_an_active_person_in_that_role(ws, tmp_path):
+    from bold.governance import projects
+    from bold.governance.people import add_person, deactivate
+
+    add_person(ws, "ana", ["analyst"], PASSWORD, by="adam")
+    add_person(ws, "oscar", ["output_checker"], PASSWORD, by="adam")
+    add_person(ws, "olivia", ["output_checker"], PASSWORD, by="adam")
+    add_person(ws, "gone", ["output_checker"], PASSWORD, by="adam")
+    deactivate(ws, "gone", by="adam")
+    team = [{"name": "ana", "role": "analyst"}, {"name": "oscar", "role": "output_checker"}]
+    good = projects.submit(ws, _agreement(tmp_path, [*team, {"name": "olivia", "role": "output_checker"}]), by="ana")
+    assert "every person named is active on the platform and holds the role named" in good.assessment["passed"]
+    named = [
+        *team,
+        {"name": "nobody", "role": "output_checker"},
+        {"name": "gone", "role": "output_checker"},
+        {"name": "cara", "role": "analyst"},  # a custodian, named as an analyst
+    ]
+    project = projects.submit(ws, _agreement(tmp_path, named, id="team-wrong"), by="ana")
+    red = project.assessment["red_lines"]
+    assert "nobody (named as output_checker) is not a person on this platform" in red
+    assert "gone (named as output_checker) is deactivated" in red
+    assert "cara is named as analyst but does not hold that role" in red
+    assert not project.assessment["acceptable"]
+    with pytest.raises(BoldError, match="crosses red lines and cannot be approved: .*nobody"):
+        projects.approve(ws, "team-wrong", by="grace")
+
+
+# 9. Role combinations let one person see identifiers and content.
+def test_a_linker_never_holds_a_role_that_sees_content(ws, tmp_path):
+    from bold.governance import projects
+    from bold.governance.people import AccessError, add_person, people
+    from bold.governance.permissions import INCOMPATIBLE_ROLES, Role
+
+    assert INCOMPATIBLE_ROLES[Role.LINKER] == {Role.ANALYST, Role.CUSTODIAN, Role.OUTPUT_CHECKER}
+    for other in ("analyst", "custodian", "output_checker"):
+        with pytest.raises(AccessError, match=f"cannot hold linker with {other}") as caught:
+            add_person(ws, f"both-{other}".replace("_", "-"), ["linker", other], PASSWORD, by="adam")
+        assert caught.value.kind == Kind.INVALID
+    add_person(ws, "lina", ["linker", "governance"], PASSWORD, by="adam")  # compatible roles are fine
+    added = invoke(
+        "user", "add", "mixed", "--role", "linker", "--role", "analyst", "-w", ws.root,
+        env={**ADMIN, "BOLD_NEW_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert added.exit_code == 2 and "separation of duties" in added.output
+    assert "mixed" not in {p.name for p in people(ws)}
+    add_person(ws, "ana", ["analyst"], PASSWORD, by="adam")
+    add_person(ws, "oscar", ["output_checker"], PASSWORD, by="adam")
+    named = [
+        {"name": "ana", "role": "analyst"},
+        {"name": "oscar", "role": "output_checker"},
+        {"name": "lin", "role": "output_checker"},
+        {"name": "lina", "role": "analyst"},
+    ]
+    red = projects.submit(ws, _agreement(tmp_path, named), by="ana").assessment["red_lines"]
+    assert "lin is a linker and cannot be named as output_checker (a linker never sees content)" in red
+    assert "lina is a linker and cannot be named as analyst (a linker never sees content)" in red

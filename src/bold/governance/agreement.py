@@ -88,6 +88,8 @@ def load_agreement(path: Path) -> tuple[Agreement, str]:
         raise AgreementError(yamlfile.invalid(path, exc, node)) from None
 
 
+CONTENT_ROLES = ("analyst", "output_checker")  # the roles of an agreement that see its data or results
+
 HUMAN_CHECKLIST = (
     "The purpose is socially acceptable and the public would expect it (DOMAIN.md s3).",
     "The public can be made aware of this use (the transparency register will list it).",
@@ -100,12 +102,17 @@ HUMAN_CHECKLIST = (
 
 
 def assess(
-    agreement: Agreement, source_quality: dict[str, float] | None = None, max_quarantine_share: float = 0.05
+    agreement: Agreement,
+    source_quality: dict[str, float] | None = None,
+    max_quarantine_share: float = 0.05,
+    people: dict[str, tuple[frozenset[str], bool]] | None = None,
 ) -> dict:
     """Automated checks against the red lines software can detect, and the checklist for people.
 
     ``source_quality`` maps each ingested source to its share of rows quarantined; a source missing from
-    it has no data."""
+    it has no data. ``people`` maps each person on the platform to (their roles, whether active): every
+    person the agreement names must be one of them, active, holding the role named, and never a linker
+    named to see content."""
     red, passed = [], []
 
     def check(ok: bool, good: str, bad: str) -> None:
@@ -173,6 +180,21 @@ def assess(
         "no analyst checks their own outputs",
         f"{', '.join(sorted(overlap))} named as both analyst and output checker",
     )
+    if people is not None:
+        wrong = []
+        for p in agreement.people:
+            roles, active = people.get(p.name, (frozenset(), False))
+            if p.name not in people:
+                wrong.append(f"{p.name} (named as {p.role}) is not a person on this platform")
+            elif not active:
+                wrong.append(f"{p.name} (named as {p.role}) is deactivated")
+            elif p.role in CONTENT_ROLES and "linker" in roles:
+                wrong.append(f"{p.name} is a linker and cannot be named as {p.role} (a linker never sees content)")
+            elif p.role not in roles:
+                wrong.append(f"{p.name} is named as {p.role} but does not hold that role")
+        red += wrong
+        if not wrong:
+            passed.append("every person named is active on the platform and holds the role named")
     if agreement.opt_out_exemption:
         passed.append(
             f"opt-out exemption granted by {agreement.opt_out_exemption.authority} "

@@ -15,7 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bold import store
 from bold.errors import BoldError, Kind
-from bold.governance.permissions import ROLES, Role
+from bold.governance.permissions import ROLES, Role, incompatible
 from bold.security.paths import PathError, check_name
 from bold.workspace import Workspace, now
 
@@ -57,6 +57,14 @@ def add_person(ws: Workspace, name: str, roles: list[str], password: str, *, by:
         check_name(name, "user name")
     except PathError as exc:
         raise AccessError(str(exc), kind=Kind.INVALID) from None
+    clash = incompatible(roles)
+    if clash:
+        pairs = "; ".join(f"{a} with {b}" for a, b in clash)
+        raise AccessError(
+            f"{name} cannot hold {pairs}: whoever links records sees identifiers and may never see content "
+            "(separation of duties)",
+            kind=Kind.INVALID,
+        )
     check_password(password)
     with store.transaction(ws) as tx:
         if tx.execute("select 1 from people where name = ?", (name,)).fetchone():

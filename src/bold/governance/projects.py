@@ -120,9 +120,16 @@ def counts(ws: Workspace) -> dict[ProjectState, int]:
     return {state: found.get(state.value, 0) for state in ProjectState}
 
 
+def _people(ws: Workspace) -> dict[str, tuple[frozenset[str], bool]]:
+    """Everyone on the platform: their roles and whether they are active (for the assessment)."""
+    from bold.governance.people import people
+
+    return {p.name: (frozenset(r.value for r in p.roles), p.active) for p in people(ws)}
+
+
 def submit(ws: Workspace, path: Path, *, by: str) -> Project:
     agreement, text = load_agreement(path)
-    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE)
+    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE, _people(ws))
     with store.transaction(ws) as tx:
         if tx.execute("select 1 from projects where id = ?", (agreement.id,)).fetchone():
             raise ProjectError(
@@ -196,7 +203,7 @@ def amend(ws: Workspace, project_id: str, path: Path, *, by: str) -> Project:
     agreement, text = load_agreement(path)
     if agreement.id != project_id:
         raise ProjectError(f"{path} is the agreement of {agreement.id!r}, not {project_id!r}", kind=Kind.INVALID)
-    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE)
+    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE, _people(ws))
     with store.transaction(ws) as tx:
         project = _read(tx.db, project_id)
         target = PROJECT.move("amend", project.status, project_id, ProjectError)

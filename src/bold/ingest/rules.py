@@ -220,6 +220,13 @@ def plausibility(contract: Contract, present: set[str]) -> list[tuple[str, str, 
     return out
 
 
+def plausibility_cases(contract: Contract, present: set[str]) -> list[str]:
+    return [
+        f"case when {condition} then {sql_text(name + ': ' + reason)} end"
+        for name, condition, reason in plausibility(contract, present)
+    ]
+
+
 def issues_sql(contract: Contract, present: set[str], today: dt.date) -> str:
     """One SQL list expression per row: every 'COLUMN: reason' that applies."""
     parts = []
@@ -228,8 +235,7 @@ def issues_sql(contract: Contract, present: set[str], today: dt.date) -> str:
             continue
         for condition, reason in checks(col, today):
             parts.append(f"case when {condition} then {sql_text(col.name + ': ' + reason)} end")
-    for name, condition, reason in plausibility(contract, present):
-        parts.append(f"case when {condition} then {sql_text(name + ': ' + reason)} end")
+    parts += plausibility_cases(contract, present)
     if not parts:
         return "[]::varchar[]"
     return "list_filter([" + ",\n ".join(parts) + "], i -> i is not null)"
