@@ -331,7 +331,7 @@ def test_everyone_named_in_an_agreement_is_an_active_person_in_that_role(ws, tmp
     assert "gone (named as output_checker) is deactivated" in red
     assert "cara is named as analyst but does not hold that role" in red
     assert not project.assessment["acceptable"]
-    with pytest.raises(BoldError, match="crosses red lines and cannot be approved: .*nobody"):
+    with pytest.raises(BoldError, match=r"crosses red lines and cannot be approved: .*nobody"):
         projects.approve(ws, "team-wrong", by="grace")
 
 
@@ -364,3 +364,49 @@ def test_a_linker_never_holds_a_role_that_sees_content(ws, tmp_path):
     red = projects.submit(ws, _agreement(tmp_path, named), by="ana").assessment["red_lines"]
     assert "lin is a linker and cannot be named as output_checker (a linker never sees content)" in red
     assert "lina is a linker and cannot be named as analyst (a linker never sees content)" in red
+
+
+# 10. Sign-in took ~294 ms for a real name and ~22 ms for an unknown one, and there was no lockout.
+def test_sign_in_is_constant_time_and_locks_out_after_five_failures(ws):
+    import time
+
+    from bold.governance.people import AccessError, deactivate, sign_in
+
+    def seconds(name: str, password: str = "not-the-password") -> float:
+        start = time.perf_counter()
+        with pytest.raises(AccessError) as caught:
+            sign_in(ws, name, password)
+        assert str(caught.value).startswith(f"sign-in failed for {name!r}")
+        return time.perf_counter() - start
+
+    seconds("warm-up")  # the dummy hash is made once, on first use
+    deactivate(ws, "grace", by="adam")
+    known = min(seconds("cara") for _ in range(3))
+    unknown = min(seconds("nobody") for _ in range(3))
+    inactive = min(seconds("grace", PASSWORD) for _ in range(3))
+    assert unknown >= known / 2 and inactive >= known / 2, (known, unknown, inactive)
+    assert sign_in(ws, "cara", PASSWORD).name == "cara"  # three failures, then a success: the count restarts
+    messages = set()
+    for name in ("lin", "nobody"):  # five failures in a row lock lin out; the messages never differ
+        for _ in range(5):
+            with pytest.raises(AccessError) as caught:
+                sign_in(ws, name, "wrong-password-again")
+            messages.add(str(caught.value).replace(repr(name), "NAME"))
+    assert len(messages) == 1
+    with pytest.raises(AccessError) as caught:
+        sign_in(ws, "lin", PASSWORD)  # the right password, but locked out
+    assert str(caught.value).replace("'lin'", "NAME") in messages
+    locked = audit.entries(ws, action="sign-in locked")
+    assert [e["object"] for e in locked] == ["lin"] and "until" in locked[0]["details"]
+    with store.transaction(ws) as tx:  # fifteen minutes later
+        tx.execute("update people set locked_until = '2000-01-01T00:00:00+00:00' where name = 'lin'")
+    assert sign_in(ws, "lin", PASSWORD).name == "lin"
+    for _ in range(4):  # a success resets the count: four more failures do not lock
+        with pytest.raises(AccessError):
+            sign_in(ws, "cara", "wrong-password-again")
+    assert sign_in(ws, "cara", PASSWORD).name == "cara"
+    for _ in range(4):
+        with pytest.raises(AccessError):
+            sign_in(ws, "cara", "wrong-password-again")
+    assert sign_in(ws, "cara", PASSWORD).name == "cara"
+    assert audit.verify(ws).ok

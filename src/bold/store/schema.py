@@ -122,6 +122,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "create index if not exists outputs_by_project on outputs (project, created_at)",
         ],
     ),
+    (
+        "sign-in lockout: consecutive failed sign-ins and the time a person is locked out until",
+        [
+            "alter table people add column failed_sign_ins integer not null default 0",
+            "alter table people add column locked_until text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)
