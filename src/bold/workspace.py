@@ -25,6 +25,7 @@ an unencrypted or weaker mode: without the extension the zone cannot be opened.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import secrets
 import shutil
 import stat
@@ -130,8 +131,9 @@ class Workspace:
             private_dir(root / "quarantine")
             write_private(
                 ws.settings_path,
-                f'[workspace]\nname = "{name or root.name}"\ncreated_at = "{now()}"\n'
-                f'created_with = "bold {__version__}"\n',
+                f"[workspace]\nname = {json.dumps(name or root.name)}\n"  # quoted: a name never adds settings
+                f'created_at = "{now()}"\ncreated_with = "bold {__version__}"\n\n'
+                "[limits]\nstudy_seconds = 600  # wall-clock seconds a study may compute for\n",
                 exclusive=True,
             )
         except OSError as exc:

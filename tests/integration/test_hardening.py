@@ -410,3 +410,85 @@ def test_sign_in_is_constant_time_and_locks_out_after_five_failures(ws):
             sign_in(ws, "cara", "wrong-password-again")
     assert sign_in(ws, "cara", PASSWORD).name == "cara"
     assert audit.verify(ws).ok
+
+
+# 11. A 400-outcome study ran for over six CPU-minutes with no limit.
+def test_studies_are_bounded_in_size_and_time(ws, tmp_path, small_population, monkeypatch):
+    from bold.governance import projects
+    from bold.governance.people import add_person
+    from bold.ingest.pipeline import ingest
+    from bold.studies import runner
+    from bold.studies.language import StudyError
+    from bold.studies.spec import load_spec
+    from tests.extract_builder import d, write_extract
+
+    def study(path: Path, outcomes: int = 2, breakdowns: list[str] | None = None) -> Path:
+        spec = {
+            "id": "bounded",
+            "title": "Treatment after release",
+            "cohort": {"dataset": "prison", "index": "release_date"},
+            "outcomes": [
+                {"name": f"treated_{i}", "first": "treatment.treatment_start_date", "within": [0, 7 * (i + 1)]}
+                for i in range(outcomes)
+            ],
+            "breakdowns": breakdowns if breakdowns is not None else ["prison"],
+        }
+        path.write_text(yaml.safe_dump(spec))
+        return path
+
+    with pytest.raises(StudyError, match=r"outcomes: List should have at most 50 items"):
+        load_spec(study(tmp_path / "many.yaml", outcomes=51))
+    with pytest.raises(StudyError, match=r"breakdowns: List should have at most 20 items"):
+        load_spec(study(tmp_path / "wide.yaml", breakdowns=[f"b{i}" for i in range(21)]))
+    assert len(load_spec(study(tmp_path / "fifty.yaml", outcomes=50)).needs) == 3  # fifty are allowed
+
+    out, _ = small_population  # a project approved on real ingested data, and its extract
+    for source in ("prison", "treatment"):
+        ingest(ws, source, out / f"{source}.parquet", by="cara")
+    add_person(ws, "ana", ["analyst"], PASSWORD, by="adam")
+    for name in ("oscar", "olivia"):
+        add_person(ws, name, ["output_checker"], PASSWORD, by="adam")
+    data = yaml.safe_load((EXAMPLES / "continuity-of-care.yaml").read_text())
+    data["datasets"] = {k: v for k, v in data["datasets"].items() if k in ("prison", "treatment")}
+    data["datasets"]["prison"].pop("ost_at_release")
+    data["questions"] = [data["questions"][0]]
+    agreement = tmp_path / "agreement.yaml"
+    agreement.write_text(yaml.safe_dump(data))
+    project = projects.submit(ws, agreement, by="ana")
+    projects.approve(ws, project.id, by="grace")
+    prisons = ["HMP A", "HMP B", "HMP C"]
+    write_extract(
+        projects.project_dir(ws, project.id).mkdir(parents=True) or projects.extract_path(ws, project.id),
+        {
+            "prison": [
+                {
+                    "person_id": f"p{i}",
+                    "release_date": d("2026-02-01"),
+                    "substance_misuse_need": True,
+                    "prison": prisons[i % 3],
+                }
+                for i in range(60)
+            ],  # fmt: skip
+            "treatment": [{"person_id": f"p{i}", "treatment_start_date": d("2026-02-05")} for i in range(0, 60, 2)],
+        },
+    )
+    today = dt.date(2026, 6, 1)
+    spec = study(tmp_path / "ok.yaml")
+    assert runner.time_limit(ws) == 600  # the default every new workspace writes
+    ran = runner.run(ws, project.id, str(spec), by="ana", today=today)
+    assert ran.manifest()["tables"]["by_prison"]["rows"] == 3
+
+    monkeypatch.setattr(runner, "MAX_TABLE_ROWS", 2)  # a bound a table can reach: three prisons
+    with pytest.raises(StudyError, match="table by_prison has 3 rows; at most 2 are allowed"):
+        runner.run(ws, project.id, str(spec), by="ana", today=today)
+    monkeypatch.undo()
+
+    settings = ws.settings_path.read_text().replace("study_seconds = 600", "study_seconds = 0.001")
+    ws.settings_path.write_text(settings)
+    with pytest.raises(StudyError, match=r"stopped: it ran longer than the limit of 0\.001 s"):
+        runner.run(ws, project.id, str(spec), by="ana", today=today)
+    refused = audit.entries(ws, action="study run refused")
+    assert "stopped" in refused[0]["details"]
+    ws.settings_path.write_text(settings.replace("study_seconds = 0.001", 'study_seconds = "soon"'))
+    with pytest.raises(StudyError, match=r"\[limits\] study_seconds must be a number"):
+        runner.run(ws, project.id, str(spec), by="ana", today=today)

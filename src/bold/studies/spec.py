@@ -40,6 +40,8 @@ from bold.studies.language import Cohort, Extract, StudyError, age_band, financi
 from bold.studies.measures import with_proportion
 from bold.studies.study import Study, StudyOutput
 
+MAX_OUTCOMES = 50  # an analyst's study is bounded: each outcome and breakdown is more work and more tables
+MAX_BREAKDOWNS = 20
 STANDARD = {"financial_year", "quarter", "sex", "age_band", "region"}
 Value = str | int | float | bool | dt.date
 
@@ -81,8 +83,8 @@ class StudySpec(BaseModel):
     title: str
     question: str = "an analyst's study"
     cohort: CohortSpec
-    outcomes: list[OutcomeSpec] = Field(min_length=1)
-    breakdowns: list[str] = []
+    outcomes: list[OutcomeSpec] = Field(min_length=1, max_length=MAX_OUTCOMES)
+    breakdowns: list[str] = Field([], max_length=MAX_BREAKDOWNS)
     follow_up_days: int = Field(0, ge=0)
     region_from: str | None = None
 
