@@ -468,7 +468,7 @@ def test_studies_are_bounded_in_size_and_time(ws, tmp_path, small_population, mo
                     "prison": prisons[i % 3],
                 }
                 for i in range(60)
-            ],  # fmt: skip
+            ],
             "treatment": [{"person_id": f"p{i}", "treatment_start_date": d("2026-02-05")} for i in range(0, 60, 2)],
         },
     )
