@@ -89,7 +89,7 @@ def output_path(
                 f"--out {path}: inside the workspace {root}, whose own files BOLD never overwrites; {where}",
                 kind=Kind.REFUSED,
             )
-    if resolved.is_symlink() or (resolved.exists() and not resolved.is_file() and suffixes):
+    if path.is_symlink() or (resolved.exists() and not resolved.is_file() and suffixes):
         raise PathError(f"--out {path}: not a plain file", kind=Kind.REFUSED)
     if resolved.is_file() and not (written_by_bold and written_by_bold(resolved)):
         raise PathError(
