@@ -49,10 +49,29 @@ def ingested(root: Path, out: Path):
     return ws
 
 
+TEAM_PASSWORD = "a-long-test-password"  # as the tests that sign the team in expect
+
+
+def add_team(ws, agreement: Path) -> None:
+    """Add the people an agreement names, each with the role it names them in (an agreement naming people who
+    are not on the platform, or not in that role, crosses a red line)."""
+    import yaml
+
+    from bold.governance.people import add_person, people
+
+    known = {p.name for p in people(ws)}
+    for person in yaml.safe_load(Path(agreement).read_text())["people"]:
+        if person["name"] not in known:
+            add_person(ws, person["name"], [person["role"]], TEAM_PASSWORD, by="test")
+            known.add(person["name"])
+
+
 def approved_and_built(ws, agreement: Path, today):
-    """Submit an agreement as ana, approve it as grace and build its extract; the project id."""
+    """Submit an agreement as ana (adding its team first), approve it as grace and build its extract; the
+    project id."""
     from bold.governance import projects
 
+    add_team(ws, agreement)
     project = projects.submit(ws, agreement, by="ana")
     projects.approve(ws, project.id, by="grace")
     projects.build(ws, project.id, today=today, by="adam")

@@ -116,7 +116,9 @@ class Workspace:
         return self.root / "tmp"
 
     def quarantine_dir(self, source: str) -> Path:
-        return self.root / "quarantine" / source
+        from bold.security.paths import check_name
+
+        return self.root / "quarantine" / check_name(source, "source name")
 
     # --- create and open --------------------------------------------------------------------------
     @classmethod
@@ -136,7 +138,8 @@ class Workspace:
             write_private(
                 ws.settings_path,
                 f'[workspace]\nname = {_toml_text(name or root.name)}\ncreated_at = "{now()}"\n'
-                f'created_with = "bold {__version__}"\n',
+                f'created_with = "bold {__version__}"\n\n'
+                "[limits]\nstudy_seconds = 600  # wall-clock seconds a study may compute for\n",
                 exclusive=True,
             )
         except OSError as exc:

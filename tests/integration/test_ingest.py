@@ -371,7 +371,7 @@ def test_custodian_column_mapping(ws, tmp_path):
     mapping_file.write_text("FAMILY_NAME: LAST_NAME\n")
     from bold.sources import ContractError
 
-    with pytest.raises(ContractError, match="LAST_NAME not in the prison contract"):
+    with pytest.raises(ContractError, match="line 1: maps to a column not in the prison contract"):
         load_mapping(mapping_file, load_contract("prison"))
 
 

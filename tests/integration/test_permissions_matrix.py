@@ -236,6 +236,7 @@ def lifecycle_ws(tmp_path_factory, small_population):
     ingest(ws, "prison", out / "prison.parquet", by="custodian")
     for role in ROLES:
         add_person(ws, role, [role], PASSWORD, by="test")
+    add_person(ws, "second_checker", ["output_checker"], PASSWORD, by="test")  # named in every agreement
     return ws
 
 

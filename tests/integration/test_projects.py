@@ -16,6 +16,7 @@ from bold.linkage.run import link_workspace
 from bold.security import encryption
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import add_team
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -28,6 +29,7 @@ def linked(tmp_path_factory, small_population):
     for source in ("prison", "treatment", "deaths", "hospital"):
         ingest(ws, source, out / f"{source}.parquet", by="cara")
     link_workspace(ws, retrain=True, by="lin")
+    add_team(ws, EXAMPLE)  # the people the example agreement names, in their roles
     return ws
 
 

@@ -233,6 +233,7 @@ def test_a_migration_that_fails_halfway_leaves_the_store_at_its_old_version(old,
         "a migration whose second statement is broken",
         ["create table half_done (x integer)", "this is not sql"],
     )
+    broken = len(schema.MIGRATIONS) + 1  # the failing migration's number, whatever migrations come before it
     monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, failing])
     monkeypatch.setattr(schema, "VERSION", len(schema.MIGRATIONS))
 

@@ -31,8 +31,10 @@ def test_corruption_overrides_merge_over_defaults(tmp_path):
     assert rates["hospital"].nhs_missing == 0.5
     assert rates["hospital"].nhs_missing_homeless == 0.3  # default kept
     f.write_text("pharmacy:\n  nhs_missing: 0.5\n")
-    with pytest.raises(ValueError, match="unknown source 'pharmacy'"):
+    with pytest.raises(ValueError, match="line 1: not a source"):
         load_corruption_overrides(f)
     f.write_text("hospital:\n  nhs_missing: 1.5\n")
-    with pytest.raises(ValueError, match=r"rates.yaml: hospital.nhs_missing: Input should be less than or equal to 1"):
+    with pytest.raises(
+        ValueError, match=r"rates.yaml: line 2: hospital.nhs_missing: Input should be less than or equal to 1"
+    ):
         load_corruption_overrides(f)

@@ -101,7 +101,7 @@ def test_a_spec_compiles_to_shares_and_counts_worked_by_hand(tmp_path):
                 "cohort": {"dataset": "prison", "index": "release_date", "sql": "drop"},
                 "outcomes": [{"name": "o", "first": "deaths.date_of_death"}],
             },
-            "cohort.sql: Extra inputs are not permitted",
+            "cohort.sql: not a field of the template",
         ),
     ],
 )

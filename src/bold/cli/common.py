@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -84,7 +85,7 @@ def phases(first: str = "starting"):
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
         task = bar.add_task(first, total=None)
-        yield lambda phase: bar.update(task, description=phase)
+        yield lambda phase: bar.update(task, description=shown(phase))  # phases name files, sources, ids
 
 
 def plain(value: Any) -> Any:
@@ -114,12 +115,22 @@ def print_json(value: Any) -> None:
     console.out(json.dumps(plain(value), indent=2, ensure_ascii=False, default=str), highlight=False)
 
 
+def shown(value: Any, lines: bool = False) -> str:
+    """A value from data (a name, a title, a path, a reason) as printed: rich markup in it is escaped, so
+    ``[bold]grace[/bold]`` prints as itself and never as another person; line breaks and other control
+    characters are shown as escapes (``\\n``), so one value never looks like two lines of output."""
+    text = "" if value is None else str(value)
+    kept = "\n" if lines else ""  # ``lines``: a long text (a definition) keeps its line breaks
+    text = "".join(ch if ch.isprintable() or ch in kept else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return escape(text)
+
+
 SHORT = 16  # values this long or shorter (counts, dates, states) are never wrapped
 
 
 def table(columns: Iterable[str], rows: Iterable[Iterable[Any]], ids: Iterable[str] = (), **kwargs) -> Table:
     """A table whose id columns (and short values) are never cut or folded: long text wraps to make room."""
-    rows = [[("" if v is None else str(v)) for v in row] for row in rows]
+    rows = [[shown(v) for v in row] for row in rows]  # cells come from data: never markup, never two lines
     columns, ids = list(columns), set(ids)
     out = Table(box=box.SIMPLE_HEAD, **kwargs)
     for i, name in enumerate(columns):

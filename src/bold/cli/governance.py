@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, err, parse_date, print_json, signed_in, table
+from bold.cli.common import JsonOption, WorkspaceOption, console, err, parse_date, print_json, shown, signed_in, table
 from bold.errors import Conflict, Invalid
 
 audit_app = typer.Typer(help="The tamper-evident audit chain of every action.", no_args_is_help=True)
@@ -109,7 +109,7 @@ def register_build(
     from bold.actions import register
 
     folder = register.build(*signed_in(workspace), out)
-    console.print(f"Transparency register written to {folder}/ (index.html, promises.html, register.json)")
+    console.print(f"Transparency register written to {shown(folder)}/ (index.html, promises.html, register.json)")
 
 
 def register(app: typer.Typer) -> None:

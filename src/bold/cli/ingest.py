@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
 from bold.errors import Invalid
 
 
@@ -49,22 +49,27 @@ def ingest(
 
 def _print_report(r) -> None:
     if r.already_ingested_as:
-        console.print(f"{r.file}: already ingested for {r.source} as batch {r.already_ingested_as!r}; nothing added.")
+        console.print(
+            f"{shown(r.file)}: already ingested for {shown(r.source)} as batch {shown(repr(r.already_ingested_as))}; "
+            "nothing added."
+        )
         return
-    console.print(f"[bold]{r.source}[/] batch [bold]{r.batch}[/] from {r.file}")
+    console.print(f"[bold]{shown(r.source)}[/] batch [bold]{shown(r.batch)}[/] from {shown(r.file)}")
     console.print(
         f"  rows read {r.rows_read:,} = accepted {r.accepted:,} + quarantined {r.quarantined:,} "
         f"+ opted out {r.opted_out:,}"
     )
     for warning in r.warnings:
-        console.print(f"  [yellow]warning:[/] {warning}")
+        console.print(f"  [yellow]warning:[/] {shown(warning)}")
     if r.reasons:
         rows = [
             (reason, f"{n:,}", ", ".join(str(x) for x in r.examples[reason])) for reason, n in r.reasons.most_common()
         ]
         title = "Quarantined rows by reason (values are never shown)"
+        if r.several_reasons:
+            title += f"; {r.several_reasons:,} row(s) have several reasons and are listed under each"
         console.print(table(("column: reason", "rows", "first rows"), rows, title=title, title_justify="left"))
-        console.print(f"  quarantine (encrypted): {r.quarantine_file}")
+        console.print(f"  quarantine (encrypted): {shown(r.quarantine_file)}")
 
 
 optout_app = typer.Typer(help="The opt-out register: people whose records are never stored.", no_args_is_help=True)
@@ -85,7 +90,7 @@ def optout_add(
     ws, user = signed_in(workspace)
     plan = optout_plan(ws, user, file)
     if plan.already_added_file:
-        console.print(f"{file}: already added to the opt-out register; nothing changed.")
+        console.print(f"{shown(file)}: already added to the opt-out register; nothing changed.")
         return
     _print_plan(plan)
     if dry_run:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in
 
 link_app = typer.Typer(
     help="Link records into people from the identifiers zone; report on the linkage's quality.",
@@ -65,7 +65,7 @@ def link_report(
     ws, user = signed_in(workspace)
     with phases("measuring linkage quality"):
         path = report(ws, user, run=run, truth=truth, out=out)
-    console.print(f"Linkage quality report written to {path}")
+    console.print(f"Linkage quality report written to {shown(path)}")
 
 
 def link_files(
@@ -104,7 +104,7 @@ def link_files(
         f"{result.records:,} records; {result.pairs:,} pairs with match probability >= {pairs_threshold}; "
         f"{result.clusters:,} clusters at {threshold}"
     )
-    console.print(f"Wrote {out}/pairs.csv, {out}/clusters.csv and {out}/model.json")
+    console.print(f"Wrote {shown(out)}/pairs.csv, {shown(out)}/clusters.csv and {shown(out)}/model.json")
 
 
 def encode(
@@ -121,7 +121,7 @@ def encode(
 
     with phases("encoding identifiers"):
         result = encode_file(file, source, secret, out, new_secret=new_secret, mapping=mapping, text_encoding=encoding)
-    console.print(f"Encoded {result['encoded']:,} rows into {out}: {', '.join(result['fields'])}")
+    console.print(f"Encoded {result['encoded']:,} rows into {shown(out)}: {', '.join(result['fields'])}")
     if result["with_identifier_issues"]:
         console.print(
             f"  {result['with_identifier_issues']:,} rows have identifier problems; ingest will quarantine "

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
 
 project_app = typer.Typer(
     help="Projects as data sharing agreements: submit, approve or refuse, amend, withdraw, build, close.",
@@ -20,14 +20,14 @@ AgreementArgument = Annotated[Path, typer.Argument(help="The agreement (YAML); s
 def _print_assessment(project) -> None:
     a = project.assessment
     verdict = "[green]no red line crossed[/]" if a["acceptable"] else "[red]red lines crossed: cannot be approved[/]"
-    console.print(f"Project [bold]{project.id}[/] ({project.status.value}): {verdict}")
+    console.print(f"Project [bold]{shown(project.id)}[/] ({project.status.value}): {verdict}")
     for line in a["red_lines"]:
-        console.print(f"  [red]x[/] {line}")
+        console.print(f"  [red]x[/] {shown(line)}")
     for line in a["passed"]:
-        console.print(f"  [green]ok[/] {line}")
+        console.print(f"  [green]ok[/] {shown(line)}")
     console.print("  For the board to judge:")
     for line in a["for_the_board"]:
-        console.print(f"    - {line}")
+        console.print(f"    - {shown(line)}")
 
 
 @project_app.command("submit")
@@ -44,7 +44,7 @@ def project_approve(project_id: ProjectArgument, workspace: WorkspaceOption = Pa
     from bold.actions import projects
 
     project = projects.approve(*signed_in(workspace), project_id)
-    console.print(f"Project {project.id} approved by {project.approved_by}")
+    console.print(f"Project {shown(project.id)} approved by {shown(project.approved_by)}")
 
 
 @project_app.command("refuse")
@@ -57,7 +57,9 @@ def project_refuse(
     from bold.actions import projects
 
     project = projects.refuse(*signed_in(workspace), project_id, reason)
-    console.print(f"Project {project.id} refused by {project.decided_by}: {project.decision_reason}")
+    console.print(
+        f"Project {shown(project.id)} refused by {shown(project.decided_by)}: {shown(project.decision_reason)}"
+    )
 
 
 @project_app.command("amend")
@@ -74,7 +76,7 @@ def project_withdraw(project_id: ProjectArgument, workspace: WorkspaceOption = P
     from bold.actions import projects
 
     projects.withdraw(*signed_in(workspace), project_id)
-    console.print(f"Project {project_id} withdrawn")
+    console.print(f"Project {shown(project_id)} withdrawn")
 
 
 @project_app.command("show")
@@ -88,17 +90,20 @@ def project_show(project_id: ProjectArgument, workspace: WorkspaceOption = Path(
         return
     a = project.agreement
     console.print(
-        f"[bold]{a.title}[/] ({a.id}), {project.status.value}; submitted by {project.submitted_by} "
-        f"{project.submitted_at[:10]}" + (f", approved by {project.approved_by}" if project.approved_by else "")
+        f"[bold]{shown(a.title)}[/] ({shown(a.id)}), {project.status.value}; "
+        f"submitted by {shown(project.submitted_by)} "
+        f"{project.submitted_at[:10]}" + (f", approved by {shown(project.approved_by)}" if project.approved_by else "")
     )
     if project.decision_reason:
-        console.print(f"Decision by {project.decided_by}: {project.decision_reason}")
-    console.print(f"Purpose: {a.purpose}\nPublic benefit: {a.public_benefit}\nLegal basis: {a.legal_basis}")
+        console.print(f"Decision by {shown(project.decided_by)}: {shown(project.decision_reason)}")
+    console.print(
+        f"Purpose: {shown(a.purpose)}\nPublic benefit: {shown(a.public_benefit)}\nLegal basis: {shown(a.legal_basis)}"
+    )
     console.print(
         f"Runs {a.start} to {a.end}; linkage threshold {a.linkage_threshold}; dates to the {a.date_precision}"
     )
     for dataset, fields in a.datasets.items():
-        console.print(f"  {dataset}: " + "; ".join(f"{f} ({why})" for f, why in fields.items()))
+        console.print(f"  {shown(dataset)}: " + "; ".join(f"{shown(f)} ({shown(why)})" for f, why in fields.items()))
     _print_assessment(project)
 
 
@@ -142,9 +147,9 @@ def project_build(project_id: ProjectArgument, workspace: WorkspaceOption = Path
     from bold.actions import projects
 
     ws, user = signed_in(workspace)
-    with phases(f"building {project_id}"):
+    with phases(f"building {shown(project_id)}"):
         path = projects.build(ws, user, project_id)
-    console.print(f"Extract written to {path}")
+    console.print(f"Extract written to {shown(path)}")
 
 
 @project_app.command("close")
@@ -153,7 +158,7 @@ def project_close(project_id: ProjectArgument, workspace: WorkspaceOption = Path
     from bold.actions import projects
 
     projects.close(*signed_in(workspace), project_id)
-    console.print(f"Project {project_id} closed: extract and project key deleted; outputs and audit kept")
+    console.print(f"Project {shown(project_id)} closed: extract and project key deleted; outputs and audit kept")
 
 
 def register(app: typer.Typer) -> None:

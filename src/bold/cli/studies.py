@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, signed_in, table
+from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
 from bold.errors import Invalid
 
 study_app = typer.Typer(
@@ -74,13 +74,16 @@ def study_show(
     if as_json:
         print_json(_study(study))
         return
-    console.print(f"[bold]{study.title}[/] ({study.id}), {study.question}\n\n{study.definition}\n")
-    console.print("Needs: " + ", ".join(study.needs))
+    console.print(
+        f"[bold]{shown(study.title)}[/] ({shown(study.id)}), {shown(study.question)}\n\n"
+        f"{shown(study.definition, lines=True)}\n"
+    )
+    console.print("Needs: " + ", ".join(shown(n) for n in study.needs))
     if study.optional:
-        console.print("Uses when agreed: " + ", ".join(study.optional))
+        console.print("Uses when agreed: " + ", ".join(shown(n) for n in study.optional))
     for name, value in study.parameters.items():
         required = "  (required)" if name in study.required else ""
-        console.print(f"  --param {name}={'' if value is None else value}{required}", highlight=False)
+        console.print(f"  --param {shown(name)}={shown(value)}{required}", highlight=False)
 
 
 @study_app.command("run")
@@ -105,9 +108,10 @@ def study_run(
             )
             plan = studies.plan_all(ws, user, project_id)
             if plan.outside_agreement:
-                console.print(f"Not in this agreement's scope: {', '.join(plan.outside_agreement)}")
+                console.print(f"Not in this agreement's scope: {', '.join(shown(f) for f in plan.outside_agreement)}")
             for one, needed in plan.need_parameters.items():
-                console.print(f"Run {one} on its own: it needs " + ", ".join(f"--param {p}" for p in needed))
+                needs = ", ".join(f"--param {shown(p)}" for p in needed)
+                console.print(f"Run {shown(one)} on its own: it needs {needs}")
             for output in runs:
                 _print_run(output)
     else:
@@ -119,7 +123,9 @@ def study_run(
 def _print_run(output) -> None:
     manifest = output.manifest()
     tables = ", ".join(f"{n} ({t['rows']} rows)" for n, t in manifest["tables"].items())
-    console.print(f"{output.study}: pending output {output.id} in {manifest['seconds']} s: {tables}")
+    console.print(
+        f"{shown(output.study)}: pending output {shown(output.id)} in {manifest['seconds']} s: {shown(tables)}"
+    )
 
 
 @outputs_app.command("list")
@@ -170,22 +176,25 @@ def outputs_show(
         )
         return
     manifest, output = view.manifest, view.output
-    console.print(f"[bold]{manifest['title']}[/] ({output.id}), {output.status.value}; run by {output.created_by}")
-    console.print(manifest["definition"])
-    console.print(f"Fields used: {', '.join(manifest['fields_used'])}; engine {manifest['engine']}")
-    console.print(f"Parameters: {manifest['parameters']}")
+    console.print(
+        f"[bold]{shown(manifest['title'])}[/] ({shown(output.id)}), {output.status.value}; "
+        f"run by {shown(output.created_by)}"
+    )
+    console.print(shown(manifest["definition"], lines=True))
+    console.print(f"Fields used: {shown(', '.join(manifest['fields_used']))}; engine {shown(manifest['engine'])}")
+    console.print(f"Parameters: {shown(manifest['parameters'])}")
     for note in manifest["notes"]:
-        console.print(f"Note: {note}")
+        console.print(f"Note: {shown(note)}")
     if view.output.optout_note:
-        console.print(f"[yellow]Opt-outs: {view.output.optout_note}[/]")
+        console.print(f"[yellow]Opt-outs: {shown(view.output.optout_note)}[/]")
     if view.damaged:
-        console.print(f"[red]Checksum mismatch: {', '.join(view.damaged)} changed since the run[/]")
+        console.print(f"[red]Checksum mismatch: {shown(', '.join(view.damaged))} changed since the run[/]")
     for name, frame in view.tables.items():
-        console.print(f"\n[bold]{name}[/] ({len(frame)} rows)")
+        console.print(f"\n[bold]{shown(name)}[/] ({len(frame)} rows)")
         console.out(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"), highlight=False)
     if manifest["charts"]:
-        console.print(f"Charts (SVG and Vega-Lite) in {output.folder}: {', '.join(manifest['charts'])}")
-    console.print(f"The whole output on one page: {output.folder / 'index.html'}")
+        console.print(f"Charts (SVG and Vega-Lite) in {shown(output.folder)}: {shown(', '.join(manifest['charts']))}")
+    console.print(f"The whole output on one page: {shown(output.folder / 'index.html')}")
 
 
 def register(app: typer.Typer) -> None:

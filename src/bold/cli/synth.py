@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bold.cli.common import console, err, parse_date
+from bold.cli.common import console, err, parse_date, shown
 
 
 def synth(
@@ -70,7 +70,7 @@ def _print_summary(f: dict, out: Path) -> None:
         f"Deaths within 14 days of release: [bold]{f['deaths_within_14_days_of_release']:,}[/]"
         + (f" ({rate:.1f} per 1,000 person-years)" if rate is not None else "")
     )
-    console.print(f"Extracts in {out}/, ground truth in {out}/truth/ (never ingest it).")
+    console.print(f"Extracts in {shown(out)}/, ground truth in {shown(out)}/truth/ (never ingest it).")
 
 
 def register(app: typer.Typer) -> None:

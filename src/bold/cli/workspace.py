@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, new_password, print_json, signed_in, table
+from bold.cli.common import JsonOption, WorkspaceOption, console, new_password, print_json, shown, signed_in, table
 from bold.errors import Invalid
 
 
@@ -47,7 +47,9 @@ def status(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
     ]  # fmt: skip
     rows += [(source, "none", "", "", "", "", "") for source in s.sources_without_data]
     columns = ("source", "batch", "read", "accepted", "quarantined", "opted out", "on")
-    console.print(table(columns, rows, ids=("source", "batch"), title=f"Workspace {s.name}", title_justify="left"))
+    console.print(
+        table(columns, rows, ids=("source", "batch"), title=f"Workspace {shown(s.name)}", title_justify="left")
+    )
     console.print(
         f"Records stored: {s.records_stored:,} from {len(s.batches)} batch(es)"
         + (f" ({s.deleted_after_optout:,} deleted after an opt-out)" if s.deleted_after_optout else "")
@@ -83,7 +85,7 @@ def user_add(
 
     ws, user = signed_in(workspace)
     person = people.add(ws, user, name, role, new_password("BOLD_NEW_PASSWORD", name))
-    console.print(f"{person.name} added with role(s) {', '.join(sorted(person.roles))}")
+    console.print(f"{shown(person.name)} added with role(s) {', '.join(sorted(person.roles))}")
 
 
 @user_app.command("list")
@@ -109,7 +111,7 @@ def user_deactivate(
 
     ws, user = signed_in(workspace)
     people.deactivate(ws, user, name)
-    console.print(f"{name} deactivated: they can no longer sign in")
+    console.print(f"{shown(name)} deactivated: they can no longer sign in")
 
 
 @user_app.command("password")
@@ -119,7 +121,7 @@ def user_password(workspace: WorkspaceOption = Path(".")):
 
     ws, user = signed_in(workspace)
     people.change_password(ws, user, new_password("BOLD_NEW_PASSWORD", user.name))
-    console.print(f"Password changed for {user.name}")
+    console.print(f"Password changed for {shown(user.name)}")
 
 
 def register(app: typer.Typer) -> None:

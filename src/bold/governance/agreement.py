@@ -13,11 +13,12 @@ import datetime as dt
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bold.errors import Invalid, unreadable
+from bold import yamlfile
+from bold.errors import Invalid
 from bold.governance.permissions import ROLES
+from bold.security.paths import NAME_PATTERN
 from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
 
 # The one dataset that is not a source: coarse attributes of each linked person, derived by the linker from
@@ -41,7 +42,7 @@ class Question(BaseModel):
 class Person(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str
+    name: str = Field(pattern=f"^{NAME_PATTERN.pattern}$", description="a user name, as in bold user add")
     role: Literal[ROLES]  # type: ignore[valid-type]
 
 
@@ -78,20 +79,16 @@ class Agreement(BaseModel):
 
 def load_agreement(path: Path) -> tuple[Agreement, str]:
     """The agreement and its text (kept verbatim with the project)."""
-    try:
-        text = path.read_text()
-        data = yaml.safe_load(text)
-    except (OSError, yaml.YAMLError) as exc:
-        raise AgreementError(f"{path}: cannot read the agreement: {unreadable(exc)}") from exc
+    data, text, node = yamlfile.read(path, "the agreement", AgreementError)
     if not isinstance(data, dict):
-        raise AgreementError(f"{path}: expected the fields of a data sharing agreement")
+        raise AgreementError(f"{path}: expected the fields of a data sharing agreement (id, title, questions...)")
     try:
         return Agreement(**data), text
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise AgreementError(f"{path}: {where}: {first['msg']}") from None
+        raise AgreementError(yamlfile.invalid(path, exc, node)) from None
 
+
+CONTENT_ROLES = ("analyst", "output_checker")  # the roles of an agreement that see its data or results
 
 HUMAN_CHECKLIST = (
     "The purpose is socially acceptable and the public would expect it (DOMAIN.md s3).",
@@ -105,12 +102,17 @@ HUMAN_CHECKLIST = (
 
 
 def assess(
-    agreement: Agreement, source_quality: dict[str, float] | None = None, max_quarantine_share: float = 0.05
+    agreement: Agreement,
+    source_quality: dict[str, float] | None = None,
+    max_quarantine_share: float = 0.05,
+    people: dict[str, tuple[frozenset[str], bool]] | None = None,
 ) -> dict:
     """Automated checks against the red lines software can detect, and the checklist for people.
 
     ``source_quality`` maps each ingested source to its share of rows quarantined; a source missing from
-    it has no data."""
+    it has no data. ``people`` maps each person on the platform to (their roles, whether active): every
+    person the agreement names must be one of them, active, holding the role named, and never a linker
+    named to see content."""
     red, passed = [], []
 
     def check(ok: bool, good: str, bad: str) -> None:
@@ -178,6 +180,21 @@ def assess(
         "no analyst checks their own outputs",
         f"{', '.join(sorted(overlap))} named as both analyst and output checker",
     )
+    if people is not None:
+        wrong = []
+        for p in agreement.people:
+            roles, active = people.get(p.name, (frozenset(), False))
+            if p.name not in people:
+                wrong.append(f"{p.name} (named as {p.role}) is not a person on this platform")
+            elif not active:
+                wrong.append(f"{p.name} (named as {p.role}) is deactivated")
+            elif p.role in CONTENT_ROLES and "linker" in roles:
+                wrong.append(f"{p.name} is a linker and cannot be named as {p.role} (a linker never sees content)")
+            elif p.role not in roles:
+                wrong.append(f"{p.name} is named as {p.role} but does not hold that role")
+        red += wrong
+        if not wrong:
+            passed.append("every person named is active on the platform and holds the role named")
     if agreement.opt_out_exemption:
         passed.append(
             f"opt-out exemption granted by {agreement.opt_out_exemption.authority} "

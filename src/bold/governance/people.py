@@ -8,6 +8,9 @@ in; their record and everything they did stay in the store and the audit chain.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -15,7 +18,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from bold import store
 from bold.errors import BoldError, Kind
-from bold.governance.permissions import ROLES, Role
+from bold.governance.permissions import ROLES, Role, incompatible
+from bold.security.paths import PathError, check_name
 from bold.workspace import Workspace, now
 
 MIN_PASSWORD = 12
@@ -52,8 +56,18 @@ def add_person(ws: Workspace, name: str, roles: list[str], password: str, *, by:
         raise AccessError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}", kind=Kind.INVALID)
     if not roles:
         raise AccessError("a person needs at least one role", kind=Kind.INVALID)
-    if not name or not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise AccessError(f"{name!r} is not a user name: use letters, digits, '.', '-' or '_'", kind=Kind.INVALID)
+    try:
+        check_name(name, "user name")
+    except PathError as exc:
+        raise AccessError(str(exc), kind=Kind.INVALID) from None
+    clash = incompatible(roles)
+    if clash:
+        pairs = "; ".join(f"{a} with {b}" for a, b in clash)
+        raise AccessError(
+            f"{name} cannot hold {pairs}: whoever links records sees identifiers and may never see content "
+            "(separation of duties)",
+            kind=Kind.INVALID,
+        )
     check_password(password)
     with store.transaction(ws) as tx:
         if tx.execute("select 1 from people where name = ?", (name,)).fetchone():
@@ -72,18 +86,60 @@ def people(ws: Workspace) -> list[User]:
     return [User(r["name"], _roles(r["roles"]), bool(r["active"])) for r in rows]
 
 
+MAX_FAILED_SIGN_INS = 5  # consecutive failures before a person is locked out
+LOCKOUT = dt.timedelta(minutes=15)
+SIGN_IN_FAILED = "sign-in failed for {name!r} (after {max} failures in a row sign-in is locked for {minutes} minutes)"
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of no one's password, verified when the name is unknown or inactive, so that signing in takes
+    as long whether or not the name exists (no user-enumeration by timing)."""
+    return _hasher.hash(secrets.token_hex(16))
+
+
 def sign_in(ws: Workspace, name: str, password: str) -> User:
-    """The person, if the password is theirs and they are active; a failed attempt is audited."""
+    """The person, if the password is theirs, they are active and not locked out.
+
+    Every attempt verifies one argon2 hash (a dummy one for an unknown or inactive name), and every failure
+    says the same, so neither the time taken nor the message tells whether the name exists. Failures are
+    audited; after ``MAX_FAILED_SIGN_INS`` in a row the person is locked out for ``LOCKOUT`` (audited too), and
+    a successful sign-in resets the count."""
     with store.connect(ws) as db:
-        row = db.execute("select name, roles, password_hash, active from people where name = ?", (name,)).fetchone()
+        row = db.execute(
+            "select name, roles, password_hash, active, failed_sign_ins, locked_until from people where name = ?",
+            (name,),
+        ).fetchone()
+    usable = row is not None and bool(row["active"])
     try:
-        if row is None or not row["active"]:
-            raise VerificationError("no such active person")
-        _hasher.verify(row["password_hash"], password)
+        _hasher.verify(row["password_hash"] if usable else _dummy_hash(), password)
+        verified = usable
     except (VerificationError, InvalidHashError):
-        store.audit.record(ws, "failed sign-in", name, by=name or "(no name)")
-        raise AccessError(f"sign-in failed for {name!r}") from None
-    return User(row["name"], _roles(row["roles"]))
+        verified = False
+    at = dt.datetime.now(dt.UTC)
+    locked = usable and row["locked_until"] is not None and dt.datetime.fromisoformat(row["locked_until"]) > at
+    if verified and not locked:
+        if row["failed_sign_ins"] or row["locked_until"]:
+            with store.transaction(ws) as tx:
+                tx.execute("update people set failed_sign_ins = 0, locked_until = null where name = ?", (name,))
+        return User(row["name"], _roles(row["roles"]))
+    with store.transaction(ws) as tx:  # the count is re-read under the write lock: concurrent failures all count
+        current = tx.execute("select failed_sign_ins, locked_until from people where name = ?", (name,)).fetchone()
+        failures = (current["failed_sign_ins"] if current else 0) + (0 if locked else 1)
+        lock = usable and not locked and failures >= MAX_FAILED_SIGN_INS
+        tx.execute(  # for an unknown name this changes no row, at the same cost
+            "update people set failed_sign_ins = ?, locked_until = coalesce(?, locked_until) where name = ?",
+            (0 if lock else failures, (at + LOCKOUT).isoformat(timespec="seconds") if lock else None, name),
+        )
+        tx.audit(name or "(no name)", "failed sign-in", name, {"locked_out": True} if locked else None)
+        if lock:
+            tx.audit(
+                name,
+                "sign-in locked",
+                name,
+                {"failures": failures, "until": (at + LOCKOUT).isoformat(timespec="seconds")},
+            )
+    raise AccessError(SIGN_IN_FAILED.format(name=name, max=MAX_FAILED_SIGN_INS, minutes=LOCKOUT.seconds // 60))
 
 
 def _person_row(tx, name: str):

@@ -9,6 +9,7 @@ actions on top of this table.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -107,6 +108,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
 }
+
+# Separation of duties: who links records sees identifiers, so never holds a role that sees content (a custodian's
+# files, a project's extract or outputs). ``bold user add`` refuses these combinations, and an agreement may not
+# name a linker as an analyst or output checker.
+INCOMPATIBLE_ROLES: dict[Role, frozenset[Role]] = {
+    Role.LINKER: frozenset({Role.ANALYST, Role.CUSTODIAN, Role.OUTPUT_CHECKER}),
+}
+
+
+def incompatible(roles: Iterable[str]) -> list[tuple[Role, Role]]:
+    """The pairs of ``roles`` that one person may not hold together."""
+    held = {Role(r) for r in roles}
+    return sorted((r, other) for r in held for other in INCOMPATIBLE_ROLES.get(r, ()) if other in held)
+
 
 # The same table read the other way: for each permission, the roles that hold it.
 PERMISSIONS: dict[Permission, frozenset[Role]] = {

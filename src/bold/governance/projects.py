@@ -40,6 +40,7 @@ from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.ingest.pipeline import committed_batches
 from bold.ingest.rules import committed_sql, q
 from bold.security import encryption
+from bold.security.paths import check_name
 from bold.security.private import private_dir, write_private
 from bold.sources import load_contract
 from bold.workspace import Workspace, now
@@ -106,6 +107,7 @@ def _from_row(row: sqlite3.Row) -> Project:
 
 
 def _read(db, project_id: str) -> Project:
+    check_name(project_id, "project id")
     row = db.execute("select * from projects where id = ?", (project_id,)).fetchone()
     if row is None:
         raise ProjectError(f"no project {project_id!r}", kind=Kind.NOT_FOUND)
@@ -129,9 +131,16 @@ def counts(ws: Workspace) -> dict[ProjectState, int]:
     return {state: found.get(state.value, 0) for state in ProjectState}
 
 
+def _people(ws: Workspace) -> dict[str, tuple[frozenset[str], bool]]:
+    """Everyone on the platform: their roles and whether they are active (for the assessment)."""
+    from bold.governance.people import people
+
+    return {p.name: (frozenset(r.value for r in p.roles), p.active) for p in people(ws)}
+
+
 def submit(ws: Workspace, path: Path, *, by: str) -> Project:
     agreement, text = load_agreement(path)
-    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE)
+    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE, _people(ws))
     with store.transaction(ws) as tx:
         if tx.execute("select 1 from projects where id = ?", (agreement.id,)).fetchone():
             raise ProjectError(
@@ -205,7 +214,7 @@ def amend(ws: Workspace, project_id: str, path: Path, *, by: str) -> Project:
     agreement, text = load_agreement(path)
     if agreement.id != project_id:
         raise ProjectError(f"{path} is the agreement of {agreement.id!r}, not {project_id!r}", kind=Kind.INVALID)
-    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE)
+    assessment = assess(agreement, source_quality(ws), MAX_QUARANTINE_SHARE, _people(ws))
     with store.transaction(ws) as tx:
         project = _read(tx.db, project_id)
         target = PROJECT.move("amend", project.status, project_id, ProjectError)
@@ -245,7 +254,7 @@ def withdraw(ws: Workspace, project_id: str, *, by: str) -> Project:
 
 
 def project_dir(ws: Workspace, project_id: str) -> Path:
-    return ws.root / "projects" / project_id
+    return ws.root / "projects" / check_name(project_id, "project id")
 
 
 def extract_path(ws: Workspace, project_id: str) -> Path:
@@ -277,7 +286,7 @@ def _delete_extract(ws: Workspace, project_id: str) -> bool:
 
 
 def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
-    path = ws.keys_dir / "projects" / f"{project_id}.key"
+    path = ws.keys_dir / "projects" / f"{check_name(project_id, 'project id')}.key"
     if create and not path.exists():
         private_dir(path.parent)
         write_private(path, secrets.token_hex(32), exclusive=True)

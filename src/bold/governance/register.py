@@ -19,6 +19,7 @@ import jinja2
 
 from bold import __version__
 from bold.governance import projects
+from bold.security.paths import holds, output_folder
 from bold.security.private import private_dir, write_private
 from bold.store import audit
 from bold.workspace import Workspace
@@ -65,12 +66,27 @@ def _project_entry(p: projects.Project) -> dict:
     }
 
 
+# The files of the register, each with what marks it as one BOLD wrote (so an --out never overwrites others).
+REGISTER_FILES = {
+    "register.json": b'"platform": "BOLD"',
+    "index.html": b"<title>BOLD transparency register",
+    "promises.html": b"<title>What BOLD will and won't do",
+}
+
+
 def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
     """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``.
 
     The register is made to be published, but inside the workspace it is owner-only like everything there;
     publishing copies it out. A folder ``out`` outside the workspace is that copy, written as any file."""
-    out = out or ws.root / "register"
+    out = output_folder(
+        out or ws.root / "register",
+        kind="transparency register",
+        files=REGISTER_FILES,
+        workspace=ws.root,
+        inside="register",
+        written_by_bold=lambda path: holds(REGISTER_FILES[path.name])(path),
+    )
     private = out.resolve().is_relative_to(ws.root.resolve())
     if private:
         private_dir(out)

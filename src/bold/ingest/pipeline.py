@@ -36,6 +36,7 @@ from bold.ingest.rules import (
     q,
     sql_text,
 )
+from bold.security.paths import check_name, name_from
 from bold.security.private import private_dir
 from bold.sources import ISSUES_COLUMN, Contract, encoded_contract, load_contract
 from bold.workspace import Workspace, now
@@ -52,7 +53,10 @@ class IngestReport:
     accepted: int = 0
     quarantined: int = 0
     opted_out: int = 0
-    reasons: Counter = field(default_factory=Counter)  # reason -> rows
+    # reason -> rows with that reason; a row with several reasons is under each, so these may sum to more than
+    # ``quarantined`` (which counts each row once); ``several_reasons`` says how many rows have more than one.
+    reasons: Counter = field(default_factory=Counter)
+    several_reasons: int = 0
     examples: dict[str, list[int]] = field(default_factory=dict)  # reason -> first row numbers
     warnings: list[str] = field(default_factory=list)
     quarantine_file: Path | None = None
@@ -65,12 +69,13 @@ class IngestReport:
 
 
 def _batch_name(path: Path, name: str | None) -> str:
-    if name:
-        return name
+    """The batch name given (checked: it names the quarantine file), or one made safe from the file's name."""
+    if name is not None:
+        return check_name(name, "batch name")
     stem = path.name
     for suffix in (".gz", ".csv", ".parquet"):
         stem = stem.removesuffix(suffix)
-    return stem
+    return name_from(stem, "batch")
 
 
 def _create_zone_tables(con, contract: Contract) -> None:
@@ -372,19 +377,26 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
             select raw._row, checked._issues as _reasons, null::varchar as _line, {columns}
             from raw join checked using (_row) where len(checked._issues) > 0
             union all by name
-            select _row, [_reason] as _reasons, _line from unreadable"""
+            select _row, _reasons, _line from unreadable"""
     )
     n = con.execute("select count(*) from rejected").fetchone()[0]
     if not n:
         return 0
+    # Each row is counted once in the totals; under each of its reasons once (a reason found twice in a row,
+    # e.g. by bold encode and again here, still counts that row once).
+    report.several_reasons = con.execute(
+        "select count(*) from rejected where len(list_distinct(_reasons)) > 1"
+    ).fetchone()[0]
     for reason, rows, first in con.execute(
-        f"""select reason, count(*), list(_row order by _row)[1:{EXAMPLES_PER_REASON}]
-            from (select _row, unnest(_reasons) as reason from rejected) group by reason order by 2 desc"""
+        f"""select reason, count(distinct _row), list(distinct _row order by _row)[1:{EXAMPLES_PER_REASON}]
+            from (select _row, unnest(_reasons) as reason from rejected) group by reason order by 2 desc, 1"""
     ).fetchall():
         report.reasons[reason] = rows
         report.examples[reason] = first
     folder = private_dir(ws.quarantine_dir(contract.source))
-    target = folder / f"{batch}.parquet"  # written by DuckDB under the session's owner-only umask
+    target = (
+        folder / f"{check_name(batch, 'batch name')}.parquet"
+    )  # written by DuckDB under the session's owner-only umask
     con.execute(f"pragma add_parquet_key('quarantine', {sql_text(ws.key('quarantine'))})")
     con.execute(
         f"copy (select * from rejected order by _row) to {sql_text(str(target))} "

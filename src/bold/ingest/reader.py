@@ -8,7 +8,9 @@ Row numbers count data rows from 1, after the header, in file order.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +56,18 @@ def file_format(path: Path) -> str:
     return "csv"
 
 
+def check_gzip(path: Path) -> None:
+    """Refuse a gzip file that is cut short or whose checksum (CRC) does not match: the reader would
+    otherwise take the rows it could decompress as the whole file."""
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = "cut short" if isinstance(exc, EOFError) else "damaged (bad checksum or data)"
+        raise IngestError(f"{path}: the gzip file is {reason}; nothing was ingested, ask for the file again") from None
+
+
 def _csv_source(path: Path, encoding: str) -> str:
     return (
         f"read_csv({sql_text(str(path))}, header = true, all_varchar = true, delim = ',', quote = '\"', "
@@ -94,12 +108,14 @@ def read(
     extra: tuple[str, ...] = (),
 ) -> ReadResult:
     """Create temp tables ``raw`` (``_row`` + one text column per contract column present) and
-    ``unreadable`` (``_row``, ``_reason``, ``_line``)."""
+    ``unreadable`` (``_row``, ``_reasons``, ``_line``: one row per row of the file it could not parse)."""
     if encoding not in ENCODINGS:
         raise IngestError(f"encoding {encoding!r} is not supported; use one of {', '.join(ENCODINGS)}")
     if path.stat().st_size == 0:
         raise IngestError(f"{path}: the file is empty; expected a header row naming the columns")
     fmt = file_format(path)
+    if fmt == "csv.gz":
+        check_gzip(path)
     source = f"read_parquet({sql_text(str(path))})" if fmt == "parquet" else _csv_source(path, encoding)
     try:
         found = _header(con, source)
@@ -131,13 +147,14 @@ def read(
     # could not parse have their own numbers (DuckDB's 'line' counts rows, header as 1); the rows it
     # parsed take the remaining numbers in order.
     if fmt == "parquet":
-        con.execute("create or replace temp table unreadable (_row bigint, _reason varchar, _line varchar)")
-    else:
+        con.execute("create or replace temp table unreadable (_row bigint, _reasons varchar[], _line varchar)")
+    else:  # one row per row of the file, whatever number of problems the reader found in it
         con.execute(
             """create or replace temp table unreadable as
-               select (line - 1)::bigint as _row, 'row could not be read: ' || lower(error_type) as _reason,
+               select (line - 1)::bigint as _row,
+                      list(distinct 'row could not be read: ' || lower(error_type) order by 1) as _reasons,
                       any_value(csv_line) as _line
-               from reject_errors group by all"""
+               from reject_errors group by line"""
         )
     parsed = con.execute("select count(*) from raw_read").fetchone()[0]
     unreadable = con.execute("select count(*) from unreadable").fetchone()[0]

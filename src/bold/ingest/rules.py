@@ -194,6 +194,39 @@ def _role_checks(col: Column, x: str, present: str) -> list[tuple[str, str]]:
     return []
 
 
+def plausibility(contract: Contract, present: set[str]) -> list[tuple[str, str, str]]:
+    """(column, SQL condition true when implausible, reason) for the date rules between columns of one record
+    (``not_before``, ``not_after`` in the contract); a rule whose other column is absent from the file is skipped,
+    and a date that is missing or unreadable is reported by its own checks, not here."""
+
+    def parsed(name: str) -> str:
+        return f"try_strptime({cleaned(name)}, {sql_text(contract.column(name).format)})::date"
+
+    out = []
+    for col in contract.columns:
+        if col.name not in present:
+            continue
+        for other in col.not_before:
+            if other in present:
+                what = "the date of birth" if contract.column(other).role == "date_of_birth" else other
+                out.append(
+                    (col.name, f"{parsed(col.name)} < {parsed(other)}", f"before {what} (expected on or after {other})")
+                )
+        for other in col.not_after:
+            if other in present:
+                out.append(
+                    (col.name, f"{parsed(col.name)} > {parsed(other)}", f"after {other} (expected on or before it)")
+                )
+    return out
+
+
+def plausibility_cases(contract: Contract, present: set[str]) -> list[str]:
+    return [
+        f"case when {condition} then {sql_text(name + ': ' + reason)} end"
+        for name, condition, reason in plausibility(contract, present)
+    ]
+
+
 def issues_sql(contract: Contract, present: set[str], today: dt.date) -> str:
     """One SQL list expression per row: every 'COLUMN: reason' that applies."""
     parts = []
@@ -202,6 +235,7 @@ def issues_sql(contract: Contract, present: set[str], today: dt.date) -> str:
             continue
         for condition, reason in checks(col, today):
             parts.append(f"case when {condition} then {sql_text(col.name + ': ' + reason)} end")
+    parts += plausibility_cases(contract, present)
     if not parts:
         return "[]::varchar[]"
     return "list_filter([" + ",\n ".join(parts) + "], i -> i is not null)"

@@ -136,9 +136,11 @@ def encode_file(
     import pyarrow.parquet as pq
 
     from bold.ingest.reader import read
-    from bold.ingest.rules import MACROS, identifier_columns, issues_sql, prepare_sql, q
+    from bold.ingest.rules import MACROS, identifier_columns, issues_sql, plausibility_cases, prepare_sql, q
+    from bold.security.paths import holds, output_path
     from bold.sources import ISSUES_COLUMN, Contract, encoded_roles, load_contract
 
+    output_path(out, kind="encoded file", suffixes=(".csv", ".parquet"), written_by_bold=holds(ISSUES_COLUMN.encode()))
     secret = read_secret(secret_path)
     contract = load_contract(source)
     con = duckdb.connect()
@@ -150,9 +152,13 @@ def encode_file(
     roles = encoded_roles(contract)
     values = ", ".join(f"{normalised[r]} as {q(r)}" for r in roles if r in normalised)
     present = set(result.columns) & {c.name for c in contract.identifiers}
+    # Dates before the date of birth: checked here, where the date of birth is still plaintext
+    cases = plausibility_cases(contract, set(result.columns))
+    dates_sql = f"list_filter([{', '.join(cases)}], i -> i is not null)" if cases else "[]::varchar[]"
     table = con.execute(
         f"""select _row, clean({q(contract.record_id)}) as _record_id,
-                   array_to_string({issues_sql(ids_only, present, today or dt.date.today())}, '; ') as _issues,
+                   array_to_string(list_concat({issues_sql(ids_only, present, today or dt.date.today())},
+                       {dates_sql}), '; ') as _issues,
                    {values}, {", ".join(q(c.name) for c in contract.content)}
             from prepared order by _row"""
     ).fetch_arrow_table()

@@ -18,6 +18,7 @@ from bold.errors import Invalid
 from bold.ingest.reader import file_format
 from bold.ingest.rules import q, sql_text
 from bold.linkage import features, model
+from bold.security.paths import holds, output_folder
 
 
 class LinkError(Invalid):
@@ -84,6 +85,14 @@ def _roles_for(path: Path, columns: list[str], id_column: str, mapping: dict[str
     return roles
 
 
+# What link-files writes, each with what marks it as written by link-files (an --out never overwrites others).
+OUTPUT_FILES = {
+    "pairs.csv": holds(b"id_l,id_r,match_probability"),
+    "clusters.csv": holds(b"id,cluster_id"),
+    "model.json": holds(b'"link_type"'),
+}
+
+
 def link_files(
     paths: list[Path],
     id_column: str,
@@ -103,6 +112,7 @@ def link_files(
         raise LinkError(f"--threshold {threshold}: expected a match probability from 0 to 1")
     if not 0 <= pairs_threshold < 1:
         raise LinkError(f"--pairs-threshold {pairs_threshold}: expected a match probability from 0 to below 1")
+    output_folder(out, kind="link-files output", files=OUTPUT_FILES, written_by_bold=lambda p: OUTPUT_FILES[p.name](p))
     con = duckdb.connect()
     try:
         con.execute(f"select try_strptime('2000-01-01', {sql_text(date_format)})")

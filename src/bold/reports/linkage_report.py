@@ -18,6 +18,7 @@ from bold import __version__
 from bold.linkage import quality
 from bold.reports import charts
 from bold.reports.linkage_checks import impossible_events, match_rates_by_ethnicity
+from bold.security.paths import holds, output_path
 from bold.security.private import private_dir, write_private
 from bold.store import audit
 
@@ -93,9 +94,24 @@ def _charts(m: dict) -> dict[str, str]:
     return out
 
 
+REPORT_MARKER = b"<title>BOLD linkage quality report"  # in every report this module writes
+
+
 def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Path | None = None, *, by: str) -> Path:
+    def confined(path: Path) -> Path:  # refused before any work, when the person chose the path
+        return output_path(
+            path,
+            kind="linkage report",
+            workspace=ws.root,
+            inside="reports",
+            suffixes=(".html",),
+            written_by_bold=holds(REPORT_MARKER),
+        )
+
+    if out is not None:
+        confined(out)
     measures = quality.measure(ws, run_id, truth_dir)
-    out = out or ws.root / "reports" / f"linkage-run-{measures['run']['run_id']}.html"
+    out = confined(out or ws.root / "reports" / f"linkage-run-{measures['run']['run_id']}.html")
     checks = impossible_events(ws, measures["run"]["run_id"])
     ethnicity = match_rates_by_ethnicity(ws, measures["run"]["run_id"])
     template = jinja2.Environment(

@@ -59,6 +59,10 @@ class Column(BaseModel):
     max: int | None = None
     max_length: int = Field(default=200, gt=0)
     allow_future: bool = False  # dates: a scheduled date may lie after today
+    # dates: plausibility against other date columns of the same record (their names), e.g. an event is
+    # never before the date of birth and never after a date of death; a row failing one is quarantined
+    not_before: tuple[str, ...] = ()
+    not_after: tuple[str, ...] = ()
 
     @property
     def is_identifier(self) -> bool:
@@ -110,6 +114,11 @@ class Contract(BaseModel):
         roles = [c.role for c in self.identifiers if c.role != "local_id"]
         if len(set(roles)) != len(roles):  # (encoded files repeat no role either)
             raise ValueError("each identifier role may appear once (local_id excepted)")
+        dates = {c.name for c in self.columns if c.type == "date"}
+        for c in self.columns:
+            for other in (*c.not_before, *c.not_after):
+                if c.type != "date" or other not in dates or other == c.name:
+                    raise ValueError(f"column {c.name}: not_before/not_after name other date columns of the contract")
         ids = [c for c in self.columns if c.role == "record_id"]
         if len(ids) != 1 or ids[0].name != self.record_id or not ids[0].required:
             raise ValueError(f"record_id {self.record_id!r} must be the one required column with role record_id")
@@ -186,7 +195,8 @@ def encoded_contract(contract: Contract) -> Contract:
         Column(name=f"{role}_bf", role=role, type="bloom", max_length=BLOOM_BASE64_LENGTH)
         for role in encoded_roles(contract)
     ]
-    columns += list(contract.content)
+    # Dates are checked against the date of birth by bold encode, which still sees it (bold.ingest.rules)
+    columns += [c.model_copy(update={"not_before": (), "not_after": ()}) for c in contract.content]
     return Contract(
         source=contract.source,
         version=contract.version,
@@ -200,14 +210,20 @@ def encoded_contract(contract: Contract) -> Contract:
 
 def load_mapping(path: Path, contract: Contract) -> dict[str, str]:
     """A custodian's mapping ``their column: contract column``, checked against the contract."""
-    try:
-        mapping = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ContractError(f"{path}: cannot read column mapping: {unreadable(exc)}") from exc
-    if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in mapping.items()):
-        raise ContractError(f"{path}: expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'")
+    from bold import yamlfile
+
+    mapping, _, node = yamlfile.read(path, "the column mapping", ContractError)
+    mapping = mapping or {}
+    expected = "expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'"
+    if not isinstance(mapping, dict):
+        raise ContractError(f"{path}: {expected}")
     names = {c.name for c in contract.columns}
-    unknown = sorted(set(mapping.values()) - names)
-    if unknown:
-        raise ContractError(f"{path}: {', '.join(unknown)} not in the {contract.source} contract")
+    for key, value in mapping.items():  # the line, never the entry: a wrong file may hold identifiers
+        if not (isinstance(key, str) and isinstance(value, str)):
+            raise ContractError(f"{path}: line {yamlfile.line_of(node, (key,))}: {expected}")
+        if value not in names:
+            raise ContractError(
+                f"{path}: line {yamlfile.line_of(node, (key,))}: maps to a column not in the {contract.source} "
+                f"contract (its columns: {', '.join(c.name for c in contract.columns)})"
+            )
     return mapping

@@ -133,6 +133,13 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "the last audit entry of each transaction seals the governance state (bold.store.state)",
         ["alter table audit add column state text"],
     ),
+    (
+        "sign-in lockout: consecutive failed sign-ins and the time a person is locked out until",
+        [
+            "alter table people add column failed_sign_ins integer not null default 0",
+            "alter table people add column locked_until text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

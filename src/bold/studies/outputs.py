@@ -33,6 +33,7 @@ from bold import faults, store
 from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
+from bold.security.paths import check_name
 from bold.security.private import private_dir, write_private
 from bold.studies.language import StudyError
 from bold.studies.study import Study, StudyOutput
@@ -72,7 +73,7 @@ class PendingOutput:
 
 
 def outputs_dir(ws: Workspace, project_id: str) -> Path:
-    return ws.root / "outputs" / project_id
+    return ws.root / "outputs" / check_name(project_id, "project id")
 
 
 def _write_checksummed(path: Path, data: bytes) -> str:
@@ -87,7 +88,7 @@ def write_pending(
     """Write the run's files, register the output as pending and record the run, in one transaction."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
-    final = outputs_dir(ws, project.id) / output_id
+    final = outputs_dir(ws, project.id) / check_name(output_id, "output id")
     private_dir(final.parent)
     folder = final.parent / f"{PARTIAL}{os.getpid()}-{output_id}"
     folder.mkdir(mode=0o700)  # a new folder for each run, renamed into place once complete
@@ -200,7 +201,7 @@ def _row(ws: Workspace, row) -> PendingOutput:
         status=OutputState(row["status"]),
         created_by=row["created_by"],
         created_at=row["created_at"],
-        folder=outputs_dir(ws, row["project"]) / row["id"],
+        folder=outputs_dir(ws, row["project"]) / check_name(row["id"], "output id"),
         manifest_sha256=row["manifest_sha256"],
         optout_people=row["optout_people"],
         optout_marked_at=row["optout_marked_at"],
@@ -208,6 +209,8 @@ def _row(ws: Workspace, row) -> PendingOutput:
 
 
 def get(ws: Workspace, project_id: str, output_id: str) -> PendingOutput:
+    check_name(project_id, "project id")
+    check_name(output_id, "output id")
     with store.connect(ws) as db:
         row = db.execute("select * from outputs where project = ? and id = ?", (project_id, output_id)).fetchone()
     if row is None:

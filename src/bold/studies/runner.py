@@ -8,6 +8,7 @@ limited to the agreement's fields; a study needing anything else is refused befo
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,63 @@ from bold.studies.study import Study
 from bold.workspace import Workspace
 
 BACKENDS = ("duckdb", "pyspark")
+
+# Bounds on a study's result: more tables or rows than this is not a statistic anyone can check for disclosure.
+MAX_TABLES = 50
+MAX_TABLE_ROWS = 100_000
+# Wall-clock seconds a study may compute for; a workspace sets its own in bold.toml: [limits] study_seconds.
+DEFAULT_STUDY_SECONDS = 600.0
+
+
+def time_limit(ws: Workspace) -> float:
+    """The workspace's limit on a study's compute time, in seconds."""
+    value = ws.settings.get("limits", {}).get("study_seconds", DEFAULT_STUDY_SECONDS)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise StudyError(f"{ws.settings_path}: [limits] study_seconds must be a number of seconds above 0")
+    return float(value)
+
+
+class _Stopwatch:
+    """Stops a study's compute at the time limit: from then on, every query running on the extract's
+    connection is interrupted (DuckDB) or its jobs cancelled (Spark), until the compute gives up."""
+
+    def __init__(self, extract: Extract, seconds: float):
+        self.extract, self.seconds, self.expired = extract, seconds, False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        if self._done.wait(self.seconds):
+            return
+        self.expired = True
+        while not self._done.is_set():
+            raw = getattr(self.extract.con, "con", None)  # the DuckDB connection under Ibis
+            if hasattr(raw, "interrupt"):
+                raw.interrupt()
+            session = getattr(self.extract.con, "_session", None)
+            if session is not None:
+                session.sparkContext.cancelAllJobs()
+            self._done.wait(0.2)
+
+    def __enter__(self) -> _Stopwatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+def check_size(study: Study, result) -> None:
+    """Refuse a result with more tables, or a table with more rows, than anyone can check."""
+    tables = {**result.tables, **result.reference}
+    if len(tables) > MAX_TABLES:
+        raise StudyError(f"study {study.id} made {len(tables)} tables; at most {MAX_TABLES} are allowed")
+    for name, table in tables.items():
+        if len(table) > MAX_TABLE_ROWS:
+            raise StudyError(
+                f"study {study.id}: table {name} has {len(table):,} rows; at most {MAX_TABLE_ROWS:,} are allowed"
+            )
 
 
 def agreed_fields(project: projects.Project) -> dict[str, list[str]]:
@@ -94,13 +152,26 @@ def run(
             raise StudyError(f"{by} is not an analyst of project {project_id}", kind=Kind.REFUSED)
         check_allowed(study, project)
         params = study.resolve(parameters)
+        limit = time_limit(ws)
         extract = open_extract(ws, project, backend, spark)
         started = time.perf_counter()
-        try:
-            result = study.compute(extract, params)
-        except (ValueError, IbisError) as exc:  # a model that cannot be fitted, a date field that is not a date
-            raise StudyError(f"study {study.id} could not run on this extract: {exc}") from exc
+        stopped = StudyError(
+            f"study {study.id} stopped: it ran longer than the limit of {limit:g} s "
+            f"([limits] study_seconds in {ws.settings_path.name})"
+        )
+        with _Stopwatch(extract, limit) as watch:
+            try:
+                result = study.compute(extract, params)
+            except Exception as exc:
+                if watch.expired:
+                    raise stopped from None
+                if isinstance(exc, ValueError | IbisError):  # a model that cannot be fitted, a date not a date
+                    raise StudyError(f"study {study.id} could not run on this extract: {exc}") from exc
+                raise
         seconds = time.perf_counter() - started
+        if watch.expired or seconds > limit:  # (the compute may have finished between two queries)
+            raise stopped
+        check_size(study, result)
         people = extract.people()
         for name, table in result.tables.items():
             check_aggregate(name, table, people)

@@ -35,12 +35,13 @@ import ibis
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bold.errors import unreadable
 from bold.sources.geography import local_authorities
 from bold.studies.language import Cohort, Extract, StudyError, age_band, financial_year, quarter
 from bold.studies.measures import with_proportion
 from bold.studies.study import Study, StudyOutput
 
+MAX_OUTCOMES = 50  # an analyst's study is bounded: each outcome and breakdown is more work and more tables
+MAX_BREAKDOWNS = 20
 STANDARD = {"financial_year", "quarter", "sex", "age_band", "region"}
 Value = str | int | float | bool | dt.date
 
@@ -82,8 +83,8 @@ class StudySpec(BaseModel):
     title: str
     question: str = "an analyst's study"
     cohort: CohortSpec
-    outcomes: list[OutcomeSpec] = Field(min_length=1)
-    breakdowns: list[str] = []
+    outcomes: list[OutcomeSpec] = Field(min_length=1, max_length=MAX_OUTCOMES)
+    breakdowns: list[str] = Field([], max_length=MAX_BREAKDOWNS)
     follow_up_days: int = Field(0, ge=0)
     region_from: str | None = None
 
@@ -172,15 +173,12 @@ def compile_spec(spec: StudySpec) -> Study:
 
 def load_spec(path: Path) -> Study:
     """Read and compile a study file, with errors that name the file and the entry."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise StudyError(f"{path}: cannot read the study: {unreadable(exc)}") from exc
+    from bold import yamlfile
+
+    data, _, node = yamlfile.read(path, "the study", StudyError)
     if not isinstance(data, dict):
         raise StudyError(f"{path}: expected a study (id, title, cohort, outcomes, breakdowns)")
     try:
         return compile_spec(StudySpec(**data))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise StudyError(f"{path}: {where + ': ' if where else ''}{first['msg']}") from None
+        raise StudyError(yamlfile.invalid(path, exc, node)) from None

@@ -14,7 +14,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bold.errors import unreadable
 from bold.synth import calibration as cal
 
 SOURCES = ("prison", "probation", "treatment", "hospital", "deaths", "homelessness", "mental_health")
@@ -87,22 +86,21 @@ class SynthConfig(BaseModel):
 
 def load_corruption_overrides(path: Path) -> dict[str, CorruptionRates]:
     """Read a YAML file of ``source: {rate: value}`` and merge it over the defaults."""
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read corruption rates: {unreadable(exc)}") from exc
+    from bold import yamlfile
+
+    data, _, node = yamlfile.read(path, "corruption rates", ValueError)
+    data = data or {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of source to rates")
     merged = _default_corruption()
     for source, rates in data.items():
-        if source not in SOURCES:
-            raise ValueError(f"{path}: unknown source {source!r}; expected one of {', '.join(SOURCES)}")
+        line = yamlfile.line_of(node, (source,))
+        if source not in SOURCES:  # (the key is not shown: the file may not be what it should be)
+            raise ValueError(f"{path}: line {line}: not a source; expected one of {', '.join(SOURCES)}")
         if not isinstance(rates, dict):
-            raise ValueError(f"{path}: rates for {source!r} must be a mapping")
+            raise ValueError(f"{path}: line {line}: the rates for {source} must be a mapping")
         try:
             merged[source] = CorruptionRates(**{**merged[source].model_dump(), **rates})
         except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"{path}: {source}.{field}: {first['msg']}") from None
+            raise ValueError(yamlfile.invalid(path, exc, node, prefix=(source,))) from None
     return merged

@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from bold.security.paths import holds, output_folder
 from bold.synth import truth
 from bold.synth.config import SOURCES, SynthConfig
 from bold.synth.events import day_number, simulate
@@ -120,6 +121,13 @@ def generate(
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Write the population to ``out``; returns the summary figures (also in truth/summary.json)."""
+    summary_file = Path(out) / "truth" / "summary.json"
+    output_folder(  # never inside a workspace, never over files an earlier bold synth did not write
+        out,
+        kind="synthetic population",
+        files=[*(f"{s}.{f}" for s in SOURCES for f in FORMATS), "optouts.csv", "truth/summary.json"],
+        written_by_bold=lambda _: holds(b'"figures"')(summary_file),
+    )
     check_output_folder(out)
     for source in SOURCES:  # a file from an earlier run in another format would no longer match truth/
         for fmt in set(FORMATS) - set(formats):
