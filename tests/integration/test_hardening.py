@@ -398,8 +398,9 @@ def test_sign_in_is_constant_time_and_locks_out_after_five_failures(ws):
     assert str(caught.value).replace("'lin'", "NAME") in messages
     locked = audit.entries(ws, action="sign-in locked")
     assert [e["object"] for e in locked] == ["lin"] and "until" in locked[0]["details"]
-    with store.transaction(ws) as tx:  # fifteen minutes later
+    with store.transaction(ws) as tx:  # fifteen minutes later (a test's own change, audited as BOLD requires)
         tx.execute("update people set locked_until = '2000-01-01T00:00:00+00:00' where name = 'lin'")
+        tx.audit("test", "lockout moved to the past", "lin")
     assert sign_in(ws, "lin", PASSWORD).name == "lin"
     for _ in range(4):  # a success resets the count: four more failures do not lock
         with pytest.raises(AccessError):
@@ -472,6 +473,12 @@ def test_studies_are_bounded_in_size_and_time(ws, tmp_path, small_population, mo
             "treatment": [{"person_id": f"p{i}", "treatment_start_date": d("2026-02-05")} for i in range(0, 60, 2)],
         },
     )
+    # a hand-made extract, sealed as a build would seal it: under the key derived from the project key
+    from bold.security import encryption
+
+    projects._project_key(ws, project.id, create=True)
+    with ws.duckdb_connection() as con:
+        encryption.encrypt_in_place(con, projects.extract_path(ws, project.id), projects.extract_key(ws, project.id))
     today = dt.date(2026, 6, 1)
     spec = study(tmp_path / "ok.yaml")
     assert runner.time_limit(ws) == 600  # the default every new workspace writes

@@ -122,6 +122,7 @@ def sign_in(ws: Workspace, name: str, password: str) -> User:
         if row["failed_sign_ins"] or row["locked_until"]:
             with store.transaction(ws) as tx:
                 tx.execute("update people set failed_sign_ins = 0, locked_until = null where name = ?", (name,))
+                tx.audit(name, "signed in after failed attempts", name, {"failures": row["failed_sign_ins"]})
         return User(row["name"], _roles(row["roles"]))
     with store.transaction(ws) as tx:  # the count is re-read under the write lock: concurrent failures all count
         current = tx.execute("select failed_sign_ins, locked_until from people where name = ?", (name,)).fetchone()
