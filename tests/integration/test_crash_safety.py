@@ -36,6 +36,7 @@ from bold.studies import outputs, runner
 from bold.synth.config import SynthConfig
 from bold.synth.generate import generate
 from bold.workspace import Workspace
+from tests.conftest import add_team
 
 TODAY = dt.date(2026, 11, 22)
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
@@ -134,6 +135,7 @@ def world(tmp_path_factory):
     linked = copy(ingested, root / "linked")
     quick_model(linked)
     run = link_workspace(linked, by="lin")
+    add_team(linked, root / "agreement.yaml")  # everyone the agreement names must be on the platform
     project = projects.submit(linked, root / "agreement.yaml", by="ana")
     projects.approve(linked, project.id, by="grace")
 

@@ -44,10 +44,10 @@ def built(tmp_path_factory, small_population):
     for source in ("prison", "treatment", "deaths", "hospital"):
         ingest(ws, source, out / f"{source}.parquet", by="cara")
     link_workspace(ws, retrain=True, by="lin")
+    for name, role in (("cara", "custodian"), ("oscar", "output_checker")):  # before the team is added
+        add_person(ws, name, [role], PASSWORD, by="test")
     approved_and_built(ws, EXAMPLE, TODAY)
     runner.run(ws, "continuity-of-care", "continuity-of-care", by="ana", today=TODAY)
-    for name, role in (("cara", "custodian"), ("oscar", "output_checker")):
-        add_person(ws, name, [role], PASSWORD, by="test")
     return ws
 
 
