@@ -58,6 +58,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/linkage.py
 	$(BIN)/python benchmarks/studies.py
+	$(BIN)/python benchmarks/audit_state.py
 
 docs: $(STAMP)
 	$(BIN)/python -m bold.docs_tables
