@@ -296,6 +296,19 @@ def test_bad_witness_and_published_paths_are_refused(ws, tmp_path):
     assert shown.exit_code == 3 and "no such file" in shown.output
     inside = runner_cli.invoke(app, ["audit", "witness", "-w", str(ws.root), "--out", str(ws.root / "w")], env=GRACE)
     assert inside.exit_code == 2 and "inside the workspace" in inside.output
+    for other in (not_a_head, tmp_path / "junk.txt"):  # a witness is never appended to someone else's file
+        other.write_text(other.read_text() if other.exists() else "minutes of the board meeting\n")
+        before = other.read_bytes()
+        with pytest.raises(Invalid):
+            audit_actions.witness(ws, grace, other)
+        assert other.read_bytes() == before
+    register = tmp_path / "register.json"  # a published register holds a head but is not a witness file
+    register.write_text(json.dumps({"audit_head": {"entry": 1, "hash": "a" * 64}}))
+    with pytest.raises(Invalid, match="not a witness file"):
+        audit_actions.witness(ws, grace, register)
+    audit_actions.witness(ws, grace, tmp_path / "w.jsonl")
+    audit_actions.witness(ws, grace, tmp_path / "w.jsonl")  # a witness file is appended to
+    assert len((tmp_path / "w.jsonl").read_text().splitlines()) == 2
 
 
 def test_a_missing_witness_named_in_the_settings_is_a_problem(ws, tmp_path):

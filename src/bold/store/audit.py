@@ -161,6 +161,8 @@ def witness(ws: Workspace, out: Path, *, by: str) -> tuple[int, str]:
         raise NotFound(f"{out.parent} is not a folder; cannot write the witness {out}")
     if out.is_dir():
         raise Invalid(f"{out} is a folder; give the witness file's path")
+    if out.exists() and out.stat().st_size and any(h.seal is None for h in read_heads(out)):  # never into another file
+        raise Invalid(f"{out} is not a witness file; give a new file, or one bold audit witness wrote")
     with transaction(ws) as tx:
         tx.audit(by, "audit witnessed", str(out))
     try:
