@@ -53,15 +53,3 @@ class Refused(BoldError):
 
 class Conflict(BoldError):
     kind = Kind.CONFLICT
-
-
-def unreadable(exc: BaseException) -> str:
-    """Why a file could not be read or parsed, as one line: the system's reason for a file error, the line,
-    column and problem for a YAML syntax error (whose own message spans several lines and quotes the text)."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
-    if mark is not None and problem:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else type(exc).__name__

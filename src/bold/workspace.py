@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 import secrets
 import shutil
@@ -189,12 +190,17 @@ class Workspace:
             missing = [z for z in ZONES if not (self.keys_dir / f"{z}.key").exists()]  # another process may have
             encrypted = []
             for zone in missing:
+                # The key is written (as .pending) before the file is encrypted under it and made the zone's key
+                # after: a kill at any point leaves either a plaintext file or an encrypted one whose key is kept.
+                pending = self.keys_dir / f"{zone}.key.pending"
+                if not pending.exists():
+                    write_private(pending, _random_key(), exclusive=True)
+                key = pending.read_text().strip()
                 path = self.zone_path(zone)
-                key = _random_key()
                 if path.exists() and not encryption.is_encrypted(path):
                     encryption.encrypt_in_place(con, path, key)
                     encrypted.append(zone)
-                write_private(self.keys_dir / f"{zone}.key", key, exclusive=True)
+                os.replace(pending, self.keys_dir / f"{zone}.key")
             from bold.governance.projects import encrypt_older_extracts
 
             extracts = encrypt_older_extracts(self, con)

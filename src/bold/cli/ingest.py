@@ -104,7 +104,7 @@ def optout_add(
             raise typer.Exit(1)
     result = add(ws, user, file, confirmed=True)
     if result.already_added_file:
-        console.print(f"{file}: added to the opt-out register meanwhile by someone else; nothing changed.")
+        console.print(f"{shown(file)}: added to the opt-out register meanwhile by someone else; nothing changed.")
         return
     console.print(f"Opt-out register: {result.added:,} entries added, {result.already_listed:,} already listed.")
     removed = {s: n for s, n in result.records_removed.items() if n}
@@ -128,11 +128,11 @@ def _link_counts(rows: dict[str, int]) -> str:
 
 def _print_plan(plan) -> None:
     console.print(
-        f"{plan.file}: {plan.entries_new:,} entries to add to the opt-out register, "
+        f"{shown(plan.file)}: {plan.entries_new:,} entries to add to the opt-out register, "
         f"{plan.already_listed:,} already listed."
     )
     for line in plan.rejected[:20]:
-        console.print(f"  [yellow]not used:[/] {line}")
+        console.print(f"  [yellow]not used:[/] {shown(line)}")
     if len(plan.rejected) > 20:
         console.print(f"  ... and {len(plan.rejected) - 20:,} more rows not used")
     deleted = {s: n for s, n in plan.records.items() if n}

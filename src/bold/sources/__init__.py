@@ -14,10 +14,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from bold.errors import Invalid, unreadable
+from bold import yamlfile
+from bold.errors import Invalid
 
 IDENTIFIER_ROLES = (
     "record_id",
@@ -149,14 +149,13 @@ def source_types() -> tuple[str, ...]:
 
 
 def parse_contract(path: Path) -> Contract:
+    data, _, node = yamlfile.read(path, "the contract", ContractError)
+    if not isinstance(data, dict):
+        raise ContractError(f"{path}: expected the fields of a data contract")
     try:
-        return Contract(**yaml.safe_load(path.read_text()))
-    except (OSError, yaml.YAMLError, TypeError) as exc:
-        raise ContractError(f"{path}: cannot read contract: {unreadable(exc)}") from exc
+        return Contract(**data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ContractError(f"{path}: {where + ': ' if where else ''}{first['msg']}") from None
+        raise ContractError(yamlfile.invalid(path, exc, node)) from None
 
 
 @functools.cache
@@ -210,8 +209,6 @@ def encoded_contract(contract: Contract) -> Contract:
 
 def load_mapping(path: Path, contract: Contract) -> dict[str, str]:
     """A custodian's mapping ``their column: contract column``, checked against the contract."""
-    from bold import yamlfile
-
     mapping, _, node = yamlfile.read(path, "the column mapping", ContractError)
     mapping = mapping or {}
     expected = "expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'"
