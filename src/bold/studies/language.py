@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
@@ -33,6 +34,7 @@ import pandas as pd
 from bold.errors import BoldError, Kind
 from bold.security import encryption
 from bold.sources import ContractError, load_contract
+from bold.studies import statistics
 
 PERSON = "person_id"
 Where = Callable[[ir.Table], ir.BooleanValue]
@@ -43,6 +45,17 @@ class StudyError(BoldError):
     """A study that cannot run as asked: a field outside the agreement, a missing dataset, a bad argument."""
 
 
+@dataclass(frozen=True)
+class Evidence:
+    """Who stands behind the cells of one summary: one row per group and person, with the person's own
+    share of every measure (``n`` their index events, ``people`` 1). Kept by the extract for disclosure
+    control, never part of an output: a cell's people are the persons with a non-zero share of it, and
+    dominance is judged from the largest shares."""
+
+    by: tuple[str, ...]
+    frame: pd.DataFrame
+
+
 class Extract:
     """A project extract seen through Ibis: the agreed datasets and fields, nothing else."""
 
@@ -50,6 +63,7 @@ class Extract:
         self.con = con
         self.agreed = {d: list(f) for d, f in agreed.items()}
         self.used: set[str] = set()
+        self.evidence: list[Evidence] = []  # every summary's people, for disclosure control
         self._data_end: dt.date | None = None
 
     @classmethod
@@ -322,7 +336,11 @@ class Cohort:
         return self
 
     def summarise(self, by: Iterable[str] = (), **measures: Expr) -> pd.DataFrame:
-        """The aggregate table: one row per breakdown group with ``n`` (rows), ``people`` and ``measures``."""
+        """The aggregate table: one row per breakdown group with ``n`` (rows), ``people`` and ``measures``.
+
+        The same measures per group and person are kept as the extract's evidence (``Evidence``), so
+        disclosure control counts the people behind every cell. ``n`` is declared a count of index events,
+        ``people`` a count of people and the breakdowns groups; the caller declares its measures."""
         by = list(by)
         t = self.t = self._cached()
         aggs = {"n": t.count(), "people": t[PERSON].nunique(), **{k: f(t) for k, f in measures.items()}}
@@ -330,7 +348,13 @@ class Cohort:
         result = self.extract.con.execute(query)
         if by:
             result = result.sort_values(by, na_position="last").reset_index(drop=True)
-        return result
+        each = {"n": t.count(), **{k: f(t) for k, f in measures.items()}}
+        frame = self.extract.con.execute(t.group_by([*by, PERSON]).aggregate(**each))
+        frame["people"] = 1
+        self.extract.evidence.append(Evidence(tuple(by), frame))
+        return statistics.declare(
+            result, n=statistics.events(), people=statistics.people(), **{b: statistics.group() for b in by}
+        )
 
     def _cached(self) -> ir.Table:
         """The cohort computed once and kept by the engine (a temporary table in DuckDB, a cached DataFrame in

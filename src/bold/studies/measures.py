@@ -13,6 +13,8 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
+from bold.studies import statistics as st
+
 LEVEL = 0.95
 
 
@@ -72,9 +74,16 @@ def with_proportion(
     shares = proportion(table[events], table[n], level)
     if prefix:
         shares.columns = [f"{prefix}_{c}" for c in shares.columns]
-    return pd.concat([table.reset_index(drop=True), shares], axis=1)
+    value, low, high = shares.columns
+    out = st.carry(table, pd.concat([table.reset_index(drop=True), shares], axis=1))
+    return st.declare(out, **{value: st.share(events, n), low: st.bound(value, "low"), high: st.bound(value, "high")})
 
 
 def with_rate(table: pd.DataFrame, events: str, years: str, per: float = 1000, level: float = LEVEL) -> pd.DataFrame:
     """``table`` with events per ``per`` person-years and its interval appended."""
-    return pd.concat([table.reset_index(drop=True), rate(table[events], table[years], per, level)], axis=1)
+    out = st.carry(
+        table, pd.concat([table.reset_index(drop=True), rate(table[events], table[years], per, level)], axis=1)
+    )
+    return st.declare(
+        out, rate=st.rate(events, years, per), rate_low=st.bound("rate", "low"), rate_high=st.bound("rate", "high")
+    )

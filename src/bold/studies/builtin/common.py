@@ -10,7 +10,8 @@ import ibis
 import pandas as pd
 
 from bold.sources.geography import local_authorities
-from bold.studies.language import Cohort, age_band, financial_year, quarter
+from bold.studies import statistics as st
+from bold.studies.language import PERSON, Cohort, Evidence, age_band, financial_year, quarter
 from bold.studies.measures import with_proportion, with_rate
 from bold.studies.study import agreed
 
@@ -71,6 +72,7 @@ def shares(
     table = cohort.summarise(by, **sums, **(extra or {}))
     for name in flags:
         table[name] = table[name].fillna(0).astype(int)
+    st.declare(table, **{name: st.events() for name in flags})
     for name in events:
         table = with_proportion(table, name, (denominators or {}).get(name, "n"), prefix=name)
     return table
@@ -87,17 +89,32 @@ def person_time(cohort: Cohort, windows: list[tuple[str, int, int]], by: list[st
         measures[f"days|{label}"] = lambda t, lo=lo, hi=hi: ibis.greatest(ibis.least(t[last], hi) - lo + 1, 0).sum()
         measures[f"events|{label}"] = lambda t, lo=lo, hi=hi: (t[event] & t[last].between(lo, hi)).cast("int64").sum()
     wide = cohort.summarise(by, **measures)
-    rows = []
-    for _, r in wide.iterrows():
-        for order, (label, _, _) in enumerate(windows):
-            row = {b: r[b] for b in by}
-            row.update(window=label, window_order=order, n=int(r["n"]), people=int(r["people"]))
-            row.update(
-                events=int(r[f"events|{label}"] or 0), person_years=float(r[f"days|{label}"] or 0) / DAYS_PER_YEAR
-            )
-            rows.append(row)
-    table = pd.DataFrame(rows)
+    table = _by_window(wide, by, windows)
+    evidence = cohort.extract.evidence.pop()  # the same reshaping, per person: the cells' people
+    long = _by_window(evidence.frame, [*by, PERSON], windows)
+    cohort.extract.evidence.append(Evidence((*by, "window", "window_order"), long))
+    table = st.declare(
+        table,
+        **{b: st.group() for b in (*by, "window", "window_order")},
+        n=st.events(),
+        people=st.people(),
+        events=st.events(),
+        person_years=st.person_time("years"),
+    )
     return with_rate(table, "events", "person_years").sort_values([*by, "window_order"]).reset_index(drop=True)
+
+
+def _by_window(wide: pd.DataFrame, by: list[str], windows: list[tuple[str, int, int]]) -> pd.DataFrame:
+    """One row per group and window from one row per group with ``days|<window>`` and ``events|<window>``."""
+    parts = []
+    for order, (label, _, _) in enumerate(windows):
+        part = wide[by].copy()
+        part["window"], part["window_order"] = label, order
+        part["n"], part["people"] = wide["n"].astype(int), wide["people"].astype(int)
+        part["events"] = wide[f"events|{label}"].fillna(0).astype(int)
+        part["person_years"] = wide[f"days|{label}"].fillna(0).astype(float) / DAYS_PER_YEAR
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def share_chart(table: pd.DataFrame, x: str, share: str, title: str, color: str | None = None) -> alt.Chart:
