@@ -140,6 +140,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table people add column locked_until text",
         ],
     ),
+    (
+        "disclosure checks: the profile an output was checked under, when, the outcome and the checked files' manifest",
+        [
+            "alter table outputs add column profile text",
+            "alter table outputs add column checked_at text",
+            "alter table outputs add column check_outcome text",
+            "alter table outputs add column check_sha256 text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)
