@@ -210,14 +210,19 @@ def check_percentile(cell: CellEvidence, q: float, profile: Profile) -> list[Fin
     a count does; the minimum and maximum (q = 0 or 1) are always one person's value and never pass."""
     if _missing(q) or not 0 <= q <= 1:
         raise RuleError("a percentile is between 0 and 1 (the median is 0.5)")
-    if q in (0, 1):
-        return _policy("extreme", profile.extremes, "a minimum or maximum is one person's value")
-    if _missing(cell.value):
-        return [Finding("missing", "review", "the value is missing: the checker must see why")]
     needed = max(profile.min_people, profile.min_people_percentile)
+    findings: list[Finding] = []
+    if q in (0, 1):
+        findings = _policy("extreme", profile.extremes, "a minimum or maximum is one person's value")
+        if outcome(findings) == "fail":
+            return findings
+    if cell.people <= 0:
+        return [*findings, Finding("percentile", "fail", _people(needed)), *zeros(0, 0, profile)]
+    if _missing(cell.value):
+        return [*findings, Finding("missing", "review", "the value is missing: the checker must see why")]
     if cell.people < needed:
-        return [Finding("percentile", "fail", _people(needed))]
-    return []
+        findings.append(Finding("percentile", "fail", _people(needed)))
+    return findings
 
 
 # --- model estimates ------------------------------------------------------------------------------------
