@@ -7,7 +7,9 @@ other live output of the project (pending, under review or released): two cells 
 ``min_people - 1`` people (nested cohorts differing by one condition, a re-run whose end date moved by a day,
 a count by one variable beside a cross-tabulation of it) are flagged for the output checkers. The comparison is
 exact, on project pseudonyms, in DuckDB: candidate pairs are those whose sizes differ by less than the
-threshold, and only those are intersected.
+threshold, and only those are intersected. A cell that repeats a cell of the other output exactly (the same
+people) adds nothing to what that output already shows, so its differences from that output are not flagged
+again; differences between two cells of one output are for secondary suppression (linked tables), not here.
 """
 
 from __future__ import annotations
@@ -62,22 +64,25 @@ def find(
                     f"""
                     with b_size as (select tbl, row, col, count(*) as n from other.published group by all),
                     pairs as (
-                        select a_size.tbl as at, a_size.row as ar, a_size.col as ac, a_size.n as an,
+                        select a_size.tbl as at_, a_size.row as ar, a_size.col as ac, a_size.n as an,
                                b_size.tbl as bt, b_size.row as br, b_size.col as bc, b_size.n as bn
                         from a_size join b_size on abs(a_size.n - b_size.n) < {int(limit) + 1}
                     ),
                     shared as (
-                        select p.at, p.ar, p.ac, p.bt, p.br, p.bc, any_value(p.an) as an, any_value(p.bn) as bn,
-                               count(b.person_id) as both
+                        select p.at_, p.ar, p.ac, p.bt, p.br, p.bc, any_value(p.an) as an, any_value(p.bn) as bn,
+                               count(b.person_id) as both_
                         from pairs p
-                        join a on a.tbl = p.at and a.row = p.ar and a.col = p.ac
+                        join a on a.tbl = p.at_ and a.row = p.ar and a.col = p.ac
                         left join other.published b
                           on b.tbl = p.bt and b.row = p.br and b.col = p.bc and b.person_id = a.person_id
-                        group by p.at, p.ar, p.ac, p.bt, p.br, p.bc
-                    )
-                    select at, ar, ac, bt, br, bc, an + bn - 2 * both as differ
-                    from shared where an + bn - 2 * both between 1 and {int(limit)}
-                    order by at, ar, ac, bt, br, bc
+                        group by p.at_, p.ar, p.ac, p.bt, p.br, p.bc
+                    ),
+                    repeated as (select distinct at_, ar, ac from shared where an = bn and both_ = an)
+                    select at_, ar, ac, bt, br, bc, an + bn - 2 * both_ as differ
+                    from shared where an + bn - 2 * both_ between 1 and {int(limit)}
+                      and not exists (select 1 from repeated r where r.at_ = shared.at_ and r.ar = shared.ar
+                                      and r.ac = shared.ac)
+                    order by at_, ar, ac, bt, br, bc
                     """
                 ).fetchall()
             finally:
