@@ -31,12 +31,12 @@ import pandas as pd
 
 from bold import faults, store
 from bold.errors import Kind
-from bold.studies import evidence as evidence_store
-from bold.studies import statistics
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
 from bold.security.paths import check_name
 from bold.security.private import private_dir, write_private
+from bold.studies import evidence as evidence_store
+from bold.studies import statistics
 from bold.studies.language import Evidence, StudyError
 from bold.studies.study import Study, StudyOutput
 from bold.workspace import Workspace, now
