@@ -120,7 +120,7 @@ def intervals(
             low[target], high[target] = seen_low[target], seen_high[target]
             continue
         high[target] = programme.extreme(int(target), maximise=True, label=label, low=seen_low, high=seen_high)
-        if spans(target) or (np.isinf(high[target]) and wide is not None):
+        if spans(target) or (np.isinf(high[target]) and wide is not None and np.isfinite(seen_low[target])):
             low[target] = seen_low[target]
             continue
         if seen_low[target] <= var_low[target] + _EPS:

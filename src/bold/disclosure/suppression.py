@@ -55,19 +55,26 @@ def secondary(
         value = values[cell]
         return (value == 0, value < shortfall, bool(totals[cell]), value, cell)
 
-    def close_single_relations() -> None:
+    def close_relations() -> None:
+        """Until no relation changes: one with a single suppressed cell gets a second; one whose suppressed cells
+        add up to less than a primary cell's width (3 and 4 beside a published total: each in [0, 7]) gets
+        another. Both are necessary for the attacker's interval to be wide, not sufficient: the attacker checks."""
         changed = True
         while changed:
             changed = False
             for relation in linked.relations:
                 cells = relation.cells
-                if sum(suppressed[c] for c in cells) == 1:
-                    choice = min((c for c in cells if not suppressed[c]), key=preference, default=None)
-                    if choice is not None:
-                        suppressed[choice] = True
-                        changed = True
+                hidden = [c for c in cells if suppressed[c]]
+                if not hidden or len(hidden) == len(cells):
+                    continue
+                hidden_sum = float(values[hidden].sum())
+                shortfall = max((width[c] - hidden_sum for c in hidden if primary[c]), default=0.0)
+                if len(hidden) == 1 or shortfall > 0:
+                    open_cells = (c for c in cells if not suppressed[c])
+                    suppressed[min(open_cells, key=lambda c, s=shortfall: preference(c, s))] = True
+                    changed = True
 
-    close_single_relations()
+    close_relations()
     published = _rounded(values, rounding_base)
     # Suppressing a cell only takes away something the attacker knew, so a protected cell stays protected:
     # each round asks the attacker again only about the cells it narrowed last time.
@@ -86,7 +93,7 @@ def secondary(
                 added = True
         if not added:
             break  # nothing left to suppress near the narrowed cells (cannot happen with consistent tables)
-        close_single_relations()
+        close_relations()
     return suppressed & ~primary
 
 
