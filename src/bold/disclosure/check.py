@@ -76,16 +76,20 @@ def checked_files(output: outputs.PendingOutput) -> dict[str, str]:
         raise CheckError(f"output {output.id}: its checked files are missing", kind=Kind.CONFLICT) from None
     if hashlib.sha256(text).hexdigest() != output.check_sha256:
         raise CheckError(f"output {output.id}: its checked files were changed after the check", kind=Kind.CONFLICT)
-    return {**json.loads(text)["files"], "manifest.json": output.check_sha256}
+    files = json.loads(text)["files"]
+    for name, digest in files.items():
+        path = checked_folder(output) / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            raise CheckError(
+                f"output {output.id}: its checked file {name} was changed after the check", kind=Kind.CONFLICT
+            )
+    return {**files, "manifest.json": output.check_sha256}
 
 
 def report(output: outputs.PendingOutput) -> dict:
     """The check report of an output (verified against the store's record of its checked manifest)."""
-    files = checked_files(output)
-    text = (checked_folder(output) / "report.json").read_bytes()
-    if hashlib.sha256(text).hexdigest() != files.get("report.json"):
-        raise CheckError(f"output {output.id}: its check report was changed after the check", kind=Kind.CONFLICT)
-    return json.loads(text)
+    checked_files(output)
+    return json.loads((checked_folder(output) / "report.json").read_bytes())
 
 
 def for_analyst(full: dict) -> dict:

@@ -124,6 +124,7 @@ def protect(
                 )
             )
         _primary(t, evidence, profile, result)
+        _zeros_of_small_groups(t, result)
     _secondary(work, profile, result)
     for t in work.values():
         _round(t, profile, result)
@@ -164,6 +165,22 @@ def _primary(t: _Table, evidence: list[Evidence], profile: Profile, result: Prot
                 _flag(result, t, row, column, rules.threshold(cell.people, profile, "person-time"))
             else:
                 _flag(result, t, row, column, rules.check_magnitude(cell, profile))
+
+
+def _zeros_of_small_groups(t: _Table, result: Protection) -> None:
+    """A zero says "nobody in this group": where the group's own count of people is suppressed (too few
+    people), its zeros describe those few people, and go with it."""
+    groups = t.of(Kind.PEOPLE)
+    if not groups:
+        return
+    small = t.hidden[groups].any(axis=1)
+    for column in t.of(Kind.PEOPLE, Kind.EVENTS):
+        values = pd.to_numeric(t.raw[column], errors="coerce")
+        for row in np.flatnonzero(small & (values == 0) & ~t.hidden[column]):
+            t.hidden.at[row, column] = True
+            result.flags.append(
+                Flag(t.name, int(row), column, "zero-in-small-group", "fail", "a zero in a group of too few people")
+            )
 
 
 def _without_evidence(cell: CellEvidence, stat: Stat, profile: Profile) -> list[rules.Finding]:
@@ -282,7 +299,7 @@ def _share(t: _Table, column: str, stat: Stat, profile: Profile, result: Protect
         if t.hidden.at[row, num] or t.hidden.at[row, den]:
             t.hidden.at[row, column] = True
             continue
-        _flag(result, t, row, column, rules.check_share(t.cell(num, row), t.cell(den, row), profile))
+        _flag(result, t, row, column, _judged(rules.check_share, t.cell(num, row), t.cell(den, row), profile))
         if t.hidden.at[row, column]:
             continue
         events, n = float(t.out.at[row, num]), float(t.out.at[row, den])
@@ -290,6 +307,14 @@ def _share(t: _Table, column: str, stat: Stat, profile: Profile, result: Protect
         t.out.at[row, column] = value["share"].iloc[0]
         for side, name in bounds.items():
             t.out.at[row, name] = value[f"share_{side}"].iloc[0]
+
+
+def _judged(rule, a: CellEvidence, b: CellEvidence, profile: Profile) -> list[rules.Finding]:
+    """A share's or rate's rule when the people behind both counts are known; otherwise the counts were judged
+    on their values already, and the checkers are told the rest is theirs."""
+    if a.people < 0 or b.people < 0:
+        return [rules.Finding("no-evidence", "review", "no automated evidence of the people behind its counts")]
+    return rule(a, b, profile)
 
 
 def _rate(t: _Table, column: str, stat: Stat, profile: Profile, result: Protection) -> None:
@@ -303,7 +328,7 @@ def _rate(t: _Table, column: str, stat: Stat, profile: Profile, result: Protecti
         if t.hidden.at[row, events] or t.hidden.at[row, time]:
             t.hidden.at[row, column] = True
             continue
-        _flag(result, t, row, column, rules.check_rate(t.cell(events, row), t.cell(time, row), profile))
+        _flag(result, t, row, column, _judged(rules.check_rate, t.cell(events, row), t.cell(time, row), profile))
         if t.hidden.at[row, column]:
             continue
         counted = rules.round_rate_count(float(t.raw.at[row, events]), profile)

@@ -21,7 +21,7 @@ from bold.workspace import Workspace
 
 
 def folder(ws: Workspace, project_id: str) -> Path:
-    return projects.project_dir(ws, project_id) / "evidence"
+    return projects.evidence_dir(ws, project_id)
 
 
 def path(ws: Workspace, project_id: str, output_id: str) -> Path:
@@ -29,7 +29,7 @@ def path(ws: Workspace, project_id: str, output_id: str) -> Path:
 
 
 def key(ws: Workspace, project_id: str) -> str:
-    return encryption.derive(projects.extract_key(ws, project_id), "evidence")
+    return projects.evidence_key(ws, project_id)
 
 
 def write(ws: Workspace, project_id: str, target: Path, evidence: list[Evidence]) -> None:

@@ -121,9 +121,9 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         ratio(every, "all-cause, weeks 1-2 vs weeks 3-12", early, later),
     ]
     if fields:
-        cohort.derive(ost=lambda t: t.ost_at_release.fill_null(False))
+        # labelled in the cohort, so the table's groups are the summary's (its evidence matches them)
+        cohort.derive(ost=lambda t: ibis.ifelse(t.ost_at_release.fill_null(False), "on OST", "not on OST"))
         first4 = common.person_time(cohort, [("weeks 1-4", 0, 27)], ["ost"], "died", "last_day")
-        first4["ost"] = first4.ost.map({True: "on OST", False: "not on OST"})
         tables["all_cause_first_4_weeks_by_ost"] = first4
         ratios.append(
             ratio(first4, "all-cause weeks 1-4, on OST vs not", first4.ost == "on OST", first4.ost != "on OST")
