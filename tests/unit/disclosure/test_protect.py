@@ -112,3 +112,14 @@ def test_a_margin_cannot_give_a_suppressed_cell_away(tmp_path):
     assert n.isna().sum() >= 2  # C, and one complement
     small = [i for i in p.intervals if i["table"] == "by_prison" and i["column"] == "n" and i["row"] == 2]
     assert small and small[0]["high"] - small[0]["low"] >= STANDARD.min_people
+
+
+def test_agreements_name_exactly_the_profiles_that_exist():
+    """governance comes before disclosure, so the agreement lists the profile names itself: kept equal here."""
+    import typing
+
+    from bold.disclosure.profiles import DEFAULT, PROFILES
+    from bold.governance.agreement import Agreement
+
+    field = Agreement.model_fields["disclosure_profile"]
+    assert set(typing.get_args(field.annotation)) == set(PROFILES) and field.default == DEFAULT
