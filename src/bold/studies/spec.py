@@ -22,7 +22,8 @@ data, not code: nothing an analyst writes is executed, so a study cannot reach p
 
 ``first`` outcomes give the share with an event in the window; ``count`` outcomes give the number of events and
 the share with at least one. Breakdowns are cohort fields or the standard ones (financial_year, quarter, sex,
-age_band, region).
+age_band, region). Every column is typed for disclosure control without the analyst saying so: outcome columns
+count events, each ``_share`` is a share of ``n`` with its ``_low`` and ``_high`` bounds.
 """
 
 from __future__ import annotations
