@@ -38,7 +38,8 @@ def secondary(
     """The complementary cells to suppress besides ``primary`` (the primary cells are not in the result).
 
     Every primary cell is left an attacker interval at least ``required_width`` wide (per cell or one figure;
-    the profile's minimum people per cell). Deterministic: the same tables give the same cells."""
+    the profile's minimum people per cell). Deterministic: the same tables give the same cells. A cell the
+    relations pin whatever is hidden (only a zero can be) is left as it is: ``attack.protected`` says so."""
     primary = np.asarray(primary, dtype=bool)
     values = np.nan_to_num(linked.values)
     width = np.broadcast_to(np.asarray(required_width, dtype=float), primary.shape)
@@ -92,7 +93,7 @@ def secondary(
                 suppressed[choice] = True
                 added = True
         if not added:
-            break  # nothing left to suppress near the narrowed cells (cannot happen with consistent tables)
+            break  # nothing left to suppress near the narrowed cells: hiding more cannot widen them
         close_relations()
     return suppressed & ~primary
 
