@@ -159,9 +159,11 @@ def share_table(prefix: str = DEFAULT_PREFIX) -> str:
         key = f"`keys/{s.key}`" if s.key else "none"
         paths = ", ".join(f"`{p}`" + (" (group-writable)" if p in s.shared else "") for p in s.paths) or "the key only"
         readers = ", ".join(s.readers) if len(s.readers) < len(SERVICE_NAMES) - 1 else "every other service"
+        for reader, pattern in s.also_writes.items():
+            paths += f"; `{s.paths[0]}{pattern}` owned by `{user_name(reader, prefix)}`"
+        group = f"`{group_name(s.name, prefix)}`" if s.readers else "none: owner only (0600, folders 0700)"
         lines.append(
-            f"| `{group_name(s.name, prefix)}` | {key} | {paths} | `{user_name(s.writer, prefix)}` "
-            f"| {readers or 'nobody'} | {s.why} |"
+            f"| {group} | {key} | {paths} | `{user_name(s.writer, prefix)}` | {readers or 'nobody'} | {s.why} |"
         )
     return "\n".join(lines)
 
