@@ -14,7 +14,7 @@ service_app = typer.Typer(help="The services a deployment runs, one operating-sy
 
 @service_app.command("setup")
 def setup(
-    workspace: Annotated[Path, typer.Argument(help="The workspace folder.", readable=False)],
+    folder: Annotated[Path, typer.Argument(help="The workspace folder.", readable=False)],
     prefix: Annotated[str, typer.Option(help="Prefix of the user and group names.")] = "bold-",
     as_json: JsonOption = False,
 ):
@@ -23,9 +23,11 @@ def setup(
     from bold.actions.services import require_root
     from bold.actions.services import setup as setup_services
     from bold.actions.workspace import open_workspace
+    from bold.security.services import check_prefix
 
+    check_prefix(prefix)  # what is wrong with the input first, then who runs it, then the folder
     require_root()
-    done = setup_services(open_workspace(workspace), prefix)
+    done = setup_services(open_workspace(folder), prefix)
     if as_json:
         print_json(done)
         return
@@ -40,7 +42,7 @@ def setup(
     if done.left_owner_only:
         console.print("left to root alone (no service holds them): " + ", ".join(map(shown, done.left_owner_only)))
     if not done.changed:
-        console.print(f"{shown(workspace)} is already set up for the {shown(done.prefix)}* services: nothing changed")
+        console.print(f"{shown(folder)} is already set up for the {shown(done.prefix)}* services: nothing changed")
 
 
 def register(app: typer.Typer) -> None:
