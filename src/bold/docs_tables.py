@@ -1,5 +1,6 @@
 """The parts of the documentation that are made from the code, so they cannot drift from it: the role table
-(``bold.governance.permissions``) and the project and output lifecycles (``bold.governance.lifecycle``).
+(``bold.governance.permissions``), the project and output lifecycles (``bold.governance.lifecycle``) and the
+services of a deployment with their keys and groups (``bold.security.services``).
 
 Each is written into a Markdown file between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``.
 ``python -m bold.docs_tables`` (``make docs``) rewrites them; a test fails when a file is out of date.
@@ -15,6 +16,7 @@ from bold.disclosure.profiles import PROFILES
 from bold.errors import EXIT_CODES, HTTP_STATUSES, KIND_MEANING, Kind
 from bold.governance.lifecycle import LIFECYCLES, Lifecycle
 from bold.governance.permissions import PERMISSIONS, Permission, Role
+from bold.security import services
 
 ROLE_HEADINGS = {r: r.value.replace("_", " ") for r in Role}
 
@@ -97,6 +99,8 @@ def sections() -> dict[str, str]:
         "profiles": profile_table(),
         "errors": error_table(),
         **{f"{lc.thing}-lifecycle": lifecycle(lc) for lc in LIFECYCLES},
+        "services": services.table(),
+        "service-groups": services.share_table(),
     }
 
 
@@ -113,7 +117,7 @@ def render(text: str) -> str:
     return re.sub(r"<!-- generated: (?P<name>[\w-]+) -->.*?<!-- end: (?P=name) -->", replace, text, flags=re.S)
 
 
-DOCS = ("docs/governance.md", "docs/architecture.md", "docs/disclosure.md")
+DOCS = ("docs/governance.md", "docs/architecture.md", "docs/disclosure.md", "docs/security.md")
 
 
 def main(root: Path = Path(".")) -> list[Path]:

@@ -165,10 +165,11 @@ class Workspace:
             tomllib.loads(ws.settings_path.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise WorkspaceError(f"{ws.settings_path}: {exc}", kind=Kind.INVALID) from exc
-        # A workspace made by older code (files 0644) or loosened by hand is made owner-only again. Keys are
-        # left alone: one that others could read may have been copied, so ``key`` refuses it instead.
+        # A workspace made by older code (files 0644) or loosened by hand is made owner-only again (in a
+        # deployment of one user per service, only the bits for others are removed: the groups are the split).
+        # Keys are left alone: one that others could read may have been copied, so ``key`` refuses it instead.
         try:
-            ws.tightened = tighten(ws.root, skip=[ws.keys_dir])
+            ws.tightened = tighten(ws.root, skip=[ws.keys_dir], mask=0o007 if ws.services_prefix else 0o077)
         except OSError as exc:
             raise WorkspaceError(
                 f"cannot make {exc.filename or root} owner-only: {exc.strerror or exc}", kind=Kind.REFUSED
@@ -213,17 +214,34 @@ class Workspace:
     def settings(self) -> dict:
         return tomllib.loads(self.settings_path.read_text())
 
+    @property
+    def services_prefix(self) -> str | None:
+        """The prefix of the service users when the workspace is run as one operating-system user per service
+        (``bold service setup``); ``None`` in the local single-user mode, where everything is owner-only."""
+        prefix = self.settings.get("services", {}).get("prefix")
+        return prefix if isinstance(prefix, str) else None
+
     def key(self, name: str) -> str:
+        """A key's text. Owner-only (0600), or in a deployment of one user per service readable by its group
+        too (0640: the services that hold it); never writable by the group, never open to others."""
         path = self.keys_dir / f"{name}.key"
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
         except FileNotFoundError:
             raise WorkspaceError(f"key {path} is missing") from None
-        if mode & 0o077:
+        services = self.services_prefix
+        if mode & (0o027 if services else 0o077):
+            fix = "bold service setup" if services else f"chmod 600 {path}"
+            raise WorkspaceError(f"key {path} is readable by others (mode {mode:o}); run: {fix}", kind=Kind.REFUSED)
+        try:
+            return path.read_text().strip()
+        except PermissionError:
+            import pwd
+
+            account = pwd.getpwuid(os.geteuid()).pw_name
             raise WorkspaceError(
-                f"key {path} is readable by others (mode {mode:o}); run: chmod 600 {path}", kind=Kind.REFUSED
-            )
-        return path.read_text().strip()
+                f"{account} may not read key {path}: it is not a key this account's service holds", kind=Kind.REFUSED
+            ) from None
 
     # --- connections ------------------------------------------------------------------------------
     def duckdb_config(self) -> dict[str, str]:
@@ -233,7 +251,10 @@ class Workspace:
         (outside the workspace, readable by whoever can read that folder); never one folder shared by
         connections either, as DuckDB instances sharing a temp folder overwrite and delete each other's
         files. Open the connection inside ``owner_only()`` so the spill folder and files are owner-only."""
-        private_dir(self.tmp_dir)
+        if self.services_prefix and self.tmp_dir.is_dir():
+            pass  # shared by the services (group-writable, sticky: ``bold service setup``); each makes its own
+        else:
+            private_dir(self.tmp_dir)
         return {"temp_directory": str(self.tmp_dir / f"duckdb-{secrets.token_hex(8)}")}
 
     @contextmanager

@@ -11,6 +11,7 @@ error) or 1 (an exception that escaped) is a bug, whatever the message; so is a 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -100,6 +101,7 @@ ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
     ("audit", "show"): ([], {}),
     ("audit", "witness"): (["--out", "{tmp}/witness.jsonl"], as_("grace")),
     ("register", "build"): ([], {}),
+    ("service", "setup"): (["{ws}"], {}),  # run by root, no sign-in; its refusal to others: test_services_os_users
 }
 
 
@@ -320,6 +322,11 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("synth",), ["--people", "5", "-o", "{tmp}/s", "--start", "notadate"], {}, INVALID,
      "--start 'notadate' is not a date; expected YYYY-MM-DD"),
     (("synth",), ["--people", "5", "-o", "{junk_csv}/out"], {}, INVALID, "cannot write to output folder"),
+    (("service", "setup"), ["{ws}", "--prefix", "Bad Prefix"], {}, INVALID, "service prefix 'Bad Prefix': expected"),
+    *([  # past the root check (CI runs as root); anyone else is refused first (test_services_os_users)
+        (("service", "setup"), ["/nonexistent/path"], {}, NOT_FOUND, "/nonexistent/path is not a BOLD workspace"),
+        (("service", "setup"), ["{tmp}/bad-settings"], {}, INVALID, "bad-settings/bold.toml: "),
+    ] if os.geteuid() == 0 else []),
     (("init",), ["{ws}"], {}, CONFLICT, "ws is already a workspace"),
     (("init",), ["{tmp}"], {}, CONFLICT, "is not empty; choose a new folder for the workspace"),
     (("init",), ["{junk_csv}/ws"], {}, INVALID, "cannot create a workspace in"),

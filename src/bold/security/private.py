@@ -85,9 +85,10 @@ def write_private(path: Path, data: bytes | str, exclusive: bool = False) -> Pat
     return path
 
 
-def tighten(root: Path, skip: Iterable[Path] = ()) -> list[Path]:
-    """Remove group and other permission bits from ``root`` and everything under it (symbolic links are
-    neither followed nor changed); folders in ``skip`` are left alone. Returns the paths changed."""
+def tighten(root: Path, skip: Iterable[Path] = (), mask: int = 0o077) -> list[Path]:
+    """Remove group and other permission bits (``mask``) from ``root`` and everything under it (symbolic links
+    are neither followed nor changed); folders in ``skip`` are left alone. Returns the paths changed. A
+    workspace run as one user per service (``bold.security.services``) passes 0o007: its groups are the split."""
     root = Path(root)
     skipped = {Path(p) for p in skip}
     changed: list[Path] = []
@@ -97,9 +98,9 @@ def tighten(root: Path, skip: Iterable[Path] = ()) -> list[Path]:
             mode = path.lstat().st_mode
         except FileNotFoundError:  # a spill file its connection has just removed
             return
-        if stat.S_ISLNK(mode) or not mode & 0o077:
+        if stat.S_ISLNK(mode) or not mode & mask:
             return
-        os.chmod(path, stat.S_IMODE(mode) & 0o700)
+        os.chmod(path, stat.S_IMODE(mode) & ~mask)
         changed.append(path)
 
     fix(root)
