@@ -1,5 +1,6 @@
 """The parts of the documentation that are made from the code, so they cannot drift from it: the role table
-(``bold.governance.permissions``) and the project and output lifecycles (``bold.governance.lifecycle``).
+(``bold.governance.permissions``), the project and output lifecycles (``bold.governance.lifecycle``) and the
+release workflow's part of the role table (docs/release.md).
 
 Each is written into a Markdown file between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``.
 ``python -m bold.docs_tables`` (``make docs``) rewrites them; a test fails when a file is out of date.
@@ -18,10 +19,13 @@ from bold.governance.permissions import PERMISSIONS, Permission, Role
 ROLE_HEADINGS = {r: r.value.replace("_", " ") for r in Role}
 
 
-def role_table() -> str:
+RELEASE_PERMISSIONS = tuple(p for p in Permission if p.value.startswith(("outputs ", "releases ")))
+
+
+def role_table(permissions=tuple(Permission)) -> str:
     header = "| action | " + " | ".join(ROLE_HEADINGS[r] for r in Role) + " |"
     lines = [header, "|---|" + "---|" * len(Role)]
-    for p in Permission:
+    for p in permissions:
         cells = ["yes" if r in PERMISSIONS[p] else "" for r in Role]
         lines.append(f"| `{p.value}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -30,7 +34,7 @@ def role_table() -> str:
 def lifecycle(lc: Lifecycle) -> str:
     """The moves as a table, who owns each state, and a state diagram (Mermaid, drawn by GitHub and most viewers)."""
     lines = [
-        f"A {lc.thing} starts `{lc.initial.value}` (`{lc.created_by.value}`).",
+        f"{'An' if lc.thing[0] in 'aeiou' else 'A'} {lc.thing} starts `{lc.initial.value}` (`{lc.created_by.value}`).",
         "",
         "| move | from | to | permission | roles |",
         "|---|---|---|---|---|",
@@ -62,6 +66,7 @@ def error_table() -> str:
 def sections() -> dict[str, str]:
     return {
         "roles": role_table(),
+        "release-roles": role_table(RELEASE_PERMISSIONS),
         "errors": error_table(),
         **{f"{lc.thing}-lifecycle": lifecycle(lc) for lc in LIFECYCLES},
     }
@@ -80,7 +85,7 @@ def render(text: str) -> str:
     return re.sub(r"<!-- generated: (?P<name>[\w-]+) -->.*?<!-- end: (?P=name) -->", replace, text, flags=re.S)
 
 
-DOCS = ("docs/governance.md", "docs/architecture.md")
+DOCS = ("docs/governance.md", "docs/architecture.md", "docs/release.md")
 
 
 def main(root: Path = Path(".")) -> list[Path]:
