@@ -30,7 +30,7 @@ from bold import store
 from bold.errors import BoldError, Kind
 from bold.governance import projects
 from bold.governance.lifecycle import OUTPUT, OutputState
-from bold.security.paths import check_name
+from bold.security.paths import check_name, output_folder
 from bold.security.private import private_dir, write_private
 from bold.studies import outputs
 from bold.workspace import Workspace, now
@@ -610,12 +610,11 @@ def show_release(ws: Workspace, project_id: str, release_id: str, out: Path | No
                 raise ReleaseError(
                     f"release {release_id} is damaged ({'; '.join(problems)}); not downloaded", kind=Kind.CONFLICT
                 )
-            out = Path(out)
+            names = [*found.checksums, "checksums.sha256", "release.json"]
+            # never into the workspace, never over a file (a second download goes to a new folder)
+            out = output_folder(Path(out), kind="release", files=names, workspace=ws.root)
             out.mkdir(parents=True, exist_ok=True)
-            for name in [*found.checksums, "checksums.sha256", "release.json"]:
-                if (out / name).exists():
-                    raise ReleaseError(f"--out {out}: {name} exists; BOLD will not overwrite it", kind=Kind.CONFLICT)
-            for name in [*found.checksums, "checksums.sha256", "release.json"]:
+            for name in names:
                 shutil.copyfile(found.folder / name, out / name)
     except BoldError as exc:
         _refusal(ws, "releases show", release_id, exc, by)
