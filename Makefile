@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/linkage.py
 	$(BIN)/python benchmarks/studies.py
 	$(BIN)/python benchmarks/audit_state.py
+	$(BIN)/python benchmarks/disclosure.py
 
 docs: $(STAMP)
 	$(BIN)/python -m bold.docs_tables

@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from bold.disclosure.profiles import PROFILES
 from bold.errors import EXIT_CODES, HTTP_STATUSES, KIND_MEANING, Kind
 from bold.governance.lifecycle import LIFECYCLES, Lifecycle
 from bold.governance.permissions import PERMISSIONS, Permission, Role
@@ -63,10 +64,42 @@ def error_table() -> str:
     return "\n".join(lines)
 
 
+PROFILE_ROWS = {
+    "version": "version",
+    "min_people": "fewest people behind a number",
+    "rounding": "rounding of counts, after suppression",
+    "rounding_base": "rounding base",
+    "rate_rounding": "rounding of the counts behind rates",
+    "p_percent": "p% rule",
+    "nk_n": "(n, k) dominance: n",
+    "nk_k": "(n, k) dominance: k",
+    "min_df": "residual degrees of freedom",
+    "zeros": "zero counts",
+    "extreme_shares": "shares of 0% or 100%",
+    "min_people_percentile": "people for a median or percentile",
+    "extremes": "minimum and maximum",
+    "source": "source",
+}
+
+
+def profile_table() -> str:
+    """Every profile's parameters side by side (``bold.disclosure.profiles``)."""
+    names = list(PROFILES)
+    lines = ["| parameter | " + " | ".join(f"`{n}`" for n in names) + " |", "|---|" + "---|" * len(names)]
+    for field, label in PROFILE_ROWS.items():
+        cells = []
+        for name in names:
+            value = getattr(PROFILES[name], field)
+            cells.append(f"{value:.0%}" if field in ("p_percent", "nk_k") else str(value))
+        lines.append(f"| {label} (`{field}`) | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def sections() -> dict[str, str]:
     return {
         "roles": role_table(),
         "release-roles": role_table(RELEASE_PERMISSIONS),
+        "profiles": profile_table(),
         "errors": error_table(),
         **{f"{lc.thing}-lifecycle": lifecycle(lc) for lc in LIFECYCLES},
     }
@@ -85,7 +118,7 @@ def render(text: str) -> str:
     return re.sub(r"<!-- generated: (?P<name>[\w-]+) -->.*?<!-- end: (?P=name) -->", replace, text, flags=re.S)
 
 
-DOCS = ("docs/governance.md", "docs/architecture.md", "docs/release.md")
+DOCS = ("docs/governance.md", "docs/architecture.md", "docs/disclosure.md", "docs/release.md")
 
 
 def main(root: Path = Path(".")) -> list[Path]:

@@ -57,6 +57,7 @@ EXPECTED = {
     "study run": {"analyst"},
     "outputs list": {"analyst", "output_checker", "governance", "admin"},
     "outputs show": {"output_checker"},
+    "outputs check": {"analyst", "output_checker"},
     "outputs report": {"analyst", "output_checker"},
     "outputs request": {"analyst"},
     "outputs withdraw": {"analyst"},
@@ -114,6 +115,7 @@ CALLS = {
         lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
         lambda ws, u: output_actions.show_request(ws, u, "no-such-project", "no-such-request"),
     ),
+    Permission.OUTPUTS_CHECK: lambda ws, u: output_actions.check(ws, u, "no-such-project", "no-such-output"),
     Permission.OUTPUTS_REPORT: lambda ws, u: output_actions.report(ws, u, "no-such-project", "no-such-output"),
     Permission.OUTPUTS_REQUEST: (
         lambda ws, u: output_actions.request(ws, u, "no-such-project", ["no-such-output"], "context", "controls"),

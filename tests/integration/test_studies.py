@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from bold.governance import projects
+from bold.actions import studies as study_actions
+from bold.governance import people, projects
 from bold.linkage.run import link_workspace
 from bold.store import audit
 from bold.studies import outputs, runner
@@ -295,3 +296,93 @@ def test_a_study_file_with_a_non_date_outcome_is_a_clear_error(study_ws, tmp_pat
     )
     with pytest.raises(StudyError, match=r"deaths\.drug_related is boolean, not a date"):
         runner.run(ws, "bold-questions", str(path), by="ana", today=TODAY)
+
+
+def _published_counts(output) -> dict[str, list[str]]:
+    """The count columns (people and events) of each checked table, from the output's declared kinds."""
+    kinds = output.manifest()["statistics"]
+    return {
+        table: [c for c, s in columns.items() if s["kind"] in ("people", "events")]
+        for table, columns in kinds.items()
+        if table in output.manifest()["tables"]
+    }
+
+
+def test_every_built_in_study_is_checked_and_no_checked_file_holds_a_count_of_1_to_9(study_ws):
+    """The demo's promise, on the small population: every output checked under the agreement's profile
+    (bold-standard: 10 people, base 5), charts drawn from the protected tables only, and the checked files
+    exactly as their manifest (and the store) say."""
+    from bold.disclosure.check import checked_files, checked_folder, for_analyst, report
+
+    ws, _ = study_ws
+    pilot = {"pilot_areas": "E08000024,E08000012", "pilot_start": "2020-10-19"}
+    ana = next(p for p in people.people(ws) if p.name == "ana")
+    for study in catalogue().values():
+        params = pilot if study.required else {}
+        output = study_actions.run(ws, ana, "bold-questions", study.id, parameters=params, today=TODAY)
+        assert output.profile == "bold-standard@1" and output.check_outcome in ("pass", "review")
+        folder = checked_folder(output)
+        for name, digest in checked_files(output).items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+        full = report(output)
+        for table, columns in _published_counts(output).items():
+            checked = pd.read_csv(folder / f"{table}.csv")
+            for column in columns:
+                values = checked[column].dropna()
+                assert not values.between(1, 9).any(), (study.id, table, column)
+                assert (values % 5 == 0).all(), (study.id, table, column)  # rounded to base 5
+        for chart in output.manifest()["charts"]:
+            if (folder / f"{chart}.vl.json").exists():
+                spec = json.loads((folder / f"{chart}.vl.json").read_text())
+                source = output.manifest()["chart_tables"][chart]
+                protected = json.loads(pd.read_csv(folder / f"{source}.csv").to_json(orient="records"))
+                for records in spec["datasets"].values():
+                    pd.testing.assert_frame_equal(pd.DataFrame(records), pd.DataFrame(protected), check_dtype=False)
+        seen = for_analyst(full)
+        assert "intervals" not in seen and all(
+            set(d) == {"table", "row", "column", "reason"} for d in seen["differencing"]
+        )
+    checks = audit.entries(ws, action="output checked")
+    assert len(checks) >= len(catalogue())
+
+
+def test_a_checked_file_changed_afterwards_is_refused(study_ws):
+    from bold.disclosure.check import CheckError, check_output, checked_files, checked_folder
+
+    ws, _ = study_ws
+    output = runner.run(ws, "bold-questions", "continuity-of-care", by="ana", today=TODAY)
+    check_output(ws, "bold-questions", output.id, by="ana")
+    output = outputs.get(ws, "bold-questions", output.id)
+    path = checked_folder(output) / "overall.csv"
+    path.write_text(path.read_text().replace("0", "1"))
+    with pytest.raises(CheckError, match="changed"):
+        checked_files(output)
+
+
+def test_two_runs_whose_end_dates_differ_by_one_day_are_flagged_for_differencing(study_ws):
+    """The red-team's subtraction: the same study with its period ending one day apart isolates the people
+    released on that day. The second run's check says so (to the checkers, with the other output named)."""
+    from bold.disclosure.check import check_output, for_analyst
+
+    ws, _ = study_ws
+    extract = runner.open_extract(ws, projects.get(ws, "bold-questions"))
+    try:
+        days = extract.con.execute(
+            extract.con.table("prison")
+            .filter(lambda t: t.substance_misuse_need)
+            .group_by("release_date")
+            .aggregate(people=lambda t: t.person_id.nunique())
+        )
+    finally:
+        extract.close()
+    day = days[days.people.between(1, 3)].release_date.sort_values().iloc[len(days) // 3]
+    end = pd.Timestamp(day).date()
+    first = runner.run(ws, "bold-questions", "continuity-of-care", parameters={"end": str(end)}, by="ana", today=TODAY)
+    check_output(ws, "bold-questions", first.id, by="ana")
+    before = (end - dt.timedelta(days=1)).isoformat()
+    second = runner.run(ws, "bold-questions", "continuity-of-care", parameters={"end": before}, by="ana", today=TODAY)
+    checked = check_output(ws, "bold-questions", second.id, by="ana")
+    overall = [c for c in checked.conflicts if c.table == "overall" and c.other_output == first.id]
+    assert overall and all(1 <= c.differ_by <= 9 for c in overall)
+    assert checked.outcome == "review"
+    assert all(d["reason"] == "conflicts with an earlier output" for d in for_analyst(checked.report)["differencing"])

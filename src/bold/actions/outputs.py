@@ -59,6 +59,12 @@ def show(ws: Workspace, user: User, project_id: str, output_id: str, table: str 
 # --- the release workflow (bold.disclosure.release keeps the rules that depend on the record) ----------
 
 
+def check(ws: Workspace, user: User, project_id: str, output_id: str):
+    """Run the disclosure check on an output again (the analyst who ran it, or the agreement's checkers)."""
+    require(ws, user, Permission.OUTPUTS_CHECK)
+    return release.recheck(ws, project_id, output_id, by=user.name)
+
+
 def report(ws: Workspace, user: User, project_id: str, output_id: str) -> dict:
     """The check report of an output (which rule flagged which cell, never a suppressed value): for the analyst
     who ran it and the agreement's checkers; audited."""

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bold.actions.access import require
+from bold.disclosure import check
 from bold.errors import Kind
 from bold.governance import projects
 from bold.governance.people import User
 from bold.governance.permissions import Permission
-from bold.studies import runner
+from bold.studies import outputs, runner
 from bold.studies.builtin import catalogue
 from bold.studies.language import StudyError
 from bold.studies.outputs import PendingOutput
@@ -41,9 +42,12 @@ def run(
     backend: str = "duckdb",
     today: dt.date | None = None,
 ) -> PendingOutput:
-    """Run one study; only an analyst named in the project's agreement may (checked by the runner)."""
+    """Run one study; only an analyst named in the project's agreement may (checked by the runner). Every
+    output is checked for disclosure as it is made, so what waits for the checkers always has its report."""
     require(ws, user, Permission.STUDY_RUN)
-    return runner.run(ws, project_id, study_id, parameters=parameters, backend=backend, by=user.name, today=today)
+    output = runner.run(ws, project_id, study_id, parameters=parameters, backend=backend, by=user.name, today=today)
+    check.check_output(ws, project_id, output.id, by=user.name)
+    return outputs.get(ws, project_id, output.id)
 
 
 @dataclass

@@ -34,6 +34,27 @@ def _print_request(req) -> None:
     )
 
 
+@outputs_app.command("check")
+def outputs_check(
+    project_id: ProjectArgument,
+    output_id: OutputArgument,
+    workspace: WorkspaceOption = Path("."),
+    as_json: JsonOption = False,
+):
+    """Check an output for disclosure again (after other outputs were made or released, for differencing)."""
+    from bold.actions import outputs
+
+    checked = outputs.check(*signed_in(workspace), project_id, output_id)
+    summary = checked.report["summary"]
+    if as_json:
+        print_json({"output": output_id, "outcome": checked.outcome, "summary": summary})
+        return
+    console.print(
+        f"{shown(output_id)}: {checked.outcome} under {shown(checked.output.profile)}; "
+        f"{summary['suppressed']} cells suppressed, {summary['rounded']} rounded, {summary['for_review']} for review"
+    )
+
+
 @outputs_app.command("report")
 def outputs_report(
     project_id: ProjectArgument,

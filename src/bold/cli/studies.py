@@ -117,7 +117,10 @@ def study_run(
     else:
         with phases(f"running {study_id}"):
             _print_run(studies.run(ws, user, project_id, study_id, parameters=values, backend=backend))
-    console.print("Outputs wait for disclosure checking; an output checker can read them with bold outputs show.")
+    console.print(
+        "Each output was checked for disclosure (bold outputs report shows its findings); "
+        "ask for release with bold outputs request."
+    )
 
 
 def _print_run(output) -> None:
@@ -126,6 +129,8 @@ def _print_run(output) -> None:
     console.print(
         f"{shown(output.study)}: pending output {shown(output.id)} in {manifest['seconds']} s: {shown(tables)}"
     )
+    if output.check_outcome:
+        console.print(f"  checked under {shown(output.profile)}: {shown(output.check_outcome)}")
 
 
 @outputs_app.command("list")

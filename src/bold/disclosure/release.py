@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bold import store
+from bold.disclosure import check
 from bold.errors import BoldError, Kind
 from bold.governance import projects
 from bold.governance.lifecycle import OUTPUT, OutputState
@@ -36,7 +37,6 @@ from bold.studies import outputs
 from bold.workspace import Workspace, now
 
 VOTES = ("approve", "changes_requested", "reject")
-CHECKED = "checked"  # the folder inside an output that the disclosure check writes
 
 
 class ReleaseError(BoldError):
@@ -92,64 +92,34 @@ class Release:
 
 # --- the checked files --------------------------------------------------------------------------------
 
+# Of the checked files, those that stay with the checkers: the full report holds the attacker's intervals and how
+# many people two differencing groups differ by, and the checked manifest lists it. release.json says instead
+# what a reader of the release needs (the profile, the summary of cells suppressed and rounded, the checksums).
+NOT_RELEASED = frozenset({"report.json", "manifest.json"})
+
+
+def _pending(ws: Workspace, row) -> outputs.PendingOutput:
+    return outputs.get(ws, row["project"], row["id"])
+
 
 def checked_files(ws: Workspace, row) -> dict[str, str]:
-    """The files the disclosure check wrote for release (name -> SHA-256), from ``checked/manifest.json``,
-    refused unless the manifest still has the checksum the store recorded and each file still matches it."""
-    folder = outputs.outputs_dir(ws, row["project"]) / check_name(row["id"], "output id") / CHECKED
-    if not row["check_sha256"]:
-        raise ReleaseError(f"output {row['id']} has not been checked: run bold outputs check first", kind=Kind.CONFLICT)
-    try:
-        text = (folder / "manifest.json").read_bytes()
-        files = json.loads(text)["files"]
-        if not isinstance(files, dict):
-            raise TypeError
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ReleaseError(
-            f"output {row['id']}: its checked manifest is missing or unreadable", kind=Kind.CONFLICT
-        ) from None
-    bad = [] if hashlib.sha256(text).hexdigest() == row["check_sha256"] else ["manifest.json"]
-    for name, digest in files.items():
-        path = folder / check_name(name, "checked file")
-        if not path.is_file() or _sha256(path) != digest:
-            bad.append(name)
-    if bad:
-        raise ReleaseError(
-            f"output {row['id']}: checked files changed since the check: {', '.join(bad)}", kind=Kind.CONFLICT
-        )
-    return {str(k): str(v) for k, v in files.items()}
+    """The files to release (name -> SHA-256): the disclosure check's, each verified against its checked
+    manifest and that manifest against the store's record, less those that stay with the checkers."""
+    files = check.checked_files(_pending(ws, row))
+    return {name: digest for name, digest in files.items() if name not in NOT_RELEASED}
 
 
-def report(ws: Workspace, row) -> dict:
-    """The check report of an output (which rule flagged which cell; it never holds a suppressed value)."""
-    path = outputs.outputs_dir(ws, row["project"]) / check_name(row["id"], "output id") / CHECKED / "report.json"
-    if not row["check_sha256"] or not path.is_file():
-        raise ReleaseError(f"output {row['id']} has not been checked: run bold outputs check first", kind=Kind.CONFLICT)
-    return json.loads(path.read_text())
+def report(ws: Workspace, row, *, full: bool = True) -> dict:
+    """The check report of an output (verified like the checked files); ``full=False`` is the analyst's view:
+    which rule flagged which cell, never an interval nor how many people differencing groups differ by."""
+    found = check.report(_pending(ws, row))
+    return found if full else check.for_analyst(found)
 
 
 def disclosure_summary(rep: dict) -> dict[str, int]:
-    """Cells suppressed and rounded, for the public register: the report's own summary when it has one, else
-    counted from its cells (a cell is suppressed when it says so or a rule failed it; rounded when it says so)."""
-    summary = rep.get("summary") if isinstance(rep, dict) else None
-    if isinstance(summary, dict) and {"suppressed", "rounded"} <= set(summary):
-        return {"suppressed": int(summary["suppressed"]), "rounded": int(summary["rounded"])}
-    counts = {"suppressed": 0, "rounded": 0}
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if node.get("suppressed") is True or node.get("outcome") == "fail" or node.get("action") == "suppressed":
-                counts["suppressed"] += 1
-            elif node.get("rounded") is True or node.get("action") == "rounded":
-                counts["rounded"] += 1
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(rep.get("tables", rep) if isinstance(rep, dict) else rep)
-    return counts
+    """Cells judged, suppressed (secondary suppressions included) and rounded, for the public register."""
+    summary = rep.get("summary") or {}
+    return {k: int(summary.get(k, 0)) for k in ("cells", "suppressed", "secondary", "rounded")}
 
 
 def _sha256(path: Path) -> str:
@@ -232,10 +202,6 @@ def request(ws: Workspace, project_id: str, output_ids: list[str], context: str,
                 row = _output_row(tx, project_id, output_id)
                 _owner(project, row, by)
                 OUTPUT.move("request", row["status"], output_id, ReleaseError)
-                if not row["check_sha256"]:
-                    raise ReleaseError(
-                        f"output {output_id} has not been checked: run bold outputs check first", kind=Kind.CONFLICT
-                    )
                 checked_files(ws, row)  # the files as checked, before anyone spends time reviewing them
                 tx.execute(
                     "insert into release_request_outputs (request, output, version, check_sha256) values (?, ?, 1, ?)",
@@ -420,7 +386,7 @@ def release(ws: Workspace, project_id: str, output_id: str, *, by: str) -> Relea
             if approvals < 2 or row["check_sha256"] != item["check_sha256"]:  # a guard the lifecycle already keeps
                 raise ReleaseError(f"output {output_id}: its current version lacks two approvals", kind=Kind.CONFLICT)
             files = checked_files(ws, row)
-            source = outputs.outputs_dir(ws, project_id) / row["id"] / CHECKED
+            source = check.checked_folder(_pending(ws, row))
             private_dir(folder.parent)
             private_dir(folder)
             for name in files:
@@ -545,14 +511,30 @@ def read_report(ws: Workspace, project_id: str, output_id: str, *, by: str) -> d
     try:
         with store.connect(ws) as db:
             row = _output_row(db, project_id, output_id)
-        if by != row["created_by"] and by not in project.team("output_checker"):
+        checker = by in project.team("output_checker") and by != row["created_by"]
+        if by != row["created_by"] and not checker:
             raise ReleaseError(f"{by} neither ran output {output_id} nor checks it", kind=Kind.REFUSED)
-        found = report(ws, row)
+        found = report(ws, row, full=checker)
     except BoldError as exc:
         _refusal(ws, "outputs report", output_id, exc, by)
         raise
     store.audit.record(ws, "output report viewed", project_id, {"output": output_id}, by=by)
     return found
+
+
+def recheck(ws: Workspace, project_id: str, output_id: str, *, by: str) -> check.CheckedOutput:
+    """Check an output again (after other outputs were made or released, for differencing): the analyst who
+    ran it, or one of the agreement's checkers."""
+    project = _project(ws, project_id)
+    try:
+        with store.connect(ws) as db:
+            row = _output_row(db, project_id, output_id)
+        if by != row["created_by"] and by not in project.team("output_checker"):
+            raise ReleaseError(f"{by} neither ran output {output_id} nor checks it", kind=Kind.REFUSED)
+    except BoldError as exc:
+        _refusal(ws, "outputs check", output_id, exc, by)
+        raise
+    return check.check_output(ws, project_id, output_id, by=by)
 
 
 def _release_row(ws: Workspace, row) -> Release:

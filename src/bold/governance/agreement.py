@@ -69,7 +69,8 @@ class Agreement(BaseModel):
     end: dt.date | None = None
     linkage_threshold: Literal["high", "medium", "low"] = "medium"
     date_precision: Literal["day", "month"] = "day"
-    disclosure_profile: str = "sacro"
+    # the disclosure profiles of bold.disclosure.profiles (a later stage; a test keeps the two lists equal)
+    disclosure_profile: Literal["bold-standard", "sacro", "opensafely", "bold-strict"] = "bold-standard"
     retention: str = ""
     opt_out_exemption: Exemption | None = None
 

@@ -47,6 +47,7 @@ class Permission(StrEnum):
     STUDY_RUN = "study run"
     OUTPUTS_LIST = "outputs list"
     OUTPUTS_SHOW = "outputs show"
+    OUTPUTS_CHECK = "outputs check"  # the disclosure check, again
     OUTPUTS_REPORT = "outputs report"  # the check report of an output: which rule flagged which cell
     OUTPUTS_REQUEST = "outputs request"  # ask for release, or resubmit a returned request
     OUTPUTS_WITHDRAW = "outputs withdraw"
@@ -80,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROJECT_WITHDRAW,
             P.STUDY_RUN,
             P.OUTPUTS_LIST,
+            P.OUTPUTS_CHECK,
             P.OUTPUTS_REPORT,
             P.OUTPUTS_REQUEST,
             P.OUTPUTS_WITHDRAW,
@@ -93,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         | {
             P.OUTPUTS_LIST,
             P.OUTPUTS_SHOW,
+            P.OUTPUTS_CHECK,
             P.OUTPUTS_REPORT,
             P.OUTPUTS_REVIEW,
             P.OUTPUTS_DECIDE,

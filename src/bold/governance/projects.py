@@ -447,6 +447,8 @@ def close(ws: Workspace, project_id: str, *, by: str) -> None:
             (target.value, by, now(), project_id),
         )
         _delete_extract(ws, project_id)
+        for path in evidence_dir(ws, project_id).glob("*.duckdb*"):  # unreadable without the key; gone anyway
+            path.unlink(missing_ok=True)
         (ws.keys_dir / "projects" / f"{project_id}.key").unlink(missing_ok=True)
         tx.audit(by, "project closed", project_id, {"extract_deleted": True, "key_deleted": True})
 
@@ -489,6 +491,42 @@ def people_in_extract(ws: Workspace, project_id: str, record_keys: list) -> list
         return sorted(r[0] for r in con.execute(held).fetchall()) if held else []
 
 
+def evidence_dir(ws: Workspace, project_id: str) -> Path:
+    """Where the people behind each output's cells are kept (``bold.studies.evidence``)."""
+    return project_dir(ws, project_id) / "evidence"
+
+
+def evidence_key(ws: Workspace, project_id: str) -> str:
+    return encryption.derive(extract_key(ws, project_id), "evidence")
+
+
+def _remove_from_evidence(ws: Workspace, project_id: str, pseudonyms: list[str]) -> None:
+    """Rewrite each output's evidence file without these people (written afresh, like the extract)."""
+    folder = evidence_dir(ws, project_id)
+    for path in sorted(folder.glob("*.duckdb")) if folder.is_dir() else ():
+        if path.name.startswith("."):
+            continue
+        fresh = path.with_name(f".rewrite-{path.name}")
+        fresh.unlink(missing_ok=True)
+        key = evidence_key(ws, project_id)
+        try:
+            with ws.duckdb_connection() as con:
+                encryption.attach(con, path, "old", key, read_only=True)
+                encryption.attach(con, fresh, "fresh", key)
+                con.execute("create temp table gone as select unnest(?::varchar[]) as person_id", [pseudonyms])
+                tables = con.execute("select table_name from duckdb_tables() where database_name = 'old'").fetchall()
+                for (table,) in tables:
+                    t = q(table)
+                    columns = {
+                        c for (c,) in con.execute(f"select name from pragma_table_info('old.{table}')").fetchall()
+                    }
+                    keep = " where person_id not in (select person_id from gone)" if "person_id" in columns else ""
+                    con.execute(f"create table fresh.{t} as select * from old.{t}{keep}")
+            fresh.replace(path)
+        finally:
+            fresh.unlink(missing_ok=True)
+
+
 def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
     """Rewrite the project's extract without these people's rows; rows removed.
 
@@ -497,6 +535,7 @@ def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
     path = extract_path(ws, project_id)
     if not pseudonyms or not path.exists():
         return 0
+    _remove_from_evidence(ws, project_id, pseudonyms)
     fresh = path.with_name("extract.rewrite.duckdb")
     fresh.unlink(missing_ok=True)
     removed = 0

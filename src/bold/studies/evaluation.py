@@ -17,6 +17,8 @@ from scipy import stats
 from scipy.special import expit
 from statsmodels.tools import sm_exceptions as sme
 
+from bold.studies import statistics as st
+
 MISSING = "missing"  # the DSCP category for a missing covariate value
 SMD_THRESHOLD = 0.1  # the usual limit for a negligible standardised mean difference (Austin 2011)
 
@@ -153,6 +155,7 @@ def difference_in_differences(
     coefficients["n"] = (X.to_numpy() != 0).sum(axis=0)  # units in the group or level the term describes
     _, odds_ratio, or_low, or_high, or_p, _ = coefficients.iloc[3]  # the pilot:after interaction
     n, df_resid = len(y), round(float(fit.df_resid))
+    coefficients["df_resid"] = df_resid  # output checkers release a regression only with enough of these
     estimates = pd.DataFrame(
         [
             ("raw DiD (percentage points)", raw, raw_low, raw_high, raw_p, n, None),
@@ -161,11 +164,26 @@ def difference_in_differences(
         ],
         columns=["measure", "estimate", "ci_low", "ci_high", "p_value", "n", "df_resid"],
     ).astype({"df_resid": "Int64"})
+    cells = st.declare(
+        pd.DataFrame(rows), group=st.group(), period=st.group(), n=st.events(), events=st.events(),
+        rate_pct=st.share("events", "n"),
+    )  # fmt: skip
     return DidResult(
         effect=effect, ci_low=low, ci_high=high, p_value=p_value, raw_did=raw, odds_ratio=float(odds_ratio),
         or_ci_low=float(or_low), or_ci_high=float(or_high), or_p_value=float(or_p), n=n, df_resid=df_resid,
-        cells=pd.DataFrame(rows), estimates=estimates, coefficients=coefficients,
+        cells=cells, estimates=_declared_estimates(estimates, "measure", "estimate", df="df_resid"),
+        coefficients=_declared_estimates(coefficients, "term", "odds_ratio", df="df_resid"),
     )  # fmt: skip
+
+
+def _declared_estimates(table: pd.DataFrame, label: str, value: str, df: str | None = None, unit=st.events):
+    """An estimates table typed for disclosure control: each row's ``label``, its ``value`` with the interval
+    ``ci_low``/``ci_high``, the ``p_value`` (judged as the model's estimate too: it is computed from it) and the
+    units ``n`` behind it (releases, or people where the design has one release per person), with the residual
+    degrees of freedom in ``df`` when the model has them."""
+    kinds = {value: st.estimate(df=df, of="n"), "p_value": st.estimate(df=df, of="n")}
+    kinds |= {"ci_low": st.bound(value, "low"), "ci_high": st.bound(value, "high")}
+    return st.declare(table, **{label: st.group(), "n": unit(), **kinds, **({df: st.df()} if df else {})})
 
 
 @dataclass(frozen=True)
@@ -240,7 +258,7 @@ def _balance(cats: pd.DataFrame, t: np.ndarray, mt: np.ndarray, mc: np.ndarray) 
         return np.divide(diff, sd, out=np.zeros_like(diff), where=sd > 0)
 
     before, after = smd(A[t], A[~t]), smd(A[mt], A[mc])
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "covariate": covariate,
             "level": level,
@@ -253,6 +271,16 @@ def _balance(cats: pd.DataFrame, t: np.ndarray, mt: np.ndarray, mc: np.ndarray) 
             "imbalanced_before": np.abs(before) > SMD_THRESHOLD,
             "imbalanced_after": np.abs(after) > SMD_THRESHOLD,
         }
+    )
+    # counts of people at each level; a difference (and whether it is large) is judged by the treated behind it
+    counts = ("n_treated_before", "n_comparison_before", "n_treated_after", "n_comparison_after")
+    when = {w: st.estimate(people=f"n_treated_{w}") for w in ("before", "after")}
+    return st.declare(
+        table,
+        covariate=st.group(),
+        level=st.group(),
+        **dict.fromkeys(counts, st.people()),
+        **{f"{name}_{w}": stat for w, stat in when.items() for name in ("smd", "imbalanced")},
     )
 
 
@@ -299,7 +327,10 @@ def propensity_matched(
     named = {"treated": np.flatnonzero(t), "comparison pool": np.flatnonzero(~t), "treated, matched": mt}
     named |= {"comparison, matched": mc, "treated, unmatched": np.setdiff1d(named["treated"], mt)}
     rows = [(k, len(i), int(y[i].sum()), 100 * y[i].mean() if len(i) else np.nan) for k, i in named.items()]
-    groups = pd.DataFrame(rows, columns=["group", "n", "events", "rate_pct"])
+    groups = st.declare(  # one release per person: the units are people, and so are those with the outcome
+        pd.DataFrame(rows, columns=["group", "n", "events", "rate_pct"]),
+        group=st.group(), n=st.people(), events=st.people(), rate_pct=st.share("events", "n"),
+    )  # fmt: skip
     estimates = pd.DataFrame(
         [
             ("naive difference (percentage points)", naive, naive_low, naive_high, naive_p, int(t.sum())),
@@ -307,6 +338,7 @@ def propensity_matched(
         ],
         columns=["measure", "estimate", "ci_low", "ci_high", "p_value", "n"],
     )
+    estimates = _declared_estimates(estimates, "measure", "estimate", unit=st.people)  # a paired test: no model df
     return PsmResult(
         effect=effect, ci_low=low, ci_high=high, p_value=p_value, naive_effect=naive, n_treated=int(t.sum()),
         n_matched=len(mt), n_unmatched=len(named["treated, unmatched"]), treated_rate=100 * float(y[mt].mean()),

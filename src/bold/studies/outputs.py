@@ -35,7 +35,9 @@ from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
 from bold.security.paths import check_name
 from bold.security.private import private_dir, write_private
-from bold.studies.language import StudyError
+from bold.studies import evidence as evidence_store
+from bold.studies import statistics
+from bold.studies.language import Evidence, StudyError
 from bold.studies.study import Study, StudyOutput
 from bold.workspace import Workspace, now
 
@@ -54,6 +56,10 @@ class PendingOutput:
     # the output checkers see it before releasing anything.
     optout_people: int = 0
     optout_marked_at: str | None = None
+    profile: str | None = None  # the disclosure check (bold.disclosure.check): profile@version, when, outcome
+    checked_at: str | None = None
+    check_outcome: str | None = None
+    check_sha256: str | None = None  # of checked/manifest.json, as the store recorded it
 
     @property
     def optout_note(self) -> str | None:
@@ -83,9 +89,17 @@ def _write_checksummed(path: Path, data: bytes) -> str:
 
 
 def write_pending(
-    ws: Workspace, project: Project, study: Study, result: StudyOutput, run: dict, *, by: str
+    ws: Workspace,
+    project: Project,
+    study: Study,
+    result: StudyOutput,
+    run: dict,
+    *,
+    by: str,
+    evidence: list[Evidence] = (),
 ) -> PendingOutput:
-    """Write the run's files, register the output as pending and record the run, in one transaction."""
+    """Write the run's files (and, in the project's secure area, the evidence of who stands behind each
+    cell), register the output as pending and record the run, in one transaction."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     output_id = f"{study.id}-{stamp}-{secrets.token_hex(2)}"
     final = outputs_dir(ws, project.id) / check_name(output_id, "output id")
@@ -119,13 +133,22 @@ def write_pending(
             name: {"rows": len(t), "columns": [str(c) for c in t.columns]} for name, t in result.reference.items()
         },
         "charts": sorted(result.charts),
+        "chart_tables": {name: _drawn_from(chart, result.tables) for name, chart in result.charts.items()},
         "notes": result.notes,
+        # what each column is (studies.statistics), for the disclosure checks; a column missing here has none
+        "statistics": {
+            name: {column: stat.describe() for column, stat in statistics.declared(table).items()}
+            for name, table in {**result.tables, **result.reference}.items()
+        },
         "files": files,
     }
     files["index.html"] = _write_checksummed(folder / "index.html", _page(manifest, result, svgs).encode())
     text = json.dumps(manifest, indent=2, default=str).encode()
     digest = _write_checksummed(folder / "manifest.json", text)
+    kept = evidence_store.path(ws, project.id, output_id)
+    staged = kept.with_name(f"{PARTIAL}{os.getpid()}-{kept.name}")
     try:
+        evidence_store.write(ws, project.id, staged, list(evidence))
         with store.transaction(ws) as tx:
             removed = _remove_strays(ws, tx, project.id)
             if removed:
@@ -141,15 +164,33 @@ def write_pending(
                 project.id,
                 {"study": study.id, "output": output_id, "engine": run["engine"], "fields_used": run["fields_used"]},
             )
+            staged.rename(kept)
             folder.rename(final)  # under the write lock: a stray-folder sweep never sees it unregistered
             faults.point("study:after-rename")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        staged.unlink(missing_ok=True)
+        kept.unlink(missing_ok=True)
         raise
     return get(ws, project.id, output_id)
 
 
 PARTIAL = ".partial-"
+
+
+def _drawn_from(chart, tables: dict[str, pd.DataFrame]) -> str | None:
+    """The one table a chart draws (found by identity in the chart and its layers), so disclosure control can
+    redraw it from that table's protected version; ``None`` when it draws anything else."""
+    found, stack = set(), [chart]
+    while stack:
+        part = stack.pop()
+        data = getattr(part, "data", None)
+        if isinstance(data, pd.DataFrame):
+            names = [name for name, table in tables.items() if table is data]
+            found.add(names[0] if names else None)
+        for attr in ("layer", "concat", "hconcat", "vconcat"):
+            stack.extend(getattr(part, attr, None) or [])
+    return found.pop() if len(found) == 1 else None
 
 
 def _alive(pid: int) -> bool:
@@ -169,6 +210,17 @@ def _remove_strays(ws: Workspace, tx, project_id: str) -> list[str]:
     folder = outputs_dir(ws, project_id)
     known = {r[0] for r in tx.execute("select id from outputs where project = ?", (project_id,))}
     removed = []
+    kept = evidence_store.folder(ws, project_id)
+    for path in kept.glob("*.duckdb") if kept.is_dir() else ():
+        name = path.name.removesuffix(".duckdb")
+        if name.startswith(PARTIAL):
+            pid = name.removeprefix(PARTIAL).split("-", 1)[0]
+            if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
+                continue
+        elif name in known:
+            continue
+        path.unlink(missing_ok=True)
+        path.with_name(path.name + ".wal").unlink(missing_ok=True)
     for path in folder.iterdir() if folder.is_dir() else ():
         if not path.is_dir():
             continue
@@ -205,6 +257,10 @@ def _row(ws: Workspace, row) -> PendingOutput:
         manifest_sha256=row["manifest_sha256"],
         optout_people=row["optout_people"],
         optout_marked_at=row["optout_marked_at"],
+        profile=row["profile"],
+        checked_at=row["checked_at"],
+        check_outcome=row["check_outcome"],
+        check_sha256=row["check_sha256"],
     )
 
 

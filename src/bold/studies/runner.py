@@ -189,4 +189,4 @@ def run(
         "engine": extract.backend,
         "seconds": round(seconds, 2),
     }
-    return outputs.write_pending(ws, project, study, result, run_details, by=by)
+    return outputs.write_pending(ws, project, study, result, run_details, by=by, evidence=extract.evidence)

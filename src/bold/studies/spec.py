@@ -22,7 +22,8 @@ data, not code: nothing an analyst writes is executed, so a study cannot reach p
 
 ``first`` outcomes give the share with an event in the window; ``count`` outcomes give the number of events and
 the share with at least one. Breakdowns are cohort fields or the standard ones (financial_year, quarter, sex,
-age_band, region).
+age_band, region). Every column is typed for disclosure control without the analyst saying so: outcome columns
+count events, each ``_share`` is a share of ``n`` with its ``_low`` and ``_high`` bounds.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bold.sources.geography import local_authorities
+from bold.studies import statistics as st
 from bold.studies.language import Cohort, Extract, StudyError, age_band, financial_year, quarter
 from bold.studies.measures import with_proportion
 from bold.studies.study import Study, StudyOutput
@@ -153,10 +155,12 @@ def compile_spec(spec: StudySpec) -> Study:
                 measures[f"{o.name}_any"] = lambda t, n=o.name: (t[n] > 0).cast("int64").sum()
         tables = {}
         for by in [[], *([b] for b in spec.breakdowns)]:
-            table = cohort.summarise(by, **measures)
+            # every outcome column counts index events (with the outcome, or the outcome's events)
+            table = st.declare(cohort.summarise(by, **measures), **dict.fromkeys(measures, st.events()))
             for name in [o.name if o.first else f"{o.name}_any" for o in spec.outcomes]:
-                table = with_proportion(table, name, "n").rename(
-                    columns={"share": f"{name}_share", "share_low": f"{name}_low", "share_high": f"{name}_high"}
+                table = st.rename(
+                    with_proportion(table, name, "n"),
+                    {"share": f"{name}_share", "share_low": f"{name}_low", "share_high": f"{name}_high"},
                 )
             tables["overall" if not by else f"by_{by[0]}"] = table
         return StudyOutput(tables)

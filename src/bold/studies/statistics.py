@@ -16,7 +16,7 @@ stages before it and disclosure comes after studies.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 
 import pandas as pd
@@ -138,3 +138,19 @@ def untyped(table: pd.DataFrame) -> list[str]:
     """Columns with no declared kind: no automated evidence for them."""
     kinds = declared(table)
     return [c for c in map(str, table.columns) if c not in kinds]
+
+
+_REFERS = ("numerator", "denominator", "events", "person_time", "of", "people", "df")  # fields naming columns
+
+
+def rename(table: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
+    """``table.rename(columns=columns)`` with its declarations following the new names, including the columns
+    a share, rate, bound or estimate names (pandas keeps ``attrs`` under the old names)."""
+    kinds = declared(table)
+    out = table.rename(columns=columns)
+    out.attrs.pop(ATTR, None)
+    moved = {
+        columns.get(c, c): replace(s, **{f: columns.get(getattr(s, f), getattr(s, f)) for f in _REFERS})
+        for c, s in kinds.items()
+    }
+    return declare(out, **moved)

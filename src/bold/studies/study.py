@@ -10,18 +10,24 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
+from bold.studies import statistics
 from bold.studies.language import Extract, StudyError
 
 
 @dataclass
 class StudyOutput:
     """What a study returns: aggregate tables, charts drawn from them, and notes for the output checker.
-    ``reference`` tables hold no data about people (model parameters, assumptions) and so carry no counts."""
+    ``reference`` tables hold no data about people (model parameters, assumptions) and so carry no counts: their
+    columns are declared ``reference`` (``bold.studies.statistics``) unless the study declared them otherwise."""
 
     tables: dict[str, pd.DataFrame]
     charts: dict[str, alt.TopLevelMixin] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     reference: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for table in self.reference.values():
+            statistics.declare(table, **{c: statistics.reference() for c in statistics.untyped(table)})
 
 
 @dataclass(frozen=True)

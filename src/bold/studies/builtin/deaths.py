@@ -7,6 +7,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import Cohort, Extract
 from bold.studies.measures import rate_ratio
@@ -77,6 +78,25 @@ def ratio(table: pd.DataFrame, label: str, numerator, denominator) -> dict:
     }
 
 
+def ratios_table(ratios: list[dict]) -> pd.DataFrame:
+    """The rate ratios, each with the deaths and person-years of both sides behind it. A ratio is a model's
+    estimate (as is its Wald p-value), judged by the releases behind it (``n``, the first side's) and by the
+    deaths and person-years of both sides, which are columns of their own."""
+    return st.declare(
+        pd.DataFrame(ratios),
+        comparison=st.group(),
+        n=st.events(),
+        events_a=st.events(),
+        person_years_a=st.person_time("years"),
+        events_b=st.events(),
+        person_years_b=st.person_time("years"),
+        rate_ratio=st.estimate(of="n"),
+        rate_ratio_low=st.bound("rate_ratio", "low"),
+        rate_ratio_high=st.bound("rate_ratio", "high"),
+        p_value=st.estimate(of="n"),
+    )
+
+
 def compute(extract: Extract, params: dict) -> StudyOutput:
     fields = ["ost_at_release"] if agreed(extract, "prison.ost_at_release") else []
     where = (lambda t: t.substance_misuse_need) if params["substance_misuse_need_only"] else None
@@ -101,9 +121,9 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         ratio(every, "all-cause, weeks 1-2 vs weeks 3-12", early, later),
     ]
     if fields:
-        cohort.derive(ost=lambda t: t.ost_at_release.fill_null(False))
+        # labelled in the cohort, so the table's groups are the summary's (its evidence matches them)
+        cohort.derive(ost=lambda t: ibis.ifelse(t.ost_at_release.fill_null(False), "on OST", "not on OST"))
         first4 = common.person_time(cohort, [("weeks 1-4", 0, 27)], ["ost"], "died", "last_day")
-        first4["ost"] = first4.ost.map({True: "on OST", False: "not on OST"})
         tables["all_cause_first_4_weeks_by_ost"] = first4
         ratios.append(
             ratio(first4, "all-cause weeks 1-4, on OST vs not", first4.ost == "on OST", first4.ost != "on OST")
@@ -113,7 +133,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         tables["all_cause_after_day_21_by_continuity"] = landmark
         treated = landmark.continuity == "treatment within 21 days"
         ratios.append(ratio(landmark, "all-cause days 21-364, treatment within 21 days vs none", treated, ~treated))
-    tables["rate_ratios"] = pd.DataFrame(ratios)
+    tables["rate_ratios"] = ratios_table(ratios)
     charts = {"all_cause_by_week": common.rate_chart(every, "window", "Deaths after release, all causes")}
     if "sex" in person:
         charts["all_cause_by_week_and_sex"] = common.rate_chart(

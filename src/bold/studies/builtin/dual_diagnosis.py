@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import Cohort, Extract, flag
 from bold.studies.measures import with_proportion
@@ -92,11 +93,11 @@ def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
 
 
 def agreement(cohort: Cohort) -> pd.DataFrame:
-    """NDTMS flag (yes, no, missing) by MHSDS contact on days -365 to 365: journeys and share of all."""
+    """NDTMS flag (yes, no, missing) by MHSDS contact on days -365 to 365: journeys and share of all. The
+    share's denominator, ``journeys_n`` (all journeys, the same on every row), is kept so it can be checked."""
     table = cohort.summarise(["ndtms_flag", "mhsds_contact"])
     table["journeys_n"] = int(table["n"].sum())
-    table = with_proportion(table, "n", "journeys_n")
-    return table.drop(columns="journeys_n")
+    return with_proportion(st.declare(table, journeys_n=st.events()), "n", "journeys_n")
 
 
 def long(table: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -5,6 +5,7 @@ whose every parameter is shown beside the result and can be changed with ``--par
 from __future__ import annotations
 
 from bold.studies import economics
+from bold.studies import statistics as st
 from bold.studies.builtin import treatment_outcomes
 from bold.studies.language import Extract, StudyError
 from bold.studies.study import Study, StudyOutput
@@ -28,8 +29,16 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     counts = {"effective_treatment_total": int(effective.n), "successful_completions_total": int(completed.n)}
     summary["n"] = summary.quantity.map(counts)
     counted = summary[summary.n.notna()].astype({"n": int})
-    tables = {
-        "outcomes_valued": counted.assign(outcomes=[int(effective.effective), int(completed.completed)][: len(counted)])
+    valued = counted.assign(outcomes=[int(effective.effective), int(completed.completed)][: len(counted)])
+    tables = {  # outcomes counted (of n journeys, or people's latest ended journeys) times a price: a sum of money
+        "outcomes_valued": st.declare(
+            valued,
+            quantity=st.group(),
+            value_gbp=st.magnitude("GBP", "sum"),
+            formula=st.reference(),
+            n=st.events(),
+            outcomes=st.events(),
+        )
     }
     notes = [
         f"{int(effective.effective)} effective journeys of {int(effective.n)}; {int(completed.completed)} successful "

@@ -12,6 +12,7 @@ import ibis
 import pandas as pd
 
 from bold.studies import economics
+from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.builtin.continuity import releases_with_need
 from bold.studies.evaluation import difference_in_differences, propensity_matched
@@ -80,7 +81,13 @@ def pilot_did(extract: Extract, params: dict) -> StudyOutput:
         "benefit_per_client": params["benefit_per_client"] or economics.value_of_effective_treatment(p),
     }
     value = economics.economic_summary(p, did=did)
-    tables["economic_value"] = value[value.quantity == "did_benefit"].assign(n=len(rows))
+    tables["economic_value"] = st.declare(  # the DiD valued: an estimate from the releases n, and its working
+        value[value.quantity == "did_benefit"].assign(n=len(rows)),
+        quantity=st.group(),
+        value_gbp=st.estimate(of="n"),
+        formula=st.reference(),
+        n=st.events(),
+    )
     notes = [
         f"Pilot areas: {', '.join(areas)}; pilot start {start}; covariates: {', '.join(names) or 'none'}.",
         f"Residual degrees of freedom {result.df_resid} (SACRO requires at least 10).",

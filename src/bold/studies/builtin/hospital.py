@@ -7,6 +7,7 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
+from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.builtin.continuity import releases_with_need
 from bold.studies.language import Cohort, Extract
@@ -78,10 +79,15 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         continuity=lambda t: ibis.ifelse(t.treated, "treatment within 21 days", "no treatment within 21 days")
     )
     groups = common.breakdowns(cohort)
-    main = common.shares(cohort, ["continuity"], {"any_emergency": "any_emergency"})
+    shares = common.shares(cohort, ["continuity"], {"any_emergency": "any_emergency"})
     totals = cohort.summarise(["continuity"], emergency_admissions=lambda t: t.emergency.sum())
-    main = main.merge(totals[["continuity", "emergency_admissions"]], on="continuity")
+    main = st.carry(shares, shares.merge(totals[["continuity", "emergency_admissions"]], on="continuity"))
     main["admissions_per_release"] = main.emergency_admissions / main.n
+    st.declare(
+        main,
+        emergency_admissions=st.events(),
+        admissions_per_release=st.magnitude("admissions", "mean", people="people"),
+    )
     tables = {"by_continuity": main}
     for by in groups:
         tables[f"by_continuity_and_{by}"] = common.shares(
@@ -91,15 +97,25 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     for label, column in diagnosis_groups.items():
         part = common.shares(cohort, ["continuity"], {"admitted": f"has_{column}"})
         rows.append(part.assign(diagnosis_group=label))
-    tables["by_diagnosis_group"] = pd.concat(rows, ignore_index=True)[
+    by_group = pd.concat(rows, ignore_index=True)[
         ["diagnosis_group", *[c for c in rows[0].columns if c != "diagnosis_group"]]
     ]
+    tables["by_diagnosis_group"] = st.declare(st.carry(rows[0], by_group), diagnosis_group=st.group())
     tables["distinct_conditions"] = cohort.summarise(["continuity", "conditions"])
     yes = main[main.continuity == "treatment within 21 days"]
     no = main[main.continuity != "treatment within 21 days"]
     rr = rate_ratio(yes.emergency_admissions.sum(), yes.n.sum(), no.emergency_admissions.sum(), no.n.sum()).iloc[0]
-    tables["rate_ratio"] = pd.DataFrame(
+    ratio = pd.DataFrame(
         [{"comparison": "emergency admissions, continuity vs none", "n": int(main.n.sum()), **rr.to_dict()}]
+    )
+    tables["rate_ratio"] = st.declare(  # a ratio and its Wald p-value are estimates, judged by the releases
+        ratio,
+        comparison=st.group(),
+        n=st.events(),
+        rate_ratio=st.estimate(of="n"),
+        rate_ratio_low=st.bound("rate_ratio", "low"),
+        rate_ratio_high=st.bound("rate_ratio", "high"),
+        p_value=st.estimate(of="n"),
     )
     charts = {
         "by_diagnosis_group": common.share_chart(

@@ -16,7 +16,8 @@ are linked, so the definition is kept literal and every boundary explicit:
   day 0 belongs to "treatment started"). Denominator: all orders. Orders near the start of the data have a
   shorter look-back.
 - Days to treatment: median and quartiles of the days from order start to the first journey start in the
-  window, among orders with one (DuckDB ``quantile_cont`` / Spark ``percentile``: linear interpolation).
+  window, among orders with one (DuckDB ``quantile_cont`` / Spark ``percentile``: linear interpolation);
+  ``treatment_started_people`` counts the distinct people behind them.
 - Journey completed (when ``treatment.discharge_reason`` is agreed): the first journey in the window ended
   with an NDTMS completion reason (CDF, CAU). Denominator: orders with a treatment start in the window; a
   missing discharge reason (journey still open or unrecorded) counts as not completed.
@@ -32,13 +33,15 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from bold.studies import statistics as st
 from bold.studies.builtin import common
-from bold.studies.language import Cohort, Extract
+from bold.studies.language import PERSON, Cohort, Extract
 from bold.studies.study import Study, StudyOutput, agreed
 
 ORDER_TYPES = ("CO", "SSO")
 DISCHARGE = "treatment.discharge_reason"
 TERMINATION = "probation.termination_reason"
+QUARTILES = (("days_q1", 0.25), ("days_median", 0.5), ("days_q3", 0.75))  # of days to treatment
 
 DEFINITION = (
     "Probation orders of type community order or suspended sentence order (CO, SSO; licences excluded) with "
@@ -97,15 +100,20 @@ def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
     """One row per group: counts and shares of each measure, and the days-to-treatment quartiles."""
     flags = {"treatment_started": "treated", "in_treatment_before": "treated_before"}
     flags.update({c: c for c in ("journey_completed", "order_completed") if c in cohort.t.columns})
-    quartiles = {
-        label: (lambda t, q=q: t.days_to_treatment.quantile(q))
-        for label, q in (("days_q1", 0.25), ("days_median", 0.5), ("days_q3", 0.75))
-    }
-    table = common.shares(cohort, by, flags, denominators={"journey_completed": "treatment_started"}, extra=quartiles)
+    quartiles = {label: (lambda t, q=q: t.days_to_treatment.quantile(q)) for label, q in QUARTILES}
+    # the quartiles are of orders with a treatment start: the people behind them are counted for disclosure control
+    treated_people = {"treatment_started_people": lambda t: t[PERSON].nunique(where=t.treated)}
+    extra = {**treated_people, **quartiles}
+    table = common.shares(cohort, by, flags, denominators={"journey_completed": "treatment_started"}, extra=extra)
     columns = [*by, "n", "people"]
     for name in flags:
         columns += [name, f"{name}_share", f"{name}_share_low", f"{name}_share_high"]
-    return table[[*columns, *quartiles]]
+    table = table[[*columns, *extra]]
+    return st.declare(
+        table,
+        treatment_started_people=st.people(),
+        **{label: st.percentile(q, people="treatment_started_people") for label, q in QUARTILES},
+    )
 
 
 def compute(extract: Extract, params: dict) -> StudyOutput:

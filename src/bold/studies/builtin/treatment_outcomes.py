@@ -31,6 +31,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
+from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import PERSON, Cohort, Extract, financial_year
 from bold.studies.study import Study, StudyOutput, agreed
@@ -159,9 +160,10 @@ def completers(extract: Extract, params: dict) -> Cohort:
 def effective_table(cohort: Cohort, by: list[str]):
     counts = {f: f for f in ("too_early_to_tell", "discharge_date_missing")}
     assessed = {"assessed": lambda t: (~t.too_early_to_tell).cast("int64").sum()}  # the denominator
-    return common.shares(
+    table = common.shares(
         cohort, by, {"effective": "effective"}, denominators={"effective": "assessed"}, counts=counts, extra=assessed
     )
+    return st.declare(table, assessed=st.events())
 
 
 def compute(extract: Extract, params: dict) -> StudyOutput:
