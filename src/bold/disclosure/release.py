@@ -231,7 +231,7 @@ def resubmit(ws: Workspace, project_id: str, request_id: str, context: str | Non
                 if row["status"] == OutputState.RETURNED:
                     returned.append((item, row))
             if not returned:
-                OUTPUT.move("resubmit", row["status"], request_id, ReleaseError)  # says what state it is in
+                OUTPUT.move("resubmit", row["status"], row["id"], ReleaseError)  # says what state it is in
             tx.execute(
                 "update release_requests set round = round + 1, resubmitted_at = ?, context = ? where id = ?",
                 (now(), (context or req["context"]).strip(), request_id),
