@@ -1,5 +1,6 @@
 """The parts of the documentation that are made from the code, so they cannot drift from it: the role table
-(``bold.governance.permissions``), the project and output lifecycles (``bold.governance.lifecycle``) and the
+(``bold.governance.permissions``, with the release workflow's part in docs/release.md), the project and output
+lifecycles (``bold.governance.lifecycle``), the disclosure profiles (``bold.disclosure.profiles``) and the
 services of a deployment with their keys and groups (``bold.security.services``).
 
 Each is written into a Markdown file between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``.
@@ -21,10 +22,13 @@ from bold.security import services
 ROLE_HEADINGS = {r: r.value.replace("_", " ") for r in Role}
 
 
-def role_table() -> str:
+RELEASE_PERMISSIONS = tuple(p for p in Permission if p.value.startswith(("outputs ", "releases ")))
+
+
+def role_table(permissions=tuple(Permission)) -> str:
     header = "| action | " + " | ".join(ROLE_HEADINGS[r] for r in Role) + " |"
     lines = [header, "|---|" + "---|" * len(Role)]
-    for p in Permission:
+    for p in permissions:
         cells = ["yes" if r in PERMISSIONS[p] else "" for r in Role]
         lines.append(f"| `{p.value}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -33,7 +37,7 @@ def role_table() -> str:
 def lifecycle(lc: Lifecycle) -> str:
     """The moves as a table, who owns each state, and a state diagram (Mermaid, drawn by GitHub and most viewers)."""
     lines = [
-        f"A {lc.thing} starts `{lc.initial.value}` (`{lc.created_by.value}`).",
+        f"{'An' if lc.thing[0] in 'aeiou' else 'A'} {lc.thing} starts `{lc.initial.value}` (`{lc.created_by.value}`).",
         "",
         "| move | from | to | permission | roles |",
         "|---|---|---|---|---|",
@@ -96,6 +100,7 @@ def profile_table() -> str:
 def sections() -> dict[str, str]:
     return {
         "roles": role_table(),
+        "release-roles": role_table(RELEASE_PERMISSIONS),
         "profiles": profile_table(),
         "errors": error_table(),
         **{f"{lc.thing}-lifecycle": lifecycle(lc) for lc in LIFECYCLES},
@@ -117,7 +122,7 @@ def render(text: str) -> str:
     return re.sub(r"<!-- generated: (?P<name>[\w-]+) -->.*?<!-- end: (?P=name) -->", replace, text, flags=re.S)
 
 
-DOCS = ("docs/governance.md", "docs/architecture.md", "docs/disclosure.md", "docs/security.md")
+DOCS = ("docs/governance.md", "docs/architecture.md", "docs/disclosure.md", "docs/release.md", "docs/security.md")
 
 
 def main(root: Path = Path(".")) -> list[Path]:

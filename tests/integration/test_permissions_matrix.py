@@ -57,6 +57,16 @@ EXPECTED = {
     "study run": {"analyst"},
     "outputs list": {"analyst", "output_checker", "governance", "admin"},
     "outputs show": {"output_checker"},
+    "outputs check": {"analyst", "output_checker"},
+    "outputs report": {"analyst", "output_checker"},
+    "outputs request": {"analyst"},
+    "outputs withdraw": {"analyst"},
+    "outputs review": {"output_checker"},
+    "outputs decide": {"output_checker"},
+    "outputs release": {"output_checker"},
+    "releases list": {"analyst", "output_checker", "governance", "admin"},
+    "releases show": {"analyst", "output_checker"},
+    "releases verify": {"analyst", "output_checker", "governance", "admin"},
     "audit verify": {"governance", "admin"},
     "audit show": {"governance", "admin"},
     "register build": {"governance", "admin"},
@@ -101,7 +111,27 @@ CALLS = {
         lambda ws, u: study_actions.run(ws, u, "no-such-project", "continuity-of-care"),
         lambda ws, u: study_actions.plan_all(ws, u, "no-such-project"),
     ),
-    Permission.OUTPUTS_LIST: lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
+    Permission.OUTPUTS_LIST: (
+        lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
+        lambda ws, u: output_actions.show_request(ws, u, "no-such-project", "no-such-request"),
+    ),
+    Permission.OUTPUTS_CHECK: lambda ws, u: output_actions.check(ws, u, "no-such-project", "no-such-output"),
+    Permission.OUTPUTS_REPORT: lambda ws, u: output_actions.report(ws, u, "no-such-project", "no-such-output"),
+    Permission.OUTPUTS_REQUEST: (
+        lambda ws, u: output_actions.request(ws, u, "no-such-project", ["no-such-output"], "context", "controls"),
+        lambda ws, u: output_actions.resubmit(ws, u, "no-such-project", "no-such-request"),
+    ),
+    Permission.OUTPUTS_WITHDRAW: lambda ws, u: output_actions.withdraw(ws, u, "no-such-project", "no-such-output"),
+    Permission.OUTPUTS_REVIEW: lambda ws, u: output_actions.review(
+        ws, u, "no-such-project", "no-such-output", "approve", "a comment"
+    ),
+    Permission.OUTPUTS_DECIDE: lambda ws, u: output_actions.decide(ws, u, "no-such-project", "no-such-request"),
+    Permission.OUTPUTS_RELEASE: lambda ws, u: output_actions.release_output(ws, u, "no-such-project", "no-such-output"),
+    Permission.RELEASES_LIST: lambda ws, u: output_actions.list_releases(ws, u, "no-such-project"),
+    Permission.RELEASES_SHOW: lambda ws, u: output_actions.show_release(ws, u, "no-such-project", "no-such-release"),
+    Permission.RELEASES_VERIFY: lambda ws, u: output_actions.verify_release(
+        ws, u, "no-such-project", "no-such-release"
+    ),
     Permission.OUTPUTS_SHOW: lambda ws, u: output_actions.show(ws, u, "no-such-project", "no-such-output"),
     Permission.AUDIT_VERIFY: (
         lambda ws, u: audit_actions.verify(ws, u),

@@ -1,13 +1,15 @@
-"""Output checkers' actions: list a project's outputs, and read one (audited, refusals too)."""
+"""Outputs: list a project's outputs, read one (audited, refusals too), and the two-checker release workflow."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from bold import store
 from bold.actions.access import require
+from bold.disclosure import release
 from bold.errors import Kind
 from bold.governance import projects
 from bold.governance.people import User
@@ -52,3 +54,81 @@ def show(ws: Workspace, user: User, project_id: str, output_id: str, table: str 
     store.audit.record(ws, "output viewed", project_id, {"output": output_id}, by=user.name)
     names = [table] if table else available
     return OutputView(output, manifest, {n: output.table(n) for n in names}, outputs.verify_files(output))
+
+
+# --- the release workflow (bold.disclosure.release keeps the rules that depend on the record) ----------
+
+
+def check(ws: Workspace, user: User, project_id: str, output_id: str):
+    """Run the disclosure check on an output again (the analyst who ran it, or the agreement's checkers)."""
+    require(ws, user, Permission.OUTPUTS_CHECK)
+    return release.recheck(ws, project_id, output_id, by=user.name)
+
+
+def report(ws: Workspace, user: User, project_id: str, output_id: str) -> dict:
+    """The check report of an output (which rule flagged which cell, never a suppressed value): for the analyst
+    who ran it and the agreement's checkers; audited."""
+    require(ws, user, Permission.OUTPUTS_REPORT)
+    return release.read_report(ws, project_id, output_id, by=user.name)
+
+
+def request(
+    ws: Workspace, user: User, project_id: str, output_ids: list[str], context: str, controls: str
+) -> release.Request:
+    """Ask two output checkers to release checked outputs the analyst ran."""
+    require(ws, user, Permission.OUTPUTS_REQUEST)
+    return release.request(ws, project_id, output_ids, context, controls, by=user.name)
+
+
+def resubmit(
+    ws: Workspace, user: User, project_id: str, request_id: str, context: str | None = None
+) -> release.Request:
+    """Send a returned request back for review (each returned output gets a new version and fresh votes)."""
+    require(ws, user, Permission.OUTPUTS_REQUEST)
+    return release.resubmit(ws, project_id, request_id, context, by=user.name)
+
+
+def withdraw(ws: Workspace, user: User, project_id: str, output_id: str):
+    require(ws, user, Permission.OUTPUTS_WITHDRAW)
+    return release.withdraw(ws, project_id, output_id, by=user.name)
+
+
+def review(ws: Workspace, user: User, project_id: str, output_id: str, vote: str, comment: str) -> release.Vote:
+    require(ws, user, Permission.OUTPUTS_REVIEW)
+    return release.review(ws, project_id, output_id, vote, comment, by=user.name)
+
+
+def show_request(ws: Workspace, user: User, project_id: str, request_id: str) -> release.Request:
+    """A request with the votes its viewer may see (a checker sees the other's only after voting); audited."""
+    require(ws, user, Permission.OUTPUTS_LIST)
+    return release.show_request(ws, project_id, request_id, by=user.name)
+
+
+def decide(ws: Workspace, user: User, project_id: str, request_id: str):
+    require(ws, user, Permission.OUTPUTS_DECIDE)
+    return release.decide(ws, project_id, request_id, by=user.name)
+
+
+def release_output(ws: Workspace, user: User, project_id: str, output_id: str) -> release.Release:
+    require(ws, user, Permission.OUTPUTS_RELEASE)
+    return release.release(ws, project_id, output_id, by=user.name)
+
+
+def list_releases(ws: Workspace, user: User, project_id: str) -> list[release.Release]:
+    require(ws, user, Permission.RELEASES_LIST)
+    projects.get(ws, project_id)
+    return release.list_releases(ws, project_id)
+
+
+def show_release(
+    ws: Workspace, user: User, project_id: str, release_id: str, out: Path | None = None
+) -> release.Release:
+    """A release for the agreement's team; with ``out`` its files are downloaded there. Both audited."""
+    require(ws, user, Permission.RELEASES_SHOW)
+    return release.show_release(ws, project_id, release_id, out, by=user.name)
+
+
+def verify_release(ws: Workspace, user: User, project_id: str, release_id: str) -> list[str]:
+    """Files of a release that changed or went missing since it was made (empty when intact); audited."""
+    require(ws, user, Permission.RELEASES_VERIFY)
+    return release.verify_release(ws, project_id, release_id, by=user.name)

@@ -63,7 +63,7 @@ def main(
     """BOLD: link records about people with complex needs safely, and let out only checked statistics."""
 
 
-from bold.cli import governance, ingest, linkage, projects, services, studies, synth, workspace  # noqa: E402
+from bold.cli import governance, ingest, linkage, projects, releases, services, studies, synth, workspace  # noqa: E402
 
-for module in (synth, workspace, ingest, linkage, projects, studies, governance, services):
+for module in (synth, workspace, ingest, linkage, projects, studies, releases, governance, services):
     module.register(app)

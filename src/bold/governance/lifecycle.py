@@ -25,10 +25,13 @@ class ProjectState(StrEnum):
 
 
 class OutputState(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
+    PENDING = "pending"  # run and checked, waiting for the analyst to ask for release
+    REQUESTED = "requested"  # under review by two output checkers
+    APPROVED = "approved"  # both checkers approved the current version: ready to release
+    RETURNED = "returned"  # changes requested: the analyst resubmits or withdraws
     REJECTED = "rejected"
     RELEASED = "released"
+    WITHDRAWN = "withdrawn"
 
 
 @dataclass(frozen=True)
@@ -89,17 +92,34 @@ PROJECT = Lifecycle(
     },
 )
 
+Q = OutputState
 OUTPUT = Lifecycle(
     thing="output",
     states=OutputState,
-    initial=OutputState.PENDING,
+    initial=Q.PENDING,
     created_by=Permission.STUDY_RUN,
-    transitions={},  # checking and release: the release workflow adds its moves here
+    transitions={
+        "request": Transition("request", frozenset({Q.PENDING}), Q.REQUESTED, Permission.OUTPUTS_REQUEST, "requested"),
+        "resubmit": Transition(
+            "resubmit", frozenset({Q.RETURNED}), Q.REQUESTED, Permission.OUTPUTS_REQUEST, "resubmitted"
+        ),
+        "withdraw": Transition(
+            "withdraw", frozenset({Q.PENDING, Q.RETURNED}), Q.WITHDRAWN, Permission.OUTPUTS_WITHDRAW, "withdrawn"
+        ),
+        # the one consolidated decision on a request: each output by its two votes of its current version
+        "approve": Transition("approve", frozenset({Q.REQUESTED}), Q.APPROVED, Permission.OUTPUTS_DECIDE, "approved"),
+        "return": Transition("return", frozenset({Q.REQUESTED}), Q.RETURNED, Permission.OUTPUTS_DECIDE, "returned"),
+        "reject": Transition("reject", frozenset({Q.REQUESTED}), Q.REJECTED, Permission.OUTPUTS_DECIDE, "rejected"),
+        "release": Transition("release", frozenset({Q.APPROVED}), Q.RELEASED, Permission.OUTPUTS_RELEASE, "released"),
+    },
     owners={
-        OutputState.PENDING: Role.OUTPUT_CHECKER,
-        OutputState.APPROVED: None,
-        OutputState.REJECTED: None,
-        OutputState.RELEASED: None,
+        Q.PENDING: Role.ANALYST,  # the analyst asks for release (or withdraws)
+        Q.REQUESTED: Role.OUTPUT_CHECKER,  # two checkers vote, one decides
+        Q.APPROVED: Role.OUTPUT_CHECKER,  # a checker of the agreement releases
+        Q.RETURNED: Role.ANALYST,  # the analyst resubmits or withdraws
+        Q.REJECTED: None,
+        Q.RELEASED: None,
+        Q.WITHDRAWN: None,
     },
 )
 

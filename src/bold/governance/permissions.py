@@ -47,6 +47,16 @@ class Permission(StrEnum):
     STUDY_RUN = "study run"
     OUTPUTS_LIST = "outputs list"
     OUTPUTS_SHOW = "outputs show"
+    OUTPUTS_CHECK = "outputs check"  # the disclosure check, again
+    OUTPUTS_REPORT = "outputs report"  # the check report of an output: which rule flagged which cell
+    OUTPUTS_REQUEST = "outputs request"  # ask for release, or resubmit a returned request
+    OUTPUTS_WITHDRAW = "outputs withdraw"
+    OUTPUTS_REVIEW = "outputs review"  # one checker's vote on one output
+    OUTPUTS_DECIDE = "outputs decide"
+    OUTPUTS_RELEASE = "outputs release"
+    RELEASES_LIST = "releases list"
+    RELEASES_SHOW = "releases show"  # and download the released files
+    RELEASES_VERIFY = "releases verify"
     AUDIT_VERIFY = "audit verify"
     AUDIT_SHOW = "audit show"
     REGISTER_BUILD = "register build"
@@ -64,9 +74,37 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT}),
     Role.LINKER: frozenset(_EVERYONE | {P.LINK, P.LINK_REPORT}),
     Role.ANALYST: frozenset(
-        _EVERYONE | {P.PROJECT_SUBMIT, P.PROJECT_AMEND, P.PROJECT_WITHDRAW, P.STUDY_RUN, P.OUTPUTS_LIST}
+        _EVERYONE
+        | {
+            P.PROJECT_SUBMIT,
+            P.PROJECT_AMEND,
+            P.PROJECT_WITHDRAW,
+            P.STUDY_RUN,
+            P.OUTPUTS_LIST,
+            P.OUTPUTS_CHECK,
+            P.OUTPUTS_REPORT,
+            P.OUTPUTS_REQUEST,
+            P.OUTPUTS_WITHDRAW,
+            P.RELEASES_LIST,
+            P.RELEASES_SHOW,
+            P.RELEASES_VERIFY,
+        }
     ),
-    Role.OUTPUT_CHECKER: frozenset(_EVERYONE | {P.OUTPUTS_LIST, P.OUTPUTS_SHOW}),
+    Role.OUTPUT_CHECKER: frozenset(
+        _EVERYONE
+        | {
+            P.OUTPUTS_LIST,
+            P.OUTPUTS_SHOW,
+            P.OUTPUTS_CHECK,
+            P.OUTPUTS_REPORT,
+            P.OUTPUTS_REVIEW,
+            P.OUTPUTS_DECIDE,
+            P.OUTPUTS_RELEASE,
+            P.RELEASES_LIST,
+            P.RELEASES_SHOW,
+            P.RELEASES_VERIFY,
+        }
+    ),
     Role.GOVERNANCE: frozenset(
         _EVERYONE
         | {
@@ -79,6 +117,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROJECT_WITHDRAW,
             P.PROJECT_CLOSE,
             P.OUTPUTS_LIST,
+            P.RELEASES_LIST,
+            P.RELEASES_VERIFY,
             P.AUDIT_VERIFY,
             P.AUDIT_SHOW,
             P.REGISTER_BUILD,
@@ -99,6 +139,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROJECT_BUILD,
             P.PROJECT_CLOSE,
             P.OUTPUTS_LIST,
+            P.RELEASES_LIST,
+            P.RELEASES_VERIFY,
             P.AUDIT_VERIFY,
             P.AUDIT_SHOW,
             P.REGISTER_BUILD,

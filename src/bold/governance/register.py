@@ -3,7 +3,8 @@
 People with lived experience asked "what data is shared, and with whom?" and "can I opt out?" (docs/design/DOMAIN.md
 section 2). The register answers from the governance store itself, not from a document kept beside it:
 every project with its purpose, benefit, legal basis, datasets and fields (with the reason for each),
-status, dates and acceptability assessment; the released outputs (once the release workflow exists);
+status, dates and acceptability assessment; the released outputs (study, definition, disclosure profile, how
+many cells were suppressed or rounded, checksums, dates: given by the release workflow, a later stage);
 a plain-language page of what the platform will and won't do and how opting out works; and the current
 head of the audit chain, so that anyone who keeps a copy can later check that history was not rewritten.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -41,7 +43,7 @@ PROMISES_WONT = (
 )
 
 
-def _project_entry(p: projects.Project) -> dict:
+def _project_entry(p: projects.Project, released: list[dict]) -> dict:
     a = p.agreement
     return {
         "id": a.id,
@@ -62,7 +64,7 @@ def _project_entry(p: projects.Project) -> dict:
         "red_lines": p.assessment["red_lines"],
         "checks_passed": p.assessment["passed"],
         "opt_out_exemption": a.opt_out_exemption.model_dump() if a.opt_out_exemption else None,
-        "released_outputs": [],  # filled by the release workflow
+        "released_outputs": released,
     }
 
 
@@ -74,8 +76,13 @@ REGISTER_FILES = {
 }
 
 
-def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
+def build(
+    ws: Workspace, out: Path | None = None, *, by: str, released: Callable[[str], list[dict]] | None = None
+) -> Path:
     """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``.
+
+    ``released`` gives a project's released outputs (``bold.disclosure.release.register_entries``: passed in,
+    since the release workflow is a later stage than governance).
 
     The register is made to be published, but inside the workspace it is owner-only like everything there;
     publishing copies it out. A folder ``out`` outside the workspace is that copy, written as any file."""
@@ -92,7 +99,7 @@ def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
         private_dir(out)
     else:
         out.mkdir(parents=True, exist_ok=True)
-    entries = [_project_entry(p) for p in projects.all_projects(ws)]
+    entries = [_project_entry(p, released(p.id) if released else []) for p in projects.all_projects(ws)]
     head = audit.entries(ws, limit=1)
     data = {
         "platform": "BOLD",
@@ -120,7 +127,7 @@ def build(ws: Workspace, out: Path | None = None, *, by: str) -> Path:
         ws,
         "register published",
         str(out.relative_to(ws.root)) if out.is_relative_to(ws.root) else str(out),
-        {"projects": len(entries)},
+        {"projects": len(entries), "released_outputs": sum(len(e["released_outputs"]) for e in entries)},
         by=by,
     )
     return out

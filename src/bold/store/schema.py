@@ -149,6 +149,81 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table outputs add column check_sha256 text",
         ],
     ),
+    (
+        "the release workflow: outputs can be requested, returned and withdrawn; release requests, the outputs "
+        "in each with their version, the checkers' votes, the decisions and the releases with their checksums",
+        [
+            """create table outputs_v7 (
+                id text primary key,
+                project text not null,
+                study text not null,
+                status text not null check (status in
+                    ('pending', 'requested', 'approved', 'returned', 'rejected', 'released', 'withdrawn')),
+                created_by text not null,
+                created_at text not null,
+                manifest_sha256 text not null,
+                optout_people integer not null default 0,
+                optout_marked_at text,
+                profile text,
+                checked_at text,
+                check_outcome text,
+                check_sha256 text
+            )""",
+            """insert into outputs_v7 (id, project, study, status, created_by, created_at, manifest_sha256,
+                   optout_people, optout_marked_at, profile, checked_at, check_outcome, check_sha256)
+               select id, project, study, status, created_by, created_at, manifest_sha256, optout_people,
+                   optout_marked_at, profile, checked_at, check_outcome, check_sha256 from outputs""",
+            "drop table outputs",
+            "alter table outputs_v7 rename to outputs",
+            "create index if not exists outputs_by_project on outputs (project, created_at)",
+            """create table release_requests (
+                id text primary key,
+                project text not null,
+                context text not null,
+                controls text not null,
+                requested_by text not null,
+                requested_at text not null,
+                round integer not null default 1,
+                resubmitted_at text
+            )""",
+            """create table release_request_outputs (
+                request text not null references release_requests (id),
+                output text not null unique,
+                version integer not null default 1,
+                check_sha256 text not null,
+                primary key (request, output)
+            )""",
+            """create table release_votes (
+                request text not null,
+                output text not null,
+                version integer not null,
+                checker text not null,
+                vote text not null check (vote in ('approve', 'changes_requested', 'reject')),
+                comment text not null,
+                voted_at text not null,
+                primary key (output, version, checker)
+            )""",
+            """create table release_decisions (
+                request text not null,
+                round integer not null,
+                decided_by text not null,
+                decided_at text not null,
+                outcomes text not null,
+                primary key (request, round)
+            )""",
+            """create table releases (
+                id text primary key,
+                project text not null,
+                output text not null unique,
+                request text not null,
+                version integer not null,
+                released_by text not null,
+                released_at text not null,
+                checksums text not null,
+                manifest_sha256 text not null
+            )""",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)
