@@ -47,6 +47,23 @@ demo: $(STAMP)
 	BOLD_USER=ana $(BIN)/bold outputs list bold-questions --workspace $(DEMO)/workspace
 	BOLD_USER=oscar $(BIN)/bold outputs show bold-questions --workspace $(DEMO)/workspace \
 	  $$(ls $(DEMO)/workspace/outputs/bold-questions | grep '^continuity-of-care' | head -1) --table by_financial_year
+	BOLD_USER=ana $(BIN)/bold outputs report bold-questions --workspace $(DEMO)/workspace \
+	  $$(ls $(DEMO)/workspace/outputs/bold-questions | grep '^deaths-after-release' | head -1) > /dev/null
+	@# Release: ana asks for two checked outputs; oscar and olivia vote on each on their own; oscar decides and
+	@# releases; the register lists them and the demo report is built from released files only.
+	set -e; W=$(DEMO)/workspace; \
+	  A=$$(ls $$W/outputs/bold-questions | grep '^continuity-of-care' | head -1); \
+	  B=$$(ls $$W/outputs/bold-questions | grep '^homelessness-to-treatment' | head -1); \
+	  R=$$(BOLD_USER=ana $(BIN)/bold outputs request bold-questions $$A $$B --workspace $$W --json \
+	    --context "Continuity of care and homelessness pathways for the demo report" \
+	    --controls "bold-standard profile; no breakdown below region" | $(BIN)/python -c "import json,sys; print(json.load(sys.stdin)['id'])"); \
+	  for c in oscar olivia; do for o in $$A $$B; do \
+	    BOLD_USER=$$c $(BIN)/bold outputs review bold-questions $$o --vote approve --comment "checked: no small cells" --workspace $$W; \
+	  done; done; \
+	  BOLD_USER=oscar $(BIN)/bold outputs decide bold-questions $$R --workspace $$W; \
+	  for o in $$A $$B; do BOLD_USER=oscar $(BIN)/bold outputs release bold-questions $$o --workspace $$W; done
+	BOLD_USER=ana $(BIN)/bold releases list bold-questions --workspace $(DEMO)/workspace
+	BOLD_USER=ana $(BIN)/bold releases report bold-questions --out $(DEMO)/report.html --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold register build --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold audit verify --workspace $(DEMO)/workspace
 

@@ -132,3 +132,13 @@ def verify_release(ws: Workspace, user: User, project_id: str, release_id: str) 
     """Files of a release that changed or went missing since it was made (empty when intact); audited."""
     require(ws, user, Permission.RELEASES_VERIFY)
     return release.verify_release(ws, project_id, release_id, by=user.name)
+
+
+def release_report(ws: Workspace, user: User, project_id: str, out: Path) -> tuple[Path, list[str], list[str]]:
+    """One HTML page of a project's released outputs (verified against their checksums), for anyone who may
+    list its releases; the page, the releases shown and those left out because their files changed."""
+    from bold.reports import released
+
+    require(ws, user, Permission.RELEASES_LIST)
+    projects.get(ws, project_id)
+    return released.write(ws, project_id, out, by=user.name)

@@ -253,3 +253,18 @@ def releases_verify(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(releases_app, name="releases")
+
+
+@releases_app.command("report")
+def releases_report(
+    project_id: ProjectArgument,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write (outside the workspace).")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """One page of the project's released outputs only (charts and tables), each verified against its checksums."""
+    from bold.actions import outputs
+
+    path, shown_ids, left_out = outputs.release_report(*signed_in(workspace), project_id, out)
+    console.print(f"Report of {len(shown_ids)} released outputs written to {shown(path)}")
+    if left_out:
+        console.print(f"Left out, their files changed since release: {', '.join(shown(r) for r in left_out)}")
