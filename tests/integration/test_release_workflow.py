@@ -434,6 +434,27 @@ def test_a_released_file_changed_afterwards_fails_verify(ws):
     assert json.loads(verified[0]["details"])["problems"]
 
 
+def test_the_release_report_shows_released_outputs_only_and_leaves_out_a_changed_one(ws):
+    """demo/report.html's promise: built from released files only, each verified against its checksums."""
+    ws, ids = ws
+    first, second = _released(ws, ids[0]), _released(ws, ids[1])
+    requested(ws, ids[2])  # under review: never in the report
+    out = ws.root.parent / "report.html"
+    path, shown, left_out = actions.release_report(ws, user(ANALYST), P, out)
+    page = path.read_text()
+    assert shown == [first.id, second.id] and left_out == [] and ids[2] not in page
+    assert "<td>120</td>" in page and "<script" not in page  # the protected table, nothing executable
+    (second.folder / "overall.csv").write_text("group,people\na,120\nb,6\n")
+    path, shown, left_out = actions.release_report(ws, user(ANALYST), P, out)  # its own earlier page: rewritten
+    assert shown == [first.id] and left_out == [second.id] and "<td>6</td>" not in path.read_text()
+    with pytest.raises(BoldError, match="workspace"):  # never inside the workspace's zones
+        actions.release_report(ws, user(ANALYST), P, ws.root / "report.html")
+    with pytest.raises(BoldError):  # never over a file BOLD did not write
+        (ws.root.parent / "notes.html").write_text("mine")
+        actions.release_report(ws, user(ANALYST), P, ws.root.parent / "notes.html")
+    assert json.loads(audit.entries(ws, action="releases report", limit=1)[0]["details"])["left_out"] == [second.id]
+
+
 def test_a_checked_file_changed_before_release_stops_the_release(ws):
     ws, ids = ws
     decided(ws, ids[0], "approve", "approve")
