@@ -126,7 +126,11 @@ def test_after_a_normal_pipeline_verify_is_intact(ws):
     assert result.state_from is not None and result.changed_tables == []
     assert result.outputs_checked == 1 and result.damaged_outputs == {}
     shown = cli_verify(ws)
-    assert shown.exit_code == 0 and "intact" in shown.output and "1 outputs match their manifests" in shown.output
+    assert (
+        shown.exit_code == 0
+        and "intact" in shown.output
+        and "1 outputs and 0 releases match their manifests" in shown.output
+    )
 
 
 EDITS = {

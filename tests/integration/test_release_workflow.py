@@ -424,8 +424,13 @@ def test_a_release_holds_the_checked_files_with_their_checksums(ws):
 def test_a_released_file_changed_afterwards_fails_verify(ws):
     ws, ids = ws
     found = _released(ws, ids[0])
+    from bold.actions import audit as audit_actions
+
+    assert audit_actions.verify(ws, user("grace", "governance")).ok
     (found.folder / "overall.csv").write_text("group,people\na,120\nb,6\n")
     assert actions.verify_release(ws, user("oscar"), P, found.id) == ["overall.csv changed"]
+    checked = audit_actions.verify(ws, user("grace", "governance"))  # bold audit verify sees it too
+    assert not checked.ok and any(found.id in p and "overall.csv" in p for p in checked.problems)
     (found.folder / "index.html").unlink()
     assert "index.html is missing" in actions.verify_release(ws, user("oscar"), P, found.id)
     with pytest.raises(BoldError, match="damaged"):  # a damaged release is not handed out
@@ -461,6 +466,10 @@ def test_a_checked_file_changed_before_release_stops_the_release(ws):
     (outputs.get(ws, P, ids[0]).folder / "checked" / "overall.csv").write_text("group,people\na,120\nb,6\n")
     with pytest.raises(BoldError, match=r"checked file overall\.csv was changed after the check"):
         actions.release_output(ws, user("oscar"), P, ids[0])
+    from bold.actions import audit as audit_actions
+
+    found = audit_actions.verify(ws, user("grace", "governance"))  # and bold audit verify names it
+    assert not found.ok and found.damaged_outputs == {ids[0]: ["checked/"]}
     assert status(ws, ids[0]) == "approved"
     releases = ws.root / "releases" / P
     assert not releases.exists() or not any(releases.iterdir())  # nothing half-copied is left

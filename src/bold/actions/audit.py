@@ -11,6 +11,7 @@ from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.store import audit
 from bold.store.audit import Verification
+from bold.disclosure import check, release
 from bold.studies import outputs
 from bold.workspace import Workspace
 
@@ -18,7 +19,8 @@ from bold.workspace import Workspace
 def verify(ws: Workspace, user: User, published: Sequence[Path] = ()) -> Verification:
     """The chain, its head and the governance state it seals; each head in ``published`` (register.json,
     head or witness files kept elsewhere) and the workspace's witness; every output's files against its
-    manifest, and the manifest against the checksum in the store."""
+    manifest, and the manifest against the checksum in the store; every checked folder against its checked
+    manifest (and that against the store); every release folder against its checksums."""
     require(ws, user, Permission.AUDIT_VERIFY)
     result = audit.verify(ws, published)
     for output in outputs.all_outputs(ws):
@@ -27,6 +29,17 @@ def verify(ws: Workspace, user: User, published: Sequence[Path] = ()) -> Verific
         if damaged:
             result.damaged_outputs[output.id] = damaged
             result.fail(f"output {output.id} of {output.project} differs from what was made: {', '.join(damaged)}")
+        if output.check_sha256:
+            try:
+                check.checked_files(output)
+            except check.CheckError as exc:
+                result.damaged_outputs.setdefault(output.id, []).append("checked/")
+                result.fail(str(exc))
+    for found in release.list_releases(ws):
+        result.releases_checked += 1
+        problems = release.verify(found)
+        if problems:
+            result.fail(f"release {found.id} of {found.project}: {', '.join(problems)}")
     return result
 
 

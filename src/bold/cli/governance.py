@@ -42,7 +42,7 @@ def audit_verify(
         )
         console.print(
             f"Audit chain intact: {result.entries:,} entries, every link verified; {sealed}; "
-            f"{result.outputs_checked:,} outputs match their manifests; "
+            f"{result.outputs_checked:,} outputs and {result.releases_checked:,} releases match their manifests; "
             f"{result.heads_checked:,} heads kept elsewhere found in the chain."
         )
     if not as_json:

@@ -237,6 +237,7 @@ class Verification:
     witness: str | None = None  # the witness file of bold.toml, checked by default
     damaged_outputs: dict[str, list[str]] = field(default_factory=dict)  # output id -> files that differ
     outputs_checked: int = 0
+    releases_checked: int = 0  # release folders whose files were checked against their checksums
     notes: list[str] = field(default_factory=list)  # not wrong, worth knowing
 
     def fail(self, problem: str, first_bad: int | None = None) -> None:
