@@ -24,6 +24,7 @@ weaker mode: without the encryption extension no zone is opened.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -208,10 +209,8 @@ class Workspace:
                 )
             private_dir(self.audit_dir)
         if old.exists() and not (self.audit_dir / "audit.head").exists():
-            try:
+            with contextlib.suppress(FileNotFoundError):  # another process moved it first
                 os.replace(old, self.audit_dir / "audit.head")
-            except FileNotFoundError:  # another process moved it first
-                pass
             (self.root / "audit.lock").unlink(missing_ok=True)
 
     def _encrypt_older_zones(self) -> None:

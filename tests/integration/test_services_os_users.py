@@ -305,7 +305,7 @@ def test_each_service_runs_its_own_command_as_its_own_user(run_by_services):
 def test_a_service_is_refused_a_command_whose_keys_it_does_not_hold(run_by_services):
     """The linkage service cannot run a study: the system refuses it the extract (and the project key its key
     derives from); the refusal is one line, exit 4, and leaves the chain intact."""
-    ws, _, prefix, _, _ = run_by_services
+    ws = run_by_services[0]
     project = json.loads(_ok(_cli(run_by_services, "governance", "grace", "project", "list", "--json")))[0]["id"]
     done = _cli(run_by_services, "linkage", "ana", "study", "run", project, "continuity-of-care")
     assert done.returncode == 4, done.stderr + done.stdout
@@ -316,16 +316,25 @@ def test_a_service_is_refused_a_command_whose_keys_it_does_not_hold(run_by_servi
 
 
 def test_a_head_that_cannot_be_written_commits_nothing(run_by_services):
-    """If a service cannot write the audit head (its folder closed to the group), the action is refused before
-    it commits: no entry the head does not seal, and the chain still verifies."""
+    """If a service cannot write the audit head (its folder closed to the group, as before this release when it
+    sat in the sticky root), the action is refused before it commits: no entry that the head does not seal, and
+    the chain still verifies (before, the entry was committed and verify then said entries were added)."""
     ws, _, prefix, _, _ = run_by_services
+    kept = ws.root.parent / "kept"
+    kept.mkdir(exist_ok=True)
+    os.chown(kept, pwd.getpwnam(services.user_name("studies", prefix)).pw_uid, -1)
     before = len(audit.entries(ws, limit=10_000))
-    os.chmod(ws.audit_dir, 0o2750)
+    os.chmod(ws.audit_dir, 0o2750)  # the governance service's alone
     try:
-        done = _cli(run_by_services, "governance", "ana", "project", "submit", str(EXAMPLE))
+        done = _cli(run_by_services, "studies", "grace", "audit", "witness", "--out", str(kept / "witness.jsonl"))
     finally:
         os.chmod(ws.audit_dir, 0o2770)
     assert done.returncode == 5, done.stderr + done.stdout
-    assert "cannot write the audit head" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot write the audit head in {ws.audit_dir} (Permission denied); run (as root): "
+        f"bold service setup {ws.root} --prefix {prefix}"
+    ]
     assert len(audit.entries(ws, limit=10_000)) == before
     assert audit.verify(ws).ok
+    _ok(_cli(run_by_services, "studies", "grace", "audit", "witness", "--out", str(kept / "witness.jsonl")))
+    assert len(audit.entries(ws, limit=10_000)) == before + 1 and audit.verify(ws).ok

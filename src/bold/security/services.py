@@ -160,7 +160,13 @@ def share_table(prefix: str = DEFAULT_PREFIX) -> str:
     lines = ["| group | key | files | owner | also read by | why |", "|---|---|---|---|---|---|"]
     for s in SHARES:
         key = f"`keys/{s.key}`" if s.key else "none"
-        paths = ", ".join(f"`{p}`" + (f" (group-writable{', not sticky' if p in s.replaced else ''})" if p in s.shared else "") for p in s.paths) or "the key only"
+        paths = (
+            ", ".join(
+                f"`{p}`" + (f" (group-writable{', not sticky' if p in s.replaced else ''})" if p in s.shared else "")
+                for p in s.paths
+            )
+            or "the key only"
+        )
         readers = ", ".join(s.readers) if len(s.readers) < len(SERVICE_NAMES) - 1 else "every other service"
         for reader, pattern in s.also_writes.items():
             paths += f"; `{s.paths[0]}{pattern}` owned by `{user_name(reader, prefix)}`"

@@ -64,11 +64,7 @@ def head_path(ws: Workspace) -> Path:
 
 
 def _cannot_write(ws: Workspace, exc: OSError, what: str) -> Conflict:
-    fix = (
-        f"; run (as root): bold service setup {ws.root} --prefix {ws.services_prefix}"
-        if ws.services_prefix
-        else ""
-    )
+    fix = f"; run (as root): bold service setup {ws.root} --prefix {ws.services_prefix}" if ws.services_prefix else ""
     return Conflict(f"cannot write the audit {what} in {ws.audit_dir} ({exc.strerror or exc}){fix}")
 
 
