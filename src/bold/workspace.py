@@ -4,7 +4,7 @@
       bold.toml                 settings
       keys/                     secrets (mode 0600 in a 0700 folder)
       governance.db             batches, opt-out register, the audit chain (SQLite)
-      audit.head                the audit chain's last entry, sealed with the audit key
+      audit/audit.head          the audit chain's last entry, sealed with the audit key (and its lock)
       identifiers.duckdb        record_key + identifiers (encrypted with keys/identifiers.key)
       content.duckdb            record_key + content, never an identifier (encrypted with keys/content.key)
       links.duckdb              record_key -> person_key per linkage run (made by bold link; keys/links.key)
@@ -24,6 +24,7 @@ weaker mode: without the encryption extension no zone is opened.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -41,7 +42,14 @@ import duckdb
 from bold import __version__
 from bold.errors import BoldError, Conflict, Kind
 from bold.security import encryption
-from bold.security.private import owner_only, private_dir, tighten, write_private
+from bold.security.private import (
+    GROUP_UMASK,
+    OWNER_ONLY_UMASK,
+    owner_only,
+    private_dir,
+    tighten,
+    write_private,
+)
 
 KEY_NAMES = ("identifiers", "content", "links", "optout", "quarantine", "audit")
 ZONES = ("identifiers", "content", "links")  # each an encrypted DuckDB file under the key of the same name
@@ -116,6 +124,12 @@ class Workspace:
     def tmp_dir(self) -> Path:
         return self.root / "tmp"
 
+    @property
+    def audit_dir(self) -> Path:
+        """The audit chain's head and its lock: a folder of their own, so that in a workspace run by one user per
+        service every service may replace the head (group-writable, not sticky), unlike the workspace root."""
+        return self.root / "audit"
+
     def quarantine_dir(self, source: str) -> Path:
         from bold.security.paths import check_name
 
@@ -133,6 +147,7 @@ class Workspace:
                 raise WorkspaceError(f"{root} is not empty; choose a new folder for the workspace", kind=Kind.CONFLICT)
             private_dir(root)
             private_dir(ws.keys_dir)
+            private_dir(ws.audit_dir)
             for key in KEY_NAMES:
                 write_private(ws.keys_dir / f"{key}.key", _random_key(), exclusive=True)
             private_dir(root / "quarantine")
@@ -174,8 +189,29 @@ class Workspace:
             raise WorkspaceError(
                 f"cannot make {exc.filename or root} owner-only: {exc.strerror or exc}", kind=Kind.REFUSED
             ) from exc
+        ws._move_older_head()
         ws._encrypt_older_zones()
         return ws
+
+    def _move_older_head(self) -> None:
+        """A workspace made before the head had a folder of its own keeps ``audit.head`` at its root: move it
+        (a rename, so it is never lost or half-written). In a workspace run by one user per service the folder
+        must be made by ``bold service setup`` (as root), which gives it to the governance group."""
+        old = self.root / "audit.head"
+        if self.audit_dir.is_dir() and not old.exists():
+            return
+        if not self.audit_dir.is_dir():
+            if self.services_prefix and os.geteuid() != 0:
+                raise WorkspaceError(
+                    f"{self.root} keeps its audit head where only one service may replace it; run (as root): "
+                    f"bold service setup {self.root} --prefix {self.services_prefix}",
+                    kind=Kind.CONFLICT,
+                )
+            private_dir(self.audit_dir)
+        if old.exists() and not (self.audit_dir / "audit.head").exists():
+            with contextlib.suppress(FileNotFoundError):  # another process moved it first
+                os.replace(old, self.audit_dir / "audit.head")
+            (self.root / "audit.lock").unlink(missing_ok=True)
 
     def _encrypt_older_zones(self) -> None:
         """A workspace made before every zone was encrypted gets a key per zone, and its content zone, links
@@ -221,6 +257,17 @@ class Workspace:
         prefix = self.settings.get("services", {}).get("prefix")
         return prefix if isinstance(prefix, str) else None
 
+    @property
+    def umask(self) -> int:
+        """The umask the workspace's connections make files under: owner-only, or in a workspace run by one
+        user per service readable by the file's group (never by others), so each service reads what another
+        wrote after setup."""
+        return GROUP_UMASK if self.services_prefix else OWNER_ONLY_UMASK
+
+    def private(self):
+        """``owner_only`` with this workspace's umask."""
+        return owner_only(self.umask)
+
     def key(self, name: str) -> str:
         """A key's text. Owner-only (0600), or in a deployment of one user per service readable by its group
         too (0640: the services that hold it); never writable by the group, never open to others."""
@@ -251,17 +298,21 @@ class Workspace:
         (outside the workspace, readable by whoever can read that folder); never one folder shared by
         connections either, as DuckDB instances sharing a temp folder overwrite and delete each other's
         files. Open the connection inside ``owner_only()`` so the spill folder and files are owner-only."""
+        spill = self.tmp_dir / f"duckdb-{secrets.token_hex(8)}"
         if self.services_prefix and self.tmp_dir.is_dir():
-            pass  # shared by the services (group-writable, sticky: ``bold service setup``); each makes its own
+            # shared by the services (group-writable, sticky: ``bold service setup``); each connection's own
+            # folder is made owner-only here, as the group umask would let the group read the spills
+            spill.mkdir(mode=0o700)
+            os.chmod(spill, 0o700)
         else:
             private_dir(self.tmp_dir)
-        return {"temp_directory": str(self.tmp_dir / f"duckdb-{secrets.token_hex(8)}")}
+        return {"temp_directory": str(spill)}
 
     @contextmanager
     def duckdb_connection(self, database: Path | str = ":memory:", read_only: bool = False):
         """A DuckDB connection for work on the workspace: what it writes (attached databases, their WAL,
         spill files, ``COPY`` output) is owner-only, and it spills inside the workspace."""
-        with owner_only(), _busy_if_locked():
+        with self.private(), _busy_if_locked():
             config = self.duckdb_config()
             con = duckdb.connect(str(database), read_only=read_only, config=config)
             try:
@@ -278,6 +329,28 @@ class Workspace:
         """Attach one zone to ``con`` as ``zone``, decrypted with its own key (and nothing else): whatever the
         connection then spills to disk is encrypted too."""
         encryption.attach(con, self.zone_path(zone), zone, self.key(zone), read_only)
+        if self.services_prefix and not read_only:
+            self._give_to_share(self.zone_path(zone))
+
+    def _give_to_share(self, path: Path) -> None:
+        """A zone file this service has just made (the first ``links.duckdb``) takes the root's group (the
+        audit group: every service); give it the group of its share, as ``bold service setup`` would."""
+        import grp
+
+        from bold.security import services
+
+        share = next((s for s in services.SHARES if path.name in s.paths), None)
+        if share is None or not share.readers:
+            return
+        gid = grp.getgrnam(services.group_name(share.name, self.services_prefix)).gr_gid
+        for made in (path, path.with_name(path.name + ".wal")):
+            try:
+                st = made.stat()
+            except FileNotFoundError:
+                continue
+            if st.st_uid == os.geteuid() and st.st_gid != gid:
+                os.chown(made, -1, gid)
+                os.chmod(made, 0o640)
 
     @contextmanager
     def identifiers(self, read_only: bool = False):

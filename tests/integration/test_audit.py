@@ -76,9 +76,9 @@ def test_entries_deleted_from_the_end_are_caught_by_the_head(ws):
         db.execute("delete from audit where seq = (select max(seq) from audit)")
     result = audit.verify(ws)
     assert not result.ok and "deleted from the end" in result.problem
-    head = json.loads((ws.root / "audit.head").read_text())
+    head = json.loads(audit.head_path(ws).read_text())
     head["seq"] -= 1
-    (ws.root / "audit.head").write_text(json.dumps(head))  # moving the head back needs the key
+    audit.head_path(ws).write_text(json.dumps(head))  # moving the head back needs the key
     assert "seal is broken" in audit.verify(ws).problem
 
 

@@ -92,7 +92,7 @@ def test_a_whole_pipeline_leaves_only_owner_only_files_and_nothing_outside(
         ws.content_path,
         ws.links_path,
         ws.root / "linkage" / "model.json",
-        ws.root / "audit.head",
+        ws.root / "audit" / "audit.head",
         report,
         ws.root / "projects" / project / "extract.duckdb",
         ws.keys_dir / "projects" / f"{project}.key",

@@ -221,12 +221,12 @@ def test_a_cut_that_removes_a_change_is_caught_by_the_state_alone(ws):
 def test_a_rollback_is_detected_against_a_later_published_head(ws, tmp_path):
     old = tmp_path / "old"
     old.mkdir()
-    for name in ("governance.db", "audit.head"):
-        shutil.copy2(ws.root / name, old / name)
+    for name in ("governance.db", "audit/audit.head"):
+        shutil.copy2(ws.root / name, old / Path(name).name)
     add_person(ws, "mallory", ["analyst"], "a-new-person-password", by="adam")
     published = publish(ws, tmp_path / "published")
-    for name in ("governance.db", "audit.head"):  # restore the old copies together
-        shutil.copy2(old / name, ws.root / name)
+    for name in ("governance.db", "audit/audit.head"):  # restore the old copies together
+        shutil.copy2(old / Path(name).name, ws.root / name)
     assert verify(ws).ok
     result = verify(ws, published)
     assert not result.ok and "history was cut, rolled back or wiped" in result.problem
@@ -238,13 +238,13 @@ def test_a_rollback_is_detected_against_the_witness_by_default(ws, tmp_path):
     use_witness(ws, witness)
     old = tmp_path / "old"
     old.mkdir()
-    for name in ("governance.db", "audit.head"):
-        shutil.copy2(ws.root / name, old / name)
+    for name in ("governance.db", "audit/audit.head"):
+        shutil.copy2(ws.root / name, old / Path(name).name)
     add_person(ws, "mallory", ["analyst"], "a-new-person-password", by="adam")
     projects.approve(ws, SUBMITTED, by="grace")
     assert len(witness.read_text().splitlines()) == 2  # every commit appended its head
-    for name in ("governance.db", "audit.head"):
-        shutil.copy2(old / name, ws.root / name)
+    for name in ("governance.db", "audit/audit.head"):
+        shutil.copy2(old / Path(name).name, ws.root / name)
     result = verify(ws)  # no --published: bold.toml names the witness
     assert not result.ok and result.witness == str(witness)
     assert str(witness) in result.problem and "rolled back" in result.problem
@@ -259,7 +259,7 @@ def test_a_wiped_store_is_detected_against_the_witness(ws, tmp_path):
     shown = runner_cli.invoke(app, ["audit", "witness", "-w", str(ws.root), "--out", str(witness)], env=GRACE)
     assert shown.exit_code == 0 and str(witness) in shown.output
     (ws.root / "governance.db").unlink()
-    (ws.root / "audit.head").unlink()
+    audit.head_path(ws).unlink()
     assert "wiped" in audit.verify(ws).problem
     wiped = cli_verify(ws)  # nobody is left to sign in, and nothing says intact
     assert wiped.exit_code != 0 and "intact" not in wiped.output

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from bold.cli import app
 from bold.security import services
 from bold.store import audit
-from tests.conftest import approved_and_built, ingested
+from tests.conftest import TEAM_PASSWORD, add_team, approved_and_built, ingested
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("useradd", "groupadd", "usermod", "runuser")),
@@ -219,3 +219,122 @@ def test_setup_is_refused_to_anyone_but_root(deployed):
         "error: bold service setup must run as root (it creates system users and groups and changes the owners "
         "of the workspace's files)"
     ]
+
+
+# --- the services run their own commands: each as its own user, after setup -------------------------------
+
+
+@pytest.fixture(scope="module")
+def run_by_services(deployed, small_population):
+    """A new workspace whose people and three sources are added by root, then set up; every later step is a
+    command run by its service's user (the first links, a new project key, extract, evidence and outputs are all
+    made after setup, by the service that owns them)."""
+    from bold.governance.people import add_person
+
+    out, _ = small_population
+    _, _, prefix, _, python, env = deployed
+    ws = _ingested(out, ("prison", "treatment", "deaths"))
+    arrived = ws.root.parent / "hospital.parquet"  # a custodian's file, handed to the ingest service
+    shutil.copy(out / "hospital.parquet", arrived)
+    os.chown(arrived, pwd.getpwnam(services.user_name("ingest", prefix)).pw_uid, -1)
+    for name, role in (("cara", "custodian"), ("lin", "linker"), ("adam", "admin")):
+        add_person(ws, name, [role], TEAM_PASSWORD, by="test")
+    add_team(ws, EXAMPLE)
+    done = CliRunner().invoke(app, ["service", "setup", str(ws.root), "--prefix", prefix])
+    assert done.exit_code == 0, done.output
+    try:
+        yield ws, arrived, prefix, python, env
+    finally:
+        shutil.rmtree(ws.root.parent, ignore_errors=True)
+
+
+def _ingested(out: Path, sources: tuple[str, ...]):
+    from bold.ingest.pipeline import ingest
+    from bold.workspace import Workspace
+
+    root = Path(tempfile.mkdtemp(prefix="bold-services-run-", dir="/tmp"))
+    os.chmod(root, 0o755)  # the service users must reach the workspace
+    ws = Workspace.init(root / "ws")
+    for source in sources:
+        ingest(ws, source, out / f"{source}.parquet", by="cara")
+    return ws
+
+
+def _cli(setting, service: str, person: str, *args: str) -> subprocess.CompletedProcess:
+    """``bold ARGS`` run by the service's operating-system user, signed in as ``person``."""
+    ws, _, prefix, python, env = setting
+    return subprocess.run(
+        ["runuser", "-u", services.user_name(service, prefix), "--", python, "-c", "from bold.cli import app; app()",
+         *args, "-w", str(ws.root)],
+        env={**env, "BOLD_USER": person, "BOLD_PASSWORD": TEAM_PASSWORD, "COLUMNS": "200"},
+        capture_output=True, text=True, cwd="/",
+    )  # fmt: skip
+
+
+def _ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr}{done.stdout}"
+    return done.stdout
+
+
+def test_each_service_runs_its_own_command_as_its_own_user(run_by_services):
+    """The whole flow after setup, each step by the service that owns it; every commit seals the head, so the
+    chain verifies at the end, as the governance service."""
+    ws, arrived, prefix, _, _ = run_by_services
+    setting = run_by_services
+    _ok(_cli(setting, "ingest", "cara", "ingest", str(arrived), "--source", "hospital"))
+    _ok(_cli(setting, "linkage", "lin", "link"))
+    assert pwd.getpwuid(ws.links_path.stat().st_uid).pw_name == services.user_name("linkage", prefix)
+    assert grp.getgrgid(ws.links_path.stat().st_gid).gr_name == services.group_name("links", prefix)
+    _ok(_cli(setting, "governance", "ana", "project", "submit", str(EXAMPLE)))
+    project = json.loads(_ok(_cli(setting, "governance", "grace", "project", "list", "--json")))[0]["id"]
+    _ok(_cli(setting, "governance", "grace", "project", "approve", project))
+    _ok(_cli(setting, "build", "adam", "project", "build", project))
+    key = ws.keys_dir / "projects" / f"{project}.key"
+    assert (key.stat().st_mode & 0o777, grp.getgrgid(key.stat().st_gid).gr_name) == (
+        0o640,
+        services.group_name("projects", prefix),
+    )
+    ran = _ok(_cli(setting, "studies", "ana", "study", "run", project, "continuity-of-care"))
+    assert "pending output" in ran
+    for path in ws.root.rglob("*"):
+        assert not path.lstat().st_mode & 0o007 or path.is_symlink(), f"{path} is open to others"
+    verified = _ok(_cli(setting, "governance", "grace", "audit", "verify"))
+    assert "intact" in verified, verified
+
+
+def test_a_service_is_refused_a_command_whose_keys_it_does_not_hold(run_by_services):
+    """The linkage service cannot run a study: the system refuses it the extract (and the project key its key
+    derives from); the refusal is one line, exit 4, and leaves the chain intact."""
+    ws = run_by_services[0]
+    project = json.loads(_ok(_cli(run_by_services, "governance", "grace", "project", "list", "--json")))[0]["id"]
+    done = _cli(run_by_services, "linkage", "ana", "study", "run", project, "continuity-of-care")
+    assert done.returncode == 4, done.stderr + done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"error: {ws.root / 'projects' / project / 'extract.duckdb'}: Permission denied"
+    ]
+    assert "intact" in _ok(_cli(run_by_services, "governance", "grace", "audit", "verify"))
+
+
+def test_a_head_that_cannot_be_written_commits_nothing(run_by_services):
+    """If a service cannot write the audit head (its folder closed to the group, as before this release when it
+    sat in the sticky root), the action is refused before it commits: no entry that the head does not seal, and
+    the chain still verifies (before, the entry was committed and verify then said entries were added)."""
+    ws, _, prefix, _, _ = run_by_services
+    kept = ws.root.parent / "kept"
+    kept.mkdir(exist_ok=True)
+    os.chown(kept, pwd.getpwnam(services.user_name("studies", prefix)).pw_uid, -1)
+    before = len(audit.entries(ws, limit=10_000))
+    os.chmod(ws.audit_dir, 0o2750)  # the governance service's alone
+    try:
+        done = _cli(run_by_services, "studies", "grace", "audit", "witness", "--out", str(kept / "witness.jsonl"))
+    finally:
+        os.chmod(ws.audit_dir, 0o2770)
+    assert done.returncode == 5, done.stderr + done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot write the audit head in {ws.audit_dir} (Permission denied); run (as root): "
+        f"bold service setup {ws.root} --prefix {prefix}"
+    ]
+    assert len(audit.entries(ws, limit=10_000)) == before
+    assert audit.verify(ws).ok
+    _ok(_cli(run_by_services, "studies", "grace", "audit", "witness", "--out", str(kept / "witness.jsonl")))
+    assert len(audit.entries(ws, limit=10_000)) == before + 1 and audit.verify(ws).ok

@@ -123,7 +123,7 @@ def assert_chain(ws: Workspace, expected: int) -> list[sqlite3.Row]:
     assert [r["seq"] for r in rows] == list(range(1, expected + 1))
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
     assert len({r["hash"] for r in rows}) == expected
-    head = json.loads((ws.root / "audit.head").read_text())
+    head = json.loads(audit.head_path(ws).read_text())
     assert (head["seq"], head["hash"]) == (rows[-1]["seq"], rows[-1]["hash"])
     return rows
 

@@ -61,5 +61,19 @@ def setup(ws: Workspace, prefix: str = services.DEFAULT_PREFIX) -> services.Setu
             },
             by=pwd.getpwuid(os.geteuid()).pw_name,
         )
-        services.apply_files(ws.root, prefix, result)  # the audit rewrote audit.head (root's, 0600): give it back
+        services.apply_files(ws.root, prefix, result)  # the audit rewrote audit.head (root's): give it back
+    _share_witness(ws, prefix)
     return result
+
+
+def _share_witness(ws: Workspace, prefix: str) -> None:
+    """The witness file ``bold.toml`` names (outside the workspace) is appended to by every service's commit:
+    the governance service's and the audit group's, 0660."""
+    import grp
+
+    witness = store.audit.witness_path(ws)
+    if witness is None or not witness.is_file() or witness.resolve().is_relative_to(ws.root.resolve()):
+        return
+    os.chown(witness, pwd.getpwnam(services.user_name("governance", prefix)).pw_uid,
+             grp.getgrnam(services.group_name("audit", prefix)).gr_gid)  # fmt: skip
+    os.chmod(witness, 0o660)

@@ -14,7 +14,7 @@ from typer.exceptions import TyperException
 
 from bold import __version__
 from bold.cli.common import err
-from bold.errors import EXIT_CODES, BoldError
+from bold.errors import EXIT_CODES, BoldError, Kind
 
 INTERNAL_ERROR = 70  # EX_SOFTWARE
 
@@ -31,7 +31,9 @@ class _Group(TyperGroup):
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             _error(f"{where}{exc.strerror or exc}")
-            raise typer.Exit(EXIT_CODES[BoldError.kind]) from None
+            # a file this account may not open (a service without that zone's group) is a refusal, not bad input
+            kind = Kind.REFUSED if isinstance(exc, PermissionError) else BoldError.kind
+            raise typer.Exit(EXIT_CODES[kind]) from None
         except Exception as exc:
             _error(f"internal error ({type(exc).__name__}): {exc}; this is a bug in BOLD, please report it")
             raise typer.Exit(INTERNAL_ERROR) from None

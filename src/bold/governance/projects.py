@@ -41,7 +41,7 @@ from bold.ingest.pipeline import committed_batches
 from bold.ingest.rules import committed_sql, q
 from bold.security import encryption
 from bold.security.paths import check_name
-from bold.security.private import private_dir, write_private
+from bold.security.private import private_dir, shared_dir, write_private
 from bold.sources import load_contract
 from bold.workspace import Workspace, now
 
@@ -323,6 +323,8 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
         raise ProjectError("no linkage yet: run bold link before building a project")
     key = _project_key(ws, project_id, create=True)
     folder = private_dir(project_dir(ws, project_id))
+    if ws.services_prefix:  # the studies service writes the evidence of its outputs here (group-writable)
+        shared_dir(evidence_dir(ws, project_id))
     with _build_lock(folder, project_id):
         return _build(ws, project, key, sources, folder, by)
 

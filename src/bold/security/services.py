@@ -30,7 +30,9 @@ class Share:
     ``key`` is a file (or, ending in ``/``, a folder of keys) under ``keys/``; ``paths`` are files or folders
     (ending in ``/``) of the workspace; ``writer`` owns them; ``readers`` are the other members of the group;
     ``shared`` paths are writable by the whole group; ``also_writes`` maps a reader to a folder pattern under
-    a path (``projects/*/evidence/``) that it owns."""
+    a path (``projects/*/evidence/``) that it owns. Shared folders are sticky (a member removes or replaces only
+    its own files) except those in ``replaced``, where any member replaces a file by a rename: ``audit/``, whose
+    head every service's commit replaces."""
 
     name: str
     key: str | None
@@ -39,6 +41,7 @@ class Share:
     readers: tuple[str, ...] = ()
     shared: tuple[str, ...] = ()
     also_writes: dict[str, str] = field(default_factory=dict)
+    replaced: tuple[str, ...] = ()
     why: str = ""
 
     @property
@@ -78,9 +81,9 @@ SHARES = (
     Share("outputs", None, ("outputs/",), "studies", ("governance",),
           why="pending outputs; governance checks their files (audit verify)"),
     Share("register", None, ("register/",), "governance", why="the public register"),
-    Share("audit", "audit.key", ("./", "bold.toml", "keys/", "governance.db", "audit.head", "audit.lock", "tmp/"),
+    Share("audit", "audit.key", ("./", "bold.toml", "keys/", "governance.db", "audit/", "tmp/"),
           "governance", tuple(s for s in SERVICE_NAMES if s != "governance"),
-          shared=("./", "governance.db", "audit.head", "audit.lock", "tmp/"),
+          shared=("./", "governance.db", "audit/", "tmp/"), replaced=("audit/",),
           why="every service records its actions; the audit key opens no zone"),
 )  # fmt: skip
 SHARE_BY_NAME = {s.name: s for s in SHARES}
@@ -157,7 +160,13 @@ def share_table(prefix: str = DEFAULT_PREFIX) -> str:
     lines = ["| group | key | files | owner | also read by | why |", "|---|---|---|---|---|---|"]
     for s in SHARES:
         key = f"`keys/{s.key}`" if s.key else "none"
-        paths = ", ".join(f"`{p}`" + (" (group-writable)" if p in s.shared else "") for p in s.paths) or "the key only"
+        paths = (
+            ", ".join(
+                f"`{p}`" + (f" (group-writable{', not sticky' if p in s.replaced else ''})" if p in s.shared else "")
+                for p in s.paths
+            )
+            or "the key only"
+        )
         readers = ", ".join(s.readers) if len(s.readers) < len(SERVICE_NAMES) - 1 else "every other service"
         for reader, pattern in s.also_writes.items():
             paths += f"; `{s.paths[0]}{pattern}` owned by `{user_name(reader, prefix)}`"
@@ -248,18 +257,20 @@ def _wanted(root, prefix: str) -> dict:
         gid = grp.getgrnam(group_name(share.name, prefix)).gr_gid if share.readers else user.pw_gid
         return user.pw_uid, gid
 
-    def mode(share: Share, is_dir: bool, shared: bool) -> int:
+    def mode(share: Share, is_dir: bool, shared: bool, sticky: bool = True) -> int:
         if shared:
+            if is_dir and not sticky:
+                return 0o2770  # any member replaces a file here by a rename (the audit head)
             return 0o3770 if is_dir else 0o660  # sticky: a service removes or replaces only its own files
         if share.readers:
             return 0o2750 if is_dir else 0o640  # setgid: what is made inside keeps the share's group
         return 0o700 if is_dir else 0o600
 
-    def cover(path, share: Share, owner: str, shared: bool, recursive: bool) -> None:
+    def cover(path, share: Share, owner: str, shared: bool, recursive: bool, sticky: bool = True) -> None:
         if path.is_symlink() or not path.exists():
             return
         uid, gid = ids(share, owner)
-        wanted[path] = (uid, gid, mode(share, path.is_dir(), shared))
+        wanted[path] = (uid, gid, mode(share, path.is_dir(), shared, sticky))
         if recursive and path.is_dir():
             for child in sorted(path.rglob("*")):
                 if not child.is_symlink():
@@ -276,9 +287,11 @@ def _wanted(root, prefix: str) -> dict:
             folder = rel.endswith("/")
             if folder and rel not in ("./", "keys/") and (rel in share.shared or share.readers):
                 path.mkdir(mode=0o700, exist_ok=True)  # so its readers (or the group) find it
-            cover(path, share, share.writer, rel in share.shared, recursive=folder and rel not in ("./", "keys/"))
+            cover(path, share, share.writer, rel in share.shared, recursive=folder and rel not in ("./", "keys/"),
+                  sticky=rel not in share.replaced)  # fmt: skip
             if not folder:
-                cover(path.with_name(path.name + ".wal"), share, share.writer, rel in share.shared, False)
+                for suffix in (".wal", "-journal"):  # DuckDB's write-ahead log; SQLite's kept journal
+                    cover(path.with_name(path.name + suffix), share, share.writer, rel in share.shared, False)
             for reader, pattern in share.also_writes.items():
                 for parent in sorted(path.glob(pattern.rstrip("/").rsplit("/", 1)[0])) if folder else ():
                     mine = parent / pattern.rstrip("/").rsplit("/", 1)[1]

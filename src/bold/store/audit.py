@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bold.errors import Conflict, Invalid, NotFound
-from bold.security.private import write_private
+from bold.security.private import open_shared, private_dir, write_private
 from bold.store import state
 from bold.store.db import connect, transaction
 from bold.workspace import Workspace, now
@@ -58,13 +58,24 @@ def _seal(key: str, seq: int, last_hash: str) -> str:
     return hmac.new(key.encode(), f"head:{seq}:{last_hash}".encode(), hashlib.sha256).hexdigest()
 
 
-def _head_path(ws: Workspace) -> Path:
-    return ws.root / "audit.head"
+def head_path(ws: Workspace) -> Path:
+    """``audit/audit.head``: in a folder of its own, which every service may write in a set-up workspace."""
+    return ws.audit_dir / "audit.head"
+
+
+def _cannot_write(ws: Workspace, exc: OSError, what: str) -> Conflict:
+    fix = f"; run (as root): bold service setup {ws.root} --prefix {ws.services_prefix}" if ws.services_prefix else ""
+    return Conflict(f"cannot write the audit {what} in {ws.audit_dir} ({exc.strerror or exc}){fix}")
 
 
 @contextmanager
 def head_lock(ws: Workspace, exclusive: bool) -> Iterator[None]:
-    fd = os.open(ws.root / "audit.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    if not ws.audit_dir.is_dir() and not ws.services_prefix:
+        private_dir(ws.audit_dir)  # a workspace opened without Workspace.open, which makes or moves it
+    try:
+        fd = open_shared(ws.audit_dir / "audit.lock")  # 0660 for the audit group in a set-up workspace
+    except OSError as exc:
+        raise _cannot_write(ws, exc, "lock") from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
@@ -72,10 +83,37 @@ def head_lock(ws: Workspace, exclusive: bool) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _head_text(ws: Workspace, seq: int, last_hash: str) -> str:
+    return json.dumps({"seq": seq, "hash": last_hash, "seal": _seal(ws.key("audit"), seq, last_hash)})
+
+
 def write_head(ws: Workspace, seq: int, last_hash: str) -> None:
     """Seal the chain's last entry in ``audit.head`` (written whole, then renamed into place)."""
-    seal = _seal(ws.key("audit"), seq, last_hash)
-    write_private(_head_path(ws), json.dumps({"seq": seq, "hash": last_hash, "seal": seal}))
+    write_private(head_path(ws), _head_text(ws, seq, last_hash))
+
+
+def stage_head(ws: Workspace, seq: int, last_hash: str) -> Path:
+    """Write the head a transaction is about to commit beside ``audit.head`` (called under the head lock, before
+    the commit, so a head this account cannot write stops the commit: a ``Conflict``, nothing changed)."""
+    staged = ws.audit_dir / f".audit.head.{os.getpid()}.{seq}.staged"
+    try:
+        write_private(staged, _head_text(ws, seq, last_hash))
+    except OSError as exc:
+        raise _cannot_write(ws, exc, "head") from exc
+    return staged
+
+
+def place_head(ws: Workspace, staged: Path, seq: int) -> None:
+    """Rename the staged head into place, just after the commit. If even that fails the entry is committed but
+    the head is behind: the next action's head covers it (the chain verifies again); say so."""
+    try:
+        os.replace(staged, head_path(ws))
+    except OSError as exc:
+        staged.unlink(missing_ok=True)
+        raise Conflict(
+            f"the change was made and recorded (entry {seq}), but the audit head could not be replaced "
+            f"({exc.strerror or exc}); the next action writes it, or run: bold audit verify"
+        ) from exc
 
 
 def append(tx: Transaction, by: str, action: str, obj: str, details: dict | None = None) -> tuple[int, str]:
@@ -130,12 +168,28 @@ def _append_witness(ws: Workspace, path: Path, seq: int, last_hash: str) -> None
         "at": now(),
         "seal": _seal(ws.key("audit"), seq, last_hash),
     }
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    fd = open_shared(path, os.O_WRONLY | os.O_APPEND, group=_audit_gid(ws))
     try:
         os.write(fd, (json.dumps(line) + "\n").encode())
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _audit_gid(ws: Workspace) -> int | None:
+    """The audit group's id in a workspace run by one user per service (every service appends to the witness),
+    else ``None`` (the witness is the owner's alone)."""
+    prefix = ws.services_prefix
+    if prefix is None:
+        return None
+    import grp
+
+    from bold.security import services
+
+    try:
+        return grp.getgrnam(services.group_name("audit", prefix)).gr_gid
+    except KeyError:
+        return None
 
 
 def witness_commit(ws: Workspace, seq: int, last_hash: str) -> None:
@@ -388,7 +442,7 @@ def _check_kept(result: Verification, key: str, rows: list, kept: list[Head], wi
 
 def _read_head(ws: Workspace, key: str) -> dict | None:
     try:
-        head = json.loads(_head_path(ws).read_text())
+        head = json.loads(head_path(ws).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
     seal = _seal(key, head.get("seq"), head.get("hash"))

@@ -10,8 +10,15 @@ sets it (read at each connection), then gives up with a ``Conflict``: the worksp
 naming the file. Both are mapped in one place, ``_store_errors``, so no caller sees a bare ``sqlite3`` error.
 As a transaction commits, its last audit entry seals the governance state it leaves (``bold.store.state``,
 from the rows it changed, watched by temporary triggers), so every stage gets that for free; a change to the
-governed tables without an audit entry is a bug and is rolled back. The head is then sealed in
-``audit.head`` and appended to the workspace's witness file, if ``bold.toml`` names one.
+governed tables without an audit entry is a bug and is rolled back. The new head is written (to a file beside
+``audit/audit.head``) before the commit and renamed into place after it, so a head that cannot be written (a
+folder this account may not write) rolls the change back instead of leaving an entry the head does not seal;
+it is then appended to the workspace's witness file, if ``bold.toml`` names one.
+
+In a workspace run by one user per service the store keeps its rollback journal (``journal_mode=persist``):
+each service writes the same ``governance.db-journal`` (0660, the audit group) rather than making and deleting
+its own, which a service killed mid-transaction would leave where the others (in the sticky root) could not
+remove it.
 """
 
 from __future__ import annotations
@@ -67,6 +74,8 @@ def _store_errors(ws: Workspace) -> Iterator[None]:
 def _open(ws: Workspace) -> sqlite3.Connection:
     db = sqlite3.connect(ws.governance_path, timeout=busy_seconds(), isolation_level=None)
     db.row_factory = sqlite3.Row
+    if ws.services_prefix:
+        db.execute("pragma journal_mode = persist")
     return db
 
 
@@ -101,7 +110,7 @@ def migrate(db: sqlite3.Connection) -> int:
 @contextmanager
 def connect(ws: Workspace) -> Iterator[sqlite3.Connection]:
     """A connection for reading (each statement sees the latest committed state)."""
-    with owner_only(), _store_errors(ws):
+    with owner_only(ws.umask), _store_errors(ws):
         db = _open(ws)
         try:
             migrate(db)
@@ -143,7 +152,7 @@ def transaction(ws: Workspace) -> Iterator[Transaction]:
     """Take the write lock, yield the transaction, commit (and seal the audit head) or roll back."""
     from bold.store import audit
 
-    with owner_only(), _store_errors(ws):  # the store's file and its journal are created owner-only
+    with owner_only(ws.umask), _store_errors(ws):  # the store's file and its journal: owner-only (or the group's)
         db = _open(ws)
         try:
             migrate(db)
@@ -163,8 +172,17 @@ def transaction(ws: Workspace) -> Iterator[Transaction]:
                 db.execute("commit")
             else:
                 with audit.head_lock(ws, exclusive=True):  # readers of the chain see rows and head move together
-                    db.execute("commit")
-                    audit.write_head(ws, *tx.head)
+                    try:
+                        staged = audit.stage_head(ws, *tx.head)  # cannot be written: nothing is committed
+                    except BaseException:
+                        db.execute("rollback")
+                        raise
+                    try:
+                        db.execute("commit")
+                    except BaseException:
+                        staged.unlink(missing_ok=True)
+                        raise
+                    audit.place_head(ws, staged, tx.head[0])
                     audit.witness_commit(ws, *tx.head)
         finally:
             db.close()

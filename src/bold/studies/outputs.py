@@ -34,7 +34,7 @@ from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
 from bold.security.paths import check_name
-from bold.security.private import private_dir, write_private
+from bold.security.private import new_dir, private_dir, write_private
 from bold.studies import evidence as evidence_store
 from bold.studies import statistics
 from bold.studies.language import Evidence, StudyError
@@ -105,7 +105,7 @@ def write_pending(
     final = outputs_dir(ws, project.id) / check_name(output_id, "output id")
     private_dir(final.parent)
     folder = final.parent / f"{PARTIAL}{os.getpid()}-{output_id}"
-    folder.mkdir(mode=0o700)  # a new folder for each run, renamed into place once complete
+    new_dir(folder)  # a new folder for each run, renamed into place once complete (the group's, if set up)
     files: dict[str, str] = {}
     for name, table in {**result.tables, **result.reference}.items():
         files[f"{name}.csv"] = _write_checksummed(folder / f"{name}.csv", table.to_csv(index=False).encode())

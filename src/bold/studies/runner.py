@@ -18,7 +18,7 @@ from ibis.common.exceptions import IbisError
 from bold import store
 from bold.errors import Kind
 from bold.governance import projects
-from bold.security.private import owner_only
+from bold.security.private import workspace_umask
 from bold.studies import outputs
 from bold.studies.builtin import catalogue
 from bold.studies.guard import check_aggregate, check_no_keys
@@ -128,7 +128,7 @@ def find_study(name: str) -> Study:
     raise StudyError(f"no study {name!r}; see bold study list, or give a study file (.yaml)", kind=Kind.NOT_FOUND)
 
 
-@owner_only()  # what the run makes (spill files, the output's folder) is for the workspace's owner only
+@workspace_umask  # what the run makes (spill files, the output's folder): owner-only, or its group's if set up
 def run(
     ws: Workspace,
     project_id: str,
