@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bold.actions.access import require
+from bold.disclosure import check, release
 from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.store import audit
 from bold.store.audit import Verification
-from bold.disclosure import check, release
 from bold.studies import outputs
 from bold.workspace import Workspace
 
