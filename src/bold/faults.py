@@ -25,6 +25,8 @@ POINTS = (
     "build:after-rename",  # the extract renamed into place, the store transaction not committed
     "study:partial",  # the output's files half-written in its temporary folder
     "study:after-rename",  # the output folder renamed into place, its store row not committed
+    "optout:between-zones",  # an opt-out's records deleted from the content zone, not yet from identifiers
+    "optout:before-commit",  # every zone, link and extract changed; the register entries not committed
 )
 
 

@@ -60,6 +60,9 @@ elif stage == "build":
 elif stage == "study":
     from bold.studies import runner
     runner.run(ws, sys.argv[3], sys.argv[4], by="ana", today=dt.date.fromisoformat(sys.argv[5]))
+elif stage == "optout":
+    from bold.governance import optouts
+    optouts.apply(ws, Path(sys.argv[3]), by="cara")
 elif stage == "sign-in":
     import time
     from bold.governance.people import AccessError, sign_in
@@ -351,6 +354,42 @@ def test_a_study_run_killed_midway_leaves_no_output_and_the_next_run_gives_exact
     for name in output.manifest()["tables"]:
         assert output.table(name).equals(reference.table(name)), name
     assert store.audit.verify(ws).ok
+
+
+OPTOUT_POINTS = ("optout:between-zones", "optout:before-commit")
+USED.update(OPTOUT_POINTS)
+
+
+def _optout_state(ws: Workspace, project_id: str) -> tuple:
+    with store.connect(ws) as db:
+        register = db.execute("select count(*) from optout_entries").fetchone()[0]
+    return zone_rows(ws), links_per_run(ws), extract_rows(ws, project_id), register
+
+
+@pytest.mark.parametrize("point", OPTOUT_POINTS)
+def test_an_opt_out_killed_midway_and_added_again_gives_the_uninterrupted_result(world, tmp_path, point):
+    """Each zone commits on its own, so an opt-out killed between them must leave what the next attempt finds
+    again: no content row whose identifiers are gone (nothing could ever find it to delete it)."""
+    from bold.governance import optouts
+
+    with duckdb.connect() as con:  # eight people released from prison, by name and date of birth
+        people = con.execute(
+            f"select distinct forename, surname, strftime(strptime(date_of_birth, '%d/%m/%Y'), '%Y-%m-%d') "
+            f"from '{world['second_half'].parent / 'prison.parquet'}' order by 2, 1 limit 8"
+        ).fetchall()
+    file = tmp_path / "optouts.csv"
+    file.write_text("forename,surname,date_of_birth\n" + "".join(f"{f},{s},{d}\n" for f, s, d in people))
+    reference = copy(world["built"], tmp_path / "reference")
+    optouts.apply(reference, file, by="cara")
+    expected = _optout_state(reference, world["project"])
+    assert expected[0] != zone_rows(world["built"])  # the file does delete records
+
+    ws = copy(world["built"], tmp_path / "killed")
+    killed_at(point, "optout", ws, file)
+    assert not actions(ws, "opt-out register updated")
+    optouts.apply(ws, file, by="cara")
+    assert _optout_state(ws, world["project"]) == expected
+    assert len(actions(ws, "opt-out register updated")) == 1
 
 
 def test_every_fault_point_is_exercised():

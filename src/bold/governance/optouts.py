@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bold import store
+from bold import faults, store
 from bold.governance import projects
 from bold.governance.lifecycle import OutputState
 from bold.ingest import optout
@@ -168,6 +168,7 @@ def apply(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
             "insert into optout_purges (source, records, purged_at) values (?, ?, ?)",
             [(s, n, stamp) for s, n in removed.items() if n],
         )
+        faults.point("optout:before-commit")
         tx.audit(
             by,
             "opt-out register updated",

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from bold import keyed, store
+from bold import faults, keyed, store
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
@@ -228,14 +228,19 @@ def matching_records(ws: Workspace, entries: dict[str, set[str]]) -> dict[str, l
 
 
 def delete_records(ws: Workspace, hits: dict[str, list]) -> dict[str, int]:
-    """Delete these records from both zones; how many per source."""
+    """Delete these records from both zones; how many per source.
+
+    Content first, then identifiers: the records are found through the identifiers zone, so a run killed
+    between the two zones (each commits on its own) leaves records that the next opt-out finds again, never
+    content whose identifiers are gone and that nothing could find."""
     removed: dict[str, int] = {}
     with ws.ingest_session() as con:
         for source, keys in hits.items():
             if keys:
                 con.execute("create or replace temp table hits as select unnest(?::uuid[]) as record_key", [keys])
-                con.execute(f"delete from identifiers.{source} where record_key in (select record_key from hits)")
                 con.execute(f"delete from content.{source} where record_key in (select record_key from hits)")
+                faults.point("optout:between-zones")
+                con.execute(f"delete from identifiers.{source} where record_key in (select record_key from hits)")
             removed[source] = len(keys)
     return removed
 
