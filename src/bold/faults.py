@@ -26,6 +26,7 @@ POINTS = (
     "study:partial",  # the output's files half-written in its temporary folder
     "study:after-rename",  # the output folder renamed into place, its store row not committed
     "optout:between-zones",  # an opt-out's records deleted from the content zone, not yet from identifiers
+    "release:copied",  # a release's files copied into its folder, its row not committed
     "optout:before-commit",  # every zone, link and extract changed; the register entries not committed
 )
 

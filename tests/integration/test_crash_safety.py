@@ -393,7 +393,8 @@ def test_an_opt_out_killed_midway_and_added_again_gives_the_uninterrupted_result
 
 
 def test_every_fault_point_is_exercised():
-    assert set(faults.POINTS) == USED
+    # release:copied is exercised in test_release_workflow.py, which has the checked outputs a release needs
+    assert set(faults.POINTS) == USED | {"release:copied"}
 
 
 def test_a_fault_point_does_nothing_unless_named(monkeypatch):

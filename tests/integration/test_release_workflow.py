@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+import bold
 from bold import store
 from bold.actions import outputs as actions
 from bold.actions import register as register_actions
@@ -458,6 +459,32 @@ def test_the_release_report_shows_released_outputs_only_and_leaves_out_a_changed
         (ws.root.parent / "notes.html").write_text("mine")
         actions.release_report(ws, user(ANALYST), P, ws.root.parent / "notes.html")
     assert json.loads(audit.entries(ws, action="releases report", limit=1)[0]["details"])["left_out"] == [second.id]
+
+
+def test_a_release_killed_before_it_commits_leaves_nothing_the_next_release_does_not_sweep(ws):
+    """kill -9 after the files are copied, before the row commits: the folder is never listed or verified
+    as a release, the output stays approved, and the next release removes the folder (audited)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    ws, ids = ws
+    decided(ws, ids[0], "approve", "approve")
+    script = (
+        "import sys; from pathlib import Path; from bold.workspace import Workspace; "
+        "from bold.disclosure import release; "
+        "release.release(Workspace.open(Path(sys.argv[1])), sys.argv[2], sys.argv[3], by='olivia')"
+    )
+    env = {**os.environ, "BOLD_FAULT": "release:copied", "PYTHONPATH": str(Path(bold.__file__).parents[1])}
+    done = subprocess.run([sys.executable, "-c", script, str(ws.root), P, ids[0]], env=env, capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    left = [p for p in (ws.root / "releases" / P).iterdir()]
+    assert len(left) == 1 and actions.list_releases(ws, user(ANALYST), P) == [] and status(ws, ids[0]) == "approved"
+    found = actions.release_output(ws, user("olivia", "output_checker"), P, ids[0])
+    assert [p.name for p in (ws.root / "releases" / P).iterdir()] == [found.id]
+    swept = audit.entries(ws, action="releases recovered", limit=1)
+    assert json.loads(swept[0]["details"])["removed_unregistered_folders"] == [left[0].name]
 
 
 def test_a_checked_file_changed_before_release_stops_the_release(ws):

@@ -26,7 +26,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bold import store
+from bold import faults, store
 from bold.disclosure import check
 from bold.errors import BoldError, Kind
 from bold.governance import projects
@@ -362,6 +362,19 @@ def decide(ws: Workspace, project_id: str, request_id: str, *, by: str) -> dict[
     return result
 
 
+def _sweep(tx, folder: Path) -> list[str]:
+    """Remove release folders no ``releases`` row names (a release killed before it committed: its files were
+    copied inside the transaction that records them). Called under the store's write lock, which every release
+    holds while it copies, so a folder without its row here has lost it for good."""
+    known = {r[0] for r in tx.execute("select id from releases")}
+    removed = []
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and path.name not in known:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
+    return removed
+
+
 def releases_dir(ws: Workspace, project_id: str) -> Path:
     return ws.root / "releases" / check_name(project_id, "project id")
 
@@ -388,6 +401,9 @@ def release(ws: Workspace, project_id: str, output_id: str, *, by: str) -> Relea
             files = checked_files(ws, row)
             source = check.checked_folder(_pending(ws, row))
             private_dir(folder.parent)
+            swept = _sweep(tx, folder.parent)
+            if swept:
+                tx.audit(by, "releases recovered", project_id, {"removed_unregistered_folders": swept})
             private_dir(folder)
             for name in files:
                 write_private(folder / name, (source / name).read_bytes(), exclusive=True)
@@ -410,6 +426,7 @@ def release(ws: Workspace, project_id: str, output_id: str, *, by: str) -> Relea
             }
             text = json.dumps(manifest, indent=2)
             write_private(folder / "release.json", text)
+            faults.point("release:copied")
             digest = hashlib.sha256(text.encode()).hexdigest()
             tx.execute(
                 "insert into releases (id, project, output, request, version, released_by, released_at, checksums, "
