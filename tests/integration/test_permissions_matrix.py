@@ -127,7 +127,10 @@ CALLS = {
     ),
     Permission.OUTPUTS_DECIDE: lambda ws, u: output_actions.decide(ws, u, "no-such-project", "no-such-request"),
     Permission.OUTPUTS_RELEASE: lambda ws, u: output_actions.release_output(ws, u, "no-such-project", "no-such-output"),
-    Permission.RELEASES_LIST: lambda ws, u: output_actions.list_releases(ws, u, "no-such-project"),
+    Permission.RELEASES_LIST: (
+        lambda ws, u: output_actions.list_releases(ws, u, "no-such-project"),
+        lambda ws, u: output_actions.release_report(ws, u, "no-such-project", ws.root.parent / "report.html"),
+    ),
     Permission.RELEASES_SHOW: lambda ws, u: output_actions.show_release(ws, u, "no-such-project", "no-such-release"),
     Permission.RELEASES_VERIFY: lambda ws, u: output_actions.verify_release(
         ws, u, "no-such-project", "no-such-release"

@@ -387,9 +387,15 @@ def train(
     passes = training_blocks(names)
     snapshot: dict = {}
     for i, cols in enumerate(passes):
-        linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*(c + suffix for c in cols)), max_pairs=em_max_pairs
-        )
+        block = block_on(*(c + suffix for c in cols))
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=em_max_pairs)
+        except ValueError as exc:
+            # Splink 5 refuses an m probability of exactly 0, which EM gives a level no pair of a small random
+            # sample reaches; the whole block has them (or fails with Splink's own message).
+            if "below the minimum allowed" not in str(exc):
+                raise
+            linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=None)
         if i == 0:
             snapshot = {
                 (c.output_column_name, j): list(lv._trained_m_probabilities)
