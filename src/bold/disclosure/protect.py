@@ -199,8 +199,8 @@ def _secondary(work: dict[str, _Table], profile: Profile, result: Protection) ->
     """For each additive column shared by the output's tables: complements chosen, then the attacker's
     interval for every suppressed cell worked out on its own code path and kept as evidence."""
     columns: dict[str, list[_Table]] = {}
-    for t in work.values():
-        for column in t.of(Kind.PEOPLE, Kind.EVENTS, Kind.PERSON_TIME, Kind.MAGNITUDE):
+    for t in work.values():  # counts, and sums of magnitudes (published as computed); person-time is not a count
+        for column in t.of(Kind.PEOPLE, Kind.EVENTS, Kind.MAGNITUDE):
             if t.kinds[column].kind != Kind.MAGNITUDE or t.kinds[column].statistic == "sum":
                 columns.setdefault(column, []).append(t)
     for column, holders in columns.items():
@@ -218,7 +218,12 @@ def _secondary(work: dict[str, _Table], profile: Profile, result: Protection) ->
             continue
         counts = holders[0].kinds[column].kind in (Kind.PEOPLE, Kind.EVENTS)
         base = _base(profile) if counts else None
-        extra = suppression.secondary(linked, primary, profile.min_people, base)
+        try:
+            extra = suppression.secondary(linked, primary, profile.min_people, base)
+        except attack.AttackError as exc:  # the tables' own values do not add up as they seemed to
+            for t in holders:
+                result.flags.append(Flag(t.name, None, column, "attack", "review", str(exc)))
+            continue
         for i in np.flatnonzero(extra):
             name, row, _ = linked.labels[i]
             t = by_name[name]
@@ -230,9 +235,14 @@ def _secondary(work: dict[str, _Table], profile: Profile, result: Protection) ->
                 )
             )
         hidden = primary | extra
-        published = np.where(hidden, 0.0, _published(linked.values, profile) if counts else np.round(linked.values))
-        low, high = attack.intervals(linked, hidden, published, base)
-        safe = attack.protected(linked, primary, hidden, published, profile.min_people, base)
+        published = np.where(hidden, 0.0, _published(linked.values, profile) if counts else linked.values)
+        try:
+            low, high = attack.intervals(linked, hidden, published, base)
+            safe = attack.protected(linked, primary, hidden, published, profile.min_people, base)
+        except attack.AttackError as exc:  # published values that do not add up: the checkers must look
+            for t in holders:
+                result.flags.append(Flag(t.name, None, column, "attack", "review", str(exc)))
+            continue
         for i in np.flatnonzero(hidden):
             name, row, _ = linked.labels[i]
             result.intervals.append(
