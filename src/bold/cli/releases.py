@@ -69,12 +69,10 @@ def outputs_report(
     if as_json:
         print_json(found)
         return
-    from bold.disclosure.release import disclosure_summary
-
-    summary = disclosure_summary(found)
+    summary = found.get("summary") or {}
     console.print(
         f"Output {shown(output_id)}: profile {shown(found.get('profile'))}; "
-        f"{summary['suppressed']} cells suppressed, {summary['rounded']} rounded"
+        f"{summary.get('suppressed', 0)} cells suppressed, {summary.get('rounded', 0)} rounded"
     )
     print_json(found)
 

@@ -31,6 +31,7 @@ from bold.disclosure.profiles import Profile, profile
 from bold.disclosure.protect import Flag, Protection, protect
 from bold.errors import Conflict, Kind
 from bold.governance import projects
+from bold.governance.lifecycle import OutputState
 from bold.security.private import private_dir, write_private
 from bold.studies import evidence as evidence_store
 from bold.studies import outputs
@@ -40,7 +41,9 @@ from bold.studies.statistics import Stat
 from bold.workspace import Workspace, now
 
 CHECKED = "checked"
-LIVE = ("pending", "requested", "returned", "approved", "released")  # outputs that are or may be published
+S = OutputState
+LIVE = {s.value for s in (S.PENDING, S.REQUESTED, S.RETURNED, S.APPROVED, S.RELEASED)}  # are or may be published
+CHECKABLE = {S.PENDING.value, S.RETURNED.value}  # what the checkers review never changes under them
 
 
 class CheckError(StudyError):
@@ -118,7 +121,7 @@ def check_output(ws: Workspace, project_id: str, output_id: str, *, by: str) -> 
     """Check one output under its project's disclosure profile and record the result."""
     project = projects.get(ws, project_id)
     output = outputs.get(ws, project_id, output_id)
-    if output.status.value not in ("pending", "returned"):
+    if output.status.value not in CHECKABLE:
         raise CheckError(
             f"output {output_id} is {output.status.value}: only a pending or returned output can be checked",
             kind=Kind.CONFLICT,
@@ -188,6 +191,9 @@ def _chart(output: outputs.PendingOutput, name: str, table: pd.DataFrame) -> tup
 
 def _write(ws, project_id, output, manifest, protection: Protection, full: dict, chosen: Profile, by: str) -> None:
     final = checked_folder(output)
+    for stale in output.folder.glob(f"{outputs.PARTIAL}*"):  # what a check killed half-way left behind
+        if stale.is_dir() and outputs.leftover(stale.name):
+            shutil.rmtree(stale, ignore_errors=True)
     folder = output.folder / f"{outputs.PARTIAL}{os.getpid()}-{CHECKED}"
     shutil.rmtree(folder, ignore_errors=True)
     private_dir(folder)
@@ -232,7 +238,7 @@ def _write(ws, project_id, output, manifest, protection: Protection, full: dict,
     try:
         with store.transaction(ws) as tx:
             row = tx.execute("select status from outputs where id = ?", (output.id,)).fetchone()
-            if row is None or row[0] not in ("pending", "returned"):
+            if row is None or row[0] not in CHECKABLE:
                 raise Conflict(f"output {output.id} changed state while it was checked; check it again")
             tx.execute(
                 "update outputs set profile = ?, checked_at = ?, check_outcome = ?, check_sha256 = ? where id = ?",

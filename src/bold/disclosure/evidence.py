@@ -41,11 +41,10 @@ def for_column(table: pd.DataFrame, column: str, evidence: list[Evidence]) -> li
             continue
         frame = summary.frame[[*by, PERSON, column]]
         frame = frame[pd.to_numeric(frame[column], errors="coerce").fillna(0) != 0]
-        groups = (
-            {(_key(k if isinstance(k, tuple) else (k,)) if by else ()): g for k, g in frame.groupby(by, dropna=False)}
-            if by
-            else {(): frame}
-        )
+        if by:
+            groups = {_key(k if isinstance(k, tuple) else (k,)): g for k, g in frame.groupby(by, dropna=False)}
+        else:
+            groups = {(): frame}
         cells = []
         for position in range(len(table)):
             key = _key(table.iloc[position][by]) if by else ()

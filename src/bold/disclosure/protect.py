@@ -298,25 +298,43 @@ def _bounds(t: _Table, of: str) -> dict[str, str]:
     return {s.side: c for c, s in t.kinds.items() if s.kind == Kind.BOUND and s.of == of and c in t.raw.columns}
 
 
-def _share(t: _Table, column: str, stat: Stat, profile: Profile, result: Protection) -> None:
-    num, den = stat.numerator, stat.denominator
-    if num not in t.raw.columns or den not in t.raw.columns:
-        result.flags.append(Flag(t.name, None, column, "share", "review", "the share's counts are not in the table"))
+def _ratio(t: _Table, column: str, parts: tuple[str, str], what: str, rule, recompute, profile, result) -> None:
+    """A share or rate: suppressed with either of its counts, judged by its rule, and otherwise recomputed
+    (value and bounds) from the protected counts by ``recompute(row) -> {"value", "low", "high"}``."""
+    if not set(parts) <= set(t.raw.columns):
+        result.flags.append(Flag(t.name, None, column, what, "review", f"the {what}'s counts are not in the table"))
         return
+    a, b = parts
     bounds = _bounds(t, column)
     for row in range(len(t.raw)):
         result.cells += 1
-        if t.hidden.at[row, num] or t.hidden.at[row, den]:
+        if t.hidden.at[row, a] or t.hidden.at[row, b]:
             t.hidden.at[row, column] = True
             continue
-        _flag(result, t, row, column, _judged(rules.check_share, t.cell(num, row), t.cell(den, row), profile))
+        _flag(result, t, row, column, _judged(rule, t.cell(a, row), t.cell(b, row), profile))
         if t.hidden.at[row, column]:
             continue
-        events, n = float(t.out.at[row, num]), float(t.out.at[row, den])
-        value = proportion([events], [n])
-        t.out.at[row, column] = value["share"].iloc[0]
+        values = recompute(row)
+        t.out.at[row, column] = values["value"]
         for side, name in bounds.items():
-            t.out.at[row, name] = value[f"share_{side}"].iloc[0]
+            t.out.at[row, name] = values[side]
+
+
+def _share(t: _Table, column: str, stat: Stat, profile: Profile, result: Protection) -> None:
+    def recompute(row: int) -> dict:
+        found = proportion([float(t.out.at[row, stat.numerator])], [float(t.out.at[row, stat.denominator])])
+        return {"value": found["share"].iloc[0], "low": found["share_low"].iloc[0], "high": found["share_high"].iloc[0]}
+
+    _ratio(t, column, (stat.numerator, stat.denominator), "share", rules.check_share, recompute, profile, result)
+
+
+def _rate(t: _Table, column: str, stat: Stat, profile: Profile, result: Protection) -> None:
+    def recompute(row: int) -> dict:
+        counted = rules.round_rate_count(float(t.raw.at[row, stat.events]), profile)
+        found = rate([counted], [float(t.out.at[row, stat.person_time])], per=stat.per or 1000)
+        return {"value": found["rate"].iloc[0], "low": found["rate_low"].iloc[0], "high": found["rate_high"].iloc[0]}
+
+    _ratio(t, column, (stat.events, stat.person_time), "rate", rules.check_rate, recompute, profile, result)
 
 
 def _judged(rule, a: CellEvidence, b: CellEvidence, profile: Profile) -> list[rules.Finding]:
@@ -325,27 +343,6 @@ def _judged(rule, a: CellEvidence, b: CellEvidence, profile: Profile) -> list[ru
     if a.people < 0 or b.people < 0:
         return [rules.Finding("no-evidence", "review", "no automated evidence of the people behind its counts")]
     return rule(a, b, profile)
-
-
-def _rate(t: _Table, column: str, stat: Stat, profile: Profile, result: Protection) -> None:
-    events, time = stat.events, stat.person_time
-    if events not in t.raw.columns or time not in t.raw.columns:
-        result.flags.append(Flag(t.name, None, column, "rate", "review", "the rate's counts are not in the table"))
-        return
-    bounds = _bounds(t, column)
-    for row in range(len(t.raw)):
-        result.cells += 1
-        if t.hidden.at[row, events] or t.hidden.at[row, time]:
-            t.hidden.at[row, column] = True
-            continue
-        _flag(result, t, row, column, _judged(rules.check_rate, t.cell(events, row), t.cell(time, row), profile))
-        if t.hidden.at[row, column]:
-            continue
-        counted = rules.round_rate_count(float(t.raw.at[row, events]), profile)
-        value = rate([counted], [float(t.out.at[row, time])], per=stat.per or 1000)
-        t.out.at[row, column] = value["rate"].iloc[0]
-        for side, name in bounds.items():
-            t.out.at[row, name] = value[f"rate_{side}"].iloc[0]
 
 
 def _by_people(t: _Table, column: str, stat: Stat, profile: Profile, result: Protection) -> None:

@@ -203,6 +203,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def leftover(name: str, known: set[str] = frozenset()) -> bool:
+    """Whether a file or folder named ``name`` is left over: a temporary (``.partial-<pid>-...``) of a process
+    that has ended, or a finished one that no store row in ``known`` names."""
+    if name.startswith(PARTIAL):
+        pid = name.removeprefix(PARTIAL).split("-", 1)[0]
+        return not (pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))))
+    return name not in known
+
+
 def _remove_strays(ws: Workspace, tx, project_id: str) -> list[str]:
     """Remove output folders no store row names (a run killed as it committed) and temporary folders of
     processes that have ended (a run killed while writing). Called holding the store's write lock, under which
@@ -212,26 +221,13 @@ def _remove_strays(ws: Workspace, tx, project_id: str) -> list[str]:
     removed = []
     kept = evidence_store.folder(ws, project_id)
     for path in kept.glob("*.duckdb") if kept.is_dir() else ():
-        name = path.name.removesuffix(".duckdb")
-        if name.startswith(PARTIAL):
-            pid = name.removeprefix(PARTIAL).split("-", 1)[0]
-            if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
-                continue
-        elif name in known:
-            continue
-        path.unlink(missing_ok=True)
-        path.with_name(path.name + ".wal").unlink(missing_ok=True)
+        if leftover(path.name.removesuffix(".duckdb"), known):
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".wal").unlink(missing_ok=True)
     for path in folder.iterdir() if folder.is_dir() else ():
-        if not path.is_dir():
-            continue
-        if path.name.startswith(PARTIAL):
-            pid = path.name.removeprefix(PARTIAL).split("-", 1)[0]
-            if pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))):
-                continue
-        elif path.name in known:
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path.name)
+        if path.is_dir() and leftover(path.name, known):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path.name)
     return removed
 
 
