@@ -65,7 +65,7 @@ def main(
     """BOLD: link records about people with complex needs safely, and let out only checked statistics."""
 
 
-from bold.cli import governance, ingest, linkage, projects, releases, services, studies, synth, workspace  # noqa: E402
+from bold.cli import governance, ingest, linkage, projects, releases, services, studies, synth, web, workspace  # noqa: E402
 
-for module in (synth, workspace, ingest, linkage, projects, studies, releases, governance, services):
+for module in (synth, workspace, ingest, linkage, projects, studies, releases, governance, services, web):
     module.register(app)

@@ -14,12 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 
-import jinja2
-
-from bold import __version__
+from bold import __version__, html
 from bold.governance import projects
 from bold.security.paths import holds, output_folder
 from bold.security.private import private_dir, write_private
@@ -76,6 +73,20 @@ REGISTER_FILES = {
 }
 
 
+def contents(ws: Workspace, released: Callable[[str], list[dict]] | None = None) -> dict:
+    """What the register says, from the store as it is now (the published files and the web pages show it)."""
+    entries = [_project_entry(p, released(p.id) if released else []) for p in projects.all_projects(ws)]
+    head = audit.entries(ws, limit=1)
+    return {
+        "platform": "BOLD",
+        "workspace": ws.settings["workspace"]["name"],
+        "made": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "bold_version": __version__,
+        "projects": entries,
+        "audit_head": {"entry": head[0]["seq"], "hash": head[0]["hash"]} if head else None,
+    }
+
+
 def build(
     ws: Workspace, out: Path | None = None, *, by: str, released: Callable[[str], list[dict]] | None = None
 ) -> Path:
@@ -99,20 +110,9 @@ def build(
         private_dir(out)
     else:
         out.mkdir(parents=True, exist_ok=True)
-    entries = [_project_entry(p, released(p.id) if released else []) for p in projects.all_projects(ws)]
-    head = audit.entries(ws, limit=1)
-    data = {
-        "platform": "BOLD",
-        "workspace": ws.settings["workspace"]["name"],
-        "made": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "bold_version": __version__,
-        "projects": entries,
-        "audit_head": {"entry": head[0]["seq"], "hash": head[0]["hash"]} if head else None,
-    }
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("bold.governance").joinpath("templates"))),
-        autoescape=True,
-    )
+    data = contents(ws, released)
+    entries = data["projects"]
+    env = html.environment("bold.governance", strict=False)
     pages = {
         "register.json": json.dumps(data, indent=2),
         "index.html": env.get_template("register.html").render(r=data),

@@ -40,6 +40,22 @@ def write(ws: Workspace, project_id: str, out: Path, *, by: str) -> tuple[Path, 
     return out, shown, left_out
 
 
+def sections(ws: Workspace, project_id: str) -> tuple[list[dict], list[str]]:
+    """Each release whose files are intact, with its manifest, charts (SVG text) and tables (data frames);
+    and the releases left out because their files changed."""
+    left_out, found_sections = [], []
+    for found in release.list_releases(ws, project_id):
+        if release.verify(found):
+            left_out.append(found.id)
+            continue
+        manifest = json.loads((found.folder / "release.json").read_text())
+        names = sorted(found.checksums)
+        charts = [(n.removesuffix(".svg"), (found.folder / n).read_text()) for n in names if n.endswith(".svg")]
+        tables = [(n.removesuffix(".csv"), pd.read_csv(found.folder / n)) for n in names if n.endswith(".csv")]
+        found_sections.append({"release": found, "manifest": manifest, "charts": charts, "tables": tables})
+    return found_sections, left_out
+
+
 def build(ws: Workspace, project_id: str) -> tuple[str, list[str], list[str]]:
     """The page, the releases it shows and the releases left out because their files changed."""
     shown, left_out, sections = [], [], []

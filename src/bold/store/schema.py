@@ -224,6 +224,22 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "sessions of the web application and its API: each kept by a keyed digest of its token, never the token",
+        [
+            """create table sessions (
+                digest text primary key,
+                name text not null,
+                via text not null check (via in ('web', 'api')),
+                csrf text not null,
+                started_at text not null,
+                seen_at text not null,
+                ended_at text,
+                ended_why text
+            )""",
+            "create index sessions_by_name on sessions (name)",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)
