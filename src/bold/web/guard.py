@@ -95,6 +95,7 @@ def needs(permission: Permission):
         access.require(found.ws, found.user, permission)
         return found
 
+    check.permission = permission  # read by the route x role test (tests/integration/test_web_routes.py)
     return Depends(check)
 
 

@@ -19,11 +19,19 @@ HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "cross-origin-resource-policy": "same-origin",
 }
+# A report BOLD wrote as one self-contained HTML file (inline styles, charts as inline SVG, no script), served as
+# it is: its styles may be inline, nothing else may load or run, and it is sandboxed (no script, no form, no
+# same-origin access even if something slipped in). A route sets it with ``headers=REPORT_HEADERS``.
+REPORT_CSP = (
+    "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+REPORT_HEADERS = {"content-security-policy": REPORT_CSP}
 
 
 class SecurityHeaders:
-    """Adds ``HEADERS`` to every response; pages that are not public are never cached (``no-store``), and over
-    TLS browsers are told to use it from now on (HSTS)."""
+    """Adds ``HEADERS`` to every response (a header the route set itself is kept). Nothing but static files is
+    cached (``no-store``), and over TLS browsers are told to use it from now on (HSTS)."""
 
     def __init__(self, app):
         self.app = app
@@ -36,8 +44,9 @@ class SecurityHeaders:
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.decode().lower() not in HEADERS]
-                headers += [(k.encode(), v.encode()) for k, v in HEADERS.items()]
+                headers = list(message.get("headers", []))
+                own = {k.decode().lower() for k, _ in headers}  # a route's own CSP (a report's) is kept
+                headers += [(k.encode(), v.encode()) for k, v in HEADERS.items() if k not in own]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 if tls:
