@@ -74,9 +74,9 @@ class Browser(TestClient):
         return response
 
 
-def browser(root: Path, name: str | None = None, **app_options) -> Browser:
+def browser(root: Path, name: str | None = None, base_url: str = "http://testserver", **app_options) -> Browser:
     """A client of a new app on the workspace at ``root``, signed in as ``name`` if given."""
-    client = Browser(create_app(root, **app_options))
+    client = Browser(create_app(root, **app_options), base_url=base_url)
     if name:
         response = client.sign_in(name)
         assert response.status_code == 303, response.text

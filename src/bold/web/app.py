@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bold import __version__
 from bold.actions.workspace import open_workspace
 from bold.errors import HTTP_STATUSES, BoldError
-from bold.web.guard import BROWSER_COOKIE, CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
+from bold.web.guard import CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
 from bold.web.jobs import Jobs
 from bold.web.pages import account, home, public
 from bold.web.render import page
@@ -61,17 +61,6 @@ def create_app(root: Path, *, max_upload_mb: int = MAX_UPLOAD_MB) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _errors(app)
-
-    @app.middleware("http")
-    async def browser_cookie(request: Request, call_next):
-        """A signed-out browser given a CSRF token gets the random cookie the token is bound to."""
-        response = await call_next(request)
-        new = getattr(request.state, "new_browser", None)
-        if new is not None:
-            response.set_cookie(
-                BROWSER_COOKIE, new, httponly=True, samesite="strict", secure=request.url.scheme == "https", path="/"
-            )
-        return response
 
     app.add_middleware(SizeLimit, limit=app.state.max_upload)
     app.add_middleware(SecurityHeaders)
@@ -132,7 +121,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
-        text = {404: "there is no such page", 405: "this page does not accept that kind of request"}
+        text = {404: "there is no such page", 405: "this page does not accept that kind of request"}  # else detail
         message = text.get(exc.status_code, str(exc.detail))
         return _error(request, exc.status_code, TITLES.get(exc.status_code, "Error"), message)
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from bold import html
 from bold.governance.permissions import Permission
-from bold.web.guard import caller, csrf_token
+from bold.web.guard import BROWSER_COOKIE, caller, csrf_token
 
 
 @dataclass(frozen=True)
@@ -68,4 +68,9 @@ def page(request: Request, template: str, status_code: int = 200, **context) -> 
             **context,
         )
     )
-    return HTMLResponse(text, status_code=status_code)
+    response = HTMLResponse(text, status_code=status_code)
+    new = getattr(request.state, "new_browser", None)
+    if new is not None:  # a signed-out browser given a CSRF token gets the random cookie the token is bound to
+        secure = request.url.scheme == "https"
+        response.set_cookie(BROWSER_COOKIE, new, httponly=True, samesite="strict", secure=secure, path="/")
+    return response

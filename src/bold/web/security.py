@@ -6,6 +6,8 @@ Plain ASGI middleware, so a streamed body is counted without being read twice.
 
 from __future__ import annotations
 
+from starlette.exceptions import HTTPException
+
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -77,17 +79,18 @@ class SizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise TooLarge()
+                if seen > self.limit:  # raised in the route's reading of the body: the app's error page, 413
+                    raise HTTPException(413, self.message)
             return message
 
-        try:
-            await self.app(scope, counted, send)
-        except TooLarge:
-            await self._refuse(send)
+        await self.app(scope, counted, send)
+
+    @property
+    def message(self) -> str:
+        return f"the upload is larger than this server accepts ({self.limit // 1_000_000} MB)"
 
     async def _refuse(self, send):
-        text = f"the upload is larger than this server accepts ({self.limit // 1_000_000} MB)".encode()
+        text = self.message.encode()
         await send(
             {
                 "type": "http.response.start",
@@ -100,6 +103,3 @@ class SizeLimit:
         )
         await send({"type": "http.response.body", "body": text})
 
-
-class TooLarge(Exception):
-    pass
