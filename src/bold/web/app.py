@@ -16,11 +16,11 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bold import __version__
+from bold import __version__, html
 from bold.actions.workspace import open_workspace
 from bold.errors import HTTP_STATUSES, BoldError
 from bold.web.guard import CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
@@ -57,6 +57,12 @@ def create_app(root: Path, *, max_upload_mb: int = MAX_UPLOAD_MB) -> FastAPI:
     app.state.secret = secrets.token_bytes(32)  # binds signed-out CSRF tokens to their browser; new each start
     app.state.jobs = Jobs()
     app.state.max_upload = max_upload_mb * 1_000_000
+
+    @app.get("/static/style.css", include_in_schema=False)
+    def stylesheet():
+        """The one stylesheet, from the shared template tree (reports carry the same rules inline)."""
+        return Response(html.stylesheet(), media_type="text/css")
+
     app.mount("/static", StaticFiles(directory=str(resources.files("bold.web").joinpath("static"))), name="static")
     for router in ROUTERS:
         app.include_router(router)

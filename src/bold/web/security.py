@@ -102,4 +102,3 @@ class SizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": text})
-
