@@ -107,6 +107,20 @@ def shots(request):
     return shot
 
 
+def watch(page) -> list[str]:
+    """What the browser refuses on the page (the Content-Security-Policy) or cannot load (a stylesheet, a script,
+    an icon), collected as the page is used; a page itself answering 4xx (a refused form) is not counted."""
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(m.text) if "Refused" in m.text else None)
+
+    def loaded(response) -> None:
+        if response.status >= 400 and response.request.resource_type != "document":
+            problems.append(f"{response.status} {response.url}")
+
+    page.on("response", loaded)
+    return problems
+
+
 def axe_violations(page, impacts=("serious", "critical")) -> list[str]:
     """The accessibility violations axe-core finds on the page (WCAG 2.0-2.2 A and AA rules) of those impacts."""
     from axe_playwright_python.sync_playwright import Axe

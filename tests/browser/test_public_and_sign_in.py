@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import Server, axe_violations
+from tests.browser.conftest import Server, axe_violations, watch
 from tests.web import PASSWORD, people_workspace
 
 
@@ -19,16 +19,7 @@ def test_public_pages_sign_in_and_out(chromium, served, shots):
     for width, height, label in ((1280, 900, "desktop"), (375, 740, "phone")):
         context = chromium.new_context(viewport={"width": width, "height": height})
         page = context.new_page()
-        blocked = []  # what the browser refused (the policy) or could not load (a stylesheet, a script, an icon)
-        page.on("console", lambda m: blocked.append(m.text) if "Refused" in m.text else None)
-        page.on(
-            "response",
-            lambda r: (
-                blocked.append(f"{r.status} {r.url}")
-                if r.status >= 400 and r.request.resource_type != "document"
-                else None
-            ),
-        )
+        blocked = watch(page)
         for url, heading in (
             ("/register", "Transparency register"),
             ("/promises", "What this platform will and won't do"),
