@@ -66,6 +66,10 @@ demo: $(STAMP)
 	BOLD_USER=ana $(BIN)/bold releases report bold-questions --out $(DEMO)/report.html --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold register build --workspace $(DEMO)/workspace
 	BOLD_USER=grace $(BIN)/bold audit verify --workspace $(DEMO)/workspace
+	@echo
+	@echo "The web application on the demo workspace:  $(BIN)/bold serve --workspace $(DEMO)/workspace"
+	@echo "then open http://127.0.0.1:8000/ and sign in as adam (admin), cara (custodian), lin (linker), ana (analyst),"
+	@echo "grace (governance), oscar or olivia (output checkers), each with the password demo-only-password (docs/web.md)."
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=10
