@@ -126,6 +126,21 @@ def test_a_bad_agreement_shows_its_one_line_error_on_the_form(root):
     assert browser(root, "lin").page("/projects/submit").status_code == 403  # a linker submits nothing
 
 
+def test_the_team_withdraws_with_a_confirmation(root):
+    ana = browser(root, "ana")  # a browser sends an empty file part when no file is chosen: the text is used
+    r = ana.post("/projects/submit", {"text": agreement_text()}, files={"file": ("", b"", "application/octet-stream")})
+    assert r.status_code == 303 and state(root) == "submitted"
+    assert "cannot be resubmitted" in ana.page(f"/projects/{P}/withdraw").text
+    r = ana.post(f"/projects/{P}/withdraw", {})
+    assert r.status_code == 422 and "nothing was withdrawn" in r.text and state(root) == "submitted"
+    assert browser(root, "ali").post(f"/projects/{P}/withdraw", {"confirm": "yes"}).status_code == 403
+    assert state(root) == "submitted"  # ali is an analyst, but not of this project
+    r = ana.post(f"/projects/{P}/withdraw", {"confirm": "yes"})
+    assert r.status_code == 303 and state(root) == "withdrawn"
+    page = ana.page(r.headers["location"]).text
+    assert "The project is withdrawn" in page and "Nothing for you to do" in page
+
+
 def test_the_submitter_cannot_decide_their_own_project(root):
     grace = submitted(root, "grace")  # governance may submit too, but then another member decides
     page = grace.page(f"/projects/{P}").text
@@ -219,6 +234,12 @@ def test_the_audit_page_lists_entries_and_verifies_the_chain(root):
     assert r.status_code == 422 and "since: give a date" in r.text
     r = grace.page("/audit?limit=0")
     assert r.status_code == 422 and "whole number of entries" in r.text
+    today = dt.datetime.now(dt.UTC)
+    assert "No entries match" in grace.page(f"/audit?since={today.date() + dt.timedelta(days=1)}").text
+    recent = grace.page(f"/audit?since={today.date()}").text.split("Audit entries, newest first")[-1]
+    assert "project approved" in recent
+    later = (today + dt.timedelta(hours=1)).astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat()
+    assert "No entries match" in grace.page("/audit", params={"since": later}).text  # an hour from now, in UTC+2
     r = grace.page("/audit?limit=1")
     assert r.text.split("Audit entries, newest first")[-1].count('<td class="num">') == 1
 

@@ -34,8 +34,9 @@ def details_text(details: str | None) -> str:
     return ", ".join(parts)
 
 
-def _filters(request: Request) -> tuple[dict, int, str | None]:
-    """The filters asked for (as typed), the limit and the first problem with them, if any."""
+def _filters(request: Request) -> tuple[dict, str | None, int, str | None]:
+    """The filters asked for (as typed), the start of the period in the entries' form, the limit, and the
+    problem with them, if any."""
     q = request.query_params
     filters = {name: q.get(name, "").strip() for name in ("action", "actor", "object", "since")}
     problem, limit = None, LIMIT
@@ -47,16 +48,20 @@ def _filters(request: Request) -> tuple[dict, int, str | None]:
                 raise ValueError
         except ValueError:
             problem, limit = f"show: give a whole number of entries from 1 to {MAX_LIMIT}", LIMIT
-    if filters["since"]:
-        try:
-            dt.datetime.fromisoformat(filters["since"])
+    since = filters["since"]
+    if since:
+        try:  # entries are stamped 2026-03-01T09:30:00+00:00 (UTC) and compared as text: give the same form
+            parsed = dt.datetime.fromisoformat(since)
+            if parsed.tzinfo is not None:
+                parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+            since = since if len(since) == 10 else parsed.isoformat(timespec="seconds")
         except ValueError:
-            problem = "since: give a date as YYYY-MM-DD (or a date and time, 2026-03-01T09:30)"
-    return filters, limit, problem
+            problem = "since: give a date as YYYY-MM-DD (or a date and time in UTC, 2026-03-01 09:30)"
+    return filters, since or None, limit, problem
 
 
 def _audit_page(request: Request, who: Caller, verification=None):
-    filters, limit, problem = _filters(request)
+    filters, since, limit, problem = _filters(request)
     entries, may_show = [], who.may(Permission.AUDIT_SHOW)
     if problem is None and may_show:
         entries = audit.show(
@@ -65,7 +70,7 @@ def _audit_page(request: Request, who: Caller, verification=None):
             action=filters["action"] or None,
             actor=filters["actor"] or None,
             obj=filters["object"] or None,
-            since=filters["since"] or None,
+            since=since,
             limit=limit,
         )
     for entry in entries:

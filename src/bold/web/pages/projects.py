@@ -139,10 +139,12 @@ def _history(p) -> list[tuple[str, str, str]]:
     if p.amendments:
         events.append(("", "", f"amended {p.amendments} time{'s' if p.amendments > 1 else ''} (the latest is shown)"))
     if p.decided_at:
-        what = "approved" if p.status in ("approved", "closed") and p.approved_at else "refused"
-        events.append(
-            (p.decided_at, p.decided_by or "", what + (f": {p.decision_reason}" if p.decision_reason else ""))
-        )
+        reason = p.decision_reason or ""
+        if reason.startswith(projects.CHANGES_REQUESTED):
+            what = f"asked for changes: {reason.removeprefix(projects.CHANGES_REQUESTED)}"
+        else:
+            what = ("approved" if p.approved_at else "refused") + (f": {reason}" if reason else "")
+        events.append((p.decided_at, p.decided_by or "", what))
     if p.built_at:
         events.append((p.built_at, "", "extract built"))
     if p.closed_at:
@@ -293,10 +295,12 @@ def build(request: Request, project_id: str, who: Caller = needs(Permission.PROJ
     """The extract is built in the background; the job's page links back to the project when it is done."""
     p = projects.show(who.ws, who.user, project_id)  # a project that does not exist: 404 now, not a failed job
     ws, user = who.ws, who.user
+
+    def work(progress):
+        progress("building the extract: the agreed fields of every linked record, under this project's pseudonyms")
+        return projects.build(ws, user, p.id)
+
     job = request.app.state.jobs.start(
-        user.name,
-        f"Build the extract of {p.id}",
-        lambda progress: (progress("building the extract"), projects.build(ws, user, p.id)),
-        lambda result: (f"/projects/{p.id}", f"See project {p.id}"),
+        user.name, f"Build the extract of {p.id}", work, lambda _: (f"/projects/{p.id}", f"Back to project {p.id}")
     )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
