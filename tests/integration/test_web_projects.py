@@ -163,6 +163,8 @@ def test_the_board_asks_for_changes_and_the_team_amends(root):
 
     page = ana.page(f"/projects/{P}").text
     assert "The board asked for changes" in page and "name the prisons in the purpose" in page
+    assert '<span class="state state-changes-requested">changes requested</span>' in ana.page("/projects").text
+    assert 'accept=".yaml' in ana.page("/projects/submit").text  # the file chooser offers YAML files
     assert f'href="/projects/{P}/amend"' in page and f'href="/projects/{P}/withdraw"' in page
     form = ana.page(f"/projects/{P}/amend").text
     assert "id: continuity-of-care" in form  # the current agreement, ready to edit
@@ -230,6 +232,7 @@ def test_the_audit_page_lists_entries_and_verifies_the_chain(root):
     assert table.index("project approved") < table.index("project submitted")  # newest first
     only = grace.page("/audit?action=project *&actor=grace").text.split("Audit entries, newest first")[-1]
     assert "project approved" in only and "signed in" not in only and "project submitted" not in only
+    assert 'max="1000"' in page  # the limit box says its bounds
     r = grace.page("/audit?since=yesterday")
     assert r.status_code == 422 and "since: give a date" in r.text
     r = grace.page("/audit?limit=0")

@@ -98,6 +98,7 @@ def project_list(request: Request, who: Caller = needs(Permission.PROJECT_LIST))
         others=others,
         board=board,
         may_submit=who.may(Permission.PROJECT_SUBMIT),
+        changes_prefix=projects.CHANGES_REQUESTED,
     )
 
 
@@ -170,7 +171,7 @@ def _project_page(request: Request, who: Caller, project_id: str, error: str | N
         entries=entries,
         error=error,
         done=done,
-        changes_requested=reason.startswith(projects.CHANGES_REQUESTED),
+        changes_requested=p.status == "refused" and reason.startswith(projects.CHANGES_REQUESTED),
         submitter=who.user.name == p.submitted_by,
         board=who.may(Permission.PROJECT_APPROVE),
         work=[
