@@ -96,10 +96,16 @@ CALLS = {
     Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),
     Permission.PROJECT_SUBMIT: lambda ws, u: project_actions.submit(ws, u, ws.root / "missing.yaml"),
     Permission.PROJECT_APPROVE: lambda ws, u: project_actions.approve(ws, u, "no-such-project"),
-    Permission.PROJECT_REFUSE: lambda ws, u: project_actions.refuse(ws, u, "no-such-project", "a reason"),
+    Permission.PROJECT_REFUSE: (
+        lambda ws, u: project_actions.refuse(ws, u, "no-such-project", "a reason"),
+        lambda ws, u: project_actions.ask_for_changes(ws, u, "no-such-project", "a change"),
+    ),
     Permission.PROJECT_AMEND: lambda ws, u: project_actions.amend(ws, u, "no-such-project", ws.root / "x.yaml"),
     Permission.PROJECT_WITHDRAW: lambda ws, u: project_actions.withdraw(ws, u, "no-such-project"),
-    Permission.PROJECT_SHOW: lambda ws, u: project_actions.show(ws, u, "no-such-project"),
+    Permission.PROJECT_SHOW: (
+        lambda ws, u: project_actions.show(ws, u, "no-such-project"),
+        lambda ws, u: project_actions.moves(ws, u, "no-such-project"),
+    ),
     Permission.PROJECT_LIST: lambda ws, u: project_actions.list_projects(ws, u),
     Permission.PROJECT_BUILD: lambda ws, u: project_actions.build(ws, u, "no-such-project"),
     Permission.PROJECT_CLOSE: lambda ws, u: project_actions.close(ws, u, "no-such-project"),

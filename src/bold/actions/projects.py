@@ -8,9 +8,11 @@ import datetime as dt
 from pathlib import Path
 
 from bold.actions.access import require
+from bold.errors import Invalid
 from bold.governance import projects
+from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.governance.people import User
-from bold.governance.permissions import Permission
+from bold.governance.permissions import Permission, allows
 from bold.governance.projects import Project
 from bold.workspace import Workspace
 
@@ -28,6 +30,19 @@ def approve(ws: Workspace, user: User, project_id: str) -> Project:
 def refuse(ws: Workspace, user: User, project_id: str, reason: str) -> Project:
     require(ws, user, Permission.PROJECT_REFUSE)
     return projects.refuse(ws, project_id, reason, by=user.name)
+
+
+CHANGES_REQUESTED = "Changes requested: "  # how a refusal that asks for an amendment begins
+
+
+def ask_for_changes(ws: Workspace, user: User, project_id: str, changes: str) -> Project:
+    """The board asks the team to amend the agreement. The lifecycle has no state of its own for this: it is a
+    refusal whose reason begins ``CHANGES_REQUESTED`` and says what to change, after which the team may amend
+    (sending the project back to the board) or withdraw, as after any refusal."""
+    require(ws, user, Permission.PROJECT_REFUSE)
+    if not changes.strip():
+        raise Invalid("say which changes the team should make")
+    return projects.refuse(ws, project_id, CHANGES_REQUESTED + changes.strip(), by=user.name)
 
 
 def amend(ws: Workspace, user: User, project_id: str, agreement: Path) -> Project:
@@ -58,3 +73,36 @@ def show(ws: Workspace, user: User, project_id: str) -> Project:
 def list_projects(ws: Workspace, user: User) -> list[Project]:
     require(ws, user, Permission.PROJECT_LIST)
     return projects.all_projects(ws)
+
+
+# The moves a page offers, in the order it shows them; "build" is the admin's, made on an approved project.
+MOVES = ("approve", "refuse", "amend", "withdraw", "build", "close")
+
+
+def moves(ws: Workspace, user: User, project_id: str) -> list[str]:
+    """The moves ``user`` may make on the project now, so a face offers those and no others: allowed by their
+    roles, from the project's state, and by the rules of the record that the stage enforces (the submitter never
+    decides their own project, a project crossing red lines is never approved, only its team amends or withdraws).
+    The stage still checks each move when it is made; this only says which to offer."""
+    project = show(ws, user, project_id)
+    found = []
+    for move in MOVES:
+        if move == "build":
+            permission, possible = Permission.PROJECT_BUILD, project.status == ProjectState.APPROVED
+        else:
+            t = PROJECT.transitions[move]
+            permission, possible = t.permission, project.status in t.sources
+        if not (possible and allows(user.roles, permission)):
+            continue
+        if move in ("approve", "refuse") and user.name == project.submitted_by:
+            continue
+        if move == "approve" and not project.assessment["acceptable"]:
+            continue
+        if (
+            move in ("amend", "withdraw")
+            and user.name != project.submitted_by
+            and user.name not in project.team("analyst")
+        ):
+            continue
+        found.append(move)
+    return found
