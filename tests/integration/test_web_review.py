@@ -147,7 +147,7 @@ def test_the_analyst_who_ran_it_and_checkers_the_agreement_does_not_name_are_ref
 
 
 def test_a_vote_without_a_comment_is_refused_with_the_stages_message(case):
-    root, project, output_id, request_id = case
+    root, project, output_id, _ = case
     oscar = browser(root, "oscar")
     review_url = f"/projects/{project}/outputs/{output_id}/review"
     refused = oscar.post(review_url, {"vote": "changes_requested", "comment": "   "})
