@@ -118,7 +118,7 @@ def request_page(request: Request, project_id: str, request_id: str, who: Caller
     return _request_page(request, who, project_id, request_id)
 
 
-def _request_page(request: Request, who: Caller, project_id: str, request_id: str, **context):
+def _request_page(request: Request, who: Caller, project_id: str, request_id: str):
     req = _found(lambda: outputs.show_request(who.ws, who.user, project_id, request_id))
     checker = who.user.name != req.requested_by
     released = {}
@@ -135,7 +135,6 @@ def _request_page(request: Request, who: Caller, project_id: str, request_id: st
         may_release=checker and who.may(Permission.OUTPUTS_RELEASE),
         vote_words=VOTE_WORDS,
         path=_path,
-        **{"done": None, **context},
     )
 
 
