@@ -120,6 +120,7 @@ CALLS = {
     Permission.OUTPUTS_LIST: (
         lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
         lambda ws, u: output_actions.show_request(ws, u, "no-such-project", "no-such-request"),
+        lambda ws, u: output_actions.request_of(ws, u, "no-such-project", "no-such-output"),
     ),
     Permission.OUTPUTS_CHECK: lambda ws, u: output_actions.check(ws, u, "no-such-project", "no-such-output"),
     Permission.OUTPUTS_REPORT: lambda ws, u: output_actions.report(ws, u, "no-such-project", "no-such-output"),
@@ -128,8 +129,9 @@ CALLS = {
         lambda ws, u: output_actions.resubmit(ws, u, "no-such-project", "no-such-request"),
     ),
     Permission.OUTPUTS_WITHDRAW: lambda ws, u: output_actions.withdraw(ws, u, "no-such-project", "no-such-output"),
-    Permission.OUTPUTS_REVIEW: lambda ws, u: output_actions.review(
-        ws, u, "no-such-project", "no-such-output", "approve", "a comment"
+    Permission.OUTPUTS_REVIEW: (
+        lambda ws, u: output_actions.review(ws, u, "no-such-project", "no-such-output", "approve", "a comment"),
+        lambda ws, u: output_actions.review_queue(ws, u),
     ),
     Permission.OUTPUTS_DECIDE: lambda ws, u: output_actions.decide(ws, u, "no-such-project", "no-such-request"),
     Permission.OUTPUTS_RELEASE: lambda ws, u: output_actions.release_output(ws, u, "no-such-project", "no-such-output"),
@@ -141,7 +143,10 @@ CALLS = {
     Permission.RELEASES_VERIFY: lambda ws, u: output_actions.verify_release(
         ws, u, "no-such-project", "no-such-release"
     ),
-    Permission.OUTPUTS_SHOW: lambda ws, u: output_actions.show(ws, u, "no-such-project", "no-such-output"),
+    Permission.OUTPUTS_SHOW: (
+        lambda ws, u: output_actions.show(ws, u, "no-such-project", "no-such-output"),
+        lambda ws, u: output_actions.checked_file(ws, u, "no-such-project", "no-such-output", "overall.csv"),
+    ),
     Permission.AUDIT_VERIFY: (
         lambda ws, u: audit_actions.verify(ws, u),
         lambda ws, u: audit_actions.witness(ws, u, Path("/no-such-folder/witness.jsonl")),

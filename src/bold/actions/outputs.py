@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pandas as pd
 
 from bold import store
 from bold.actions.access import require
+from bold.disclosure import check as disclosure_check
 from bold.disclosure import release
 from bold.errors import Kind
 from bold.governance import projects
@@ -54,6 +56,30 @@ def show(ws: Workspace, user: User, project_id: str, output_id: str, table: str 
     store.audit.record(ws, "output viewed", project_id, {"output": output_id}, by=user.name)
     names = [table] if table else available
     return OutputView(output, manifest, {n: output.table(n) for n in names}, outputs.verify_files(output))
+
+
+CHECKED_KINDS = (".csv", ".svg")  # of the checked files, what a page shows: protected tables and charts
+
+
+def checked_file(ws: Workspace, user: User, project_id: str, output_id: str, name: str) -> bytes:
+    """One protected table or chart the disclosure check wrote, for the checkers who may read the output (the
+    same rule as ``show``), its checksum verified against the checked manifest; every reading is audited."""
+    require(ws, user, Permission.OUTPUTS_SHOW)
+    try:
+        project = projects.get(ws, project_id)
+        output = outputs.get(ws, project_id, output_id)
+        outputs.check_reader(project, output, user.name)
+    except (StudyError, projects.ProjectError) as exc:
+        store.audit.record(ws, "refused", "outputs show", {"output": output_id, "reason": str(exc)}, by=user.name)
+        raise
+    files = disclosure_check.checked_files(output)
+    if not name.endswith(CHECKED_KINDS) or name not in files:
+        raise StudyError(f"output {output_id} has no checked file {name!r}", kind=Kind.NOT_FOUND)
+    data = (disclosure_check.checked_folder(output) / name).read_bytes()
+    if hashlib.sha256(data).hexdigest() != files[name]:
+        raise StudyError(f"output {output_id}: its checked file {name} was changed after the check", kind=Kind.CONFLICT)
+    store.audit.record(ws, "output file viewed", project_id, {"output": output_id, "file": name}, by=user.name)
+    return data
 
 
 # --- the release workflow (bold.disclosure.release keeps the rules that depend on the record) ----------
@@ -102,6 +128,25 @@ def show_request(ws: Workspace, user: User, project_id: str, request_id: str) ->
     """A request with the votes its viewer may see (a checker sees the other's only after voting); audited."""
     require(ws, user, Permission.OUTPUTS_LIST)
     return release.show_request(ws, project_id, request_id, by=user.name)
+
+
+def review_queue(ws: Workspace, user: User) -> dict[str, list[release.Request]]:
+    """The release requests of every project whose agreement names the checker, by whose move it is: ``you``
+    (an output lacks their vote), ``others`` (the other checker's vote or the decision), ``nobody`` (decided);
+    the oldest waiting first, the latest decided first; each with only the votes the checker may see."""
+    require(ws, user, Permission.OUTPUTS_REVIEW)
+    queue: dict[str, list[release.Request]] = {"you": [], "others": [], "nobody": []}
+    for found in sorted(release.checker_requests(ws, by=user.name), key=lambda r: (r.requested_at, r.id)):
+        queue[release.waiting_on(found, user.name)].append(found)
+    queue["nobody"].reverse()
+    return queue
+
+
+def request_of(ws: Workspace, user: User, project_id: str, output_id: str) -> str | None:
+    """The id of the release request an output is in, if it is in one."""
+    require(ws, user, Permission.OUTPUTS_LIST)
+    projects.get(ws, project_id)
+    return release.request_of(ws, project_id, output_id)
 
 
 def decide(ws: Workspace, user: User, project_id: str, request_id: str):

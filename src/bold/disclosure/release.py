@@ -522,6 +522,37 @@ def list_requests(ws: Workspace, project_id: str) -> list[str]:
     return [r["id"] for r in rows]
 
 
+def checker_requests(ws: Workspace, *, by: str) -> list[Request]:
+    """Every release request of the projects whose agreement names ``by`` as an output checker, each with
+    only the votes ``by`` may see (the queue of the checkers' web pages)."""
+    found = []
+    for project in projects.all_projects(ws):
+        if by in project.team("output_checker"):
+            found += [get_request(ws, project.id, r, viewer=by) for r in list_requests(ws, project.id)]
+    return found
+
+
+def waiting_on(req: Request, viewer: str) -> str:
+    """Where a request stands for one checker: ``"you"`` while an output under review lacks their vote on its
+    current version, ``"others"`` while outputs are under review with their votes cast (the other checker's
+    vote or the decision is awaited), ``"nobody"`` once every output is decided."""
+    open_items = [o for o in req.outputs if o.status == OutputState.REQUESTED]
+    if not open_items:
+        return "nobody"
+    if viewer == req.requested_by:
+        return "others"
+    cast = {(v.output, v.version) for v in req.votes if v.checker == viewer}
+    return "you" if any((o.output, o.version) not in cast for o in open_items) else "others"
+
+
+def request_of(ws: Workspace, project_id: str, output_id: str) -> str | None:
+    """The release request an output is in, if any (an output is requested once; resubmission keeps the id)."""
+    with store.connect(ws) as db:
+        row = _output_row(db, project_id, output_id)
+        item = db.execute("select request from release_request_outputs where output = ?", (row["id"],)).fetchone()
+    return item["request"] if item else None
+
+
 def read_report(ws: Workspace, project_id: str, output_id: str, *, by: str) -> dict:
     """The check report of an output, for the analyst who ran it or the agreement's checkers; audited."""
     project = _project(ws, project_id)
