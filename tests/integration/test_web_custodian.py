@@ -14,9 +14,12 @@ import pytest
 
 from bold.ingest.pipeline import ingest
 from bold.sources import load_contract
+from bold.web.app import create_app
 from bold.web.security import REPORT_CSP
 from bold.workspace import Workspace
-from tests.web import browser, people_workspace
+from tests.old_workspace import PASSWORD as OLD_PASSWORD
+from tests.old_workspace import extract_fixture
+from tests.web import Browser, browser, people_workspace
 
 STATE = re.compile(r'data-state="(\w+)"')
 RESULT = re.compile(r'<a href="(/[^"]+)">')
@@ -173,6 +176,41 @@ def test_an_ingest_that_fails_says_why_without_the_servers_path(root, small_popu
     assert 'data-state="failed"' in status and "BOOKING_ID" in status
     assert str(root) not in status and "upload-" not in status
     assert _uploads_left(root) == []  # deleted after a failure too
+
+
+def test_a_column_mapping_is_uploaded_with_the_file(root, small_population):
+    out, _ = small_population
+    header, rows = _rows(out / "prison.csv", 10)
+    header = ["FAMILY_NAME" if h == "SURNAME" else h for h in header]
+    cara = browser(root, "cara")
+    cara.page("/sources/upload")
+
+    def send(mapping: bytes, batch: str):
+        files = {"file": ("ours.csv", _csv(header, rows), "text/csv"), "mapping": ("ours.yaml", mapping, "text/yaml")}
+        response = cara.post("/sources/upload", {"source": "prison", "batch": batch}, files=files)
+        return _finished(cara, response.headers["location"])
+
+    wrong = send(b"FAMILY_NAME: NO_SUCH_COLUMN\n", "wrong-mapping")
+    assert 'data-state="failed"' in wrong and "the column mapping" in wrong and "upload-" not in wrong
+    right = send(b"FAMILY_NAME: SURNAME\n", "mapped")
+    assert 'data-state="done"' in right, right
+    read, accepted, _, _ = _counts(cara.get(RESULT.search(right).group(1)).text)
+    assert read == 10 and accepted > 0
+    assert _uploads_left(root) == []
+
+
+def test_batches_and_runs_of_a_workspace_made_by_an_older_release_are_shown(tmp_path):
+    """Batches from before the store kept their reasons show their counts, and say so; its old run is listed."""
+    old = Browser(create_app(extract_fixture(tmp_path)))
+    assert old.sign_in("cara", OLD_PASSWORD).status_code == 303
+    listing = old.get("/sources").text
+    first = re.search(r'href="(/sources/batches/\d+)"', listing).group(1)
+    report = old.get(first)
+    assert report.status_code == 200 and "before the platform kept its reasons" in report.text
+    read, accepted, quarantined, opted_out = _counts(report.text)
+    assert read == accepted + quarantined + opted_out > 0
+    assert old.sign_in("lin", OLD_PASSWORD).status_code == 303
+    assert 'href="/linkage/report?run=1"' in old.get("/linkage").text
 
 
 def test_each_role_sees_only_its_own_pages(root):
