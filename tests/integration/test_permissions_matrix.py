@@ -86,13 +86,20 @@ def test_the_role_table_is_the_policy():
 # One call per permission, with arguments that fail quickly once past the check (nothing is ingested or linked).
 CALLS = {
     Permission.STATUS: lambda ws, u: workspace_actions.status(ws, u),
-    Permission.INGEST: lambda ws, u: ingest_actions.ingest(ws, u, ws.root / "missing.csv", "prison"),
+    Permission.INGEST: (
+        lambda ws, u: ingest_actions.ingest(ws, u, ws.root / "missing.csv", "prison"),
+        lambda ws, u: ingest_actions.sources(ws, u),
+        lambda ws, u: ingest_actions.batch(ws, u, 999),
+    ),
     Permission.OPTOUT_ADD: (
         lambda ws, u: ingest_actions.optout_plan(ws, u, ws.root / "missing.csv"),
         lambda ws, u: ingest_actions.optout_add(ws, u, ws.root / "missing.csv", confirmed=True),
     ),
     Permission.OPTOUT_COUNT: lambda ws, u: ingest_actions.optout_count(ws, u),
-    Permission.LINK: lambda ws, u: linkage_actions.link(ws, u),
+    Permission.LINK: (
+        lambda ws, u: linkage_actions.link(ws, u),
+        lambda ws, u: linkage_actions.runs(ws, u),
+    ),
     Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),
     Permission.PROJECT_SUBMIT: lambda ws, u: project_actions.submit(ws, u, ws.root / "missing.yaml"),
     Permission.PROJECT_APPROVE: lambda ws, u: project_actions.approve(ws, u, "no-such-project"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bold.actions.access import require
@@ -11,10 +12,10 @@ from bold.governance import optouts
 from bold.governance.optouts import OptOutPlan, OptOutResult
 from bold.governance.people import User
 from bold.governance.permissions import Permission
-from bold.ingest import optout
-from bold.ingest.pipeline import IngestReport
+from bold.ingest import optout, pipeline
+from bold.ingest.pipeline import Batch, BatchReport, IngestReport
 from bold.ingest.pipeline import ingest as ingest_file
-from bold.sources import load_contract, load_mapping
+from bold.sources import load_contract, load_mapping, source_types
 from bold.workspace import Workspace
 
 
@@ -33,6 +34,35 @@ def ingest(
     require(ws, user, Permission.INGEST)
     columns = load_mapping(mapping, load_contract(source)) if mapping else None
     return ingest_file(ws, source, file, batch, columns, encoding, progress=progress, encoded=encoded, by=user.name)
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source type, who provides it, and its batches in order of arrival."""
+
+    source: str
+    title: str
+    custodian: str
+    batches: list[Batch]
+
+
+def sources(ws: Workspace, user: User) -> list[Source]:
+    """Every source type with the batches ingested for it (counts only: what a custodian checks arrived)."""
+    require(ws, user, Permission.INGEST)
+    found = pipeline.batches(ws)
+    out = []
+    for source in source_types():
+        contract = load_contract(source)
+        mine = [b for b in found if b.source == source]
+        out.append(Source(source, contract.title, contract.custodian, mine))
+    return out
+
+
+def batch(ws: Workspace, user: User, batch_id: int) -> BatchReport:
+    """One batch's report from the store: counts, quarantine reasons with their first row numbers, warnings;
+    never a value from the file (those stay in the encrypted quarantine file)."""
+    require(ws, user, Permission.INGEST)
+    return pipeline.batch_report(ws, batch_id)
 
 
 def optout_plan(ws: Workspace, user: User, file: Path) -> OptOutPlan:

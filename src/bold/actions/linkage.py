@@ -12,7 +12,8 @@ from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.linkage import encode as encoding
 from bold.linkage import files
-from bold.linkage.run import LinkRun, link_workspace
+from bold.linkage import run as runs_stage
+from bold.linkage.run import LinkRun, RunSummary, link_workspace
 from bold.reports import linkage_report
 from bold.sources import load_contract, load_mapping
 from bold.workspace import Workspace
@@ -31,6 +32,12 @@ def link(
     return link_workspace(
         ws, retrain=retrain, require_encoded=encoded, backend=backend, progress=progress, by=user.name
     )
+
+
+def runs(ws: Workspace, user: User, *, limit: int = 20) -> list[RunSummary]:
+    """The latest linkage runs, newest first: id, when, records and people found at each threshold."""
+    require(ws, user, Permission.LINK)
+    return runs_stage.runs(ws, limit)
 
 
 def report(

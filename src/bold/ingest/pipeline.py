@@ -16,6 +16,7 @@ or extracted.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -224,8 +225,8 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
         cur = tx.execute(
             """insert into batches (source, name, file_name, file_sha256, file_format, contract_version,
                    rows_read, rows_accepted, rows_quarantined, rows_opted_out, quarantine_file, actor,
-                   started_at, finished_at)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   started_at, finished_at, reasons, warnings)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 source,
                 name,
@@ -241,6 +242,8 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
                 by,
                 started,
                 now(),
+                _reasons_json(report),
+                json.dumps(report.warnings),
             ),
         )
         report.batch_id = cur.lastrowid
@@ -270,6 +273,16 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
             },
         )
         faults.point("ingest:before-commit")
+
+
+def _reasons_json(report: IngestReport) -> str:
+    """What the batch report shows of its quarantine: each reason (a column and a rule, never a value) with its
+    rows and first row numbers. Kept in the store so it can be read without the quarantine key."""
+    reasons = [
+        {"reason": reason, "rows": rows, "first_rows": report.examples.get(reason, [])}
+        for reason, rows in report.reasons.most_common()
+    ]
+    return json.dumps({"reasons": reasons, "several_reasons": report.several_reasons})
 
 
 def _committed(ws: Workspace, batch_id: int) -> bool:
@@ -415,13 +428,78 @@ class Batch:
     rows_quarantined: int
     rows_opted_out: int
     finished_at: str
+    batch_id: int = 0
 
 
 def batches(ws: Workspace) -> list[Batch]:
     """Every batch ingested, by source and order of arrival."""
     with store.connect(ws) as db:
         rows = db.execute(
-            "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at "
+            "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at, batch_id "
             "from batches order by source, batch_id"
         ).fetchall()
     return [Batch(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Reason:
+    reason: str  # "column: rule broken"; never a value from the file
+    rows: int
+    first_rows: list[int]  # row numbers in the file (data rows from 1, after the header)
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What the store keeps of a batch after the fact: its counts, provenance, quarantine reasons and warnings.
+
+    ``reasons`` and ``warnings`` are None for a batch ingested before the store kept them."""
+
+    batch_id: int
+    source: str
+    name: str
+    file_name: str
+    file_sha256: str
+    file_format: str
+    contract_version: int
+    rows_read: int
+    accepted: int
+    quarantined: int
+    opted_out: int
+    actor: str
+    started_at: str
+    finished_at: str
+    reasons: list[Reason] | None
+    several_reasons: int
+    warnings: list[str] | None
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.accepted + self.quarantined + self.opted_out
+
+
+def batch_report(ws: Workspace, batch_id: int) -> BatchReport:
+    """The report of one committed batch, read from the governance store (no zone and no key opened)."""
+    with store.connect(ws) as db:
+        row = db.execute("select * from batches where batch_id = ?", (batch_id,)).fetchone()
+    if row is None:
+        raise IngestError(f"no batch {batch_id}", kind=Kind.NOT_FOUND)
+    found = json.loads(row["reasons"]) if row["reasons"] is not None else None
+    return BatchReport(
+        batch_id=row["batch_id"],
+        source=row["source"],
+        name=row["name"],
+        file_name=row["file_name"],
+        file_sha256=row["file_sha256"],
+        file_format=row["file_format"],
+        contract_version=row["contract_version"],
+        rows_read=row["rows_read"],
+        accepted=row["rows_accepted"],
+        quarantined=row["rows_quarantined"],
+        opted_out=row["rows_opted_out"],
+        actor=row["actor"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        reasons=[Reason(**r) for r in found["reasons"]] if found is not None else None,
+        several_reasons=found["several_reasons"] if found is not None else 0,
+        warnings=json.loads(row["warnings"]) if row["warnings"] is not None else None,
+    )

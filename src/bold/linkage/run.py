@@ -260,6 +260,17 @@ def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
         )
 
 
+def runs(ws: Workspace, limit: int = 20) -> list[RunSummary]:
+    """The latest linkage runs, newest first (none before the first run)."""
+    if not ws.links_path.exists():
+        return []
+    with ws.links(read_only=True) as con:
+        rows = con.execute(
+            "select run_id, finished_at, records, clusters from links.runs order by run_id desc limit ?", [int(limit)]
+        ).fetchall()
+    return [RunSummary(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
 LINK_TABLES = ("record_person", "pairs", "person_attributes")
 
 

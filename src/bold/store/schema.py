@@ -240,6 +240,14 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "create index sessions_by_name on sessions (name)",
         ],
     ),
+    (
+        "a batch's quarantine reasons (rows and first row numbers per reason, never a value) and its warnings, "
+        "so its report can be read without the quarantine key",
+        [
+            "alter table batches add column reasons text",
+            "alter table batches add column warnings text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -67,6 +67,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "actor",
         "started_at",
         "finished_at",
+        "reasons",
+        "warnings",
     ),
     "outputs": (
         "id",

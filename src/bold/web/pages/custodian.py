@@ -1,0 +1,172 @@
+"""The custodian's pages: the sources and their batches, uploading an extract, and each batch's report.
+
+An upload is streamed into a folder of its own under the workspace's ``tmp/`` (a generated name, owner-only);
+the file inside is named from the client's file name made safe (``name_from``), never the name as sent, so
+nothing the browser says can choose a path. The ingest then runs as a background job, and the folder is
+deleted when the job ends, whether it succeeded or not. Messages never show the server's temporary path.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import RedirectResponse
+
+from bold.actions import ingest
+from bold.errors import BoldError
+from bold.governance.permissions import Permission
+from bold.security.paths import check_name, name_from
+from bold.security.private import private_dir
+from bold.web.guard import Caller, needs
+from bold.web.render import page
+
+router = APIRouter()
+
+CHUNK = 1 << 20
+SUFFIXES = (".csv.gz", ".gz", ".csv", ".parquet")  # taken off a file's name to make the default batch name
+MAPPING_NAME = ".column-mapping.yaml"  # a name the extract's can never be: name_from strips leading dots
+
+
+@router.get("/sources")
+def sources(request: Request, who: Caller = needs(Permission.INGEST)):
+    found = ingest.sources(who.ws, who.user)
+    register = ingest.optout_count(who.ws, who.user) if who.may(Permission.OPTOUT_COUNT) else None
+    return page(
+        request,
+        "custodian_sources.html",
+        sources=found,
+        optout_entries=sum(register.values()) if register is not None else None,
+    )
+
+
+@router.get("/sources/upload")
+def upload_form(request: Request, source: str = "", who: Caller = needs(Permission.INGEST)):
+    return _form(request, who, source=source)
+
+
+@router.post("/sources/upload")
+def upload(
+    request: Request,
+    source: str = Form(""),
+    file: UploadFile | None = File(None),
+    mapping: UploadFile | None = File(None),
+    batch: str = Form(""),
+    encoded: bool = Form(False),
+    who: Caller = needs(Permission.INGEST),
+):
+    """Check what is cheap to check here (the form re-shown with the message), save the upload, start the job."""
+    known = {s.source: s for s in ingest.sources(who.ws, who.user)}
+    batch = batch.strip()
+    again = {"source": source, "batch": batch, "encoded": encoded}
+    if source not in known:
+        message = f"there is no source type {_shown(source)}: choose one of the list"
+        return _form(request, who, error=message, status_code=422, **again)
+    if file is None or not file.filename:
+        return _form(request, who, error="choose the extract file to upload", status_code=422, **again)
+    file_name = name_from(_base_name(file.filename), "upload")
+    try:
+        name = check_name(batch, "batch name") if batch else name_from(_stem(file_name), "batch")
+    except BoldError as exc:
+        return _form(request, who, error=str(exc), status_code=422, **again)
+    if any(b.name == name for b in known[source].batches):
+        message = f"{known[source].title} already has a batch named {name!r}: give this one another batch name"
+        return _form(request, who, error=message, status_code=409, **again)
+
+    folder = _upload_folder(who.ws.tmp_dir)
+    try:
+        path = _save(file, folder / file_name)
+        mapping_path = _save(mapping, folder / MAPPING_NAME) if mapping is not None and mapping.filename else None
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    ws, user = who.ws, who.user
+
+    def work(progress):
+        try:
+            return ingest.ingest(
+                ws, user, path, source, batch=name, mapping=mapping_path, encoded=encoded, progress=progress
+            )
+        except BoldError as exc:  # say the file's name, not where the server kept it
+            text = str(exc).replace(str(mapping_path), "the column mapping") if mapping_path else str(exc)
+            raise BoldError(text.replace(f"{folder}{os.sep}", ""), kind=exc.kind) from None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def outcome(report):
+        if report.already_ingested_as is not None:
+            same = next(b for b in ingest.sources(ws, user) if b.source == source)
+            earlier = next(b for b in same.batches if b.name == report.already_ingested_as)
+            text = f"This file was already ingested as batch {earlier.name}, so nothing was added: see that batch"
+            return f"/sources/batches/{earlier.batch_id}", text
+        text = (
+            f"See the report of batch {report.batch}: {report.rows_read:,} rows read, {report.accepted:,} accepted, "
+            f"{report.quarantined:,} quarantined, {report.opted_out:,} opted out"
+        )
+        return f"/sources/batches/{report.batch_id}", text
+
+    job = request.app.state.jobs.start(user.name, f"Ingest {file_name} as {known[source].title}", work, outcome)
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
+
+
+@router.get("/sources/batches/{batch_id}")
+def batch_report(request: Request, batch_id: int, who: Caller = needs(Permission.INGEST)):
+    report = ingest.batch(who.ws, who.user, batch_id)
+    title = next((s.title for s in ingest.sources(who.ws, who.user) if s.source == report.source), report.source)
+    return page(request, "custodian_batch.html", b=report, title=title)
+
+
+def _form(request: Request, who: Caller, *, source="", batch="", encoded=False, error=None, status_code=200):
+    options = [(s.source, f"{s.title} ({s.custodian})") for s in ingest.sources(who.ws, who.user)]
+    return page(
+        request,
+        "custodian_upload.html",
+        status_code=status_code,
+        options=[("", "Choose the source type"), *options],
+        source=source,
+        batch=batch,
+        encoded=encoded,
+        error=error,
+    )
+
+
+def _base_name(sent: str) -> str:
+    """The last part of the name a browser sent, whichever separator it used (``../../evil.csv``: evil.csv)."""
+    return re.split(r"[\\/]", sent)[-1]
+
+
+def _stem(name: str) -> str:
+    for suffix in SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _shown(value: str) -> str:
+    text = "".join(ch if ch.isprintable() else "?" for ch in value)
+    return repr(text[:40] + ("..." if len(text) > 40 else ""))
+
+
+def _upload_folder(tmp: Path) -> Path:
+    """A new owner-only folder under the workspace's ``tmp/``, with a generated name."""
+    if not tmp.is_dir():
+        private_dir(tmp)
+    folder = tmp / f"upload-{secrets.token_hex(8)}"
+    folder.mkdir(mode=0o700)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def _save(upload: UploadFile, target: Path) -> Path:
+    """Stream the upload into a new owner-only file (never through a link, never over a file)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    fd = os.open(target, flags, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
+        upload.file.seek(0)
+        shutil.copyfileobj(upload.file, f, CHUNK)
+    return target
