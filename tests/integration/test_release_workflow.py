@@ -449,10 +449,10 @@ def test_the_release_report_shows_released_outputs_only_and_leaves_out_a_changed
     path, shown, left_out = actions.release_report(ws, user(ANALYST), P, out)
     page = path.read_text()
     assert sorted(shown) == sorted([first.id, second.id]) and left_out == [] and ids[2] not in page
-    assert "<td>120</td>" in page and "<script" not in page  # the protected table, nothing executable
+    assert '<td class="num">120</td>' in page and "<script" not in page  # the protected table, nothing executable
     (second.folder / "overall.csv").write_text("group,people\na,120\nb,6\n")
     path, shown, left_out = actions.release_report(ws, user(ANALYST), P, out)  # its own earlier page: rewritten
-    assert shown == [first.id] and left_out == [second.id] and "<td>6</td>" not in path.read_text()
+    assert shown == [first.id] and left_out == [second.id] and '<td class="num">6</td>' not in path.read_text()
     with pytest.raises(BoldError, match="workspace"):  # never inside the workspace's zones
         actions.release_report(ws, user(ANALYST), P, ws.root / "report.html")
     with pytest.raises(BoldError):  # never over a file BOLD did not write

@@ -21,11 +21,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 import vl_convert
 
-from bold import store
+from bold import html, store
 from bold.disclosure import differencing
 from bold.disclosure.profiles import Profile, profile
 from bold.disclosure.protect import Flag, Protection, protect
@@ -259,9 +258,8 @@ def _write(ws, project_id, output, manifest, protection: Protection, full: dict,
 
 
 def _page(manifest: dict, protection: Protection, full: dict, svgs: dict[str, str]) -> str:
-    env = jinja2.Environment(loader=jinja2.PackageLoader("bold.disclosure", "templates"), autoescape=True)
-    tables = {
-        name: table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
-        for name, table in protection.tables.items()
-    }
-    return env.get_template("checked.html").render(m=manifest, r=full, charts=svgs, tables=tables)
+    return (
+        html.environment("bold.disclosure")
+        .get_template("checked.html")
+        .render(m=manifest, r=full, charts=svgs, tables=protection.tables)
+    )

@@ -3,12 +3,14 @@
 ``templates/base.html`` is the one layout, ``templates/components.html`` the pieces pages share (tables, state
 badges, form fields) and ``templates/style.css`` the one stylesheet. The web application links the stylesheet;
 a report is a single file to be read anywhere, so it carries the stylesheet inline (``standalone=True``).
-A stage keeps its own page templates beside its code and extends ``base.html`` from here.
+A stage keeps its own page templates beside its code and extends ``base.html`` from here. docs/architecture.md
+("Pages and reports: one template tree") says which blocks a report fills.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from importlib import resources
 
 import jinja2
@@ -21,6 +23,34 @@ class _Missing(jinja2.StrictUndefined):
 
     def __bool__(self) -> bool:
         return False
+
+
+class Figure(float):
+    """A number a report shows to four significant figures (as its files' readers expect), still a number, so
+    ``components.frame`` aligns it right."""
+
+    def __str__(self) -> str:
+        return f"{self:.4g}"
+
+    __html__ = __str__
+
+
+def figures(df):
+    """``df`` ready for ``components.frame``: floats to four significant figures, missing values blank (a
+    suppressed cell is an empty cell, never "nan")."""
+
+    import numpy as np  # here: the web's pages need neither
+    import pandas as pd
+
+    def shown(v):
+        if isinstance(v, float):
+            return None if math.isnan(v) else Figure(v)
+        return None if pd.isna(v) is True else v  # None, pd.NA, NaT
+
+    values = np.empty(df.shape, dtype=object)  # filled by hand: pandas would turn a Figure back into a float
+    for i, row in enumerate(df.itertuples(index=False)):
+        values[i] = [shown(v) for v in row]
+    return pd.DataFrame(values, columns=df.columns, dtype=object)
 
 
 @functools.cache
@@ -38,4 +68,5 @@ def environment(*packages: str, strict: bool = True) -> jinja2.Environment:
         undefined=_Missing if strict else jinja2.Undefined,
     )
     env.globals["stylesheet"] = stylesheet
+    env.filters["figures"] = figures
     return env

@@ -9,12 +9,9 @@ governance boards and custodians.
 from __future__ import annotations
 
 import datetime as dt
-from importlib import resources
 from pathlib import Path
 
-import jinja2
-
-from bold import __version__
+from bold import __version__, html
 from bold.linkage import quality
 from bold.reports import charts
 from bold.reports.linkage_checks import impossible_events, match_rates_by_ethnicity
@@ -114,26 +111,26 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
     out = confined(out or ws.root / "reports" / f"linkage-run-{measures['run']['run_id']}.html")
     checks = impossible_events(ws, measures["run"]["run_id"])
     ethnicity = match_rates_by_ethnicity(ws, measures["run"]["run_id"])
-    template = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(resources.files("bold.reports").joinpath("templates"))),
-        autoescape=True,
-    ).get_template("linkage_report.html")
-    html = template.render(
-        m=measures,
-        checks=checks,
-        ethnicity=ethnicity,
-        charts=_charts(measures),
-        labels=IDENTIFIER_LABELS,
-        version=__version__,
-        made=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        truth=truth_dir is not None,
+    page = (
+        html.environment("bold.reports")
+        .get_template("linkage_report.html")
+        .render(
+            m=measures,
+            checks=checks,
+            ethnicity=ethnicity,
+            charts=_charts(measures),
+            labels=IDENTIFIER_LABELS,
+            version=__version__,
+            made=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            truth=truth_dir is not None,
+        )
     )
     if out.resolve().is_relative_to(ws.root.resolve()):  # in the workspace, owner-only like all else there
         private_dir(out.parent)
-        write_private(out, html)
+        write_private(out, page)
     else:  # a copy to share, where the person chose to put it
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(html)
+        out.write_text(page)
     audit.record(
         ws,
         "linkage report",

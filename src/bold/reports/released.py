@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
-from bold import store
+from bold import html, store
 from bold.disclosure import release
 from bold.security.paths import holds, output_path
 from bold.security.private import write_private
@@ -58,28 +57,11 @@ def sections(ws: Workspace, project_id: str) -> tuple[list[dict], list[str]]:
 
 def build(ws: Workspace, project_id: str) -> tuple[str, list[str], list[str]]:
     """The page, the releases it shows and the releases left out because their files changed."""
-    shown, left_out, sections = [], [], []
-    for found in release.list_releases(ws, project_id):
-        if release.verify(found):
-            left_out.append(found.id)
-            continue
-        manifest = json.loads((found.folder / "release.json").read_text())
-        names = sorted(found.checksums)
-        charts = [(n.removesuffix(".svg"), (found.folder / n).read_text()) for n in names if n.endswith(".svg")]
-        tables = [
-            (
-                n.removesuffix(".csv"),
-                pd.read_csv(found.folder / n).to_html(
-                    index=False, na_rep="", float_format=lambda v: f"{v:.4g}", border=0
-                ),
-            )
-            for n in names
-            if n.endswith(".csv")
-        ]
-        sections.append({"release": found, "manifest": manifest, "charts": charts, "tables": tables})
-        shown.append(found.id)
-    env = jinja2.Environment(loader=jinja2.PackageLoader("bold.reports", "templates"), autoescape=True)
-    page = env.get_template("released.html").render(
-        project=project_id, sections=sections, left_out=left_out, made_at=now()
+    found_sections, left_out = sections(ws, project_id)
+    # not strict: a release.json an older BOLD wrote may lack a field this page shows (shown empty, not an error)
+    page = (
+        html.environment("bold.reports", strict=False)
+        .get_template("released.html")
+        .render(project=project_id, sections=found_sections, left_out=left_out, made_at=now())
     )
-    return page, shown, left_out
+    return page, [s["release"].id for s in found_sections], left_out

@@ -26,10 +26,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import pandas as pd
 
-from bold import faults, store
+from bold import faults, html, store
 from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
@@ -233,12 +232,8 @@ def _remove_strays(ws: Workspace, tx, project_id: str) -> list[str]:
 
 def _page(manifest: dict, result: StudyOutput, svgs: dict[str, str]) -> str:
     """One self-contained HTML page (charts inline, no scripts) for the output checkers to read."""
-    env = jinja2.Environment(loader=jinja2.PackageLoader("bold.studies", "templates"), autoescape=True)
-    tables = {
-        name: table.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0)
-        for name, table in {**result.tables, **result.reference}.items()
-    }
-    return env.get_template("output.html").render(m=manifest, charts=svgs, tables=tables)
+    tables = {**result.tables, **result.reference}
+    return html.environment("bold.studies").get_template("output.html").render(m=manifest, charts=svgs, tables=tables)
 
 
 def _row(ws: Workspace, row) -> PendingOutput:
