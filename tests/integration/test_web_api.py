@@ -181,14 +181,17 @@ def test_the_api_takes_only_its_own_tokens_never_a_cookie(served):
         assert none.headers["www-authenticate"] == "Bearer"
 
         web = browser(ws.root, "cara").cookies["bold_session"]  # a browser's session, signed in on a page
-        assert client.get("/api/status", cookies={"bold_session": web}).status_code == 401
+        with httpx.Client(base_url=url, cookies={"bold_session": web}) as with_cookie:
+            assert with_cookie.get("/api/status").status_code == 401
+            assert with_cookie.get("/home", follow_redirects=False).status_code == 200  # the cookie itself is good
         assert client.get("/api/status", headers={"authorization": f"Bearer {web}"}).status_code == 401
 
         api = client.post("/api/token", json={"name": "cara", "password": PASSWORD}).json()
         assert api["expires_idle_minutes"] == 30 and api["roles"] == ["custodian"]
         bearer = {"authorization": f"Bearer {api['token']}"}
         assert client.get("/api/status", headers=bearer).status_code == 200
-        page = client.get("/home", cookies={"bold_session": api["token"]}, follow_redirects=False)
+        with httpx.Client(base_url=url, cookies={"bold_session": api["token"]}) as with_token:
+            page = with_token.get("/home", follow_redirects=False)
         assert page.status_code == 303 and page.headers["location"].startswith("/sign-in")  # not a page's session
 
         refused = client.get(f"/api/projects/{P}/outputs", headers=bearer)  # a custodian may not list outputs
