@@ -20,9 +20,20 @@ INTERNAL_ERROR = 70  # EX_SOFTWARE
 
 
 class _Group(TyperGroup):
+    def resolve_command(self, ctx, args):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None and ctx.params.get("server"):
+            from bold.cli import remote
+
+            remote.check(name, command, rest)  # a command with no server form never runs on the local folder
+        return name, command, rest
+
     def invoke(self, ctx):
+        from bold.cli import remote
+
         try:
-            return super().invoke(ctx)
+            with remote.given(ctx.params.get("server")):
+                return super().invoke(ctx)
         except (TyperException, typer.Exit, typer.Abort):
             raise
         except BoldError as exc:
@@ -49,6 +60,12 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+def _server(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"{value!r} is not a server's address: expected http://HOST:PORT or https://HOST")
+    return value.rstrip("/") if value else value
+
+
 app = typer.Typer(
     cls=_Group,
     help="BOLD: link records about people with complex needs safely, and let out only checked statistics.",
@@ -61,6 +78,14 @@ app = typer.Typer(
 @app.callback()
 def main(
     version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="Show the version."),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        envvar="BOLD_SERVER",
+        callback=_server,
+        help="A BOLD server's address (bold serve): run the command there, as the person signed in "
+        "(status, ingest, study run, outputs list, outputs review); no workspace files needed here.",
+    ),
 ):
     """BOLD: link records about people with complex needs safely, and let out only checked statistics."""
 

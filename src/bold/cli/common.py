@@ -44,16 +44,23 @@ def signed_in(workspace: Path):
     """Open the workspace and sign the person in: ``BOLD_USER``/``BOLD_PASSWORD``, or a prompt at a terminal."""
     from bold.actions.people import sign_in
     from bold.actions.workspace import open_workspace
-    from bold.governance.people import AccessError
 
     ws = open_workspace(workspace)
+    return ws, sign_in(ws, *credentials())
+
+
+def credentials() -> tuple[str, str]:
+    """The name and password of who is acting: ``BOLD_USER``/``BOLD_PASSWORD``, or asked for at a terminal
+    (the same for a local workspace and for ``bold --server``)."""
+    from bold.governance.people import AccessError
+
     name, password = os.environ.get("BOLD_USER"), os.environ.get("BOLD_PASSWORD")
     if not (name and password):
         if not sys.stdin.isatty():
             raise AccessError("sign in: set BOLD_USER and BOLD_PASSWORD (no terminal to ask on)")
         name = name or input("BOLD user: ")
         password = getpass.getpass(f"Password for {name}: ")
-    return ws, sign_in(ws, name, password)
+    return name, password
 
 
 def new_password(variable: str, name: str) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bold.cli import remote
 from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
 from bold.errors import Invalid
 
@@ -26,6 +27,14 @@ def ingest(
     as_json: JsonOption = False,
 ):
     """Validate a file against its contract; store identifiers and content apart; quarantine the rest."""
+    if (url := remote.server()) is not None:
+        with phases(f"{source}: sending {file.name} to {url}"):
+            answer = remote.ingest(url, file, source, batch=batch, mapping=mapping, encoding=encoding, encoded=encoded)
+        if as_json:
+            print_json(answer)
+        else:
+            _print_report(remote.ingest_view(answer))
+        return
     from bold.actions.ingest import ingest as ingest_file
 
     ws, user = signed_in(workspace)

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bold.cli import remote
 from bold.cli.common import JsonOption, WorkspaceOption, console, print_json, shown, signed_in, table
 from bold.cli.studies import ProjectArgument, outputs_app
 from bold.errors import Conflict, Invalid
@@ -138,6 +139,13 @@ def outputs_review(
     as_json: JsonOption = False,
 ):
     """Vote on the current version of a requested output, as one of the agreement's output checkers."""
+    if (url := remote.server()) is not None:
+        cast = remote.outputs_review(url, project_id, output_id, vote.replace("-", "_"), comment)
+        if as_json:
+            print_json(cast)
+        else:
+            console.print(f"Voted {cast['vote']} on version {cast['version']} of {shown(output_id)}.")
+        return
     from bold.actions import outputs
 
     cast = outputs.review(*signed_in(workspace), project_id, output_id, vote.replace("-", "_"), comment)

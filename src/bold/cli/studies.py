@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from bold.cli import remote
 from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
 from bold.errors import Invalid
 
@@ -97,6 +98,15 @@ def study_run(
     workspace: WorkspaceOption = Path("."),
 ):
     """Run a study; its tables and charts are written as a pending output for the output checkers."""
+    if (url := remote.server()) is not None:
+        values = parameters(param)
+        with phases(f"running {study_id} on {url}"):
+            _print_run(remote.run_view(remote.study_run(url, project_id, study_id, values, backend)))
+        console.print(
+            "Each output was checked for disclosure (bold outputs report shows its findings); "
+            "ask for release with bold outputs request."
+        )
+        return
     from bold.actions import studies
 
     ws, user = signed_in(workspace)
@@ -136,12 +146,19 @@ def _print_run(output) -> None:
 @outputs_app.command("list")
 def outputs_list(project_id: ProjectArgument, workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
     """List a project's outputs and their status (never their contents)."""
-    from bold.actions import outputs
+    if (url := remote.server()) is not None:
+        answer = remote.outputs_list(url, project_id)
+        if as_json:
+            print_json([remote.output_json(o) for o in answer])
+            return
+        found = [remote.output_view(o) for o in answer]
+    else:
+        from bold.actions import outputs
 
-    found = outputs.list_outputs(*signed_in(workspace), project_id)
-    if as_json:
-        print_json([{k: v for k, v in vars(o).items() if k != "folder"} for o in found])
-        return
+        found = outputs.list_outputs(*signed_in(workspace), project_id)
+        if as_json:
+            print_json([{k: v for k, v in vars(o).items() if k != "folder"} for o in found])
+            return
     rows = [
         (
             o.id,

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from bold.cli import remote
 from bold.cli.common import JsonOption, WorkspaceOption, console, new_password, print_json, shown, signed_in, table
 from bold.errors import Invalid
 
@@ -34,12 +35,23 @@ def init(
 
 def status(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
     """Show each source's batches, the latest linkage run, the projects and outputs waiting for checkers."""
+    if (url := remote.server()) is not None:
+        answer = remote.status(url)
+        if as_json:
+            print_json(answer)
+        else:
+            _print_status(remote.status_view(answer))
+        return
     from bold.actions.workspace import status as workspace_status
 
     s = workspace_status(*signed_in(workspace))
     if as_json:
         print_json(s)
         return
+    _print_status(s)
+
+
+def _print_status(s) -> None:
     rows = [
         (b.source, b.name, f"{b.rows_read:,}", f"{b.rows_accepted:,}", f"{b.rows_quarantined:,}",
          f"{b.rows_opted_out:,}", b.finished_at[:10])

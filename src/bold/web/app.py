@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bold import __version__, html
 from bold.actions.workspace import open_workspace
 from bold.errors import HTTP_STATUSES, BoldError
+from bold.web import api
 from bold.web.guard import CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
 from bold.web.jobs import Jobs
 from bold.web.pages import account, audit, custodian, home, linkage, projects, public, review
@@ -41,6 +42,7 @@ ROUTERS = (
     projects.router,
     audit.router,
     review.router,
+    api.router,
 )
 
 
@@ -58,7 +60,7 @@ def create_app(root: Path, *, max_upload_mb: int = MAX_UPLOAD_MB) -> FastAPI:
         summary="Better Outcomes through Linked Data: the JSON API over the same actions as the web pages and CLI",
         dependencies=[Depends(csrf_checked)],
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # /api/docs is bold.web.api.docs: the same document, without a script from a CDN
         redoc_url=None,
         openapi_url="/api/openapi.json",
     )

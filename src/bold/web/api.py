@@ -1,0 +1,550 @@
+"""The JSON API under ``/api/``: the same actions as the pages and the command line, for ``bold --server``.
+
+A client signs in once (``POST /api/token``, name and password as JSON or a form) and sends the token it gets as
+``Authorization: Bearer <token>`` with every other request; ``bold.web.guard`` never reads a cookie on these
+paths, so a page on another site cannot make a browser act here, and there is no CSRF token to carry. An API
+token is a session of its own kind (``via="api"``): a browser's session cookie is not one, and an API token is
+not accepted by the pages. Every route declares its permission with ``needs`` and the action checks again.
+
+Long work (an ingest, a study run) runs in the request: FastAPI runs these routes in a worker thread, and the
+client waits for the answer, as ``bold`` does locally. An uploaded file goes into a new owner-only file with a
+generated name under the workspace's ``tmp/`` (the client's file name is never a path here) and is deleted
+when the ingest ends, whatever happens. Errors are ``{"error": message, "status": code}`` (``bold.web.app``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from pydantic import BaseModel, Field, ValidationError
+
+from bold.actions import ingest as ingest_actions
+from bold.actions import outputs as output_actions
+from bold.actions import projects as project_actions
+from bold.actions import sessions as session_actions
+from bold.actions import studies as study_actions
+from bold.actions import workspace as workspace_actions
+from bold.errors import BoldError, Invalid
+from bold.governance.agreement import Agreement
+from bold.governance.permissions import Permission
+from bold.governance.sessions import IDLE, LONGEST
+from bold.security.paths import name_from
+from bold.security.private import private_dir
+from bold.web.guard import Caller, needs, signed_in, workspace
+
+CHUNK = 1 << 20
+
+
+class Error(BaseModel):
+    """What every refusal or failure answers: the one-line message the command line prints, and the status."""
+
+    error: str
+    status: int
+
+
+_ERRORS = {
+    401: "not signed in: no token, or its session has ended",
+    403: "refused: a wrong name or password, or the person may not do this",
+    404: "no such project, output, study or source",
+    409: "not possible in the current state",
+    422: "the input is wrong: a bad file, value or option",
+}
+router = APIRouter(
+    prefix="/api",
+    tags=["api"],
+    responses={status: {"model": Error, "description": text} for status, text in _ERRORS.items()},
+)
+
+
+# --- the shapes of bodies and answers (the OpenAPI document at /api/openapi.json describes them) ------------
+
+
+class Credentials(BaseModel):
+    name: str = Field(description="the user name, as on the command line")
+    password: str
+
+
+class Token(BaseModel):
+    token: str = Field(description="send it as 'Authorization: Bearer <token>'")
+    expires_idle_minutes: int = Field(description="the session ends after this long without a request")
+    expires_at_most_hours: int = Field(description="and, whatever happens, this long after sign-in")
+    name: str
+    roles: list[str]
+
+
+class SignedOut(BaseModel):
+    signed_out: bool = True
+
+
+class Me(BaseModel):
+    name: str
+    roles: list[str]
+    started_at: str
+
+
+class BatchOut(BaseModel):
+    source: str
+    name: str
+    rows_read: int
+    rows_accepted: int
+    rows_quarantined: int
+    rows_opted_out: int
+    finished_at: str
+
+
+class LinkRunOut(BaseModel):
+    run_id: int
+    finished_at: str
+    records: int
+    clusters: dict[str, int]
+
+
+class StatusOut(BaseModel):
+    name: str
+    batches: list[BatchOut]
+    sources_without_data: list[str]
+    records_stored: int
+    deleted_after_optout: int
+    optout_entries: int
+    latest_run: LinkRunOut | None
+    projects: dict[str, int] = Field(description="projects by state")
+    outputs_waiting: int
+    store_version: int
+
+
+class IngestOut(BaseModel):
+    source: str
+    batch: str
+    file: str = Field(description="the name of the uploaded file")
+    rows_read: int
+    accepted: int
+    quarantined: int
+    opted_out: int
+    reasons: dict[str, int] = Field(description="column: reason -> rows (a row with several is under each)")
+    several_reasons: int
+    examples: dict[str, list[int]] = Field(description="reason -> its first row numbers (never a value)")
+    warnings: list[str]
+    quarantine_file: str | None
+    already_ingested_as: str | None
+    batch_id: int | None
+
+
+class ProjectSummary(BaseModel):
+    id: str
+    title: str
+    status: str
+    acceptable: bool
+    start: dt.date
+    end: dt.date | None
+    submitted_by: str
+    submitted_at: str
+    decided_by: str | None
+    decision_reason: str | None
+    amendments: int
+    built_at: str | None
+
+
+class ProjectOut(ProjectSummary):
+    agreement: Agreement
+    assessment: dict[str, Any]
+
+
+class StudyOut(BaseModel):
+    id: str
+    title: str
+    question: str
+    definition: str
+    needs: list[str]
+    optional: list[str]
+    parameters: dict[str, Any]
+    required: list[str]
+
+
+class StudyRunIn(BaseModel):
+    parameters: dict[str, Any] = Field(default_factory=dict, description="the study's parameters, name: value")
+    backend: str = Field("duckdb", description="duckdb, or pyspark where the server has it")
+
+
+class OutputOut(BaseModel):
+    id: str
+    project: str
+    study: str
+    status: str
+    created_by: str
+    created_at: str
+    manifest_sha256: str
+    optout_people: int
+    optout_marked_at: str | None
+    profile: str | None
+    checked_at: str | None
+    check_outcome: str | None
+    check_sha256: str | None
+    optout_note: str | None = Field(description="why the output should not be released, after opt-outs")
+
+
+class TableRows(BaseModel):
+    rows: int
+
+
+class StudyRunOut(BaseModel):
+    output: OutputOut
+    tables: dict[str, TableRows]
+    seconds: float
+
+
+class ReviewIn(BaseModel):
+    vote: str = Field(description="approve, changes_requested or reject")
+    comment: str = Field(description="why: the analyst reads it once the request is decided")
+
+
+class VoteOut(BaseModel):
+    output: str
+    version: int
+    checker: str
+    vote: str
+    comment: str
+    voted_at: str
+
+
+class ReleaseOut(BaseModel):
+    id: str
+    project: str
+    output: str
+    request: str
+    version: int
+    released_by: str
+    released_at: str
+    checksums: dict[str, str]
+    manifest_sha256: str
+
+
+# --- signing in and out ----------------------------------------------------------------------------------
+
+_CREDENTIALS_BODY = {
+    "required": True,
+    "content": {
+        kind: {"schema": Credentials.model_json_schema()}
+        for kind in ("application/json", "application/x-www-form-urlencoded")
+    },
+}
+
+
+async def _credentials(request: Request) -> Credentials:
+    """The name and password of a sign-in, sent as JSON or as a form (both are what scripts send)."""
+    kind = request.headers.get("content-type", "")
+    try:
+        if kind.startswith("application/json"):
+            data = await request.json()
+        elif kind.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            data = dict(await request.form())
+        else:
+            raise Invalid("send name and password as JSON or as a form")
+        return Credentials.model_validate(data)
+    except (ValueError, ValidationError):  # a body that is not JSON, or lacks a name or a password
+        raise Invalid("send name and password as JSON or as a form") from None
+
+
+@router.post("/token", openapi_extra={"requestBody": _CREDENTIALS_BODY})
+def token(request: Request, credentials: Credentials = Depends(_credentials)) -> Token:
+    """Sign in: a token for the other routes. A wrong name or password is refused (403) with the same message
+    as the command line's; failures are audited and repeated ones lock the person out, as everywhere."""
+    session = session_actions.start(workspace(request), credentials.name, credentials.password, via="api")
+    return Token(
+        token=session.token,
+        expires_idle_minutes=int(IDLE.total_seconds() // 60),
+        expires_at_most_hours=int(LONGEST.total_seconds() // 3600),
+        name=session.user.name,
+        roles=sorted(session.user.roles),
+    )
+
+
+@router.post("/sign-out")
+def sign_out(who: Caller = Depends(signed_in)) -> SignedOut:
+    """End the session of this token; it is never accepted again."""
+    session_actions.end(who.ws, who.session.token)
+    return SignedOut()
+
+
+@router.get("/me")
+def me(who: Caller = Depends(signed_in)) -> Me:
+    """Who this token signs in, with which roles."""
+    return Me(name=who.user.name, roles=sorted(who.user.roles), started_at=who.session.started_at)
+
+
+# --- the workspace, ingest -------------------------------------------------------------------------------
+
+
+@router.get("/status")
+def status(who: Caller = needs(Permission.STATUS)) -> StatusOut:
+    """Each source's batches, the latest linkage run, projects by state and outputs waiting for checkers."""
+    s = workspace_actions.status(who.ws, who.user)
+    return StatusOut.model_validate(
+        {**vars(s), "batches": [vars(b) for b in s.batches], "latest_run": s.latest_run and vars(s.latest_run)}
+    )
+
+
+@contextmanager
+def _received(ws, upload: UploadFile) -> Iterator[Path]:
+    """The upload copied into a new owner-only file under the workspace's ``tmp/``, deleted on the way out. Its
+    name is generated: the client's file name is only ever shown, never used as a path."""
+    folder = private_dir(ws.tmp_dir)
+    path = folder / f"upload-{secrets.token_hex(16)}"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            while chunk := upload.file.read(CHUNK):
+                f.write(chunk)
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _shown_as(exc: BoldError, paths: dict[Path, str]) -> BoldError:
+    """The error with the server's temporary paths replaced by the names the client knows the files by."""
+    message = str(exc)
+    for path, name in paths.items():
+        message = message.replace(str(path), name)
+    return type(exc)(message, kind=exc.kind) if message != str(exc) else exc
+
+
+def _upload_name(upload: UploadFile | None, default: str) -> str:
+    name = Path((upload.filename if upload else None) or default).name  # a name to show, never a path
+    return "".join(ch if ch.isprintable() else "?" for ch in name)[:200] or default
+
+
+@router.post("/ingest")
+def ingest(
+    who: Caller = needs(Permission.INGEST),
+    file: UploadFile = File(..., description="the custodian's file: CSV, gzipped CSV or Parquet"),
+    source: str = Form(..., description="the source type (its contract), e.g. prison"),
+    batch: str | None = Form(None, description="a name for the batch (default: from the file's name)"),
+    mapping: UploadFile | None = File(None, description="YAML mapping of the file's column names to the contract's"),
+    encoding: str = Form("utf-8", description="the text encoding of a CSV file: utf-8, latin-1 or utf-16"),
+    encoded: bool = Form(False, description="the file was made by bold encode (privacy-preserving mode)"),
+) -> IngestOut:
+    """Ingest a file, in the request (the answer comes when it is done): its identifiers and content are stored
+    apart, rows that break the contract quarantined (encrypted), opted-out people never stored."""
+    name = _upload_name(file, "upload")
+    with _received(who.ws, file) as path, _mapping(who.ws, mapping) as mapping_path:
+        shown = {path: name, **({mapping_path: _upload_name(mapping, "mapping.yaml")} if mapping_path else {})}
+        try:
+            report = ingest_actions.ingest(
+                who.ws,
+                who.user,
+                path,
+                source,
+                batch=batch if batch is not None else _batch_name(name),
+                mapping=mapping_path,
+                encoding=encoding,
+                encoded=encoded,
+            )
+        except BoldError as exc:
+            raise _shown_as(exc, shown) from None
+    return IngestOut.model_validate(
+        {
+            **vars(report),
+            "file": name,
+            "quarantine_file": str(report.quarantine_file) if report.quarantine_file else None,
+        }
+    )
+
+
+@contextmanager
+def _mapping(ws, upload: UploadFile | None) -> Iterator[Path | None]:
+    if upload is None or not upload.filename:
+        yield None
+        return
+    with _received(ws, upload) as path:
+        yield path
+
+
+def _batch_name(file_name: str) -> str:
+    """As ``bold ingest`` names a batch after its file: the stem, made safe as a name."""
+    stem = file_name
+    for suffix in (".gz", ".csv", ".parquet"):
+        stem = stem.removesuffix(suffix)
+    return name_from(stem, "batch")
+
+
+# --- projects, studies, outputs, releases -------------------------------------------------------------------
+
+
+def _summary(p) -> dict:
+    return {
+        "id": p.id,
+        "title": p.agreement.title,
+        "status": p.status.value,
+        "acceptable": p.assessment["acceptable"],
+        "start": p.agreement.start,
+        "end": p.agreement.end,
+        "submitted_by": p.submitted_by,
+        "submitted_at": p.submitted_at,
+        "decided_by": p.decided_by,
+        "decision_reason": p.decision_reason,
+        "amendments": p.amendments,
+        "built_at": p.built_at,
+    }
+
+
+@router.get("/projects")
+def projects_list(who: Caller = needs(Permission.PROJECT_LIST)) -> list[ProjectSummary]:
+    """Every project (data sharing agreement) with its state."""
+    return [ProjectSummary.model_validate(_summary(p)) for p in project_actions.list_projects(who.ws, who.user)]
+
+
+@router.get("/projects/{project_id}")
+def projects_show(project_id: str, who: Caller = needs(Permission.PROJECT_SHOW)) -> ProjectOut:
+    """A project: its agreement, state and assessment against the red lines."""
+    p = project_actions.show(who.ws, who.user, project_id)
+    return ProjectOut.model_validate({**_summary(p), "agreement": p.agreement, "assessment": p.assessment})
+
+
+def _study(s) -> StudyOut:
+    return StudyOut(
+        id=s.id,
+        title=s.title,
+        question=s.question,
+        definition=s.definition,
+        needs=list(s.needs),
+        optional=list(s.optional),
+        parameters=dict(s.parameters),
+        required=list(s.required),
+    )
+
+
+@router.get("/studies")
+def studies_list(who: Caller = needs(Permission.STUDY_LIST)) -> list[StudyOut]:
+    """The built-in studies: the question each answers, the fields it needs and its parameters."""
+    return [_study(s) for s in study_actions.list_studies(who.ws, who.user)]
+
+
+def _output(o) -> OutputOut:
+    fields = {k: v for k, v in vars(o).items() if k != "folder"}
+    return OutputOut.model_validate({**fields, "status": o.status.value, "optout_note": o.optout_note})
+
+
+@router.post("/projects/{project_id}/studies/{study_id}/run")
+def study_run(
+    project_id: str, study_id: str, body: StudyRunIn | None = None, who: Caller = needs(Permission.STUDY_RUN)
+) -> StudyRunOut:
+    """Run a built-in study on the project's extract, in the request; its output waits, checked for disclosure,
+    for the output checkers. A study file runs only on the server's own command line (it would name a file on
+    the server here)."""
+    body = body or StudyRunIn()
+    if study_id.endswith((".yaml", ".yml")):  # a path on the server: never read for a client
+        raise Invalid(f"{study_id}: a study file runs only on the command line of the machine it is on")
+    output = study_actions.run(who.ws, who.user, project_id, study_id, parameters=body.parameters, backend=body.backend)
+    manifest = output.manifest()
+    return StudyRunOut(
+        output=_output(output),
+        tables={n: TableRows(rows=t["rows"]) for n, t in manifest["tables"].items()},
+        seconds=manifest["seconds"],
+    )
+
+
+@router.get("/projects/{project_id}/outputs")
+def outputs_list(project_id: str, who: Caller = needs(Permission.OUTPUTS_LIST)) -> list[OutputOut]:
+    """A project's outputs and their states (never their contents)."""
+    return [_output(o) for o in output_actions.list_outputs(who.ws, who.user, project_id)]
+
+
+@router.post("/projects/{project_id}/outputs/{output_id}/review")
+def outputs_review(
+    project_id: str, output_id: str, body: ReviewIn, who: Caller = needs(Permission.OUTPUTS_REVIEW)
+) -> VoteOut:
+    """One output checker's vote on the current version of a requested output."""
+    cast = output_actions.review(who.ws, who.user, project_id, output_id, body.vote.replace("-", "_"), body.comment)
+    return VoteOut.model_validate(vars(cast))
+
+
+@router.get("/projects/{project_id}/releases")
+def releases_list(project_id: str, who: Caller = needs(Permission.RELEASES_LIST)) -> list[ReleaseOut]:
+    """A project's releases: the outputs let out, with the checksums of their files."""
+    found = output_actions.list_releases(who.ws, who.user, project_id)
+    return [ReleaseOut.model_validate({k: v for k, v in vars(r).items() if k != "folder"}) for r in found]
+
+
+# --- the API described for people, without a script (the pages' CSP allows none from elsewhere) -------------
+
+
+@router.get("/docs", include_in_schema=False)
+def docs(request: Request):
+    """Every route with its permission, body and answer, and the shapes they use, from the OpenAPI document
+    (FastAPI's own page loads its script from a CDN, which the site's CSP refuses, and rightly)."""
+    from fastapi.routing import APIRoute
+
+    from bold.web.render import page
+
+    document = request.app.openapi()
+    routes = []
+    for route in router.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        permissions = [getattr(d.call, "permission", None) for d in route.dependant.dependencies]
+        needed = next((p.value for p in permissions if p is not None), None)
+        for method in sorted(route.methods):
+            operation = document["paths"][route.path][method.lower()]
+            routes.append(
+                {
+                    "method": method,
+                    "path": route.path,
+                    "summary": (route.description or route.summary or "").split("\n\n")[0],
+                    "permission": needed or ("none" if route.path == "/api/token" else "signed in"),
+                    "body": _schema_names(operation.get("requestBody", {})),
+                    "answer": _schema_names(operation.get("responses", {}).get("200", {})),
+                }
+            )
+    known = document.get("components", {}).get("schemas", {})
+    used = _referenced([document["paths"][r.path] for r in router.routes if r.path in document["paths"]], known)
+    schemas = []
+    for name, schema in sorted((n, s) for n, s in known.items() if n in used):
+        required = set(schema.get("required", ()))
+        fields = [
+            {"name": f, "type": _type(s), "description": s.get("description", ""), "required": f in required}
+            for f, s in schema.get("properties", {}).items()
+        ]
+        schemas.append((name, fields))
+    return page(request, "api_docs.html", routes=routes, schemas=schemas, base=str(request.base_url).rstrip("/"))
+
+
+def _referenced(parts: list, known: dict) -> set[str]:
+    """The names of the schemas these parts of the document use, and the schemas those use, and so on."""
+    found, todo = set(), list(parts)
+    while todo:
+        part = todo.pop()
+        if isinstance(part, dict):
+            ref = part.get("$ref")
+            if isinstance(ref, str) and (name := ref.rsplit("/", 1)[-1]) not in found and name in known:
+                found.add(name)
+                todo.append(known[name])
+            todo.extend(part.values())
+        elif isinstance(part, list):
+            todo.extend(part)
+    return found
+
+
+def _schema_names(part: dict) -> str:
+    names = set()
+    for content in part.get("content", {}).values():
+        names.add(_type(content.get("schema", {})))
+    return ", ".join(sorted(n for n in names if n)) or ""
+
+
+def _type(schema: dict) -> str:
+    if "$ref" in schema:
+        return schema["$ref"].rsplit("/", 1)[-1]
+    if "anyOf" in schema:
+        return " or ".join(_type(s) for s in schema["anyOf"])
+    if schema.get("type") == "array":
+        return f"list of {_type(schema.get('items', {}))}"
+    if "title" in schema and "properties" in schema:
+        return schema["title"]
+    return schema.get("type", "any")
