@@ -25,14 +25,14 @@ from bold.actions.workspace import open_workspace
 from bold.errors import HTTP_STATUSES, BoldError
 from bold.web.guard import BROWSER_COOKIE, CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
 from bold.web.jobs import Jobs
-from bold.web.pages import account, home, public
+from bold.web.pages import account, analyst, home, public
 from bold.web.render import page
 from bold.web.security import SecurityHeaders, SizeLimit
 
 log = logging.getLogger("bold.web")
 
 MAX_UPLOAD_MB = 512  # an extract of a few hundred thousand rows is tens of MB; the limit refuses what is not one
-ROUTERS = (public.router, account.router, home.router)
+ROUTERS = (public.router, account.router, home.router, analyst.router)
 
 
 def create_app(root: Path, *, max_upload_mb: int = MAX_UPLOAD_MB) -> FastAPI:
