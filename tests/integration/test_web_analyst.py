@@ -264,3 +264,25 @@ def test_the_release_pages_show_its_tables_and_charts_and_downloads_match_the_ch
     assert ana.get(f"/projects/{P}/releases/{rel.id}/files/overall.csv").status_code == 409
     damaged = text(ana.page(f"/projects/{P}/releases/{rel.id}"))
     assert "overall.csv changed" in damaged and rel.checksums["overall.csv"] not in damaged
+
+
+def test_ana_reads_the_checkers_comments_and_resubmits_a_returned_request(root, made):
+    ws = Workspace.open(root)
+    output_id = made["continuity-of-care"]
+    ana, oscar, olivia = (user(root, n) for n in ("ana", "oscar", "olivia"))
+    req = outputs.request(ws, ana, P, [output_id], "the annual report", "counts under 10 hidden")
+    outputs.review(ws, oscar, P, output_id, "changes_requested", "merge the smallest prisons")
+    outputs.review(ws, olivia, P, output_id, "approve", "fine by me")
+    outputs.decide(ws, oscar, P, req.id)
+
+    page = browser(root, "ana")
+    listed = page.page(f"/projects/{P}/outputs")
+    assert "Returned to you" in listed.text and f"/requests/{req.id}/resubmit" in listed.text
+    report = text(page.page(f"/projects/{P}/outputs/{output_id}/report"))
+    assert "merge the smallest prisons" in report and "returned" in report  # the votes, once decided
+
+    assert browser(root, "olivia").post(f"/projects/{P}/requests/{req.id}/resubmit").status_code == 403
+    sent = page.post(f"/projects/{P}/requests/{req.id}/resubmit", {"context": "the annual report, prisons merged"})
+    assert sent.status_code == 200 and f"Request {req.id} is sent back for review (round 2)" in text(sent)
+    assert next(o for o in outputs.list_outputs(ws, ana, P) if o.id == output_id).status == "requested"
+    assert "Returned to you" not in sent.text

@@ -368,13 +368,14 @@ def release_file(
     project_id: str, release_id: str, name: str, download: bool = False, who: Caller = needs(Permission.RELEASES_SHOW)
 ):
     """One released file, after its checksum is verified (audited): a chart is shown as an image (its own
-    inline styles allowed, nothing else), anything else, or a chart asked for with ``?download=1``, downloaded."""
+    inline styles allowed, nothing else); anything else, or a chart asked for with ``?download=1``, is
+    downloaded."""
     data = outputs.release_file(who.ws, who.user, project_id, release_id, name)
     svg = name.endswith(".svg")
-    media = {".svg": "image/svg+xml", ".csv": "text/csv", ".json": "application/json"}.get(
+    media = {".svg": "image/svg+xml", ".csv": "text/csv", ".json": "application/json", ".html": "text/html"}.get(
         name[name.rfind(".") :], "text/plain"
     )
-    headers = dict(REPORT_HEADERS) if svg else {}
+    headers = dict(REPORT_HEADERS)  # sandboxed whatever it is: nothing in a released file may run
     if download or not svg:
         headers["content-disposition"] = f'attachment; filename="{name}"'
     return Response(data, media_type=media, headers=headers)
