@@ -162,6 +162,7 @@ def test_an_output_checker_may_not_open_the_run_form(root):
         ("continuity-of-care", {"start": "2024-13-40"}, "Start: expected a date such as 2024-04-01"),
         ("pilot-evaluation", {"pilot_start": "2021-01-01"}, "Pilot areas: this study needs a value"),
         ("deaths-after-release", {"substance_misuse_need_only": "maybe"}, "expected yes or no"),
+        ("economic-value", {"discount_rate": "nan"}, "Discount rate: expected a number, not 'nan'"),
     ],
 )
 def test_bad_parameter_values_are_said_on_the_form_and_nothing_runs(root, study, params, message):

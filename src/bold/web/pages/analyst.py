@@ -9,6 +9,7 @@ reads a release) are the stages', and their one-line refusals reach the page or 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import yaml
@@ -103,6 +104,8 @@ def read_parameters(study, form) -> tuple[dict[str, Any], list[str]]:
                     problems.append(f"{label}: a number of days or years cannot be negative (got {raw})")
             elif kind == "number":
                 values[p["name"]] = float(raw)
+                if not math.isfinite(values[p["name"]]):
+                    raise ValueError
             elif kind == "date":
                 values[p["name"]] = dt.date.fromisoformat(raw).isoformat()
             else:  # as the command line reads --param: numbers as numbers, anything else as text
