@@ -128,6 +128,7 @@ CALLS = {
         lambda ws, u: output_actions.list_outputs(ws, u, "no-such-project"),
         lambda ws, u: output_actions.show_request(ws, u, "no-such-project", "no-such-request"),
         lambda ws, u: output_actions.request_of(ws, u, "no-such-project", "no-such-output"),
+        lambda ws, u: output_actions.list_requests(ws, u, "no-such-project"),
     ),
     Permission.OUTPUTS_CHECK: lambda ws, u: output_actions.check(ws, u, "no-such-project", "no-such-output"),
     Permission.OUTPUTS_REPORT: lambda ws, u: output_actions.report(ws, u, "no-such-project", "no-such-output"),
@@ -146,7 +147,11 @@ CALLS = {
         lambda ws, u: output_actions.list_releases(ws, u, "no-such-project"),
         lambda ws, u: output_actions.release_report(ws, u, "no-such-project", ws.root.parent / "report.html"),
     ),
-    Permission.RELEASES_SHOW: lambda ws, u: output_actions.show_release(ws, u, "no-such-project", "no-such-release"),
+    Permission.RELEASES_SHOW: (
+        lambda ws, u: output_actions.show_release(ws, u, "no-such-project", "no-such-release"),
+        lambda ws, u: output_actions.release_view(ws, u, "no-such-project", "no-such-release"),
+        lambda ws, u: output_actions.release_file(ws, u, "no-such-project", "no-such-release", "overall.csv"),
+    ),
     Permission.RELEASES_VERIFY: lambda ws, u: output_actions.verify_release(
         ws, u, "no-such-project", "no-such-release"
     ),

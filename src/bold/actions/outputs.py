@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,3 +189,46 @@ def release_report(ws: Workspace, user: User, project_id: str, out: Path) -> tup
     require(ws, user, Permission.RELEASES_LIST)
     projects.get(ws, project_id)
     return released.write(ws, project_id, out, by=user.name)
+
+
+def list_requests(ws: Workspace, user: User, project_id: str) -> list[release.Request]:
+    """The project's release requests the person may see (their own; every one for the agreement's checkers)
+    and their states: what the outputs page needs to offer a resubmit."""
+    require(ws, user, Permission.OUTPUTS_LIST)
+    return release.requests_for(ws, project_id, by=user.name)
+
+
+@dataclass
+class ReleaseView:
+    release: release.Release
+    manifest: dict  # release.json: the study, profile, disclosure summary and checksums
+    definition: str  # the study's definition, as the register publishes it
+    tables: dict[str, pd.DataFrame]  # the released CSVs
+    charts: list[str]  # the released SVGs' names
+    damaged: list[str]  # what changed since the release was made (then nothing else is read)
+
+
+def release_view(ws: Workspace, user: User, project_id: str, release_id: str) -> ReleaseView:
+    """A release for the agreement's team, as a page shows it: its tables read from the released files, each
+    verified against its checksum first; audited as a viewing."""
+    require(ws, user, Permission.RELEASES_SHOW)
+    found = release.show_release(ws, project_id, release_id, by=user.name)
+    damaged = release.verify(found)
+    if damaged:
+        return ReleaseView(found, {}, "", {}, [], damaged)
+    manifest = json.loads(release.read_verified(found, "release.json"))
+    entry = next((e for e in release.register_entries(ws, project_id) if e["release"] == release_id), {})
+    names = sorted(found.checksums)
+    tables = {
+        n.removesuffix(".csv"): pd.read_csv(io.BytesIO(release.read_verified(found, n)))
+        for n in names
+        if n.endswith(".csv")
+    }
+    charts = [n for n in names if n.endswith(".svg")]
+    return ReleaseView(found, manifest, entry.get("definition", ""), tables, charts, [])
+
+
+def release_file(ws: Workspace, user: User, project_id: str, release_id: str, name: str) -> bytes:
+    """One released file's bytes after its checksum is verified (a download, or a chart on a page); audited."""
+    require(ws, user, Permission.RELEASES_SHOW)
+    return release.release_file(ws, project_id, release_id, name, by=user.name)

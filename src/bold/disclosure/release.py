@@ -715,3 +715,53 @@ def register_entries(ws: Workspace, project_id: str) -> list[dict]:
             }
         )
     return entries
+
+
+# --- one released file, for the web pages --------------------------------------------------------------
+
+RELEASE_LISTS = ("checksums.sha256", "release.json")  # a release's own files, besides those it released
+
+
+def read_verified(found: Release, name: str) -> bytes:
+    """The bytes of one file of a release, refused unless the whole release is intact and these very bytes have
+    the checksum the store recorded (so a file changed after the check cannot be served between the two)."""
+    if name not in found.checksums and name not in RELEASE_LISTS:
+        raise ReleaseError(f"release {found.id} has no file {name!r}", kind=Kind.NOT_FOUND)
+    problems = verify(found)
+    if problems:
+        raise ReleaseError(f"release {found.id} is damaged ({'; '.join(problems)}); not shown", kind=Kind.CONFLICT)
+    data = (found.folder / name).read_bytes()
+    expected = {
+        **found.checksums,
+        "release.json": found.manifest_sha256,
+        "checksums.sha256": hashlib.sha256(
+            "".join(f"{d}  {n}\n" for n, d in sorted(found.checksums.items())).encode()
+        ).hexdigest(),
+    }[name]
+    if hashlib.sha256(data).hexdigest() != expected:
+        raise ReleaseError(f"release {found.id}: {name} changed; not shown", kind=Kind.CONFLICT)
+    return data
+
+
+def release_file(ws: Workspace, project_id: str, release_id: str, name: str, *, by: str) -> bytes:
+    """One verified file of a release, for the agreement's team (a download, or a chart shown on a page); audited,
+    refusals too."""
+    project = _project(ws, project_id)
+    try:
+        _release_reader(project, by)
+        check_name(name, "file name")
+        data = read_verified(get_release(ws, project_id, release_id), name)
+    except BoldError as exc:
+        _refusal(ws, "releases show", release_id, exc, by)
+        raise
+    store.audit.record(ws, "release file read", project_id, {"release": release_id, "file": name}, by=by)
+    return data
+
+
+def requests_for(ws: Workspace, project_id: str, *, by: str) -> list[Request]:
+    """The project's release requests ``by`` may see: their own, or every one for the agreement's checkers; each
+    with only the votes ``by`` may see (``get_request``)."""
+    project = _project(ws, project_id)
+    checker = by in project.team("output_checker")
+    found = [get_request(ws, project_id, request_id, viewer=by) for request_id in list_requests(ws, project_id)]
+    return [r for r in found if checker or r.requested_by == by]

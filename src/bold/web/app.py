@@ -26,7 +26,7 @@ from bold.errors import HTTP_STATUSES, BoldError
 from bold.web import api
 from bold.web.guard import CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
 from bold.web.jobs import Jobs
-from bold.web.pages import account, audit, custodian, home, linkage, projects, public, review
+from bold.web.pages import account, analyst, audit, custodian, home, linkage, projects, public, review
 from bold.web.render import page
 from bold.web.security import SecurityHeaders, SizeLimit
 
@@ -42,6 +42,7 @@ ROUTERS = (
     projects.router,
     audit.router,
     review.router,
+    analyst.router,
     api.router,
 )
 
