@@ -53,5 +53,5 @@ def report(request: Request, run: int | None = None, who: Caller = needs(Permiss
     except BoldError as exc:
         if exc.kind != Kind.CONFLICT:  # no run yet: say so in the site's own words, with the way on
             raise
-        return page(request, "linkage_no_report.html", status_code=409, may_link=who.may(Permission.LINK))
+        return page(request, "linkage_no_report.html", may_link=who.may(Permission.LINK))  # not an error: no run yet
     return HTMLResponse(path.read_text(encoding="utf-8"), headers=REPORT_HEADERS)
