@@ -97,6 +97,7 @@ class BatchOut(BaseModel):
     rows_quarantined: int
     rows_opted_out: int
     finished_at: str
+    batch_id: int
 
 
 class LinkRunOut(BaseModel):
