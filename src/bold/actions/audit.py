@@ -49,6 +49,11 @@ def witness(ws: Workspace, user: User, out: Path) -> tuple[int, str]:
     return audit.witness(ws, out, by=user.name)
 
 
+def describe(details: str | None) -> str:
+    """An entry's details as people read them (``key=value``, long hashes cut)."""
+    return audit.describe(details)
+
+
 def show(
     ws: Workspace,
     user: User,

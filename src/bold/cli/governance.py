@@ -80,7 +80,7 @@ def audit_show(
 ):
     """Show audit entries, newest first."""
     from bold.actions import audit
-    from bold.store.audit import describe
+    from bold.actions.audit import describe
 
     start = parse_date(since, "--since")
     if limit < 1:

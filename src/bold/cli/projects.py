@@ -86,7 +86,7 @@ def project_show(project_id: ProjectArgument, workspace: WorkspaceOption = Path(
 
     project = projects.show(*signed_in(workspace), project_id)
     if as_json:
-        print_json({**_summary(project), "agreement": project.agreement, "assessment": project.assessment})
+        print_json({**project.summary(), "agreement": project.agreement, "assessment": project.assessment})
         return
     a = project.agreement
     console.print(
@@ -107,23 +107,6 @@ def project_show(project_id: ProjectArgument, workspace: WorkspaceOption = Path(
     _print_assessment(project)
 
 
-def _summary(p) -> dict:
-    return {
-        "id": p.id,
-        "title": p.agreement.title,
-        "status": p.status,
-        "acceptable": p.assessment["acceptable"],
-        "start": p.agreement.start,
-        "end": p.agreement.end,
-        "submitted_by": p.submitted_by,
-        "submitted_at": p.submitted_at,
-        "decided_by": p.decided_by,
-        "decision_reason": p.decision_reason,
-        "amendments": p.amendments,
-        "built_at": p.built_at,
-    }
-
-
 @project_app.command("list")
 def project_list(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
     """List every project with its status."""
@@ -131,7 +114,7 @@ def project_list(workspace: WorkspaceOption = Path("."), as_json: JsonOption = F
 
     found = projects.list_projects(*signed_in(workspace))
     if as_json:
-        print_json([_summary(p) for p in found])
+        print_json([p.summary() for p in found])
         return
     rows = [
         (p.id, p.agreement.title, p.status.value, "yes" if p.assessment["acceptable"] else "no",

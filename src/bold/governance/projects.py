@@ -76,6 +76,23 @@ class Project:
         """The people the agreement names in ``role``."""
         return {p.name for p in self.agreement.people if p.role == role}
 
+    def summary(self) -> dict:
+        """The project in one line of a list (``project list --json``, the API's project list)."""
+        return {
+            "id": self.id,
+            "title": self.agreement.title,
+            "status": self.status.value,
+            "acceptable": self.assessment["acceptable"],
+            "start": self.agreement.start,
+            "end": self.agreement.end,
+            "submitted_by": self.submitted_by,
+            "submitted_at": self.submitted_at,
+            "decided_by": self.decided_by,
+            "decision_reason": self.decision_reason,
+            "amendments": self.amendments,
+            "built_at": self.built_at,
+        }
+
 
 def source_quality(ws: Workspace) -> dict[str, float]:
     """Share of rows quarantined per source over all its batches."""

@@ -472,9 +472,15 @@ def entries(
     return [dict(r) for r in rows]
 
 
-def describe(details: str) -> str:
-    """Details as short ``key=value`` text for people (hashes cut to 12 characters)."""
-    data = json.loads(details)
+def describe(details: str | None) -> str:
+    """Details as short ``key=value`` text for people (hashes cut to 12 characters); text that is not a JSON
+    object (an entry written by hand, or damaged) is shown as it is."""
+    try:
+        data = json.loads(details) if details else {}
+    except ValueError:
+        return str(details)
+    if not isinstance(data, dict):
+        return str(data)
     parts = []
     for k, v in data.items():
         if isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v):

@@ -378,34 +378,17 @@ def _batch_name(file_name: str) -> str:
 # --- projects, studies, outputs, releases -------------------------------------------------------------------
 
 
-def _summary(p) -> dict:
-    return {
-        "id": p.id,
-        "title": p.agreement.title,
-        "status": p.status.value,
-        "acceptable": p.assessment["acceptable"],
-        "start": p.agreement.start,
-        "end": p.agreement.end,
-        "submitted_by": p.submitted_by,
-        "submitted_at": p.submitted_at,
-        "decided_by": p.decided_by,
-        "decision_reason": p.decision_reason,
-        "amendments": p.amendments,
-        "built_at": p.built_at,
-    }
-
-
 @router.get("/projects")
 def projects_list(who: Caller = needs(Permission.PROJECT_LIST)) -> list[ProjectSummary]:
     """Every project (data sharing agreement) with its state."""
-    return [ProjectSummary.model_validate(_summary(p)) for p in project_actions.list_projects(who.ws, who.user)]
+    return [ProjectSummary.model_validate(p.summary()) for p in project_actions.list_projects(who.ws, who.user)]
 
 
 @router.get("/projects/{project_id}")
 def projects_show(project_id: str, who: Caller = needs(Permission.PROJECT_SHOW)) -> ProjectOut:
     """A project: its agreement, state and assessment against the red lines."""
     p = project_actions.show(who.ws, who.user, project_id)
-    return ProjectOut.model_validate({**_summary(p), "agreement": p.agreement, "assessment": p.assessment})
+    return ProjectOut.model_validate({**p.summary(), "agreement": p.agreement, "assessment": p.assessment})
 
 
 def _study(s) -> StudyOut:

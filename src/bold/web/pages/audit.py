@@ -4,7 +4,6 @@ the chain, its head, the governance state it seals, outputs and releases are as 
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 from fastapi import APIRouter, Request
 
@@ -16,22 +15,6 @@ from bold.web.render import page
 router = APIRouter()
 
 LIMIT, MAX_LIMIT = 50, 1000
-
-
-def details_text(details: str | None) -> str:
-    """An entry's details as short ``key=value`` text (long hashes cut to 12 characters)."""
-    try:
-        data = json.loads(details) if details else {}
-    except ValueError:
-        return str(details)
-    if not isinstance(data, dict):
-        return str(data)
-    parts = []
-    for key, value in data.items():
-        if isinstance(value, str) and len(value) == 64 and all(ch in "0123456789abcdef" for ch in value):
-            value = value[:12] + "..."
-        parts.append(f"{key}={value}")
-    return ", ".join(parts)
 
 
 def _filters(request: Request) -> tuple[dict, str | None, int, str | None]:
@@ -74,7 +57,7 @@ def _audit_page(request: Request, who: Caller, verification=None):
             limit=limit,
         )
     for entry in entries:
-        entry["said"] = details_text(entry.get("details"))
+        entry["said"] = audit.describe(entry.get("details"))
     return page(
         request,
         "audit_list.html",
