@@ -180,5 +180,26 @@ def test_the_whole_journey(chromium, world, shots):
     accessible(public, "public register project")
     shots(public, "public-register-release")
 
+    # every role's main pages fit a phone's width: only a wide table scrolls, inside its own box
+    narrow = []
+    for name, path in (
+        ("cara", "/sources"),
+        ("lin", "/linkage"),
+        ("grace", f"/projects/{PROJECT}"),
+        ("grace", "/audit"),
+        ("ana", f"/projects/{PROJECT}/outputs"),
+        ("ana", f"/projects/{PROJECT}/releases"),
+        ("oscar", "/review"),
+        ("oscar", f"/projects/{PROJECT}/outputs/{output}/review"),
+    ):
+        page = people(name)
+        page.set_viewport_size({"width": 375, "height": 740})
+        page.goto(server.url + path)
+        if page.evaluate("document.documentElement.scrollWidth") > 376:
+            narrow.append(path)
+        accessible(page, f"{path} at phone width")
+    shots(people("oscar"), "checker-review-phone")
+    assert narrow == []
+
     blocked = [(who, found) for who, found in [*people.problems, ("public", problems)] if found]
     assert blocked == []
