@@ -56,6 +56,12 @@ class People:
         return page
 
 
+def follow(locator) -> None:
+    """Click what leads to another page, and wait until that page has loaded (never check the old one)."""
+    with locator.page.expect_navigation(wait_until="load"):
+        locator.click()
+
+
 def wait_for_job(page, minutes: float = 5) -> None:
     """On a job's page: until it has finished (htmx polls it), then it must have succeeded."""
     page.wait_for_selector(JOB_DONE, timeout=minutes * 60_000)
@@ -83,7 +89,7 @@ def test_the_whole_journey(chromium, world, shots):
         if i == 0:
             shots(cara, "custodian-upload-running")
         wait_for_job(cara)
-        cara.locator("#job-status a").first.click()  # the batch report
+        follow(cara.locator("#job-status a").first)  # the batch report
         text = cara.locator("main").inner_text()
         assert re.search(r"[Rr]ows read", text), text
         if i == 0:
@@ -100,7 +106,7 @@ def test_the_whole_journey(chromium, world, shots):
     lin.wait_for_url("**/jobs/*")
     wait_for_job(lin, minutes=8)
     shots(lin, "linker-run-finished")
-    lin.locator("#job-status a").first.click()
+    follow(lin.locator("#job-status a").first)
     assert "linkage" in lin.title().lower()
     shots(lin, "linker-quality-report")
 
@@ -108,8 +114,7 @@ def test_the_whole_journey(chromium, world, shots):
     ana = people.go("ana", "/projects/submit")
     accessible(ana, "submit")
     ana.get_by_label("The agreement's file (YAML)").set_input_files(str(AGREEMENT))
-    ana.get_by_role("button", name="Submit the agreement").click()
-    ana.wait_for_load_state()
+    follow(ana.get_by_role("button", name="Submit the agreement"))
     assert f"/projects/{PROJECT}" in ana.url and "submitted" in ana.locator("h1").inner_text()
     assert ana.get_by_role("button", name="Approve the project").count() == 0  # never the submitter's move
     shots(ana, "analyst-submitted")
@@ -117,11 +122,10 @@ def test_the_whole_journey(chromium, world, shots):
     # governance reads the assessment and approves it
     grace = people.go("grace", "/projects")
     accessible(grace, "projects")
-    grace.locator(f"main a[href='/projects/{PROJECT}']").first.click()
+    follow(grace.locator(f"main a[href='/projects/{PROJECT}']").first)
     accessible(grace, "project page")
     shots(grace, "governance-project")
-    grace.get_by_role("button", name="Approve the project").click()
-    grace.wait_for_load_state()
+    follow(grace.get_by_role("button", name="Approve the project"))
     assert "approved" in grace.locator("main").inner_text().lower()
 
     # the admin builds the project's extract
@@ -133,13 +137,12 @@ def test_the_whole_journey(chromium, world, shots):
     # the analyst runs a study, reads its check report and asks for release
     people.go("ana", f"/projects/{PROJECT}/run")
     ana.get_by_label("Study").select_option("continuity-of-care")
-    ana.get_by_role("button", name="Show its settings").click()
-    ana.wait_for_load_state()
+    follow(ana.get_by_role("button", name="Show its settings"))
     accessible(ana, "run a study")
     ana.get_by_role("button", name=re.compile("^Run Continuity", re.I)).click()
     ana.wait_for_url("**/jobs/*")
     wait_for_job(ana)
-    ana.locator("#job-status a").first.click()
+    follow(ana.locator("#job-status a").first)
     accessible(ana, "check report")
     shots(ana, "analyst-check-report")
     people.go("ana", f"/projects/{PROJECT}/outputs")
@@ -147,8 +150,7 @@ def test_the_whole_journey(chromium, world, shots):
     ana.locator("input[name=output]").first.check()
     ana.get_by_label("What are these outputs for?").fill("Continuity of care for the regional report")
     ana.get_by_label("Which controls did you apply?").fill("bold-standard profile; small counts suppressed")
-    ana.get_by_role("button", name="Send to the output checkers").click()
-    ana.wait_for_load_state()
+    follow(ana.get_by_role("button", name="Send to the output checkers"))
     shots(ana, "analyst-release-requested")
 
     # two output checkers review it, each on their own; one decides and releases
@@ -160,14 +162,11 @@ def test_the_whole_journey(chromium, world, shots):
         shots(page, f"checker-{checker}-review")
         page.get_by_role("radio", name=re.compile("Approve")).check()
         page.get_by_label("Your comment").fill("checked: the suppressed cells and the rounding are right")
-        page.get_by_role("button", name="Cast my vote").click()
-        page.wait_for_load_state()
+        follow(page.get_by_role("button", name="Cast my vote"))
     oscar = people.go("oscar", "/review")
-    oscar.locator(f"a[href*='/projects/{PROJECT}/requests/']").first.click()
-    oscar.get_by_role("button", name="Decide this request").click()
-    oscar.wait_for_load_state()
-    oscar.get_by_role("button", name=f"Release output {output}").click()
-    oscar.wait_for_load_state()
+    follow(oscar.locator(f"a[href*='/projects/{PROJECT}/requests/']").first)
+    follow(oscar.get_by_role("button", name="Decide this request"))
+    follow(oscar.get_by_role("button", name=f"Release output {output}"))
     shots(oscar, "checker-released")
 
     # the public register shows the release, with its table and checksums, to anyone
