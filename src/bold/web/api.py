@@ -15,10 +15,6 @@ when the ingest ends, whatever happens. Errors are ``{"error": message, "status"
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +32,8 @@ from bold.governance.agreement import Agreement
 from bold.governance.permissions import Permission
 from bold.governance.sessions import IDLE, LONGEST
 from bold.security.paths import name_from
-from bold.security.private import private_dir
+from bold.web import uploads
 from bold.web.guard import Caller, needs, signed_in, workspace
-
-CHUNK = 1 << 20
 
 
 class Error(BaseModel):
@@ -291,31 +285,6 @@ def status(who: Caller = needs(Permission.STATUS)) -> StatusOut:
     )
 
 
-@contextmanager
-def _received(ws, upload: UploadFile) -> Iterator[Path]:
-    """The upload copied into a new owner-only file under the workspace's ``tmp/``, deleted on the way out. Its
-    name is generated: the client's file name is only ever shown, never used as a path."""
-    folder = private_dir(ws.tmp_dir)
-    path = folder / f"upload-{secrets.token_hex(16)}"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            while chunk := upload.file.read(CHUNK):
-                f.write(chunk)
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def _shown_as(exc: BoldError, paths: dict[Path, str]) -> BoldError:
-    """The error with the server's temporary paths replaced by the names the client knows the files by."""
-    message = str(exc)
-    for path, name in paths.items():
-        message = message.replace(str(path), name)
-    return type(exc)(message, kind=exc.kind) if message != str(exc) else exc
-
-
 def _upload_name(upload: UploadFile | None, default: str) -> str:
     name = Path((upload.filename if upload else None) or default).name  # a name to show, never a path
     return "".join(ch if ch.isprintable() else "?" for ch in name)[:200] or default
@@ -334,7 +303,9 @@ def ingest(
     """Ingest a file, in the request (the answer comes when it is done): its identifiers and content are stored
     apart, rows that break the contract quarantined (encrypted), opted-out people never stored."""
     name = _upload_name(file, "upload")
-    with _received(who.ws, file) as path, _mapping(who.ws, mapping) as mapping_path:
+    with uploads.received(who.ws) as folder:
+        path = uploads.save(file.file, folder / "upload")
+        mapping_path = uploads.save(mapping.file, folder / "mapping.yaml") if mapping and mapping.filename else None
         shown = {path: name, **({mapping_path: _upload_name(mapping, "mapping.yaml")} if mapping_path else {})}
         try:
             report = ingest_actions.ingest(
@@ -348,7 +319,7 @@ def ingest(
                 encoded=encoded,
             )
         except BoldError as exc:
-            raise _shown_as(exc, shown) from None
+            raise uploads.without_paths(exc, shown) from None
     return IngestOut.model_validate(
         {
             **vars(report),
@@ -356,15 +327,6 @@ def ingest(
             "quarantine_file": str(report.quarantine_file) if report.quarantine_file else None,
         }
     )
-
-
-@contextmanager
-def _mapping(ws, upload: UploadFile | None) -> Iterator[Path | None]:
-    if upload is None or not upload.filename:
-        yield None
-        return
-    with _received(ws, upload) as path:
-        yield path
 
 
 def _batch_name(file_name: str) -> str:

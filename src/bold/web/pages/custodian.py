@@ -8,11 +8,7 @@ deleted when the job ends, whether it succeeded or not. Messages never show the 
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import shutil
-from pathlib import Path
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
@@ -21,13 +17,12 @@ from bold.actions import ingest
 from bold.errors import BoldError
 from bold.governance.permissions import Permission
 from bold.security.paths import check_name, name_from
-from bold.security.private import private_dir
+from bold.web import uploads
 from bold.web.guard import Caller, needs
 from bold.web.render import page
 
 router = APIRouter()
 
-CHUNK = 1 << 20
 SUFFIXES = (".csv.gz", ".gz", ".csv", ".parquet")  # taken off a file's name to make the default batch name
 MAPPING_NAME = ".column-mapping.yaml"  # a name the extract's can never be: name_from strips leading dots
 
@@ -77,12 +72,12 @@ def upload(
         message = f"{known[source].title} already has a batch named {name!r}: give this one another batch name"
         return _form(request, who, error=message, status_code=409, **again)
 
-    folder = _upload_folder(who.ws.tmp_dir)
+    folder = uploads.new_folder(who.ws)
     try:
-        path = _save(file, folder / file_name)
-        mapping_path = _save(mapping, folder / MAPPING_NAME) if mapping is not None and mapping.filename else None
+        path = uploads.save(file.file, folder / file_name)
+        mapping_path = uploads.save(mapping.file, folder / MAPPING_NAME) if mapping and mapping.filename else None
     except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
+        uploads.remove(folder)
         raise
     ws, user = who.ws, who.user
 
@@ -92,10 +87,10 @@ def upload(
                 ws, user, path, source, batch=name, mapping=mapping_path, encoded=encoded, progress=progress
             )
         except BoldError as exc:  # say the file's name, not where the server kept it
-            text = str(exc).replace(str(mapping_path), "the column mapping") if mapping_path else str(exc)
-            raise BoldError(text.replace(f"{folder}{os.sep}", ""), kind=exc.kind) from None
+            names = {path: file_name, **({mapping_path: "the column mapping"} if mapping_path else {})}
+            raise uploads.without_paths(exc, names) from None
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            uploads.remove(folder)
 
     def outcome(report):
         if report.already_ingested_as is not None:
@@ -149,24 +144,3 @@ def _stem(name: str) -> str:
 def _shown(value: str) -> str:
     text = "".join(ch if ch.isprintable() else "?" for ch in value)
     return repr(text[:40] + ("..." if len(text) > 40 else ""))
-
-
-def _upload_folder(tmp: Path) -> Path:
-    """A new owner-only folder under the workspace's ``tmp/``, with a generated name."""
-    if not tmp.is_dir():
-        private_dir(tmp)
-    folder = tmp / f"upload-{secrets.token_hex(8)}"
-    folder.mkdir(mode=0o700)
-    os.chmod(folder, 0o700)
-    return folder
-
-
-def _save(upload: UploadFile, target: Path) -> Path:
-    """Stream the upload into a new owner-only file (never through a link, never over a file)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(target, flags, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)
-        upload.file.seek(0)
-        shutil.copyfileobj(upload.file, f, CHUNK)
-    return target

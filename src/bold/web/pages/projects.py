@@ -6,9 +6,6 @@ and separation of duties (a submitter never decides their own project), and its 
 from __future__ import annotations
 
 import io
-import os
-import secrets
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +16,7 @@ from fastapi.responses import RedirectResponse
 from bold.actions import audit, projects
 from bold.errors import HTTP_STATUSES, BoldError, Invalid
 from bold.governance.permissions import Permission
-from bold.security.private import owner_only, private_dir
+from bold.web import uploads
 from bold.web.guard import Caller, needs
 from bold.web.render import page
 from bold.workspace import Workspace
@@ -55,30 +52,21 @@ CONFIRM = {
 
 @contextmanager
 def agreement_file(ws: Workspace, file: UploadFile | None, text: str) -> Iterator[Path]:
-    """The agreement sent (the file uploaded, else the text pasted) in a new owner-only file under the
-    workspace's ``tmp/`` with a generated name, never the uploaded file's; removed when the work is done."""
+    """The agreement sent (the file uploaded, else the text pasted) in a new upload folder (``web.uploads``),
+    removed when the work is done."""
     if file is not None and file.filename:
         source = file.file
     elif text.strip():
         source = io.BytesIO(text.encode())
     else:
         raise Invalid("choose the agreement's file, or paste its text")
-    if not (ws.services_prefix and ws.tmp_dir.is_dir()):  # a set-up workspace's tmp/ is shared: left as it is
-        private_dir(ws.tmp_dir)
-    path = ws.tmp_dir / f"agreement-{secrets.token_hex(12)}.yaml"
-    try:
-        with owner_only():
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
-        with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(source, out, 1 << 16)
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+    with uploads.received(ws) as folder:
+        yield uploads.save(source, folder / "agreement.yaml")
 
 
 def _said(exc: BoldError, path: Path) -> str:
     """The stage's one line, without the temporary file's name (it names the file it read)."""
-    return str(exc).replace(f"{path}: ", "").replace(str(path), "the agreement sent")
+    return str(uploads.without_paths(exc, {path: "the agreement sent"})).replace("the agreement sent: ", "")
 
 
 # --- the list and submitting ------------------------------------------------------------------------------
