@@ -1,7 +1,8 @@
 """The parts of the documentation that are made from the code, so they cannot drift from it: the role table
 (``bold.governance.permissions``, with the release workflow's part in docs/release.md), the project and output
-lifecycles (``bold.governance.lifecycle``), the disclosure profiles (``bold.disclosure.profiles``) and the
-services of a deployment with their keys and groups (``bold.security.services``).
+lifecycles (``bold.governance.lifecycle``), the disclosure profiles (``bold.disclosure.profiles``), the
+services of a deployment with their keys and groups (``bold.security.services``) and the web application's routes
+with who may use each (``bold.web.routes``).
 
 Each is written into a Markdown file between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``.
 ``python -m bold.docs_tables`` (``make docs``) rewrites them; a test fails when a file is out of date.
@@ -18,6 +19,7 @@ from bold.errors import EXIT_CODES, HTTP_STATUSES, KIND_MEANING, Kind
 from bold.governance.lifecycle import LIFECYCLES, Lifecycle
 from bold.governance.permissions import PERMISSIONS, Permission, Role
 from bold.security import services
+from bold.web import routes
 
 ROLE_HEADINGS = {r: r.value.replace("_", " ") for r in Role}
 
@@ -106,6 +108,7 @@ def sections() -> dict[str, str]:
         **{f"{lc.thing}-lifecycle": lifecycle(lc) for lc in LIFECYCLES},
         "services": services.table(),
         "service-groups": services.share_table(),
+        "web-routes": routes.table(),
     }
 
 
@@ -122,7 +125,14 @@ def render(text: str) -> str:
     return re.sub(r"<!-- generated: (?P<name>[\w-]+) -->.*?<!-- end: (?P=name) -->", replace, text, flags=re.S)
 
 
-DOCS = ("docs/governance.md", "docs/architecture.md", "docs/disclosure.md", "docs/release.md", "docs/security.md")
+DOCS = (
+    "docs/governance.md",
+    "docs/architecture.md",
+    "docs/disclosure.md",
+    "docs/release.md",
+    "docs/security.md",
+    "docs/web.md",
+)
 
 
 def main(root: Path = Path(".")) -> list[Path]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from fastapi.routing import APIRoute
 
 from bold import store
 from bold.actions import sessions
 from bold.governance.permissions import ROLE_PERMISSIONS, Role, allows
-from bold.web import guard
+from bold.web import routes
 from bold.web.app import create_app
 from bold.web.render import NAV
 from bold.workspace import Workspace
@@ -40,38 +39,14 @@ PUBLIC = {
 BY_ROLE = {Role(roles[0]): name for name, roles in PEOPLE.items() if name not in ("ali", "olivia")}
 
 
-def _declared(route: APIRoute):
-    """("public" | "signed in" | Permission) for a route, from its dependencies."""
-    found = "public"
-    stack = list(route.dependant.dependencies)
-    while stack:
-        dependency = stack.pop()
-        permission = getattr(dependency.call, "permission", None)
-        if permission is not None:
-            return permission
-        if dependency.call is guard.signed_in:
-            found = "signed in"
-        stack.extend(dependency.dependencies)
-    return found
-
-
 @pytest.fixture(scope="module")
 def app_and_root(tmp_path_factory):
     root = people_workspace(tmp_path_factory.mktemp("routes") / "ws")
     return create_app(root), root
 
 
-def _api_routes(routes):
-    """The app's routes, into the routers it includes (FastAPI keeps those as routers; BOLD's have no prefix)."""
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        elif hasattr(route, "original_router"):
-            yield from _api_routes(route.original_router.routes)
-
-
 def _routes(app):
-    for route in _api_routes(app.routes):
+    for route in routes.api_routes(app.routes):
         for method in sorted(route.methods - {"HEAD"}):
             yield route, method
 
@@ -86,7 +61,7 @@ def test_every_route_is_public_or_declares_who_may_use_it(app_and_root):
     undeclared = sorted(
         f"{method} {route.path}"
         for route, method in _routes(app)
-        if _declared(route) == "public"
+        if routes.declared(route) == "public"
         and route.path not in PUBLIC
         and not route.path.startswith("/api/docs")
         and route.path != "/api/openapi.json"
@@ -106,7 +81,7 @@ def test_route_by_role(app_and_root):
     expected_refusals = 0
     cells = []
     for route, method in _routes(app):
-        declared = _declared(route)
+        declared = routes.declared(route)
         if route.path in ("/sign-out", "/api/sign-out") or (route.path, method) == ("/sign-in", "POST"):
             continue  # signing in and out, with its failures and lockout: tested in test_web_security.py
         url = _url(route.path)
