@@ -4,6 +4,7 @@ and ids in URLs. (Which role may open which route is tests/integration/test_web_
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sqlite3
 
 import pytest
@@ -187,3 +188,19 @@ def test_errors_are_pages_not_tracebacks(root):
     assert response.status_code == 404 and "Traceback" not in response.text and "<h1>Not found</h1>" in response.text
     response = client.post("/sign-in", {"name": "x"})  # the sign-in form with its field missing is not a crash
     assert response.status_code in (403, 422) and "Traceback" not in response.text
+
+
+def test_a_server_removes_the_uploads_a_killed_server_left(root):
+    """A server killed with an upload waiting or being ingested leaves the file; the next server removes it, and
+    never what a running server is working on."""
+    import os
+
+    tmp = root / "tmp"
+    tmp.mkdir(exist_ok=True)
+    dead, live = tmp / "upload-999999999-abc", tmp / f"upload-{os.getpid()}-def"
+    for folder in (dead, live):
+        folder.mkdir(mode=0o700)
+        (folder / "prison.csv").write_text("SURNAME\nSMITH\n")
+    browser(root)
+    assert not dead.exists() and (live / "prison.csv").exists()
+    shutil.rmtree(live)

@@ -65,6 +65,11 @@ def batch(ws: Workspace, user: User, batch_id: int) -> BatchReport:
     return pipeline.batch_report(ws, batch_id)
 
 
+def batch_name(file_name: str, given: str | None = None) -> str:
+    """The name a batch of this file gets (``given``, checked, or one made from the file's name), before ingest."""
+    return pipeline.batch_name(file_name, given)
+
+
 def optout_plan(ws: Workspace, user: User, file: Path) -> OptOutPlan:
     """What adding a file of opt-outs would do (records deleted per source, links, extracts); changes nothing."""
     require(ws, user, Permission.OPTOUT_ADD)

@@ -69,11 +69,12 @@ class IngestReport:
         return self.rows_read == self.accepted + self.quarantined + self.opted_out
 
 
-def _batch_name(path: Path, name: str | None) -> str:
-    """The batch name given (checked: it names the quarantine file), or one made safe from the file's name."""
+def batch_name(file_name: str, name: str | None = None) -> str:
+    """The batch name given (checked: it names the quarantine file), or one made safe from the file's name: the
+    one rule for the command line, the pages and the API."""
     if name is not None:
         return check_name(name, "batch name")
-    stem = path.name
+    stem = file_name
     for suffix in (".gz", ".csv", ".parquet"):
         stem = stem.removesuffix(suffix)
     return name_from(stem, "batch")
@@ -116,7 +117,7 @@ def ingest(
     path = Path(path)
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
-    name = _batch_name(path, batch)
+    name = batch_name(path.name, batch)
     report = IngestReport(source, name, path)
     progress("hashing")
     file_hash = sha256(path)

@@ -39,6 +39,18 @@ def _combined() -> int:
     return mask
 
 
+def process_alive(pid: int) -> bool:
+    """Whether the process that made a temporary file or folder (its pid in the name) is still running: what a
+    process killed mid-write left is removed by the next one, what a live one is writing is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def owner_only(mask: int = OWNER_ONLY_UMASK) -> Iterator[None]:
     """Create files and folders owner-only (or, with ``GROUP_UMASK``, readable by their group) while inside:

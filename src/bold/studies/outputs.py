@@ -33,7 +33,7 @@ from bold.errors import Kind
 from bold.governance.lifecycle import OUTPUT, OutputState
 from bold.governance.projects import Project
 from bold.security.paths import check_name
-from bold.security.private import new_dir, private_dir, write_private
+from bold.security.private import new_dir, private_dir, process_alive, write_private
 from bold.studies import evidence as evidence_store
 from bold.studies import statistics
 from bold.studies.language import Evidence, StudyError
@@ -192,22 +192,12 @@ def _drawn_from(chart, tables: dict[str, pd.DataFrame]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def leftover(name: str, known: set[str] = frozenset()) -> bool:
     """Whether a file or folder named ``name`` is left over: a temporary (``.partial-<pid>-...``) of a process
     that has ended, or a finished one that no store row in ``known`` names."""
     if name.startswith(PARTIAL):
         pid = name.removeprefix(PARTIAL).split("-", 1)[0]
-        return not (pid.isdigit() and (int(pid) == os.getpid() or _alive(int(pid))))
+        return not (pid.isdigit() and (int(pid) == os.getpid() or process_alive(int(pid))))
     return name not in known
 
 

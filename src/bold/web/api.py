@@ -31,7 +31,6 @@ from bold.errors import BoldError, Invalid
 from bold.governance.agreement import Agreement
 from bold.governance.permissions import Permission
 from bold.governance.sessions import IDLE, LONGEST
-from bold.security.paths import name_from
 from bold.web import uploads
 from bold.web.guard import Caller, needs, signed_in, workspace
 
@@ -304,8 +303,8 @@ def ingest(
     apart, rows that break the contract quarantined (encrypted), opted-out people never stored."""
     name = _upload_name(file, "upload")
     with uploads.received(who.ws) as folder:
-        path = uploads.save(file.file, folder / "upload")
-        mapping_path = uploads.save(mapping.file, folder / "mapping.yaml") if mapping and mapping.filename else None
+        path = uploads.save(file.file, folder / uploads.stored_name(file.filename, "upload"))
+        mapping_path = uploads.save_mapping(mapping, folder)
         shown = {path: name, **({mapping_path: _upload_name(mapping, "mapping.yaml")} if mapping_path else {})}
         try:
             report = ingest_actions.ingest(
@@ -313,7 +312,7 @@ def ingest(
                 who.user,
                 path,
                 source,
-                batch=batch if batch is not None else _batch_name(name),
+                batch=batch,  # none given: made from the file's name, as for bold ingest
                 mapping=mapping_path,
                 encoding=encoding,
                 encoded=encoded,
@@ -327,14 +326,6 @@ def ingest(
             "quarantine_file": str(report.quarantine_file) if report.quarantine_file else None,
         }
     )
-
-
-def _batch_name(file_name: str) -> str:
-    """As ``bold ingest`` names a batch after its file: the stem, made safe as a name."""
-    stem = file_name
-    for suffix in (".gz", ".csv", ".parquet"):
-        stem = stem.removesuffix(suffix)
-    return name_from(stem, "batch")
 
 
 # --- projects, studies, outputs, releases -------------------------------------------------------------------
@@ -428,14 +419,14 @@ def docs(request: Request):
     from fastapi.routing import APIRoute
 
     from bold.web.render import page
+    from bold.web.routes import declared
 
     document = request.app.openapi()
     routes = []
     for route in router.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        permissions = [getattr(d.call, "permission", None) for d in route.dependant.dependencies]
-        needed = next((p.value for p in permissions if p is not None), None)
+        needed = declared(route)
         for method in sorted(route.methods):
             operation = document["paths"][route.path][method.lower()]
             routes.append(
@@ -443,7 +434,7 @@ def docs(request: Request):
                     "method": method,
                     "path": route.path,
                     "summary": (route.description or route.summary or "").split("\n\n")[0],
-                    "permission": needed or ("none" if route.path == "/api/token" else "signed in"),
+                    "permission": "none" if needed == "public" else getattr(needed, "value", needed),
                     "body": _schema_names(operation.get("requestBody", {})),
                     "answer": _schema_names(operation.get("responses", {}).get("200", {})),
                 }

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bold import __version__, html
 from bold.actions.workspace import open_workspace
 from bold.errors import HTTP_STATUSES, BoldError
-from bold.web import api
+from bold.web import api, uploads
 from bold.web.guard import CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
 from bold.web.jobs import Jobs
 from bold.web.pages import account, analyst, audit, custodian, home, linkage, projects, public, review
@@ -49,6 +49,7 @@ ROUTERS = (
 
 def create_app(root: Path, *, max_upload_mb: int = MAX_UPLOAD_MB) -> FastAPI:
     ws = open_workspace(Path(root))
+    uploads.sweep(ws)  # what a server killed mid-upload left
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -8,23 +8,17 @@ deleted when the job ends, whether it succeeded or not. Messages never show the 
 
 from __future__ import annotations
 
-import re
-
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from bold.actions import ingest
 from bold.errors import BoldError
 from bold.governance.permissions import Permission
-from bold.security.paths import check_name, name_from
 from bold.web import uploads
 from bold.web.guard import Caller, needs
 from bold.web.render import page
 
 router = APIRouter()
-
-SUFFIXES = (".csv.gz", ".gz", ".csv", ".parquet")  # taken off a file's name to make the default batch name
-MAPPING_NAME = ".column-mapping.yaml"  # a name the extract's can never be: name_from strips leading dots
 
 
 @router.get("/sources")
@@ -63,9 +57,9 @@ def upload(
         return _form(request, who, error=message, status_code=422, **again)
     if file is None or not file.filename:
         return _form(request, who, error="choose the extract file to upload", status_code=422, **again)
-    file_name = name_from(_base_name(file.filename), "upload")
+    file_name = uploads.stored_name(file.filename, "upload")
     try:
-        name = check_name(batch, "batch name") if batch else name_from(_stem(file_name), "batch")
+        name = ingest.batch_name(file_name, batch or None)
     except BoldError as exc:
         return _form(request, who, error=str(exc), status_code=422, **again)
     if any(b.name == name for b in known[source].batches):
@@ -75,7 +69,7 @@ def upload(
     folder = uploads.new_folder(who.ws)
     try:
         path = uploads.save(file.file, folder / file_name)
-        mapping_path = uploads.save(mapping.file, folder / MAPPING_NAME) if mapping and mapping.filename else None
+        mapping_path = uploads.save_mapping(mapping, folder)
     except BaseException:
         uploads.remove(folder)
         raise
@@ -127,18 +121,6 @@ def _form(request: Request, who: Caller, *, source="", batch="", encoded=False, 
         encoded=encoded,
         error=error,
     )
-
-
-def _base_name(sent: str) -> str:
-    """The last part of the name a browser sent, whichever separator it used (``../../evil.csv``: evil.csv)."""
-    return re.split(r"[\\/]", sent)[-1]
-
-
-def _stem(name: str) -> str:
-    for suffix in SUFFIXES:
-        if name.lower().endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def _shown(value: str) -> str:
