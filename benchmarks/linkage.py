@@ -57,6 +57,8 @@ def febrl4() -> None:
             con.register(f"{tag}_df", df.reset_index().astype(str).replace({"nan": None}))
             features.file_input(con, f"{tag}_df", tag, "rec_id", roles, "%Y%m%d", f"in_{tag}")
         cols = model.present_columns(con, "in_a")
+        for tag in ("a", "b"):
+            model.add_block_sizes(con, f"in_{tag}", cols)
         t0 = time.perf_counter()
         linker = model.train(DuckDBAPI(con), ["in_a", "in_b"], model.settings(cols, "link_only", generic), cols)
         pred = linker.inference.predict(threshold_match_probability=0.5).as_pandas_dataframe()
@@ -79,6 +81,8 @@ def febrl4() -> None:
         features.file_input(con, f"{tag}_df", tag, "rec_id", plain_roles, "%Y%m%d", f"plain_{tag}")
         features.encode_features(con, f"plain_{tag}", secret, f"enc_{tag}")
     cols = model.present_columns(con, "enc_a")
+    for tag in ("a", "b"):
+        model.add_block_sizes(con, f"enc_{tag}", cols, "_bf")
     t0 = time.perf_counter()
     settings = model.settings(cols, "link_only", encoded_bits=2 * BLOOM_BITS)
     linker = model.train(DuckDBAPI(con), ["enc_a", "enc_b"], settings, cols, suffix="_bf")

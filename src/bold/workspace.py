@@ -39,7 +39,7 @@ from pathlib import Path
 
 import duckdb
 
-from bold import __version__
+from bold import __version__, machine
 from bold.errors import BoldError, Conflict, Kind
 from bold.security import encryption
 from bold.security.private import (
@@ -297,7 +297,9 @@ class Workspace:
         first spills and removes when it closes. Never DuckDB's default, ``.tmp/`` in the current folder
         (outside the workspace, readable by whoever can read that folder); never one folder shared by
         connections either, as DuckDB instances sharing a temp folder overwrite and delete each other's
-        files. Open the connection inside ``owner_only()`` so the spill folder and files are owner-only."""
+        files. Open the connection inside ``owner_only()`` so the spill folder and files are owner-only. Memory
+        and threads are bounded by ``bold.machine`` (a quarter of the machine's memory by default)."""
+        limits = machine.duckdb_limits()  # first: a bad override leaves no folder behind
         spill = self.tmp_dir / f"duckdb-{secrets.token_hex(8)}"
         if self.services_prefix and self.tmp_dir.is_dir():
             # shared by the services (group-writable, sticky: ``bold service setup``); each connection's own
@@ -306,7 +308,7 @@ class Workspace:
             os.chmod(spill, 0o700)
         else:
             private_dir(self.tmp_dir)
-        return {"temp_directory": str(spill)}
+        return {"temp_directory": str(spill), **limits}
 
     @contextmanager
     def duckdb_connection(self, database: Path | str = ":memory:", read_only: bool = False):

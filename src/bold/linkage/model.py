@@ -262,12 +262,66 @@ BLOCKING_KEYS = (
 )
 
 
-def blocking_rules(columns: set[str], suffix: str = "") -> list:
+# A person's own numbers (NHS number, PNC id, NI number, a source's person id) block without a cap: every
+# record sharing one is worth comparing. Any other key caps its blocks.
+UNCAPPED_KEYS = {("nhs_number",), ("pnc_id",), ("ni_number",), ("source_person_id",)}
+# Records sharing one value of a key (JOHN SMITH, or a date of birth in one postcode district) beyond which
+# that key's rule leaves the block out. Blocks grow with the population while people do not: at a million
+# people the commonest name pairs hold thousands of records, millions of pairs that are almost all
+# non-matches, and quadratic in time. The largest true person in the synthetic population holds 67 records,
+# so a cap of 200 never splits a person's own block; their pairs in a capped block are still caught by the
+# other rules (date of birth with a name, an identifier number, postcode).
+BLOCK_CAP = 50
+
+
+def block_size_column(key: tuple[str, ...], suffix: str = "") -> str:
+    return "block_n_" + "_".join(c + suffix for c in key)
+
+
+def capped_keys(columns: set[str], suffix: str = "") -> list[tuple[str, ...]]:
+    """The blocking keys present in ``columns`` whose blocks are capped (see ``BLOCK_CAP``)."""
+    names = {c.removesuffix(suffix) for c in columns} if suffix else columns
+    return [key for key in BLOCKING_KEYS if set(key) <= names and key not in UNCAPPED_KEYS]
+
+
+def add_block_sizes(con, table: str, columns: set[str], suffix: str = "") -> None:
+    """Add to ``table`` how many of its records share each capped key's value, which the capped blocking
+    rules read. Computed on every run (never saved in a model), so a cap always counts today's records."""
+    keys = capped_keys(columns, suffix)
+    if not keys:
+        return
+    selects, joins = [], []
+    for i, key in enumerate(keys):  # a count per value and a join: several times faster than window functions
+        cols = ", ".join(c + suffix for c in key)
+        con.execute(f"alter table {table} drop column if exists {block_size_column(key, suffix)}")
+        con.execute(
+            f"create or replace temp table block_sizes_{i} as select {cols}, count(*) as n from {table} "
+            f"where {' and '.join(f'{c}{suffix} is not null' for c in key)} group by all"
+        )
+        joins.append(f"left join block_sizes_{i} s{i} using ({cols})")
+        selects.append(f"s{i}.n as {block_size_column(key, suffix)}")
+    con.execute(f"create or replace table {table} as select t.*, {', '.join(selects)} from {table} t {' '.join(joins)}")
+    for i in range(len(keys)):
+        con.execute(f"drop table block_sizes_{i}")
+
+
+def blocking_rules(columns: set[str], suffix: str = "", cap: int | None = BLOCK_CAP) -> list:
     """Rules that keep comparisons bounded while catching each kind of error: a pair survives if any
     rule holds, so a typo in one identifier is caught by a rule on the others. ``suffix`` is ``_bf``
-    in the encoded mode, where equal encodings mean equal values."""
+    in the encoded mode, where equal encodings mean equal values. With ``cap``, rules on keys other than
+    a person's own numbers skip blocks of more than ``cap`` records (the table needs ``add_block_sizes``)."""
     names = {c.removesuffix(suffix) for c in columns} if suffix else columns
-    rules = [block_on(*(c + suffix for c in key)) for key in BLOCKING_KEYS if set(key) <= names]
+    capped = set(capped_keys(columns, suffix)) if cap else set()
+    rules = []
+    for key in BLOCKING_KEYS:
+        if not set(key) <= names:
+            continue
+        if key in capped:
+            size = block_size_column(key, suffix)
+            same = " and ".join(f"l.{c}{suffix} = r.{c}{suffix}" for c in key)
+            rules.append(f"{same} and l.{size} <= {cap} and r.{size} <= {cap}")
+        else:
+            rules.append(block_on(*(c + suffix for c in key)))
     if {"forename", "surname"} <= names:  # names entered in each other's fields
         rules.append(f"l.forename{suffix} = r.surname{suffix} and l.surname{suffix} = r.forename{suffix}")
     return rules
@@ -361,7 +415,11 @@ def present_columns(con, table: str) -> set[str]:
         f"count(*) filter (where {_col(cols, 'initials')} is not null and {_col(cols, 'forename')} is null) "
         f"from {table}"
     ).fetchone()
-    present = {c for c, n in zip(cols, counts, strict=False) if n and c not in ("unique_id", "source_dataset")}
+    present = {
+        c
+        for c, n in zip(cols, counts, strict=False)
+        if n and c not in ("unique_id", "source_dataset") and not c.startswith("block_n_")
+    }
     return present | ({"initials_only"} if counts[-1] else set())
 
 

@@ -30,7 +30,7 @@ from splink import DuckDBAPI, Linker
 from bold import faults, store
 from bold.errors import BoldError, Kind
 from bold.ingest.pipeline import committed_batches
-from bold.linkage import features, model
+from bold.linkage import clusters, features, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, now
@@ -50,6 +50,10 @@ create table if not exists person_attributes (
 create table if not exists pairs (
     run_id integer, record_key_l uuid, record_key_r uuid, match_weight double, match_probability double
 );
+"""
+# Columns added since links.duckdb was first written (runs before them hold NULL).
+LINKS_UPGRADES = """
+alter table runs add column if not exists blocking json;
 """
 
 
@@ -127,15 +131,17 @@ def link_workspace(
             con, sources, committed=committed
         )
         columns = model.present_columns(con, "linkage_input")
+        suffix = "_bf" if encoded else ""
+        model.add_block_sizes(con, "linkage_input", columns, suffix)
         phases["prepare"] = time.perf_counter() - t0
         db = _backend(backend, con)
         trained = retrain or generic or not saved.exists()
+        bits = 2 * BLOOM_BITS if encoded else None
         t = time.perf_counter()
         if trained:
             progress("training the model (u by sampling, m by EM)")
-            bits = 2 * BLOOM_BITS if encoded else None
             settings = model.settings(columns, generic=generic, encoded_bits=bits, dialect=backend)
-            linker = model.train(db, ["linkage_input"], settings, columns, suffix="_bf" if encoded else "")
+            linker = model.train(db, ["linkage_input"], settings, columns, suffix=suffix)
         else:
             progress("loading the saved model")
             try:
@@ -143,6 +149,9 @@ def link_workspace(
                 if backend != "duckdb":  # the same parameters, with the comparisons written for the other engine
                     target = model.settings(columns, dialect=backend).create_settings_dict(backend)
                     trained_json = model.with_parameters(target, trained_json)
+                # the parameters are the model's; which pairs to score is today's rules' on today's records
+                today = model.settings(columns, encoded_bits=bits, dialect=backend).create_settings_dict(backend)
+                trained_json["blocking_rules_to_generate_predictions"] = today["blocking_rules_to_generate_predictions"]
                 linker = Linker(db.register("linkage_input"), trained_json, log_level=logging.ERROR)
             except Exception as exc:  # Splink raises several types for a bad or stale model file
                 raise LinkageError(f"{saved}: cannot use the saved model ({exc}); run with --retrain") from None
@@ -151,15 +160,14 @@ def link_workspace(
         progress("blocking: finding candidate pairs")
         blocked = linker.inference.compute_blocked_pairs_for_predict()
         comparisons = _count(con, blocked)
+        by_rule = _count_by_rule(con, blocked, linker)
         progress(f"scoring {comparisons:,} candidate pairs")
         predictions = linker.inference.predict(threshold_match_probability=min(thresholds.values()))
         phases["predict"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("clustering into people")
-        level_tables = {}
-        for level, threshold in thresholds.items():
-            clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-            level_tables[level] = _local(con, clusters, f"clusters_{level}")
+        pairs_table = _local(con, predictions, "predictions")
+        level_tables = clusters.cluster(con, "linkage_input", pairs_table, thresholds)
         phases["cluster"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("writing links")
@@ -171,8 +179,9 @@ def link_workspace(
         result = _write_links(
             ws,
             con,
-            _local(con, predictions, "predictions"),
+            pairs_table,
             level_tables,
+            by_rule,
             sources,
             records,
             comparisons,
@@ -230,6 +239,18 @@ def _count(con, frame) -> int:
     if isinstance(frame.db_api, DuckDBAPI):
         return con.execute(f"select count(*) from {frame.physical_name}").fetchone()[0]
     return frame.db_api.spark.table(frame.physical_name).count()
+
+
+def _count_by_rule(con, blocked, linker) -> list[dict]:
+    """The candidate pairs each prediction blocking rule added (a pair counts for the first rule it passes,
+    Splink's ``match_key``), so the quality report need not block again to say where pairs come from."""
+    rules = [r.blocking_rule_sql for r in linker._settings_obj._blocking_rules_to_generate_predictions]
+    sql = f"select match_key::integer as k, count(*) as n from {blocked.physical_name} group by 1"
+    if isinstance(blocked.db_api, DuckDBAPI):
+        counts = dict(con.execute(sql).fetchall())
+    else:
+        counts = {row["k"]: row["n"] for row in blocked.db_api.spark.sql(sql).collect()}
+    return [{"rule": rule, "added": counts.get(i, 0)} for i, rule in enumerate(rules)]
 
 
 def _local(con, frame, name: str) -> str:
@@ -299,11 +320,12 @@ def _recover(ws: Workspace, con, by: str) -> dict[str, int]:
 
 
 def _write_links(
-    ws, con, pairs_table, level_tables, sources, records, comparisons, started, t0, model_json, thresholds, by
+    ws, con, pairs_table, level_tables, by_rule, sources, records, comparisons, started, t0, model_json, thresholds, by
 ) -> LinkRun:
     """Write the run in one transaction on links.duckdb, its ``runs`` row last; leaves links attached."""
     ws.attach(con, "links")
     con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
+    con.execute(LINKS_UPGRADES.replace("alter table ", "alter table links."))
     # one random person key per cluster and level (temp tables, made before the links transaction)
     joins, selects = [], []
     for level, table in level_tables.items():
@@ -337,7 +359,8 @@ def _write_links(
         _write_person_attributes(con, run_id, list(level_tables))
         seconds = time.perf_counter() - t0
         con.execute(
-            "insert into links.runs values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "insert into links.runs (run_id, started_at, finished_at, actor, sources, records, comparisons, pairs, "
+            "seconds, model_sha256, thresholds, clusters, blocking) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 started,
@@ -351,6 +374,7 @@ def _write_links(
                 hashlib.sha256(model_json.encode()).hexdigest(),
                 json.dumps(thresholds),
                 json.dumps(clusters),
+                json.dumps(by_rule),
             ],
         )
         faults.point("link:before-commit")
