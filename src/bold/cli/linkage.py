@@ -39,8 +39,8 @@ def link(
         return
     mode = "encoded identifiers" if run.encoded else "plaintext identifiers"
     console.print(
-        f"Linkage run {run.run_id} on {mode} ({backend}): {run.records:,} records, {run.comparisons:,} candidate "
-        f"pairs scored, {run.pairs:,} pairs kept, in {run.seconds:.0f} s "
+        f"Linkage run {run.run_id} on {mode} ({backend}): {run.records:,} records ({run.scored:,} distinct), "
+        f"{run.comparisons:,} candidate pairs scored, {run.pairs:,} record pairs kept, in {run.seconds:.0f} s "
         f"({'trained' if run.trained else 'saved'} model)"
     )
     console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))

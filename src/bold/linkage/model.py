@@ -466,6 +466,18 @@ def train(
     return linker
 
 
+def rescope(linker: Linker, db, table: str) -> Linker:
+    """The same model, scoring ``table`` (for ``db``, a database API of its own, since Splink caches tables
+    per API) with the term frequencies of ``linker``'s own input: ``bold.linkage.identical`` scores one record
+    per group of identical ones, and each pair must score as it would among every record."""
+    out = Linker(db.register(table), linker.misc.save_model_to_json(), log_level=logging.ERROR)
+    for column in linker._settings_obj._term_frequency_columns:
+        name = column.unquote().name
+        frequencies = linker.table_management.compute_tf_table(name)
+        out.table_management.register_term_frequency_lookup(db.register(frequencies.physical_name), name)
+    return out
+
+
 def with_parameters(target: dict, trained: dict) -> dict:
     """``target`` settings (for another SQL dialect) carrying ``trained``'s estimated parameters: the same
     comparisons level by level, so a model trained on one engine scores identically on another."""

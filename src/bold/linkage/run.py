@@ -30,7 +30,7 @@ from splink import DuckDBAPI, Linker
 from bold import faults, store
 from bold.errors import BoldError, Kind
 from bold.ingest.pipeline import committed_batches
-from bold.linkage import clusters, features, model
+from bold.linkage import clusters, features, identical, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, now
@@ -78,6 +78,7 @@ class LinkRun:
     phases: dict[str, float] = field(default_factory=dict)
     encoded: bool = False
     recovered: dict[str, int] = field(default_factory=dict)  # rows of unfinished runs deleted, per table
+    scored: int = 0  # records scored: one per group of identical ones (bold.linkage.identical)
 
 
 def model_path(ws: Workspace) -> Path:
@@ -132,7 +133,9 @@ def link_workspace(
         )
         columns = model.present_columns(con, "linkage_input")
         suffix = "_bf" if encoded else ""
-        model.add_block_sizes(con, "linkage_input", columns, suffix)
+        scored = identical.group(con, "linkage_input", "linkage_scored", "linkage_members", suffix)
+        for table in ("linkage_input", "linkage_scored"):  # trained on every record, scored on the distinct
+            model.add_block_sizes(con, table, columns, suffix)
         phases["prepare"] = time.perf_counter() - t0
         db = _backend(backend, con)
         trained = retrain or generic or not saved.exists()
@@ -155,19 +158,24 @@ def link_workspace(
                 linker = Linker(db.register("linkage_input"), trained_json, log_level=logging.ERROR)
             except Exception as exc:  # Splink raises several types for a bad or stale model file
                 raise LinkageError(f"{saved}: cannot use the saved model ({exc}); run with --retrain") from None
+        linker = model.rescope(linker, _backend(backend, con, copy=False), "linkage_scored")
         phases["train"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("blocking: finding candidate pairs")
         blocked = linker.inference.compute_blocked_pairs_for_predict()
         comparisons = _count(con, blocked)
         by_rule = _count_by_rule(con, blocked, linker)
-        progress(f"scoring {comparisons:,} candidate pairs")
+        progress(f"scoring {comparisons:,} candidate pairs among {scored:,} distinct records")
         predictions = linker.inference.predict(threshold_match_probability=min(thresholds.values()))
         phases["predict"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("clustering into people")
-        pairs_table = _local(con, predictions, "predictions")
-        level_tables = clusters.cluster(con, "linkage_input", pairs_table, thresholds)
+        scored_pairs = _local(con, predictions, "predictions")
+        level_tables = clusters.cluster(con, "linkage_scored", scored_pairs, thresholds)
+        for table in level_tables.values():
+            identical.expand_clusters(con, table, "linkage_members")
+        identical.expand_pairs(con, scored_pairs, "linkage_members", "record_pairs")
+        pairs_table = "record_pairs"
         phases["cluster"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("writing links")
@@ -193,6 +201,7 @@ def link_workspace(
         )
         phases["write"] = time.perf_counter() - t
         result.trained = trained
+        result.scored = scored
         result.phases = phases
         result.encoded = encoded
         faults.point("link:after-commit")
@@ -203,6 +212,7 @@ def link_workspace(
             f"run {result.run_id}",
             {
                 "records": result.records,
+                "scored_records": scored,
                 "candidate_pairs": result.comparisons,
                 "pairs": result.pairs,
                 "clusters": result.clusters,
@@ -217,8 +227,8 @@ def link_workspace(
     return result
 
 
-def _backend(backend: str, con):
-    """The Splink database API for a backend; for Spark the linkage input is copied into a session."""
+def _backend(backend: str, con, copy: bool = True):
+    """The Splink database API for a backend; for Spark the linkage tables are copied into a session (``copy``)."""
     if backend == "duckdb":
         return DuckDBAPI(con)
     if backend not in BACKENDS:
@@ -231,7 +241,9 @@ def _backend(backend: str, con):
         spark = session()
     except SparkUnavailable as exc:
         raise LinkageError(str(exc)) from None
-    to_spark(spark, con, "linkage_input", "linkage_input")
+    if copy:
+        for table in ("linkage_input", "linkage_scored"):
+            to_spark(spark, con, table, table)
     return SparkAPI(spark_session=spark)
 
 
