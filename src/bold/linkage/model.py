@@ -148,8 +148,18 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
                 ],
             )
         )
-    elif "postcode" in columns:
-        out.append(cl.ExactMatch("postcode"))
+    elif "postcode" in columns:  # postcodes with no UK district (other countries'): a typo level instead
+        out.append(
+            cl.CustomComparison(
+                output_column_name="postcode",
+                comparison_levels=[
+                    cll.NullLevel("postcode"),
+                    _exact("postcode", tf=True),
+                    cll.DamerauLevenshteinLevel("postcode", 1),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "nhs_number" in columns:
         out.append(
             cl.CustomComparison(
@@ -167,11 +177,27 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
             out.append(cl.ExactMatch(col))
     if "source_person_id" in columns:
         out.append(_own_person_id("source_person_id"))
-    if "address" in columns:
-        out.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.85]))
-    if "locality" in columns:
-        out.append(cl.JaroWinklerAtThresholds("locality", [0.95, 0.85]))
+    for col in ("address", "locality"):
+        if col in columns:
+            out.append(_place(col))
     return out
+
+
+def _place(col: str) -> cl.CustomComparison:
+    """An address line or locality (``bold link-files`` only): exact with term frequencies, since a shared
+    common street or suburb says little and a shared rare one much; then one typo (including a lost or
+    added space), then looser Jaro-Winkler bands."""
+    return cl.CustomComparison(
+        output_column_name=col,
+        comparison_levels=[
+            cll.NullLevel(col),
+            _exact(col, tf=True),
+            cll.DamerauLevenshteinLevel(col, 1),
+            cll.JaroWinklerLevel(col, 0.9),
+            cll.JaroWinklerLevel(col, 0.8),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 def _own_person_id(col: str) -> cl.CustomComparison:
@@ -259,6 +285,21 @@ BLOCKING_KEYS = (
     ("surname", "locality"),
     ("address", "postcode"),
     ("address", "locality"),
+    ("postcode", "locality"),
+    ("forename", "address"),
+    ("surname", "address"),
+    ("date_of_birth", "address"),
+)
+# Files with an address line: its first four letters with the postcode or the locality's first four, so that a
+# pair with typos in names, date of birth and the rest of the address is still compared.
+PREFIX_RULES = (
+    ("address", "postcode", "substr(l.address{s}, 1, 4) = substr(r.address{s}, 1, 4) and l.postcode{s} = r.postcode{s}"),
+    (
+        "address",
+        "locality",
+        "substr(l.address{s}, 1, 4) = substr(r.address{s}, 1, 4) "
+        "and substr(l.locality{s}, 1, 4) = substr(r.locality{s}, 1, 4)",
+    ),
 )
 
 
@@ -268,6 +309,8 @@ def blocking_rules(columns: set[str], suffix: str = "") -> list:
     in the encoded mode, where equal encodings mean equal values."""
     names = {c.removesuffix(suffix) for c in columns} if suffix else columns
     rules = [block_on(*(c + suffix for c in key)) for key in BLOCKING_KEYS if set(key) <= names]
+    if not suffix:  # prefixes of Bloom filters mean nothing
+        rules += [rule.format(s=suffix) for *cols, rule in PREFIX_RULES if set(cols) <= names]
     if {"forename", "surname"} <= names:  # names entered in each other's fields
         rules.append(f"l.forename{suffix} = r.surname{suffix} and l.surname{suffix} = r.forename{suffix}")
     return rules
