@@ -293,12 +293,15 @@ BLOCKING_KEYS = (
 # Files with an address line: its first four letters with the postcode or the locality's first four, so that a
 # pair with typos in names, date of birth and the rest of the address is still compared.
 PREFIX_RULES = (
-    ("address", "postcode", "substr(l.address{s}, 1, 4) = substr(r.address{s}, 1, 4) and l.postcode{s} = r.postcode{s}"),
+    (
+        "address",
+        "postcode",
+        "substr(l.address, 1, 4) = substr(r.address, 1, 4) and l.postcode = r.postcode",
+    ),
     (
         "address",
         "locality",
-        "substr(l.address{s}, 1, 4) = substr(r.address{s}, 1, 4) "
-        "and substr(l.locality{s}, 1, 4) = substr(r.locality{s}, 1, 4)",
+        "substr(l.address, 1, 4) = substr(r.address, 1, 4) and substr(l.locality, 1, 4) = substr(r.locality, 1, 4)",
     ),
 )
 
@@ -310,7 +313,7 @@ def blocking_rules(columns: set[str], suffix: str = "") -> list:
     names = {c.removesuffix(suffix) for c in columns} if suffix else columns
     rules = [block_on(*(c + suffix for c in key)) for key in BLOCKING_KEYS if set(key) <= names]
     if not suffix:  # prefixes of Bloom filters mean nothing
-        rules += [rule.format(s=suffix) for *cols, rule in PREFIX_RULES if set(cols) <= names]
+        rules += [rule for *cols, rule in PREFIX_RULES if set(cols) <= names]
     if {"forename", "surname"} <= names:  # names entered in each other's fields
         rules.append(f"l.forename{suffix} = r.surname{suffix} and l.surname{suffix} = r.forename{suffix}")
     return rules
