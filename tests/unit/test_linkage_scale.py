@@ -37,8 +37,7 @@ def test_a_block_larger_than_the_cap_is_left_to_the_other_rules():
            union all select 'j1', 'JANE', 'DOE', date '1990-05-05'
            union all select 'j2', 'JANE', 'DOE', date '1990-05-05'"""
     )
-    columns = {"forename", "surname", "date_of_birth"}
-    model.add_block_sizes(con, "input", columns)
+    model.add_block_sizes(con, "input")
 
     def pairs(cap):
         rules = model.blocking_rules({"forename", "surname"}, cap=cap)[:1]  # forename and surname alone

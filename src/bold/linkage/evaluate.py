@@ -108,3 +108,21 @@ def evaluate_run(ws, run_id: int, truth_dir: Path, secret: bytes | None = None) 
             )
             out[level] = cluster_accuracy(con, "run_clusters")
         return out
+
+
+def clusters_against_pairs(con: duckdb.DuckDBPyConnection, clusters: str, truth: str) -> Accuracy:
+    """Pairwise accuracy of ``clusters(unique_id, cluster_id)`` against a table of true pairs ``truth(id_l,
+    id_r)`` (each pair once, either order), for labelled files such as FEBRL: every two records in one
+    cluster are a predicted match, so a false link that chains two clusters costs every pair it joins."""
+    tp, predicted, true = con.execute(
+        f"""select
+              (select count(*) from (select distinct least(t.id_l, t.id_r), greatest(t.id_l, t.id_r)
+                                     from {truth} t
+                                     join {clusters} a on a.unique_id = t.id_l
+                                     join {clusters} b on b.unique_id = t.id_r
+                                     where a.cluster_id = b.cluster_id)),
+              (select coalesce(sum(n * (n - 1) / 2), 0)
+               from (select count(*) as n from {clusters} group by cluster_id)),
+              (select count(*) from (select distinct least(id_l, id_r), greatest(id_l, id_r) from {truth}))"""
+    ).fetchone()
+    return _acc(float(tp), float(predicted), float(true))

@@ -72,7 +72,7 @@ def _derive(select: str) -> str:
                coalesce(groups.grps, [base.forename]) || [base.forename] as forename_groups,
                nullif(base.forename || ' ' || base.surname, '') as full_name,
                strftime(base.date_of_birth, '%Y-%m-%d') as dob_text,
-               regexp_extract(base.postcode_district, '^[A-Z]+') as postcode_area
+               nullif(regexp_extract(base.postcode_district, '^[A-Z]+'), '') as postcode_area
         from base left join groups on groups.name = base.forename
     """
 

@@ -147,7 +147,7 @@ def link_files(
             raise LinkError(f"{shared} id(s) appear in both files; ids must be unique across the two files")
     columns = set.union(*(model.present_columns(con, t) for t in tables))
     for table in tables:
-        model.add_block_sizes(con, table, columns)
+        model.add_block_sizes(con, table)
     if model_path is None and not model.can_train(columns):
         rules = "; ".join(" + ".join(rule) for rule in model.DETERMINISTIC)
         raise LinkError(

@@ -148,8 +148,18 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
                 ],
             )
         )
-    elif "postcode" in columns:
-        out.append(cl.ExactMatch("postcode"))
+    elif "postcode" in columns:  # postcodes with no UK district (other countries'): a typo level instead
+        out.append(
+            cl.CustomComparison(
+                output_column_name="postcode",
+                comparison_levels=[
+                    cll.NullLevel("postcode"),
+                    _exact("postcode", tf=True),
+                    cll.DamerauLevenshteinLevel("postcode", 1),
+                    cll.ElseLevel(),
+                ],
+            )
+        )
     if "nhs_number" in columns:
         out.append(
             cl.CustomComparison(
@@ -167,11 +177,27 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
             out.append(cl.ExactMatch(col))
     if "source_person_id" in columns:
         out.append(_own_person_id("source_person_id"))
-    if "address" in columns:
-        out.append(cl.JaroWinklerAtThresholds("address", [0.95, 0.85]))
-    if "locality" in columns:
-        out.append(cl.JaroWinklerAtThresholds("locality", [0.95, 0.85]))
+    for col in ("address", "locality"):
+        if col in columns:
+            out.append(_place(col))
     return out
+
+
+def _place(col: str) -> cl.CustomComparison:
+    """An address line or locality (``bold link-files`` only): exact with term frequencies, since a shared
+    common street or suburb says little and a shared rare one much; then one typo (including a lost or
+    added space), then looser Jaro-Winkler bands."""
+    return cl.CustomComparison(
+        output_column_name=col,
+        comparison_levels=[
+            cll.NullLevel(col),
+            _exact(col, tf=True),
+            cll.DamerauLevenshteinLevel(col, 1),
+            cll.JaroWinklerLevel(col, 0.9),
+            cll.JaroWinklerLevel(col, 0.8),
+            cll.ElseLevel(),
+        ],
+    )
 
 
 def _own_person_id(col: str) -> cl.CustomComparison:
@@ -259,6 +285,24 @@ BLOCKING_KEYS = (
     ("surname", "locality"),
     ("address", "postcode"),
     ("address", "locality"),
+    ("postcode", "locality"),
+    ("forename", "address"),
+    ("surname", "address"),
+    ("date_of_birth", "address"),
+)
+# Files with an address line: its first four letters with the postcode or the locality's first four, so that a
+# pair with typos in names, date of birth and the rest of the address is still compared.
+PREFIX_RULES = (
+    (
+        "address",
+        "postcode",
+        "substr(l.address, 1, 4) = substr(r.address, 1, 4) and l.postcode = r.postcode",
+    ),
+    (
+        "address",
+        "locality",
+        "substr(l.address, 1, 4) = substr(r.address, 1, 4) and substr(l.locality, 1, 4) = substr(r.locality, 1, 4)",
+    ),
 )
 
 
@@ -284,10 +328,15 @@ def capped_keys(columns: set[str], suffix: str = "") -> list[tuple[str, ...]]:
     return [key for key in BLOCKING_KEYS if set(key) <= names and key not in UNCAPPED_KEYS]
 
 
-def add_block_sizes(con, table: str, columns: set[str], suffix: str = "") -> None:
+def _columns(con, table: str) -> set[str]:
+    return {c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()}
+
+
+def add_block_sizes(con, table: str, suffix: str = "") -> None:
     """Add to ``table`` how many of its records share each capped key's value, which the capped blocking
-    rules read. Computed on every run (never saved in a model), so a cap always counts today's records."""
-    keys = capped_keys(columns, suffix)
+    rules read (for every key whose columns the table has, so any set of rules drawn from it finds its
+    counts). Computed on every run (never saved in a model), so a cap always counts today's records."""
+    keys = capped_keys(_columns(con, table), suffix)
     if not keys:
         return
     selects, joins = [], []
@@ -322,6 +371,8 @@ def blocking_rules(columns: set[str], suffix: str = "", cap: int | None = BLOCK_
             rules.append(f"{same} and l.{size} <= {cap} and r.{size} <= {cap}")
         else:
             rules.append(block_on(*(c + suffix for c in key)))
+    if not suffix:  # prefixes of Bloom filters mean nothing
+        rules += [rule for *cols, rule in PREFIX_RULES if set(cols) <= names]
     if {"forename", "surname"} <= names:  # names entered in each other's fields
         rules.append(f"l.forename{suffix} = r.surname{suffix} and l.surname{suffix} = r.forename{suffix}")
     return rules
@@ -436,6 +487,10 @@ def train(
     """Unsupervised training: the prior from deterministic rules (assuming ``recall`` of them), u from
     ``max_pairs`` random pairs, m by EM over each training block, sampled to ``em_max_pairs`` pairs
     so training time stays flat as the population grows. ``suffix`` is ``_bf`` in the encoded mode."""
+    if isinstance(db, DuckDBAPI):  # the capped blocking rules read block sizes
+        for table in tables:
+            if not any(c.startswith("block_n_") for c in _columns(db.duckdb_con, table)):
+                add_block_sizes(db.duckdb_con, table, suffix)
     frames = [db.register(t) for t in tables]
     linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.ERROR)
     names = {c.removesuffix(suffix) for c in columns} if suffix else columns

@@ -214,7 +214,7 @@ def blocking(con, run: dict, encoded: bool) -> dict:
 
         suffix = "_bf" if encoded else ""
         columns = model.present_columns(con, "q_input")
-        model.add_block_sizes(con, "q_input", columns, suffix)
+        model.add_block_sizes(con, "q_input", suffix)
         counts = count_comparisons_from_blocking_rules(
             DuckDBAPI(con).register("q_input"),
             blocking_rules=model.blocking_rules(columns, suffix=suffix),

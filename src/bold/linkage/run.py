@@ -135,7 +135,7 @@ def link_workspace(
         suffix = "_bf" if encoded else ""
         scored = identical.group(con, "linkage_input", "linkage_scored", "linkage_members", suffix)
         for table in ("linkage_input", "linkage_scored"):  # trained on every record, scored on the distinct
-            model.add_block_sizes(con, table, columns, suffix)
+            model.add_block_sizes(con, table, suffix)
         phases["prepare"] = time.perf_counter() - t0
         db = _backend(backend, con)
         trained = retrain or generic or not saved.exists()
