@@ -298,3 +298,13 @@ def test_review_in_a_workspace_shows_identifiers_only_and_is_audited(linked_work
     _label(sample.path, lambda r: "match" if float(r["match_probability"]) > 0.9 else "non-match")
     got = actions.review_labels(linked_workspace, LINKER, sample.path, threshold=0.9)
     assert got.precision == 1.0 and got.recall == 1.0 and math.isclose(got.best_f1, 1.0)
+
+
+def test_the_linkage_report_has_splinks_match_weight_and_m_u_charts(linked_workspace, tmp_path):
+    from bold.reports.linkage_report import build
+
+    page = build(linked_workspace, tmp_path / "report.html", by="lin").read_text()
+    assert "Partial match weights (components of final match weight)" in page
+    assert "Amongst matching record comparisons:" in page and "Amongst non-matching record comparisons:" in page
+    assert "Use mousewheel to zoom" not in page  # an SVG does not zoom
+    assert "<script" not in page
