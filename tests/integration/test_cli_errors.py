@@ -38,6 +38,7 @@ ADMIN = {"BOLD_USER": "adam", "BOLD_PASSWORD": "a-long-admin-password"}
 # wanda exists only to fail sign-in with a wrong password: she is locked out after five, which must not lock anyone
 # else out of the cases that follow
 PEOPLE = {"ana": "analyst", "grace": "governance", "oscar": "output_checker", "wanda": "analyst"}
+KEYS = ("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002")  # record keys, unknown
 MAPPED = set(EXIT_CODES.values())  # 2 invalid, 3 not found, 4 refused, 5 conflict
 INVALID, NOT_FOUND, REFUSED, CONFLICT = 2, 3, 4, 5
 
@@ -86,6 +87,8 @@ ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
     ("optout", "count"): ([], {}),
     ("link",): ([], {}),
     ("link", "report"): ([], {}),
+    ("link", "explain"): (["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"], {}),
+    ("link", "review"): ([], {}),
     ("project", "submit"): (["{agreement}"], {}),
     ("project", "approve"): ([PROJECT], as_("grace")),
     ("project", "refuse"): ([PROJECT, "--reason", "not yet"], as_("grace")),
@@ -447,6 +450,21 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("link", "report"), [*W], {}, CONFLICT, "no linkage run yet: run bold link first"),
     (("link", "report"), ["--run", "7", *W], {}, CONFLICT, "no linkage run yet: run bold link first"),
     (("link", "report"), ["--truth", "{tmp}/nope", *W], {}, INVALID, "no records.parquet there"),
+    (("link", "explain"), ["a", "b", *W], {}, INVALID, "'a' is not a record key (a UUID, as in links.duckdb)"),
+    (("link", "explain"), [KEYS[0], KEYS[1], *W], {}, CONFLICT, "no linkage run yet: run bold link first"),
+    (("link", "explain"), [KEYS[0], KEYS[1], *W], as_("ana"), REFUSED, "ana (analyst) may not link"),
+    (("link", "explain"), [KEYS[0], KEYS[1], *W], as_("grace"), REFUSED, "grace (governance) may not link"),
+    (("link", "explain"), ["--pairs-from", "{tmp}/nope", "a", "b"], {}, NOT_FOUND,
+     "--pairs-from {tmp}/nope: no such folder; give the --out folder of bold link-files"),
+    (("link", "explain"), ["--pairs-from", "{tmp}", "a", "b"], {}, INVALID,
+     "no model.json written by bold link-files there"),
+    (("link", "review"), [*W], {}, CONFLICT, "no linkage run yet: run bold link first"),
+    (("link", "review"), [*W], as_("ana"), REFUSED, "ana (analyst) may not link"),
+    (("link", "review"), ["--pairs-from", "{tmp}/nope"], {}, NOT_FOUND, "no such folder"),
+    (("link", "review"), ["--labels", "{tmp}/nope.csv", *W], {}, INVALID, "--labels {tmp}/nope.csv: no such file"),
+    (("link", "review"), ["--labels", "{junk_csv}", *W], {}, INVALID,
+     "junk.csv: column(s) pair, sampling_rate, match_probability, id_l, id_r, label missing"),
+    (("link", "review"), ["--labels", "{binary_csv}", *W], {}, INVALID, "binary.csv: not a UTF-8 CSV file"),
     (("project", "submit"), ["{tmp}/nope.yaml", *W], {}, INVALID,
      "nope.yaml: cannot read the agreement: No such file or directory"),
     (("project", "submit"), ["{tmp}", *W], {}, INVALID, "cannot read the agreement: Is a directory"),

@@ -99,6 +99,11 @@ CALLS = {
     Permission.LINK: (
         lambda ws, u: linkage_actions.link(ws, u),
         lambda ws, u: linkage_actions.runs(ws, u),
+        lambda ws, u: linkage_actions.explain(
+            ws, u, "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+        ),
+        lambda ws, u: linkage_actions.review_sample(ws, u),
+        lambda ws, u: linkage_actions.review_labels(ws, u, ws.root / "missing.csv"),
     ),
     Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),
     Permission.PROJECT_SUBMIT: lambda ws, u: project_actions.submit(ws, u, ws.root / "missing.yaml"),

@@ -16,6 +16,7 @@ import pytest
 
 from bold import html
 from bold.governance import register
+from bold.linkage import explain
 from bold.reports import linkage_report, released
 
 SRC = Path(__file__).parents[2] / "src" / "bold"
@@ -80,6 +81,9 @@ SECTION = {
     "charts": [("overall", SVG)],
     "tables": [("overall", TABLE)],
 }
+EXPLANATION = explain.Explanation(
+    "a1", "b2", -8.0, [explain.Step("forename", "Exact match on forename", 11.5, "ANN", "ANN")], 3.5, 0.918
+)
 THRESHOLDS = ("high", "medium", "low")
 MEASURES = {
     "run": {
@@ -198,7 +202,9 @@ REPORTS = {
             "m": MEASURES,
             "checks": CHECKS,
             "ethnicity": [{"threshold": "medium", "ethnicity": "White", "people": 300, "linked_across_sources": 0.4}],
-            "charts": dict.fromkeys(("completeness", "weights", "rates", "sizes", "accuracy"), SVG),
+            "charts": dict.fromkeys(
+                ("completeness", "weights", "rates", "sizes", "accuracy", "splink_weights", "splink_m_u"), SVG
+            ),
             "labels": linkage_report.IDENTIFIER_LABELS,
             "version": "1.0",
             "made": "2026-01-01 10:00 UTC",
@@ -206,6 +212,13 @@ REPORTS = {
         },
         linkage_report.REPORT_MARKER.decode(),
         "Accuracy against the ground truth",
+    ),
+    "pair explanation": (
+        "bold.linkage",
+        "explain.html",
+        {"e": EXPLANATION, "chart": SVG, "source": "Records from out (bold link-files)", "total": 3.5},
+        explain.MARKER.decode(),
+        "Exact match on forename",
     ),
 }
 

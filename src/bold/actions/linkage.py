@@ -11,7 +11,8 @@ from bold.errors import Kind
 from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.linkage import encode as encoding
-from bold.linkage import files
+from bold.linkage import explain as explaining
+from bold.linkage import files, review
 from bold.linkage import run as runs_stage
 from bold.linkage.run import LinkRun, RunSummary, link_workspace
 from bold.reports import linkage_report
@@ -47,6 +48,48 @@ def report(
     if truth is not None and not (truth / "records.parquet").exists():
         raise files.LinkError(f"--truth {truth}: no records.parquet there; give the truth/ folder bold synth wrote")
     return linkage_report.build(ws, out, run, truth, by=user.name)
+
+
+def explain(ws: Workspace, user: User, key_l: str, key_r: str, *, out: Path | None = None) -> explaining.Explanation:
+    """The waterfall of one pair of the workspace's records: the linker only, since it shows identifiers."""
+    require(ws, user, Permission.LINK)
+    return explaining.explain_workspace(ws, key_l, key_r, out, by=user.name)
+
+
+def explain_files(folder: Path, id_l: str, id_r: str, *, out: Path | None = None) -> explaining.Explanation:
+    """The waterfall of one pair of a ``bold link-files`` run (the person's own files)."""
+    return explaining.explain_files(folder, id_l, id_r, out)
+
+
+def review_sample(
+    ws: Workspace,
+    user: User,
+    *,
+    out: Path | None = None,
+    size: int = 100,
+    low: float = 0.3,
+    high: float = 0.99,
+    seed: int = 1,
+) -> review.Sample:
+    """Pairs around the threshold for clerical review, identifiers side by side: the linker only."""
+    require(ws, user, Permission.LINK)
+    return review.sample_workspace(ws, out, size, low, high, seed, by=user.name)
+
+
+def review_labels(ws: Workspace, user: User, labels: Path, *, threshold: float = 0.9) -> review.Estimate:
+    """Precision and recall at ``threshold`` estimated from a labelled review sample: the linker only."""
+    require(ws, user, Permission.LINK)
+    return review.labels_workspace(ws, labels, threshold, by=user.name)
+
+
+def review_files_sample(
+    folder: Path, *, out: Path | None = None, size: int = 100, low: float = 0.3, high: float = 0.99, seed: int = 1
+) -> review.Sample:
+    return review.sample_files(folder, out, size, low, high, seed)
+
+
+def review_files_labels(folder: Path, labels: Path, *, threshold: float = 0.9) -> review.Estimate:
+    return review.labels_files(folder, labels, threshold)
 
 
 def link_files(

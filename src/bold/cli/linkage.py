@@ -68,6 +68,109 @@ def link_report(
     console.print(f"Linkage quality report written to {shown(path)}")
 
 
+PairsFrom = Annotated[
+    Path | None,
+    typer.Option("--pairs-from", help="The --out folder of bold link-files (instead of a workspace's latest run)."),
+]
+
+
+def _explained(e) -> None:
+    from bold.cli.common import table
+
+    rows = [("prior", "starting match weight", "", "", f"{e.prior:+.2f}", f"{e.prior:.2f}")]
+    total = e.prior
+    for s in e.steps:
+        total += s.weight
+        rows.append((s.comparison, s.level, s.value_l, s.value_r, f"{s.weight:+.2f}", f"{total:.2f}"))
+    rows.append(("final", "match weight", "", "", "", f"{e.match_weight:.2f}"))
+    console.print(table(["comparison", "level", "left", "right", "weight", "total"], rows))
+    console.print(f"Match weight {e.match_weight:.2f}, match probability {e.match_probability:.6f}")
+    for note in e.notes:
+        console.print(shown(note))
+    console.print(f"Waterfall chart written to {shown(e.path)}")
+
+
+@link_app.command("explain")
+def link_explain(
+    id_l: Annotated[str, typer.Argument(help="One record: its id (link-files) or record key (workspace).")],
+    id_r: Annotated[str, typer.Argument(help="The other record.")],
+    pairs_from: PairsFrom = None,
+    workspace: WorkspaceOption = Path("."),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The HTML file for the waterfall chart.")] = None,
+):
+    """Why a pair scored what it did: a waterfall of its match weight (prior, each comparison's partial
+    weight and level, the final weight and probability), as a table here and an HTML chart."""
+    from bold.actions import linkage as actions
+
+    if pairs_from is not None:
+        with phases("scoring the pair"):
+            e = actions.explain_files(pairs_from, id_l, id_r, out=out)
+    else:
+        ws, user = signed_in(workspace)
+        with phases("scoring the pair"):
+            e = actions.explain(ws, user, id_l, id_r, out=out)
+    _explained(e)
+
+
+def _estimated(r) -> None:
+    def pct(v):
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    def ci(c):
+        return "" if c is None else f" (95% CI {100 * c[0]:.1f}% to {100 * c[1]:.1f}%)"
+
+    console.print(
+        f"{r.labelled:,} pairs labelled ({r.unsure:,} unsure, left out), weighted by each band's sampling rate"
+    )
+    console.print(
+        f"At match probability {r.threshold}: precision {pct(r.precision)}{ci(r.precision_ci)}, "
+        f"recall {pct(r.recall)}{ci(r.recall_ci)}, F1 {pct(r.f1)}"
+    )
+    if r.best_threshold is not None:
+        console.print(f"The labels imply a threshold of {r.best_threshold} (highest estimated F1, {pct(r.best_f1)})")
+
+
+@link_app.command("review")
+def link_review(
+    pairs_from: PairsFrom = None,
+    workspace: WorkspaceOption = Path("."),
+    labels: Annotated[
+        Path | None, typer.Option(help="A review file with its label column filled in: report precision and recall.")
+    ] = None,
+    size: Annotated[int, typer.Option(help="Pairs to sample, spread over the probability bands.")] = 100,
+    low: Annotated[float, typer.Option(help="Lowest match probability sampled.")] = 0.3,
+    high: Annotated[float, typer.Option(help="Highest match probability sampled.")] = 0.99,
+    seed: Annotated[int, typer.Option(help="Seed of the sample (the same seed draws the same pairs).")] = 1,
+    threshold: Annotated[float, typer.Option(help="With --labels: the match probability to measure at.")] = 0.9,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="The review CSV file.")] = None,
+):
+    """Sample pairs around the threshold, both records side by side, for people to label (match, non-match,
+    blank if unsure); with --labels, read the labels back into precision, recall and the threshold they imply."""
+    from bold.actions import linkage as actions
+
+    if pairs_from is None:
+        ws, user = signed_in(workspace)
+    if labels is not None:
+        with phases("reading labels"):
+            if pairs_from is not None:
+                result = actions.review_files_labels(pairs_from, labels, threshold=threshold)
+            else:
+                result = actions.review_labels(ws, user, labels, threshold=threshold)
+        _estimated(result)
+        return
+    with phases("sampling pairs"):
+        if pairs_from is not None:
+            sample = actions.review_files_sample(pairs_from, out=out, size=size, low=low, high=high, seed=seed)
+        else:
+            sample = actions.review_sample(ws, user, out=out, size=size, low=low, high=high, seed=seed)
+    bands = ", ".join(f"{b['band']}: {b['sampled']} of {b['pairs']:,}" for b in sample.bands)
+    console.print(f"{sample.pairs:,} pairs sampled for review ({bands or 'no pairs in the range'})")
+    console.print(
+        f"Wrote {shown(sample.path)}: fill in its label column (match, non-match, or blank if unsure), "
+        "then run bold link review --labels FILE"
+    )
+
+
 def link_files(
     files: Annotated[list[Path], typer.Argument(help="One file to deduplicate, or two to link (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for pairs.csv, clusters.csv and model.json.")],

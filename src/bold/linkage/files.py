@@ -17,8 +17,9 @@ from splink import DuckDBAPI, Linker
 from bold.errors import Invalid
 from bold.ingest.reader import file_format
 from bold.ingest.rules import q, sql_text
-from bold.linkage import features, model
+from bold.linkage import explain, features, model
 from bold.security.paths import holds, output_folder
+from bold.security.private import owner_only
 
 
 class LinkError(Invalid):
@@ -85,11 +86,14 @@ def _roles_for(path: Path, columns: list[str], id_column: str, mapping: dict[str
     return roles
 
 
+RECORDS_MARKER = b"bold-link-files-records"  # Parquet key-value metadata of records.parquet
+
 # What link-files writes, each with what marks it as written by link-files (an --out never overwrites others).
 OUTPUT_FILES = {
     "pairs.csv": holds(b"id_l,id_r,match_probability"),
     "clusters.csv": holds(b"id,cluster_id"),
     "model.json": holds(b'"link_type"'),
+    "records.parquet": holds(RECORDS_MARKER),
 }
 
 
@@ -169,15 +173,27 @@ def link_files(
                 f"{model_path}: cannot use the model ({first}); give a model.json that bold link-files wrote"
             ) from None
     progress("scoring pairs")
+    explain.partial_weights_on(linker)
     predictions = linker.inference.predict(threshold_match_probability=pairs_threshold)
     progress("clustering")
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
     out.mkdir(parents=True, exist_ok=True)
     pairs = predictions.physical_name
+    prior = explain.prior_weight(linker._settings_obj._probability_two_random_records_match)
     con.execute(
-        f"copy (select unique_id_l as id_l, unique_id_r as id_r, match_probability from {pairs} "
+        f"copy (select unique_id_l as id_l, unique_id_r as id_r, match_probability, match_weight, "
+        f"{prior!r} as prior_weight, {', '.join(explain.level_columns(linker))} from {pairs} "
         f"order by match_probability desc, id_l, id_r) to {sql_text(str(out / 'pairs.csv'))} (header)"
     )
+    # The normalised linkage input, for explain and review: the user's own records, so owner-only.
+    records = out / "records.parquet"
+    records.unlink(missing_ok=True)
+    with owner_only():
+        con.execute(
+            f"copy ({' union all by name '.join(f'select * from {t}' for t in tables)}) to "
+            f"{sql_text(str(records))} (format parquet, kv_metadata {{bold: {sql_text(RECORDS_MARKER.decode())}}})"
+        )
+    records.chmod(0o600)
     con.execute(
         f"copy (select unique_id as id, dense_rank() over (order by cluster_id) as cluster_id "
         f"from {clusters.physical_name} order by cluster_id, id) to {sql_text(str(out / 'clusters.csv'))} (header)"

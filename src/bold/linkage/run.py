@@ -30,7 +30,7 @@ from splink import DuckDBAPI, Linker
 from bold import faults, store
 from bold.errors import BoldError, Kind
 from bold.ingest.pipeline import committed_batches
-from bold.linkage import clusters, features, identical, model
+from bold.linkage import clusters, explain, features, identical, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, now
@@ -50,11 +50,13 @@ create table if not exists person_attributes (
 create table if not exists pairs (
     run_id integer, record_key_l uuid, record_key_r uuid, match_weight double, match_probability double
 );
-"""
-# Columns added since links.duckdb was first written (runs before them hold NULL).
-LINKS_UPGRADES = """
+alter table runs add column if not exists model json;
+alter table pairs add column if not exists levels json;
 alter table runs add column if not exists blocking json;
 """
+# ``runs.model``: the model that scored the run (older runs: null). ``pairs.levels``: each comparison's level
+# number (Splink's gamma) for the pair, read with that model (``explain.levels_from_gammas``; older runs: null).
+# ``runs.blocking``: the candidate pairs each blocking rule added (older runs: null).
 
 
 BACKENDS = ("duckdb", "spark")
@@ -166,6 +168,7 @@ def link_workspace(
         comparisons = _count(con, blocked)
         by_rule = _count_by_rule(con, blocked, linker)
         progress(f"scoring {comparisons:,} candidate pairs among {scored:,} distinct records")
+        explain.partial_weights_on(linker)
         predictions = linker.inference.predict(threshold_match_probability=min(thresholds.values()))
         phases["predict"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -198,6 +201,7 @@ def link_workspace(
             model_json,
             thresholds,
             by,
+            explain.gamma_json(linker),
         )
         phases["write"] = time.perf_counter() - t
         result.trained = trained
@@ -332,12 +336,28 @@ def _recover(ws: Workspace, con, by: str) -> dict[str, int]:
 
 
 def _write_links(
-    ws, con, pairs_table, level_tables, by_rule, sources, records, comparisons, started, t0, model_json, thresholds, by
+    ws,
+    con,
+    pairs_table,
+    level_tables,
+    by_rule,
+    sources,
+    records,
+    comparisons,
+    started,
+    t0,
+    model_json,
+    thresholds,
+    by,
+    levels_sql="null",
 ) -> LinkRun:
     """Write the run in one transaction on links.duckdb, its ``runs`` row last; leaves links attached."""
     ws.attach(con, "links")
-    con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links."))
-    con.execute(LINKS_UPGRADES.replace("alter table ", "alter table links."))
+    con.execute(
+        LINKS_SCHEMA.replace("create table if not exists ", "create table if not exists links.").replace(
+            "alter table ", "alter table links."
+        )
+    )
     # one random person key per cluster and level (temp tables, made before the links transaction)
     joins, selects = [], []
     for level, table in level_tables.items():
@@ -365,14 +385,16 @@ def _write_links(
         )
         faults.point("link:after-record-person")
         con.execute(
-            f"insert into links.pairs select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, "
-            f"match_probability from {pairs_table}"
+            "insert into links.pairs (run_id, record_key_l, record_key_r, match_weight, match_probability, levels) "
+            f"select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, match_probability, {levels_sql} "
+            f"from {pairs_table}"
         )
         _write_person_attributes(con, run_id, list(level_tables))
         seconds = time.perf_counter() - t0
         con.execute(
             "insert into links.runs (run_id, started_at, finished_at, actor, sources, records, comparisons, pairs, "
-            "seconds, model_sha256, thresholds, clusters, blocking) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "seconds, model_sha256, thresholds, clusters, model, blocking) "
+            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 started,
@@ -386,6 +408,7 @@ def _write_links(
                 hashlib.sha256(model_json.encode()).hexdigest(),
                 json.dumps(thresholds),
                 json.dumps(clusters),
+                model_json,
                 json.dumps(by_rule),
             ],
         )

@@ -36,7 +36,11 @@ def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
         people = "(select distinct person_id from mapped)"
         con.execute(f"create temp table keys as select person_id, uuid() as person_key from {people}")
         ws.attach(con, "links")
-        con.execute(LINKS_SCHEMA.replace("create table if not exists ", "create table links."))
+        con.execute(
+            LINKS_SCHEMA.replace("create table if not exists ", "create table links.").replace(
+                "alter table ", "alter table links."
+            )
+        )
         con.execute(
             "insert into links.record_person select 1, m.record_key, m.source, k.person_key, k.person_key, "
             "k.person_key from mapped m join keys k using (person_id)"
@@ -46,7 +50,8 @@ def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
             con.execute(f"insert into links.person_attributes select 1, '{level}', {modes} group by all")
         records, people = con.execute("select count(*), count(distinct person_id) from mapped").fetchone()
         con.execute(
-            "insert into links.runs values (1, ?, ?, ?, ?, ?, 0, 0, 0, null, ?, ?)",
+            "insert into links.runs (run_id, started_at, finished_at, actor, sources, records, comparisons, pairs, "
+            "seconds, model_sha256, thresholds, clusters) values (1, ?, ?, ?, ?, ?, 0, 0, 0, null, ?, ?)",
             [now(), now(), by, sources, records, json.dumps({}), json.dumps(dict.fromkeys(LEVELS, people))],
         )
     return records

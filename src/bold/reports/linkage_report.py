@@ -91,6 +91,43 @@ def _charts(m: dict) -> dict[str, str]:
     return out
 
 
+def model_charts(model: dict | None) -> dict[str, str]:
+    """The match weights and m/u parameters charts as Splink draws them, from the saved model, as inline SVG
+    (their zoom and selections do nothing in an SVG, so the hint to use them is left out)."""
+    if not model:
+        return {}
+    import warnings
+
+    from splink.internals.settings_creator import SettingsCreator
+
+    settings = SettingsCreator.from_path_or_dict(model).get_settings("duckdb")
+    out = {}
+    for name, chart in (
+        ("splink_weights", settings.match_weights_chart()),
+        ("splink_m_u", settings.m_u_parameters_chart()),
+    ):
+        with warnings.catch_warnings():  # Altair notes that Splink's two charts share a selection
+            warnings.simplefilter("ignore", UserWarning)
+            altair_chart = chart.altair_chart
+            spec = altair_chart.to_dict()
+            if isinstance(spec.get("title"), dict):
+                spec["title"].pop("subtitle", None)
+            out[name] = charts.svg(type(altair_chart).from_dict(spec))
+    return out
+
+
+def _run_model(ws, measures: dict) -> dict | None:
+    """The model that scored the run (kept with it), else the saved one (runs made before runs kept theirs)."""
+    import json
+
+    from bold.linkage.run import model_path
+
+    kept = measures["run"].pop("model", None)
+    if kept:
+        return json.loads(kept)
+    return json.loads(model_path(ws).read_text()) if model_path(ws).exists() else None
+
+
 REPORT_MARKER = b"<title>BOLD linkage quality report"  # in every report this module writes
 
 
@@ -118,7 +155,7 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
             m=measures,
             checks=checks,
             ethnicity=ethnicity,
-            charts=_charts(measures),
+            charts=_charts(measures) | model_charts(_run_model(ws, measures)),
             labels=IDENTIFIER_LABELS,
             version=__version__,
             made=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
