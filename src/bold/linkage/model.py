@@ -294,6 +294,7 @@ DETERMINISTIC = (
     ("ni_number",),
     ("forename", "surname", "date_of_birth"),
     ("initials", "date_of_birth", "postcode_district"),
+    ("initials", "date_of_birth", "postcode"),  # postcodes with no UK district (a subset of the rule above in UK)
 )
 
 
@@ -469,7 +470,9 @@ def train(
                     raise
                 linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=None)
         except EMTrainingException:
-            raise TooFewPairs(f"too few records to train (no pairs found by the training block {_rule_text(cols)})")
+            raise TooFewPairs(
+                f"too few records to train (no pairs found by the training block {_rule_text(cols)})"
+            ) from None
         except ValueError as exc:
             if "below the minimum allowed" not in str(exc) and "math domain error" not in str(exc):
                 raise
