@@ -38,10 +38,12 @@ def link(
         print_json(run)
         return
     mode = "encoded identifiers" if run.encoded else "plaintext identifiers"
+    if run.notice:
+        console.print(f"[yellow]notice:[/] {run.notice}")
     console.print(
         f"Linkage run {run.run_id} on {mode} ({backend}): {run.records:,} records, {run.comparisons:,} candidate "
         f"pairs scored, {run.pairs:,} pairs kept, in {run.seconds:.0f} s "
-        f"({'trained' if run.trained else 'saved'} model)"
+        f"({'default' if run.notice else 'trained' if run.trained else 'saved'} model)"
     )
     console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))
 

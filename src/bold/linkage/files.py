@@ -238,11 +238,8 @@ def link_files(
     columns = model.link_columns(con, tables)
     if model_path is None and not model.can_train(columns):
         rules = "; ".join(" + ".join(rule) for rule in model.DETERMINISTIC)
-        held = (
-            ""
-            if len(tables) == 1
-            else f" (roles with values in both files: {', '.join(sorted(columns & set(features.FILE_ROLES))) or 'none'})"
-        )
+        both = ", ".join(sorted(columns & set(features.FILE_ROLES))) or "none"
+        held = "" if len(tables) == 1 else f" (roles with values in both files: {both})"
         raise LinkError(
             f"too few identifiers to train a model: the files need values for one of {rules}{held} (map columns "
             "with --map ROLE=COLUMN, or give a trained --model)"
