@@ -448,6 +448,9 @@ def train(
         raise TooFewPairs(
             f"too few records to train ({n:,} pairs found by the deterministic rules {found_by})"
         ) from None
+    if not 0 < linker._settings_obj._probability_two_random_records_match < 1:  # Splink only warns of these
+        n = _pair_count(linker, deterministic, link_type) if deterministic else 0
+        raise TooFewPairs(f"too few records to train ({n:,} pairs found by the deterministic rules {found_by})")
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
     passes = training_blocks(names)
     snapshot: dict = {}
