@@ -49,6 +49,7 @@ class Writers:
     def __init__(self, stack: ExitStack, out: Path, formats: tuple[str, ...]):
         self.stack, self.out, self.formats = stack, out, formats
         self.open: dict[str, object] = {}
+        self.schemas: dict[str, pa.Schema] = {}  # each open writer's (a CSV writer does not say)
         self.empty: dict[str, tuple[str, pa.Table, tuple[str, ...]]] = {}
 
     def write(self, name: str, table: pa.Table, formats: tuple[str, ...]) -> None:
@@ -60,9 +61,10 @@ class Writers:
         for fmt in formats:
             key = f"{name}.{fmt}"
             path = self.out / key
-            if key in self.open and table.schema != self.open[key].schema:
-                table = table.cast(self.open[key].schema)  # a later chunk's all-null column
+            if key in self.open and table.schema != self.schemas[key]:
+                table = table.cast(self.schemas[key])  # a later chunk's all-null column
             if key not in self.open:
+                self.schemas[key] = table.schema
                 if fmt == "csv":
                     options = pacsv.WriteOptions(quoting_style="needed")
                     self.open[key] = self.stack.enter_context(
