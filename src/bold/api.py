@@ -115,11 +115,12 @@ class LinkedFiles:
     pairs: pd.DataFrame
     clusters: pd.DataFrame
     model: dict
+    notice: str | None = None  # set when there were too few records to train and the default model was used
 
 
 def link_files(
     *data: pd.DataFrame | str | Path,
-    id_column: str,
+    id_column: str | None = None,
     maps: Iterable[str] = (),
     out: str | Path | None = None,
     **options,
@@ -127,7 +128,9 @@ def link_files(
     """Link two data frames or files, or deduplicate one, with the same model as workspace linkage.
 
     Frames are written to an owner-only temporary folder first; results come back as frames (and stay in
-    ``out`` when one is given). Options as ``bold link-files``: date_format, threshold, pairs_threshold, model."""
+    ``out`` when one is given). Options as ``bold link-files``: date_format, threshold, pairs_threshold, model,
+    and per file id_a / id_b, maps_a / maps_b (lists of ROLE=COLUMN), date_format_a / date_format_b,
+    mapping_a / mapping_b (mapping files)."""
     import json
 
     with tempfile.TemporaryDirectory(prefix="bold-") as scratch, owner_only():
@@ -141,8 +144,15 @@ def link_files(
             else:
                 paths.append(Path(item))
         target = private_dir(Path(out)) if out is not None else private_dir(folder / "out")
+        for key in ("maps_a", "maps_b"):
+            if key in options:
+                options[key] = list(options[key])
+        for key in ("model", "mapping_a", "mapping_b"):
+            if options.get(key) is not None:
+                options[key] = Path(options[key])
         result = linkage_actions.link_files(paths, id_column, target, maps=list(maps), **options)
         return LinkedFiles(
+            notice=result.notice,
             records=result.records,
             pairs=pd.read_csv(target / "pairs.csv"),
             clusters=pd.read_csv(target / "clusters.csv"),

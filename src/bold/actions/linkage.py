@@ -94,7 +94,7 @@ def review_files_labels(folder: Path, labels: Path, *, threshold: float = 0.9) -
 
 def link_files(
     paths: list[Path],
-    id_column: str,
+    id_column: str | None,
     out: Path,
     *,
     maps: list[str] | None = None,
@@ -103,11 +103,42 @@ def link_files(
     pairs_threshold: float = 0.5,
     model: Path | None = None,
     progress: Callable[[str], None] = lambda phase: None,
+    id_a: str | None = None,
+    id_b: str | None = None,
+    maps_a: list[str] | None = None,
+    maps_b: list[str] | None = None,
+    date_format_a: str | None = None,
+    date_format_b: str | None = None,
+    mapping_a: Path | None = None,
+    mapping_b: Path | None = None,
 ) -> files.LinkFilesResult:
-    """Link two files, or deduplicate one, outside any workspace (a team's own data, on its own machine)."""
+    """Link two files, or deduplicate one, outside any workspace (a team's own data, on its own machine).
+
+    ``id_column``, ``maps`` and ``date_format`` hold for both files; the ``_a`` / ``_b`` options (and a mapping
+    file per input) override them for one file, so files of different shapes link. Precedence, lowest first:
+    shared options, the file's mapping file, the file's own options."""
     mapping = files.parse_map(maps or [])
+    per_file = []
+    for tag, id_, own_maps, fmt, mapping_file in (
+        ("a", id_a, maps_a, date_format_a, mapping_a),
+        ("b", id_b, maps_b, date_format_b, mapping_b),
+    ):
+        spec = files.load_mapping_file(mapping_file) if mapping_file is not None else files.FileMapping()
+        spec = files.FileMapping(id_, files.parse_map(own_maps or [], f"--map-{tag}"), fmt).over(spec)
+        per_file.append(spec)
+    if len(paths) == 1 and per_file[1] != files.FileMapping():
+        raise files.LinkError("options for file b (--id-b, --map-b, --date-format-b, --mapping-b) need a second file")
     return files.link_files(
-        paths, id_column, mapping, out, date_format, threshold, pairs_threshold, model, progress=progress
+        paths,
+        id_column,
+        mapping,
+        out,
+        date_format,
+        threshold,
+        pairs_threshold,
+        model,
+        progress=progress,
+        per_file=per_file[: len(paths)],
     )
 
 

@@ -38,10 +38,12 @@ def link(
         print_json(run)
         return
     mode = "encoded identifiers" if run.encoded else "plaintext identifiers"
+    if run.notice:
+        console.print(f"[yellow]notice:[/] {run.notice}")
     console.print(
         f"Linkage run {run.run_id} on {mode} ({backend}): {run.records:,} records ({run.scored:,} distinct), "
         f"{run.comparisons:,} candidate pairs scored, {run.pairs:,} record pairs kept, in {run.seconds:.0f} s "
-        f"({'trained' if run.trained else 'saved'} model)"
+        f"({'default' if run.notice else 'trained' if run.trained else 'saved'} model)"
     )
     console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))
 
@@ -174,21 +176,50 @@ def link_review(
 def link_files(
     files: Annotated[list[Path], typer.Argument(help="One file to deduplicate, or two to link (CSV or Parquet).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for pairs.csv, clusters.csv and model.json.")],
-    id_column: Annotated[str, typer.Option("--id", help="The column that identifies each record.")],
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="The column that identifies each record (in both files).")
+    ] = None,
     maps: Annotated[
         list[str] | None,
         typer.Option(
-            "--map", help="ROLE=COLUMN, repeatable (e.g. forename=given_name). Default: columns named after roles."
+            "--map",
+            help="ROLE=COLUMN for both files, repeatable (e.g. forename=given_name). Default: columns named after "
+            "roles.",
         ),
     ] = None,
     date_format: Annotated[str, typer.Option(help="Format of date_of_birth, e.g. %Y%m%d.")] = "%Y-%m-%d",
+    id_a: Annotated[str | None, typer.Option("--id-a", help="The id column of the first file.")] = None,
+    id_b: Annotated[str | None, typer.Option("--id-b", help="The id column of the second file.")] = None,
+    maps_a: Annotated[
+        list[str] | None, typer.Option("--map-a", help="ROLE=COLUMN for the first file only, repeatable.")
+    ] = None,
+    maps_b: Annotated[
+        list[str] | None, typer.Option("--map-b", help="ROLE=COLUMN for the second file only, repeatable.")
+    ] = None,
+    date_format_a: Annotated[
+        str | None, typer.Option("--date-format-a", help="Format of date_of_birth in the first file.")
+    ] = None,
+    date_format_b: Annotated[
+        str | None, typer.Option("--date-format-b", help="Format of date_of_birth in the second file.")
+    ] = None,
+    mapping_a: Annotated[
+        Path | None,
+        typer.Option("--mapping-a", help="YAML for the first file: id:, date_format: and columns: {ROLE: COLUMN}."),
+    ] = None,
+    mapping_b: Annotated[Path | None, typer.Option("--mapping-b", help="The same for the second file.")] = None,
     threshold: Annotated[float, typer.Option(help="Match probability at which records join a cluster.")] = 0.9,
     pairs_threshold: Annotated[float, typer.Option(help="Lowest match probability written to pairs.csv.")] = 0.5,
     model_file: Annotated[
-        Path | None, typer.Option("--model", help="A model.json to reuse instead of training.")
+        Path | None,
+        typer.Option(
+            "--model", help="A model.json (from link-files or a workspace's linkage/) to use instead of training."
+        ),
     ] = None,
 ):
-    """Link two files, or deduplicate one, with the same model as workspace linkage."""
+    """Link two files, or deduplicate one, with the same model as workspace linkage.
+
+    Options ending -a or -b apply to one file and override the shared --id, --map and --date-format. With too
+    few records to train, the shipped default model is used and said (exit status 0); see docs/linkage.md."""
     from bold.actions.linkage import link_files as link
 
     with phases() as phase:
@@ -202,7 +233,17 @@ def link_files(
             pairs_threshold=pairs_threshold,
             model=model_file,
             progress=phase,
+            id_a=id_a,
+            id_b=id_b,
+            maps_a=maps_a,
+            maps_b=maps_b,
+            date_format_a=date_format_a,
+            date_format_b=date_format_b,
+            mapping_a=mapping_a,
+            mapping_b=mapping_b,
         )
+    if result.notice:
+        console.print(f"[yellow]notice:[/] {result.notice}")
     console.print(
         f"{result.records:,} records; {result.pairs:,} pairs with match probability >= {pairs_threshold}; "
         f"{result.clusters:,} clusters at {threshold}"

@@ -13,12 +13,19 @@ library comparisons for each column, with the same blocking.
 
 from __future__ import annotations
 
+import copy
+import functools
+import importlib.resources
+import json
 import logging
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.blocking_analysis import count_comparisons_from_blocking_rules
+from splink.internals.exceptions import EMTrainingException
 
+from bold.errors import Invalid
 from bold.linkage import features
 
 THRESHOLDS = {"high": 0.99, "medium": 0.9, "low": 0.5}  # match probability for clusters at each level
@@ -392,6 +399,7 @@ DETERMINISTIC = (
     ("ni_number",),
     ("forename", "surname", "date_of_birth"),
     ("initials", "date_of_birth", "postcode_district"),
+    ("initials", "date_of_birth", "postcode"),  # postcodes with no UK district (a subset of the rule above in UK)
 )
 
 
@@ -474,6 +482,47 @@ def present_columns(con, table: str) -> set[str]:
     return present | ({"initials_only"} if counts[-1] else set())
 
 
+def link_columns(con, tables: list[str]) -> set[str]:
+    """The columns a model over ``tables`` may use. For one table, those with values; for two (link-only),
+    those with values in *both*, since a comparison, blocking rule or training block on a column only one file
+    holds can never fire across the files; ``initials_only`` is kept when either side has it (initials are
+    derived from names on the side that has them, so both hold initials)."""
+    present = [present_columns(con, t) for t in tables]
+    shared = set.intersection(*present)
+    return shared | ({"initials_only"} if "initials_only" in set.union(*present) else set())
+
+
+class TooFewPairs(Invalid):
+    """Training cannot run: a deterministic rule or an EM training block finds (almost) no pairs."""
+
+
+MIN_EM_PAIRS = 30  # fewer pairs than this in a training block and EM's estimates are noise (Splink asks hundreds)
+COUNT_BELOW = 50_000  # records: below this, training blocks' pairs are counted before EM (cheap at that size)
+
+
+def _pair_count(linker: Linker, rules: list, link_type: str) -> int:
+    """Exact count of the pairs ``rules`` find together (only on the path where training is in doubt)."""
+    frames = list(linker._input_tables_dict.values())
+    found = count_comparisons_from_blocking_rules(
+        frames if len(frames) > 1 else frames[0],
+        blocking_rules=rules,
+        link_type=link_type,
+        record_sample_proportion=1.0,
+    )
+    return int(found[-1]["cumulative_comparison_count"]) if found else 0
+
+
+def _rows(db, tables: list[str]) -> int:
+    """Records in ``tables`` (DuckDB; on another engine, a number large enough to skip the pair counts)."""
+    if not isinstance(db, DuckDBAPI):
+        return COUNT_BELOW + 1
+    return sum(db._con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+
+
+def _rule_text(rule) -> str:
+    return " and ".join(rule) if isinstance(rule, tuple) else str(rule)
+
+
 def train(
     db: DuckDBAPI,
     tables: list[str],
@@ -493,22 +542,60 @@ def train(
                 add_block_sizes(db.duckdb_con, table, suffix)
     frames = [db.register(t) for t in tables]
     linker = Linker(frames if len(frames) > 1 else frames[0], settings_, log_level=logging.ERROR)
+    link_type = linker._settings_obj._link_type
+    records = _rows(db, tables)
     names = {c.removesuffix(suffix) for c in columns} if suffix else columns
-    deterministic = [block_on(*(name + suffix for name in c)) for c in DETERMINISTIC if set(c) <= names]
-    linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
+    rules = [c for c in DETERMINISTIC if set(c) <= names]
+    deterministic = [block_on(*(name + suffix for name in c)) for c in rules]
+    found_by = "; ".join(_rule_text(r) for r in rules)
+    try:
+        linker.training.estimate_probability_two_random_records_match(deterministic, recall=recall)
+    except (ValueError, ZeroDivisionError) as exc:
+        # no pair found (a prior of 0: "math domain error"), no pair possible (one record), or more pairs than
+        # the assumed recall allows (a handful of records that all match)
+        if not isinstance(exc, ZeroDivisionError) and not (
+            "math domain error" in str(exc) or "consistent with supplied recall" in str(exc)
+        ):
+            raise
+        n = _pair_count(linker, deterministic, link_type) if deterministic else 0
+        raise TooFewPairs(
+            f"too few records to train ({n:,} pairs found by the deterministic rules {found_by})"
+        ) from None
+    if not 0 < linker._settings_obj._probability_two_random_records_match < 1:  # Splink only warns of these
+        n = _pair_count(linker, deterministic, link_type) if deterministic else 0
+        raise TooFewPairs(f"too few records to train ({n:,} pairs found by the deterministic rules {found_by})")
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=1)
     passes = training_blocks(names)
     snapshot: dict = {}
     for i, cols in enumerate(passes):
         block = block_on(*(c + suffix for c in cols))
+        # counted only where it is cheap: a large input has pairs enough, and an empty block still raises below
+        n = _pair_count(linker, [block], link_type) if records <= COUNT_BELOW else None
+        if n is not None and n < MIN_EM_PAIRS:
+            raise TooFewPairs(
+                f"too few records to train ({n:,} pairs found by the training block {_rule_text(cols)}; "
+                f"EM needs at least {MIN_EM_PAIRS})"
+            )
         try:
-            linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=em_max_pairs)
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=em_max_pairs)
+            except ValueError as exc:
+                # Splink 5 refuses an m probability of exactly 0, which EM gives a level no pair of a small
+                # random sample reaches; the whole block has them (or fails with Splink's own message).
+                if "below the minimum allowed" not in str(exc):
+                    raise
+                linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=None)
+        except EMTrainingException:
+            raise TooFewPairs(
+                f"too few records to train (no pairs found by the training block {_rule_text(cols)})"
+            ) from None
         except ValueError as exc:
-            # Splink 5 refuses an m probability of exactly 0, which EM gives a level no pair of a small random
-            # sample reaches; the whole block has them (or fails with Splink's own message).
-            if "below the minimum allowed" not in str(exc):
+            if "below the minimum allowed" not in str(exc) and "math domain error" not in str(exc):
                 raise
-            linker.training.estimate_parameters_using_expectation_maximisation(block, max_pairs=None)
+            raise TooFewPairs(
+                f"too few records to train (the pairs found by the training block {_rule_text(cols)} are too "
+                "few for EM to estimate every level)"
+            ) from None
         if i == 0:
             snapshot = {
                 (c.output_column_name, j): list(lv._trained_m_probabilities)
@@ -548,3 +635,83 @@ def with_parameters(target: dict, trained: dict) -> dict:
         comparisons.append({**mine, "comparison_levels": levels})
     out["comparisons"] = comparisons
     return out
+
+
+DEFAULT_MODEL = "default_model.json"  # package data, made by scripts/train_default_model.py
+
+
+@functools.cache
+def _shipped_default() -> dict:
+    return json.loads(importlib.resources.files("bold.linkage").joinpath(DEFAULT_MODEL).read_text())
+
+
+def _level_sql(comparison: dict) -> list[str]:
+    return [level["sql_condition"] for level in comparison["comparison_levels"]]
+
+
+def with_link_type(model_json: dict, link_type: str) -> dict:
+    """A saved model for another link type: the parameters hold for dedupe and link-only alike, only the
+    setting differs (a workspace's model is dedupe; two files are link-only)."""
+    return {**model_json, "link_type": link_type}
+
+
+def default_prior(link_type: str, records: list[int]) -> float:
+    """The prior the default model assumes: every record of the smaller file has its match in the other
+    (link-only), or about half the records have a duplicate (dedupe); strictly between 0 and 1."""
+    return 1 / max(*records, 2) if link_type == "link_only" else 1 / max(sum(records), 2)
+
+
+def default_model(
+    columns: set[str], link_type: str, records: list[int], dialect: str = "duckdb", saved: dict | None = None
+) -> dict:
+    """Settings for ``columns`` carrying the m and u of the shipped default model (or ``saved``): only the
+    comparisons whose columns are present, each matched level by level to the saved one of the same name, so
+    the model fits whatever subset of identifiers the files hold; the prior from ``default_prior``."""
+    saved = saved or _shipped_default()
+    target = settings(columns, link_type, dialect=dialect).create_settings_dict(dialect)
+    comparisons = []
+    for mine in target["comparisons"]:
+        theirs = next(
+            (
+                c
+                for c in saved["comparisons"]
+                if c["output_column_name"] == mine["output_column_name"] and _level_sql(c) == _level_sql(mine)
+            ),
+            None,
+        )
+        if theirs is None:
+            raise ValueError(f"the default model has no comparison {mine['output_column_name']!r} like this one")
+        levels = [
+            {**level, **{k: source[k] for k in ("m_probability", "u_probability") if k in source}}
+            for level, source in zip(mine["comparison_levels"], theirs["comparison_levels"], strict=True)
+        ]
+        comparisons.append({**mine, "comparison_levels": levels})
+    return {
+        **target,
+        "comparisons": comparisons,
+        "probability_two_random_records_match": default_prior(link_type, records),
+    }
+
+
+def train_or_default(
+    db: DuckDBAPI,
+    tables: list[str],
+    settings_: SettingsCreator,
+    columns: set[str],
+    fallback: bool = True,
+    **options,
+) -> tuple[Linker, str | None]:
+    """``train``, or where there are too few pairs to train, the default model (when ``fallback``) with a
+    notice saying why; without ``fallback`` (encoded identifiers, the plain baseline) ``TooFewPairs``."""
+    try:
+        return train(db, tables, settings_, columns, **options), None
+    except TooFewPairs as exc:
+        if not fallback:
+            raise
+        reason = str(exc)
+    link_type = settings_.link_type
+    records = [_rows(db, [t]) for t in tables]
+    frames = [db.register(t) for t in tables]
+    model_json = default_model(columns, link_type, records)
+    linker = Linker(frames if len(frames) > 1 else frames[0], copy.deepcopy(model_json), log_level=logging.ERROR)
+    return linker, f"{reason}; used the default model"

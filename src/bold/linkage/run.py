@@ -81,6 +81,7 @@ class LinkRun:
     encoded: bool = False
     recovered: dict[str, int] = field(default_factory=dict)  # rows of unfinished runs deleted, per table
     scored: int = 0  # records scored: one per group of identical ones (bold.linkage.identical)
+    notice: str | None = None  # too few records to train: why the shipped default model was used
 
 
 def model_path(ws: Workspace) -> Path:
@@ -142,11 +143,18 @@ def link_workspace(
         db = _backend(backend, con)
         trained = retrain or generic or not saved.exists()
         bits = 2 * BLOOM_BITS if encoded else None
+        notice = None
         t = time.perf_counter()
         if trained:
             progress("training the model (u by sampling, m by EM)")
             settings = model.settings(columns, generic=generic, encoded_bits=bits, dialect=backend)
-            linker = model.train(db, ["linkage_input"], settings, columns, suffix=suffix)
+            try:  # too few pairs to train: the default model (plaintext only; it has no encoded comparisons)
+                linker, notice = model.train_or_default(
+                    db, ["linkage_input"], settings, columns, fallback=not (encoded or generic),
+                    suffix=suffix,
+                )  # fmt: skip
+            except model.TooFewPairs as exc:
+                raise LinkageError(f"{exc}; ingest more records (no default model for this mode)") from None
         else:
             progress("loading the saved model")
             try:
@@ -183,7 +191,7 @@ def link_workspace(
         t = time.perf_counter()
         progress("writing links")
         trained_model = linker.misc.save_model_to_json()
-        if trained and not generic:  # written as Splink writes it, but owner-only
+        if trained and not generic and not notice:  # written as Splink writes it, but owner-only; never the default
             private_dir(saved.parent)
             write_private(saved, json.dumps(trained_model, indent=4))
         model_json = json.dumps(trained_model, sort_keys=True)
@@ -208,6 +216,7 @@ def link_workspace(
         result.scored = scored
         result.phases = phases
         result.encoded = encoded
+        result.notice = notice
         faults.point("link:after-commit")
         # Audited while links.duckdb is still attached (so held): no other run can take this one for unaudited.
         store.audit.record(
@@ -220,7 +229,8 @@ def link_workspace(
                 "candidate_pairs": result.comparisons,
                 "pairs": result.pairs,
                 "clusters": result.clusters,
-                "trained": trained,
+                "trained": trained and not notice,
+                **({"model": "default (too few records to train)"} if notice else {}),
                 "encoded": encoded,
                 "backend": backend,
                 "baseline": generic,

@@ -40,6 +40,7 @@ from bold.synth.reference import (
 )
 from bold.synth.tables import (
     Table,
+    at,
     concat,
     first_at_or_after,
     in_spell,
@@ -192,7 +193,7 @@ def _probation_orders(people: People, rng, spells: Table, start: int, end: int) 
     revoked_day = order_start + (rng.random(m) * (order_end - order_start)).astype(np.int32)
     terminated = np.where(termination == "CMP", order_end, np.maximum(revoked_day, order_start + 14))
     nxt = first_at_or_after(pid, order_start + 1, spells["pid"], spells["reception"])
-    next_reception = np.where(nxt >= 0, spells["reception"][np.maximum(nxt, 0)], NEVER)
+    next_reception = np.where(nxt >= 0, at(spells["reception"], nxt), NEVER)
     recalled = next_reception < terminated
     terminated = np.where(recalled, next_reception, terminated).astype(np.int32)
     termination = np.where(recalled, "RVN", termination).astype(object)
@@ -367,7 +368,7 @@ def _journeys(people: People, rng, cand: Table, spells: Table, start: int, end: 
     ).astype(object)
     discharge = (begin + duration.astype(np.int64)).astype(np.int64)
     nxt = first_at_or_after(pid, begin + 1, spells["pid"], spells["reception"])
-    next_reception = np.where(nxt >= 0, spells["reception"][np.maximum(nxt, 0)], NEVER)
+    next_reception = np.where(nxt >= 0, at(spells["reception"], nxt), NEVER)
     custody = next_reception <= discharge
     discharge = np.where(custody, next_reception, discharge).astype(np.int32)
     reason = np.where(custody, "TIC", reason).astype(object)
@@ -418,9 +419,9 @@ def _segments_after_release(people, spells, journeys, end):
     rel = np.flatnonzero(released_in_period(spells, end))
     pid, release, ost = spells["pid"][rel], spells["release"][rel].astype(np.int64), spells["ost"][rel]
     nxt_tx = first_at_or_after(pid, release, journeys["pid"], journeys["start"])
-    tx_start = np.where(nxt_tx >= 0, journeys["start"][np.maximum(nxt_tx, 0)], NEVER).astype(np.int64)
+    tx_start = np.where(nxt_tx >= 0, at(journeys["start"], nxt_tx), NEVER).astype(np.int64)
     nxt_rec = first_at_or_after(pid, release + 1, spells["pid"], spells["reception"])
-    back_in = np.where(nxt_rec >= 0, spells["reception"][np.maximum(nxt_rec, 0)], NEVER).astype(np.int64)
+    back_in = np.where(nxt_rec >= 0, at(spells["reception"], nxt_rec), NEVER).astype(np.int64)
     female = people.female[pid]
     out = []
     for (a, b), (men, women) in cal.POST_RELEASE_EXCESS_PER_1000.items():
@@ -440,10 +441,10 @@ def _protection(pid, t, spells, journeys) -> np.ndarray:
     day = np.floor(t).astype(np.int64)
     factor = np.ones(len(pid))
     j = last_at_or_before(pid, day, journeys["pid"], journeys["start"])
-    in_treatment = (j >= 0) & (day <= journeys["discharge"][np.maximum(j, 0)])
+    in_treatment = (j >= 0) & (day <= at(journeys["discharge"], j))
     factor[in_treatment] = cal.TREATMENT_EXCESS_FACTOR
     r = last_at_or_before(pid, day, spells["pid"], spells["release"])
-    after_ost = (r >= 0) & spells["ost"][np.maximum(r, 0)] & (day - spells["release"][np.maximum(r, 0)] < 28)
+    after_ost = (r >= 0) & at(spells["ost"], r) & (day - at(spells["release"], r) < 28)
     factor[after_ost] = cal.OST_EXCESS_FACTOR
     return factor
 
@@ -518,7 +519,7 @@ def _continuity_by_release(spells, journeys, end) -> tuple[np.ndarray, np.ndarra
     """(released-in-period spell index, started treatment within 21 days) for each release."""
     rel = np.flatnonzero(released_in_period(spells, end))
     nxt = first_at_or_after(spells["pid"][rel], spells["release"][rel], journeys["pid"], journeys["start"])
-    days = np.where(nxt >= 0, journeys["start"][np.maximum(nxt, 0)] - spells["release"][rel], NEVER)
+    days = np.where(nxt >= 0, at(journeys["start"], nxt) - spells["release"][rel], NEVER)
     return rel, days <= 21
 
 

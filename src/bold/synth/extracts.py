@@ -349,7 +349,7 @@ def _pnc(people: People, pid: np.ndarray, long_form: bool) -> np.ndarray:
     year = people.pnc_year[pid]
     yy = year if long_form else year % 100
     width = 4 if long_form else 2
-    return np.char.zfill(yy.astype(str), width).astype(object) + "/" + people.pnc_serial[pid]
+    return ids.digits(yy, width).astype(object) + "/" + people.pnc_serial[pid]
 
 
 def _sex(people: People, pid: np.ndarray, codes: tuple[str, str]) -> np.ndarray:

@@ -28,7 +28,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from bold.security.paths import holds, output_folder
-from bold.synth import truth
+from bold.synth import identifiers, truth
 from bold.synth.config import SOURCES, SynthConfig
 from bold.synth.events import day_number, simulate
 from bold.synth.extracts import BUILDERS, Counters, as_date32
@@ -41,17 +41,30 @@ FORMATS = ("csv", "parquet")
 
 
 class Writers:
-    """Appending writers for every output file, opened on the first chunk's schema."""
+    """Appending writers for every output file, opened on the first non-empty chunk's schema.
+
+    An empty chunk (a very small population: a source with no records yet) has columns of null type, so it
+    opens no writer; a file that only ever had empty chunks is written at ``finish`` with those columns as text."""
 
     def __init__(self, stack: ExitStack, out: Path, formats: tuple[str, ...]):
         self.stack, self.out, self.formats = stack, out, formats
         self.open: dict[str, object] = {}
+        self.schemas: dict[str, pa.Schema] = {}  # each open writer's (a CSV writer does not say)
+        self.empty: dict[str, tuple[str, pa.Table, tuple[str, ...]]] = {}
 
     def write(self, name: str, table: pa.Table, formats: tuple[str, ...]) -> None:
+        if table.num_rows == 0:
+            if not any(f"{name}.{fmt}" in self.open for fmt in formats):
+                self.empty.setdefault(name, (name, table, formats))
+            return
+        self.empty.pop(name, None)
         for fmt in formats:
             key = f"{name}.{fmt}"
             path = self.out / key
+            if key in self.open and table.schema != self.schemas[key]:
+                table = table.cast(self.schemas[key])  # a later chunk's all-null column
             if key not in self.open:
+                self.schemas[key] = table.schema
                 if fmt == "csv":
                     options = pacsv.WriteOptions(quoting_style="needed")
                     self.open[key] = self.stack.enter_context(
@@ -60,6 +73,23 @@ class Writers:
                 else:
                     self.open[key] = self.stack.enter_context(pq.ParquetWriter(path, table.schema, compression="zstd"))
             self.open[key].write_table(table)
+
+    def finish(self) -> None:
+        """Write the files that had no rows at all, with text columns where the type was never seen."""
+        for name, table, formats in list(self.empty.values()):
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+            self.empty.pop(name)
+            self._open_empty(name, schema, formats)
+
+    def _open_empty(self, name: str, schema: pa.Schema, formats: tuple[str, ...]) -> None:
+        for fmt in formats:
+            path = self.out / f"{name}.{fmt}"
+            if fmt == "csv":
+                with pacsv.CSVWriter(path, schema, write_options=pacsv.WriteOptions(quoting_style="needed")):
+                    pass
+            else:
+                with pq.ParquetWriter(path, schema, compression="zstd"):
+                    pass
 
 
 def _people_truth(people: People, death_day: np.ndarray) -> pa.Table:
@@ -79,7 +109,7 @@ def _people_truth(people: People, death_day: np.ndarray) -> pa.Table:
             "alias_surname": people.alias_surname.astype(str),
             "nhs_number": people.nhs_number,
             "ni_number": people.ni_number.astype(str),
-            "pnc_id": np.char.zfill(people.pnc_year.astype(str), 4).astype(object) + "/" + people.pnc_serial,
+            "pnc_id": identifiers.digits(people.pnc_year, 4).astype(object) + "/" + people.pnc_serial,
             "drug": people.drug,
             "opiate": people.opiate,
             "alcohol": people.alcohol,
@@ -156,6 +186,7 @@ def generate(
             summary.add_chunk(people, timeline, rel)
             if progress:
                 progress(n)
+        writers.finish()
     figures = summary.figures()
     settings = json.loads(cfg.model_dump_json())
     a = areas()

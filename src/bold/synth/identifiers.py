@@ -31,9 +31,10 @@ def scramble(seq: np.ndarray, modulus: int, seed: int, salt: int) -> np.ndarray:
     return (seq * multiplier + offset) % modulus
 
 
-def _digits(values: np.ndarray, width: int) -> np.ndarray:
-    """Zero-padded decimal strings of a non-negative integer array."""
-    return np.char.zfill(values.astype(np.int64).astype(str), width)
+def digits(values: np.ndarray, width: int) -> np.ndarray:
+    """Zero-padded decimal strings of a non-negative integer array (numpy's zfill fails on an empty one)."""
+    text = values.astype(np.int64).astype(str)
+    return np.char.zfill(text, width) if len(text) else text.astype(f"<U{width}")
 
 
 def nhs_numbers(seq: np.ndarray, seed: int) -> np.ndarray:
@@ -64,7 +65,7 @@ def ni_numbers(seq: np.ndarray, seed: int, rng: np.random.Generator) -> np.ndarr
     prefixes = np.array([a + b for a in first for b in second if a + b not in banned])
     value = scramble(seq, len(prefixes) * 10**6, seed, salt=2)
     suffix = np.array(list("ABCD"))[rng.integers(0, 4, len(seq))]
-    return prefixes[value // 10**6].astype(object) + _digits(value % 10**6, 6).astype(object) + suffix
+    return prefixes[value // 10**6].astype(object) + digits(value % 10**6, 6).astype(object) + suffix
 
 
 def pnc_ids(seq: np.ndarray, year: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +76,7 @@ def pnc_ids(seq: np.ndarray, year: np.ndarray, seed: int) -> tuple[np.ndarray, n
     """
     serial = scramble(seq, 10**7, seed, salt=3)
     check = _PNC_CHECK[((year % 100) * 10**7 + serial) % 23]
-    return year.astype(np.int64), _digits(serial, 7).astype(object) + check
+    return year.astype(np.int64), digits(serial, 7).astype(object) + check
 
 
 def prison_numbers(seq: np.ndarray, seed: int) -> np.ndarray:
@@ -86,7 +87,7 @@ def prison_numbers(seq: np.ndarray, seed: int) -> np.ndarray:
     num, rest = rest // (n * n), rest % (n * n)
     return (
         _PRISON_LETTERS[a].astype(object)
-        + _digits(num, 4).astype(object)
+        + digits(num, 4).astype(object)
         + _PRISON_LETTERS[rest // n]
         + _PRISON_LETTERS[rest % n]
     )
@@ -94,13 +95,13 @@ def prison_numbers(seq: np.ndarray, seed: int) -> np.ndarray:
 
 def local_ids(seq: np.ndarray, prefix: str, width: int, seed: int, salt: int) -> np.ndarray:
     """A source's own record or client ids: a prefix and ``width`` scrambled digits."""
-    return prefix + _digits(scramble(seq, 10**width, seed, salt), width).astype(object)
+    return prefix + digits(scramble(seq, 10**width, seed, salt), width).astype(object)
 
 
 def crns(seq: np.ndarray, seed: int) -> np.ndarray:
     """nDelius case reference numbers: one letter and six digits, e.g. X123456."""
     value = scramble(seq, 26 * 10**6, seed, salt=5)
-    return _LETTERS[value // 10**6].astype(object) + _digits(value % 10**6, 6).astype(object)
+    return _LETTERS[value // 10**6].astype(object) + digits(value % 10**6, 6).astype(object)
 
 
 def postcode_units(district: np.ndarray, rng: np.random.Generator) -> np.ndarray:

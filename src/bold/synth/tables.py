@@ -52,10 +52,20 @@ def last_at_or_before(q_pid, q_day, e_pid, e_day) -> np.ndarray:
     return np.where(found, order[pos], -1)
 
 
+def at(values: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """``values[i]`` for indexes from ``last_at_or_before``/``first_at_or_after``, where -1 (none) reads any
+    value (callers mask those): also when ``values`` is empty, as in a population of a person or two."""
+    if not len(values):
+        return np.zeros(len(i), dtype=values.dtype)
+    return values[np.maximum(i, 0)]
+
+
 def in_spell(pid, day, spell_pid, spell_start, spell_end) -> np.ndarray:
     """True where ``day`` falls in one of the person's spells, taken as [start, end): a person
     released on a day is out on that day. Spells must not overlap."""
     i = last_at_or_before(pid, day, spell_pid, spell_start)
+    if not len(spell_end):  # no spells at all (a very small population)
+        return np.zeros(len(i), dtype=bool)
     return (i >= 0) & (day < np.where(i >= 0, spell_end[i], 0))
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from bold.synth.events import NEVER, Timeline, continuity_probability
 from bold.synth.population import People
 from bold.synth.reference import areas
-from bold.synth.tables import Table, first_at_or_after, take
+from bold.synth.tables import Table, at, first_at_or_after, take
 
 
 def releases(people: People, t: Timeline, cfg, end: int) -> Table:
@@ -17,9 +17,9 @@ def releases(people: People, t: Timeline, cfg, end: int) -> Table:
     s = take(t.spells, np.flatnonzero(t.spells["release"] != NEVER))
     pid, day = s["pid"], s["release"]
     nxt = first_at_or_after(pid, day, t.journeys["pid"], t.journeys["start"])
-    to_treatment = np.where(nxt >= 0, t.journeys["start"][np.maximum(nxt, 0)] - day, -1)
+    to_treatment = np.where(nxt >= 0, at(t.journeys["start"], nxt) - day, -1)
     nxt_rec = first_at_or_after(pid, day + 1, t.spells["pid"], t.spells["reception"])
-    back_in = np.where(nxt_rec >= 0, t.spells["reception"][np.maximum(nxt_rec, 0)] - day, -1)
+    back_in = np.where(nxt_rec >= 0, at(t.spells["reception"], nxt_rec) - day, -1)
     death = t.death_day[pid]
     to_death = np.where(death != NEVER, death.astype(np.int64) - day, -1)
     la = people.la_on(pid, day)
