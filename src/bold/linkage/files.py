@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 from splink import DuckDBAPI, Linker
 
-from bold import yamlfile
+from bold import machine, yamlfile
 from bold.errors import Invalid
 from bold.ingest.reader import file_format
 from bold.ingest.rules import q, sql_text
@@ -203,7 +206,32 @@ def link_files(
     if not 0 <= pairs_threshold < 1:
         raise LinkError(f"--pairs-threshold {pairs_threshold}: expected a match probability from 0 to below 1")
     output_folder(out, kind="link-files output", files=OUTPUT_FILES, written_by_bold=lambda p: OUTPUT_FILES[p.name](p))
-    con = duckdb.connect()
+    with _connection() as con:
+        return _link(
+            con, paths, per_file, id_column, mapping, out, date_format, threshold, pairs_threshold, model_path, progress
+        )
+
+
+@contextmanager
+def _connection():
+    """An in-memory DuckDB bounded as workspace connections are (``bold.machine``), spilling to an owner-only
+    folder of its own (the files are a team's own identifiers: never DuckDB's default ``.tmp/`` in the current
+    folder), removed when linking ends."""
+    spill = Path(tempfile.mkdtemp(prefix="bold-link-files-"))
+    try:
+        con = duckdb.connect(config={"temp_directory": str(spill / "duckdb"), **machine.duckdb_limits()})
+        try:
+            yield con
+        finally:
+            con.close()
+    finally:
+        shutil.rmtree(spill, ignore_errors=True)
+
+
+def _link(
+    con, paths, per_file, id_column, mapping, out, date_format, threshold, pairs_threshold, model_path, progress
+) -> LinkFilesResult:
+    """``link_files`` once its options are checked, on ``con``."""
     shared = FileMapping(id_column, dict(mapping), date_format)
     _check_date_format(con, date_format, "--date-format")
     specs = [

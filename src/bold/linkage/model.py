@@ -682,9 +682,12 @@ def default_model(
         if theirs is None:
             raise ValueError(f"the default model has no comparison {mine['output_column_name']!r} like this one")
         levels = [
-            {**level, **{k: source[k] for k in ("m_probability", "u_probability") if k in source}}
+            {
+                **{k: v for k, v in level.items() if not k.startswith("tf_")},
+                **{k: source[k] for k in ("m_probability", "u_probability") if k in source},
+            }
             for level, source in zip(mine["comparison_levels"], theirs["comparison_levels"], strict=True)
-        ]
+        ]  # no term-frequency adjustments: a value's frequency in a handful of records says nothing
         comparisons.append({**mine, "comparison_levels": levels})
     return {
         **target,
