@@ -298,7 +298,7 @@ class Workspace:
         (outside the workspace, readable by whoever can read that folder); never one folder shared by
         connections either, as DuckDB instances sharing a temp folder overwrite and delete each other's
         files. Open the connection inside ``owner_only()`` so the spill folder and files are owner-only. Memory
-        and threads are bounded by ``bold.machine`` (a quarter of the machine's memory by default)."""
+        and threads are bounded by ``bold.machine`` (an eighth of the machine's memory by default)."""
         limits = machine.duckdb_limits()  # first: a bad override leaves no folder behind
         spill = self.tmp_dir / f"duckdb-{secrets.token_hex(8)}"
         if self.services_prefix and self.tmp_dir.is_dir():

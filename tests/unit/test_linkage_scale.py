@@ -61,7 +61,8 @@ def test_duckdb_gets_a_share_of_the_machine_that_can_be_overridden(monkeypatch, 
     monkeypatch.delenv("BOLD_MEMORY_LIMIT", raising=False)
     monkeypatch.delenv("BOLD_THREADS", raising=False)
     limits = machine.duckdb_limits()
-    assert int(limits["memory_limit"].removesuffix("MB")) << 20 <= machine.physical_memory() // 4 + (1 << 20)
+    share = max(machine.MIN_MEMORY, int(machine.physical_memory() * machine.MEMORY_SHARE))
+    assert limits["memory_limit"] == f"{share >> 20}MB" and share < machine.physical_memory() // 4 + machine.MIN_MEMORY
     assert int(limits["threads"]) == machine.cores()
     monkeypatch.setenv("BOLD_MEMORY_LIMIT", "700MB")
     monkeypatch.setenv("BOLD_THREADS", "1")

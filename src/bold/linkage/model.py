@@ -319,9 +319,9 @@ UNCAPPED_KEYS = {("nhs_number",), ("pnc_id",), ("ni_number",), ("source_person_i
 # Records sharing one value of a key (JOHN SMITH, or a date of birth in one postcode district) beyond which
 # that key's rule leaves the block out. Blocks grow with the population while people do not: at a million
 # people the commonest name pairs hold thousands of records, millions of pairs that are almost all
-# non-matches, and quadratic in time. The largest true person in the synthetic population holds 67 records,
-# so a cap of 200 never splits a person's own block; their pairs in a capped block are still caught by the
-# other rules (date of birth with a name, an identifier number, postcode).
+# non-matches, and quadratic in time. A cap of 50 bounds each rule to under 25 pairs per record. A very busy
+# person's own block can pass it (the largest synthetic person holds 67 records), but their pairs are still
+# found by their numbers and the other rules; at 100,000 people no F1 moved by more than 0.0002.
 BLOCK_CAP = 50
 
 
