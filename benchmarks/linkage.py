@@ -113,14 +113,14 @@ FEBRL_SIX = {  # the fields plain Splink's FEBRL4 examples use when the social s
 
 def link_and_cluster(con, tables: list[str], generic: bool, threshold: float = 0.9):
     """Train on ``tables`` (link-only), score and cluster at ``threshold``; returns the Splink clusters table.
-    Training uses the identifiers both inputs hold (a role one side lacks yields no training pairs)."""
+    The model uses the identifiers both inputs hold (``model.link_columns``, as ``bold link-files`` does): a
+    role one side lacks can never agree across the files."""
     from splink import DuckDBAPI
 
     from bold.linkage import model
 
-    present = [model.present_columns(con, t) for t in tables]
-    columns, shared = set.union(*present), set.intersection(*present)
-    linker = model.train(DuckDBAPI(con), tables, model.settings(columns, "link_only", generic), shared)
+    columns = model.link_columns(con, tables)
+    linker = model.train(DuckDBAPI(con), tables, model.settings(columns, "link_only", generic), columns)
     predictions = linker.inference.predict(threshold_match_probability=min(0.5, threshold))
     return linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold).physical_name
 

@@ -148,7 +148,9 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
                 output_column_name="postcode",
                 comparison_levels=[
                     cll.NullLevel("postcode_district"),
-                    cll.ExactMatchLevel("postcode"),
+                    # a full postcode only where the records hold one: a level no pair can reach takes weight
+                    # from the district in training (a full file against an initials-only, district-only one)
+                    *([cll.ExactMatchLevel("postcode")] if "postcode" in columns else []),
                     cll.ExactMatchLevel("postcode_district"),
                     cll.ExactMatchLevel("postcode_area"),
                     cll.ElseLevel(),
@@ -387,8 +389,9 @@ def blocking_rules(columns: set[str], suffix: str = "", cap: int | None = BLOCK_
 
 def training_blocks(columns: set[str]) -> list[tuple[str, ...]]:
     """EM passes: the first trains every comparison but date of birth over pairs from all sources; the
-    second trains date of birth (among records with full names)."""
-    candidates = [("date_of_birth",), ("forename", "surname"), ("surname",), ("postcode",)]
+    second trains date of birth (among records with full names; for files that hold only initials, among
+    records with the same initials)."""
+    candidates = [("date_of_birth",), ("forename", "surname"), ("surname",), ("postcode",), ("initials",)]
     return [cols for cols in candidates if set(cols) <= columns][:2]
 
 
@@ -671,23 +674,35 @@ def default_model(
     target = settings(columns, link_type, dialect=dialect).create_settings_dict(dialect)
     comparisons = []
     for mine in target["comparisons"]:
+        # the saved comparison of the same name holding each of this one's levels (a level the files cannot
+        # reach, such as a full postcode where one file holds districts, may be left out of this one)
         theirs = next(
             (
                 c
                 for c in saved["comparisons"]
-                if c["output_column_name"] == mine["output_column_name"] and _level_sql(c) == _level_sql(mine)
+                if c["output_column_name"] == mine["output_column_name"] and set(_level_sql(mine)) <= set(_level_sql(c))
             ),
             None,
         )
         if theirs is None:
             raise ValueError(f"the default model has no comparison {mine['output_column_name']!r} like this one")
+        by_sql = {level["sql_condition"]: level for level in theirs["comparison_levels"]}
         levels = [
             {
                 **{k: v for k, v in level.items() if not k.startswith("tf_")},
-                **{k: source[k] for k in ("m_probability", "u_probability") if k in source},
+                **{
+                    k: by_sql[level["sql_condition"]][k]
+                    for k in ("m_probability", "u_probability")
+                    if k in by_sql[level["sql_condition"]]
+                },
             }
-            for level, source in zip(mine["comparison_levels"], theirs["comparison_levels"], strict=True)
+            for level in mine["comparison_levels"]
         ]  # no term-frequency adjustments: a value's frequency in a handful of records says nothing
+        for k in ("m_probability", "u_probability"):  # levels left out: the rest still sum to 1
+            total = sum(level.get(k, 0) for level in levels)
+            for level in levels:
+                if k in level and total:
+                    level[k] /= total
         comparisons.append({**mine, "comparison_levels": levels})
     return {
         **target,
