@@ -122,6 +122,11 @@ def print_json(value: Any) -> None:
     console.out(json.dumps(plain(value), indent=2, ensure_ascii=False, default=str), highlight=False)
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 record``, ``2,000 records``."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def shown(value: Any, lines: bool = False) -> str:
     """A value from data (a name, a title, a path, a reason) as printed: rich markup in it is escaped, so
     ``[bold]grace[/bold]`` prints as itself and never as another person; line breaks and other control

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in
+from bold.cli.common import JsonOption, WorkspaceOption, console, counted, phases, print_json, shown, signed_in
 
 link_app = typer.Typer(
     help="Link records into people from the identifiers zone; report on the linkage's quality.",
@@ -245,8 +245,8 @@ def link_files(
     if result.notice:
         console.print(f"[yellow]notice:[/] {result.notice}")
     console.print(
-        f"{result.records:,} records; {result.pairs:,} pairs with match probability >= {pairs_threshold}; "
-        f"{result.clusters:,} clusters at {threshold}"
+        f"{counted(result.records, 'record')}; {counted(result.pairs, 'pair')} with match probability >= "
+        f"{pairs_threshold}; {counted(result.clusters, 'cluster')} at {threshold}"
     )
     console.print(f"Wrote {shown(out)}/pairs.csv, {shown(out)}/clusters.csv and {shown(out)}/model.json")
 

@@ -170,8 +170,10 @@ def score(linker: Linker, con, table: str, id_l: str, id_r: str, show_values: bo
 
 
 def _shown(value) -> str:
-    text = "" if value in (None, "None") else str(value)
-    return text[:60]
+    """A value for the table: Splink joins a comparison's columns with ", " and writes a missing one as None."""
+    if value in (None, "None"):
+        return ""
+    return ", ".join("-" if part == "None" else part for part in str(value).split(", "))[:60]
 
 
 def linker_for(con, tables: list[str], model: dict | Path) -> Linker:
