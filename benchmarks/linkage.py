@@ -59,10 +59,7 @@ def febrl4() -> None:
     print("FEBRL4 plaintext (5,000 + 5,000 records, 5,000 true pairs; pairs scored >= 0.5)")
     print(f"  {'model':<10}{'precision':>11}{'recall':>9}{'F1':>9}{'seconds':>9}")
     for name, generic in (("baseline", True), ("ours", False)):
-        con = duckdb.connect()
-        for tag, df in (("a", a), ("b", b)):
-            con.register(f"{tag}_df", df.reset_index().astype(str).replace({"nan": None}))
-            features.file_input(con, f"{tag}_df", tag, "rec_id", roles, "%Y%m%d", f"in_{tag}")
+        con = _febrl_inputs(a, b, roles)
         cols = model.present_columns(con, "in_a")
         t0 = time.perf_counter()
         linker = model.train(DuckDBAPI(con), ["in_a", "in_b"], model.settings(cols, "link_only", generic), cols)
@@ -80,12 +77,9 @@ def febrl4() -> None:
     print("\nFEBRL4 privacy-preserving (keyed balanced Bloom filters; no soc_sec_id; pairs scored >= 0.5)")
     import secrets as random_secrets
 
-    con = duckdb.connect()
     secret = random_secrets.token_hex(32).encode()
-    plain_roles = {k: v for k, v in roles.items() if k != "ni_number"}
-    for tag, df in (("a", a), ("b", b)):
-        con.register(f"{tag}_df", df.reset_index().astype(str).replace({"nan": None}))
-        features.file_input(con, f"{tag}_df", tag, "rec_id", plain_roles, "%Y%m%d", f"plain_{tag}")
+    con = _febrl_inputs(a, b, {k: v for k, v in roles.items() if k != "ni_number"}, prefix="plain")
+    for tag in ("a", "b"):
         features.encode_features(con, f"plain_{tag}", secret, f"enc_{tag}")
     cols = model.present_columns(con, "enc_a")
     t0 = time.perf_counter()
@@ -109,6 +103,17 @@ FEBRL_SIX = {  # the fields plain Splink's FEBRL4 examples use when the social s
     "address": "address_1",
     "locality": "suburb",
 }
+
+
+def _febrl_inputs(a, b, roles: dict[str, str], prefix: str = "in"):
+    """A connection holding FEBRL4's two files as linkage inputs ``<prefix>_a`` and ``<prefix>_b``."""
+    from bold.linkage import features
+
+    con = duckdb.connect()
+    for tag, df in (("a", a), ("b", b)):
+        con.register(f"{tag}_df", df.reset_index().astype(str).replace({"nan": None}))
+        features.file_input(con, f"{tag}_df", tag, "rec_id", roles, "%Y%m%d", f"{prefix}_{tag}")
+    return con
 
 
 def link_and_cluster(con, tables: list[str], generic: bool, threshold: float = 0.9):
@@ -135,16 +140,12 @@ def _febrl_truth(con, truth: set[tuple[str, str]]) -> None:
 def febrl4_six_fields(a, b, truth) -> None:
     """FEBRL4 on the six fields without the social security number, scored as clusters at 0.9 (every pair of
     records in one cluster counts as a predicted match, so a false link that chains two people costs more)."""
-    from bold.linkage import features
     from bold.linkage.evaluate import clusters_against_pairs
 
     print("\nFEBRL4 six fields (names, date of birth, postcode, address_1, suburb; no soc_sec_id), clusters at 0.9")
     print(f"  {'model':<10}{'precision':>11}{'recall':>9}{'F1':>9}{'seconds':>9}")
     for name, generic in (("baseline", True), ("ours", False)):
-        con = duckdb.connect()
-        for tag, df in (("a", a), ("b", b)):
-            con.register(f"{tag}_df", df.reset_index().astype(str).replace({"nan": None}))
-            features.file_input(con, f"{tag}_df", tag, "rec_id", FEBRL_SIX, "%Y%m%d", f"in_{tag}")
+        con = _febrl_inputs(a, b, FEBRL_SIX)
         _febrl_truth(con, truth)
         t0 = time.perf_counter()
         clusters = link_and_cluster(con, ["in_a", "in_b"], generic)

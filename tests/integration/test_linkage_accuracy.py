@@ -30,11 +30,8 @@ def febrl():
 
 def _clusters_at_09(con, generic: bool):
     """Train on what both inputs hold, score, cluster at 0.9: what link-files does, on prepared inputs."""
-    present = [model.present_columns(con, t) for t in ("in_a", "in_b")]
-    columns = set.union(*present)
-    linker = model.train(
-        DuckDBAPI(con), ["in_a", "in_b"], model.settings(columns, "link_only", generic), set.intersection(*present)
-    )
+    columns = model.link_columns(con, ["in_a", "in_b"])
+    linker = model.train(DuckDBAPI(con), ["in_a", "in_b"], model.settings(columns, "link_only", generic), columns)
     predictions = linker.inference.predict(threshold_match_probability=0.5)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.9)
     return clusters_against_pairs(con, clusters.physical_name, "truth")

@@ -334,7 +334,7 @@ def explain_workspace(ws, key_l: str, key_r: str, out: Path | None = None, *, by
     from bold.ingest.pipeline import committed_batches
     from bold.linkage import features
     from bold.linkage.run import LinkageError, stored_sources
-    from bold.security.paths import PathError, holds, output_path
+    from bold.security.paths import confined_output, holds
 
     for key in (key_l, key_r):
         try:
@@ -345,14 +345,10 @@ def explain_workspace(ws, key_l: str, key_r: str, out: Path | None = None, *, by
         raise LinkageError("no linkage run yet: run bold link first")
     folder = ws.root / "linkage" / "explain"
     out = Path(out) if out else folder / f"explain-{key_l}-{key_r}.html"
-    if not out.resolve().is_relative_to(folder.resolve()):
-        raise PathError(
-            f"--out {out}: an explanation shows identifiers, so it stays under linkage/explain/ in the workspace",
-            kind=Kind.REFUSED,
-        )
-    output_path(
+    confined_output(
         out,
         kind="pair explanation",
+        why="an explanation shows identifiers",
         workspace=ws.root,
         inside="linkage/explain",
         suffixes=(".html",),

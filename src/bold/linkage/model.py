@@ -158,29 +158,9 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
             )
         )
     elif "postcode" in columns:  # postcodes with no UK district (other countries'): a typo level instead
-        out.append(
-            cl.CustomComparison(
-                output_column_name="postcode",
-                comparison_levels=[
-                    cll.NullLevel("postcode"),
-                    _exact("postcode", tf=True),
-                    cll.DamerauLevenshteinLevel("postcode", 1),
-                    cll.ElseLevel(),
-                ],
-            )
-        )
+        out.append(_exact_or_one_typo("postcode", tf=True))
     if "nhs_number" in columns:
-        out.append(
-            cl.CustomComparison(
-                output_column_name="nhs_number",
-                comparison_levels=[
-                    cll.NullLevel("nhs_number"),
-                    _exact("nhs_number"),
-                    cll.DamerauLevenshteinLevel("nhs_number", 1),
-                    cll.ElseLevel(),
-                ],
-            )
-        )
+        out.append(_exact_or_one_typo("nhs_number"))
     for col in ("pnc_id", "ni_number"):
         if col in columns:
             out.append(cl.ExactMatch(col))
@@ -190,6 +170,14 @@ def our_comparisons(columns: set[str], dialect: str = "duckdb") -> list:
         if col in columns:
             out.append(_place(col))
     return out
+
+
+def _exact_or_one_typo(col: str, tf: bool = False) -> cl.CustomComparison:
+    """Exact, then one character different or two transposed (a mistyped number or postcode)."""
+    return cl.CustomComparison(
+        output_column_name=col,
+        comparison_levels=[cll.NullLevel(col), _exact(col, tf), cll.DamerauLevenshteinLevel(col, 1), cll.ElseLevel()],
+    )
 
 
 def _place(col: str) -> cl.CustomComparison:
@@ -519,7 +507,7 @@ def _rows(db, tables: list[str]) -> int:
     """Records in ``tables`` (DuckDB; on another engine, a number large enough to skip the pair counts)."""
     if not isinstance(db, DuckDBAPI):
         return COUNT_BELOW + 1
-    return sum(db._con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+    return sum(db.duckdb_con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
 
 
 def _rule_text(rule) -> str:

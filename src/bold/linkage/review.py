@@ -318,36 +318,35 @@ def sample_workspace(
     """A review sample of the latest run's pairs, identifiers only (never content), kept inside the workspace
     (``linkage/review/``, owner-only) since it shows identifiers; audited with the count."""
     from bold import store
-    from bold.errors import Kind
     from bold.ingest.pipeline import committed_batches
     from bold.linkage import features
     from bold.linkage.run import LinkageError, stored_sources
-    from bold.security.paths import PathError, holds, output_path
+    from bold.security.paths import confined_output, holds
     from bold.security.private import private_dir
+
+    def checked(path: Path) -> Path:
+        return confined_output(
+            path,
+            kind="review sample",
+            why="a review sample shows identifiers",
+            workspace=ws.root,
+            inside="linkage/review",
+            suffixes=(".csv",),
+            written_by_bold=holds(MARKER),
+        )
 
     if not ws.links_path.exists():
         raise LinkageError("no linkage run yet: run bold link first")
     folder = review_folder(ws)
-    if out is not None and not Path(out).resolve().is_relative_to(folder.resolve()):
-        raise PathError(
-            f"--out {out}: a review sample shows identifiers, so it stays under linkage/review/ in the workspace",
-            kind=Kind.REFUSED,
-        )
+    if out is not None:
+        checked(out)  # refused before any work
     committed = committed_batches(ws)
     with ws.identifiers(read_only=True) as con:
         ws.attach(con, "links", read_only=True)
         run = con.execute("select max(run_id) from links.runs").fetchone()[0]
         if run is None:
             raise LinkageError("no linkage run yet: run bold link first")
-        out = Path(out) if out else folder / f"review-run-{run}.csv"
-        output_path(
-            out,
-            kind="review sample",
-            workspace=ws.root,
-            inside="linkage/review",
-            suffixes=(".csv",),
-            written_by_bold=holds(MARKER),
-        )
+        out = checked(Path(out) if out else folder / f"review-run-{run}.csv")
         con.execute(
             "create or replace temp table review_pairs as select record_key_l::varchar as id_l, "
             "record_key_r::varchar as id_r, match_probability, match_weight from links.pairs where run_id = ?",

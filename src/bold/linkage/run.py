@@ -159,11 +159,10 @@ def link_workspace(
             progress("loading the saved model")
             try:
                 trained_json = json.loads(saved.read_text())
-                if backend != "duckdb":  # the same parameters, with the comparisons written for the other engine
-                    target = model.settings(columns, dialect=backend).create_settings_dict(backend)
-                    trained_json = model.with_parameters(target, trained_json)
-                # the parameters are the model's; which pairs to score is today's rules' on today's records
                 today = model.settings(columns, encoded_bits=bits, dialect=backend).create_settings_dict(backend)
+                if backend != "duckdb":  # the same parameters, with the comparisons written for the other engine
+                    trained_json = model.with_parameters(today, trained_json)
+                # the parameters are the model's; which pairs to score is today's rules' on today's records
                 trained_json["blocking_rules_to_generate_predictions"] = today["blocking_rules_to_generate_predictions"]
                 linker = Linker(db.register("linkage_input"), trained_json, log_level=logging.ERROR)
             except Exception as exc:  # Splink raises several types for a bad or stale model file

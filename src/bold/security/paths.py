@@ -99,6 +99,25 @@ def output_path(
     return path
 
 
+def confined_output(
+    path: Path,
+    *,
+    kind: str,
+    why: str,
+    workspace: Path,
+    inside: str,
+    suffixes: Iterable[str] = (),
+    written_by_bold: Callable[[Path], bool] | None = None,
+) -> Path:
+    """``output_path`` for a file that must stay in the workspace's ``inside`` folder (it shows identifiers:
+    ``why`` says so in the error), never anywhere else."""
+    if not Path(path).resolve().is_relative_to((Path(workspace) / inside).resolve()):
+        raise PathError(f"--out {path}: {why}, so it stays under {inside}/ in the workspace", kind=Kind.REFUSED)
+    return output_path(
+        path, kind=kind, workspace=workspace, inside=inside, suffixes=suffixes, written_by_bold=written_by_bold
+    )
+
+
 def output_folder(
     path: Path,
     *,
