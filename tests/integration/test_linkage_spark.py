@@ -1,8 +1,12 @@
-"""The same linkage on Splink's Spark backend (local mode) gives the same people as on DuckDB."""
+"""The same linkage on Splink's Spark backend (local mode) gives the same people as on DuckDB, and Spark
+holds nothing on disk in the clear: its inputs, Splink's checkpoints and its results are Parquet files
+encrypted under a key of the run's own, its spills and shuffles are encrypted, all inside the workspace,
+and gone when the run ends."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,15 +21,41 @@ if shutil.which("java") is None:
     pytest.skip("Spark needs Java on the PATH", allow_module_level=True)
 
 
-def test_spark_gives_the_same_clusters_as_duckdb(tmp_path):
+def spark_files(tmp: Path) -> dict[str, list[Path]]:
+    """What Spark has under the workspace's tmp/: its Parquet files and everything else it wrote."""
+    files = [p for p in tmp.rglob("*") if p.is_file() and not p.name.endswith(".crc")]
+    return {
+        "parquet": [p for p in files if p.suffix == ".parquet"],
+        "checkpoints": [p for p in files if "checkpoints" in p.parts and p.suffix == ".parquet"],
+        "spill": [p for p in files if any(part.startswith("blockmgr-") for part in p.parts)],
+        "all": files,
+    }
+
+
+def test_spark_gives_the_same_clusters_as_duckdb_and_leaves_nothing_readable(tmp_path):
     from bold.workspace import Workspace
 
     out, _ = make_population(tmp_path, people=400, seed=3)
     ws = Workspace.init(tmp_path / "ws")
     for source in SOURCES:
         ingest(ws, source, out / f"{source}.parquet", by="cara")
+    surnames = [
+        s.encode()
+        for (s,) in duckdb.sql(
+            f"select distinct SURNAME from '{out / 'prison.parquet'}' where length(SURNAME) > 6"
+        ).fetchall()
+    ]
     on_duckdb = link_workspace(ws, retrain=True, by="lin")
-    on_spark = link_workspace(ws, backend="spark", by="lin")  # the saved model, scored by Spark
+
+    seen = {}
+
+    def look(phase: str) -> None:  # while the run holds its files: clustering comes after Spark has scored
+        if phase.startswith("clustering"):
+            seen.update(spark_files(ws.tmp_dir))
+            seen["readable"] = [p for p in seen["all"] if any(s in p.read_bytes() for s in surnames)]
+            seen["magic"] = {p.open("rb").read(4) for p in seen["parquet"]}
+
+    on_spark = link_workspace(ws, backend="spark", by="lin", progress=look)  # the saved model, scored by Spark
     assert on_spark.comparisons == on_duckdb.comparisons
     assert on_spark.pairs == on_duckdb.pairs
     con = duckdb.connect()
@@ -39,3 +69,10 @@ def test_spark_gives_the_same_clusters_as_duckdb(tmp_path):
                 select count(distinct pa), count(distinct pb), count(distinct (pa, pb)) from j"""
         ).fetchone()
         assert people_a == people_b == joint  # the same partition of records into people
+
+    # Inputs, Splink's checkpoints and spills were all in the workspace, and none of it was readable.
+    assert seen["parquet"] and seen["checkpoints"] and seen["spill"], seen
+    assert seen["magic"] == {b"PARE"}  # Parquet with an encrypted footer, every one
+    assert seen["readable"] == []  # no surname in plaintext in any file Spark wrote, spills included
+    # The run's files and their key are gone with it: a later reader finds nothing.
+    assert not [p for p in ws.tmp_dir.rglob("spark-files-*")]

@@ -30,6 +30,8 @@ def outcome(ws, project, study, extract):
         return study.compute(extract, study.resolve(params)).tables
     except StudyError as exc:  # too little data for a model, say: it must fail the same way on both engines
         return str(exc)
+    finally:
+        extract.close()
 
 
 def test_every_study_gives_the_same_tables_on_duckdb_and_pyspark(tmp_path):
@@ -40,7 +42,7 @@ def test_every_study_gives_the_same_tables_on_duckdb_and_pyspark(tmp_path):
     link_workspace(ws, retrain=True, by="lin")
     approved_and_built(ws, AGREEMENT, TODAY)
     project = projects.get(ws, "bold-questions")
-    spark = session(cores=2, memory="2g")
+    spark = session(ws.tmp_dir, cores=2, memory="2g")
     compared = 0
     for study in catalogue().values():
         on_duckdb = outcome(ws, project, study, runner.open_extract(ws, project, "duckdb"))

@@ -17,6 +17,7 @@ ingest batches are linked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -114,7 +115,7 @@ def link_workspace(
     phases: dict[str, float] = {}
     saved = model_path(ws)
     committed = committed_batches(ws)  # rows of an ingest killed before it committed are never linked
-    with ws.identifiers(read_only=True) as con:
+    with ws.identifiers(read_only=True) as con, contextlib.ExitStack() as held:
         sources = [s for s in stored_sources(con) if s in committed]
         if not sources:
             raise LinkageError("nothing to link: ingest some sources first (bold ingest)")
@@ -140,7 +141,8 @@ def link_workspace(
         for table in ("linkage_input", "linkage_scored"):  # trained on every record, scored on the distinct
             model.add_block_sizes(con, table, suffix)
         phases["prepare"] = time.perf_counter() - t0
-        db = _backend(backend, con)
+        handoff = _handoff(backend, ws, con, held)
+        db = _backend(backend, con, handoff)
         trained = retrain or generic or not saved.exists()
         bits = 2 * BLOOM_BITS if encoded else None
         notice = None
@@ -167,7 +169,7 @@ def link_workspace(
                 linker = Linker(db.register("linkage_input"), trained_json, log_level=logging.ERROR)
             except Exception as exc:  # Splink raises several types for a bad or stale model file
                 raise LinkageError(f"{saved}: cannot use the saved model ({exc}); run with --retrain") from None
-        linker = model.rescope(linker, _backend(backend, con, copy=False), "linkage_scored")
+        linker = model.rescope(linker, _backend(backend, con, handoff), "linkage_scored")
         phases["train"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("blocking: finding candidate pairs")
@@ -180,7 +182,7 @@ def link_workspace(
         phases["predict"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("clustering into people")
-        scored_pairs = _local(con, predictions, "predictions")
+        scored_pairs = _local(con, predictions, "predictions", handoff)
         level_tables = clusters.cluster(con, "linkage_scored", scored_pairs, thresholds)
         for table in level_tables.values():
             identical.expand_clusters(con, table, "linkage_members")
@@ -240,24 +242,31 @@ def link_workspace(
     return result
 
 
-def _backend(backend: str, con, copy: bool = True):
-    """The Splink database API for a backend; for Spark the linkage tables are copied into a session (``copy``)."""
+def _handoff(backend: str, ws: Workspace, con, held: contextlib.ExitStack):
+    """For Spark: a session, and the linkage tables handed to it as encrypted files, removed when the run
+    ends (``held``)."""
     if backend == "duckdb":
-        return DuckDBAPI(con)
-    if backend not in BACKENDS:
-        raise LinkageError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}", kind=Kind.INVALID)
-    from splink import SparkAPI
-
-    from bold.spark import SparkUnavailable, session, to_spark
+        return None
+    from bold.spark import SparkUnavailable, session
+    from bold.spark.sealed import Handoff
 
     try:
-        spark = session()
+        spark = session(ws.tmp_dir)
     except SparkUnavailable as exc:
         raise LinkageError(str(exc)) from None
-    if copy:
-        for table in ("linkage_input", "linkage_scored"):
-            to_spark(spark, con, table, table)
-    return SparkAPI(spark_session=spark)
+    handoff = held.enter_context(Handoff(spark, ws.tmp_dir))
+    for table in ("linkage_input", "linkage_scored"):
+        handoff.to_spark(con, table, table)
+    return handoff
+
+
+def _backend(backend: str, con, handoff=None):
+    """The Splink database API for a backend (for Spark, the session of ``handoff``)."""
+    if backend == "duckdb":
+        return DuckDBAPI(con)
+    from splink import SparkAPI
+
+    return SparkAPI(spark_session=handoff.spark)
 
 
 def _count(con, frame) -> int:
@@ -278,12 +287,11 @@ def _count_by_rule(con, blocked, linker) -> list[dict]:
     return [{"rule": rule, "added": counts.get(i, 0)} for i, rule in enumerate(rules)]
 
 
-def _local(con, frame, name: str) -> str:
-    """A Splink result as a DuckDB table name (copied back from Spark when needed)."""
+def _local(con, frame, name: str, handoff) -> str:
+    """A Splink result as a DuckDB table name (from Spark, through an encrypted file)."""
     if isinstance(frame.db_api, DuckDBAPI):
         return frame.physical_name
-    con.register(f"{name}_frame", frame.as_pandas_dataframe())
-    con.execute(f"create or replace temp table {name} as select * from {name}_frame")
+    handoff.to_duckdb(con, frame.physical_name, name)
     return name
 
 

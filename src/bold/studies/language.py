@@ -65,6 +65,7 @@ class Extract:
         self.used: set[str] = set()
         self.evidence: list[Evidence] = []  # every summary's people, for disclosure control
         self._data_end: dt.date | None = None
+        self._handoff = None  # on Spark: the encrypted files the views read, removed on close
 
     @classmethod
     def duckdb(
@@ -83,27 +84,43 @@ class Extract:
 
     @classmethod
     def pyspark(
-        cls, path: Path, agreed: dict[str, list[str]], spark, config: dict | None = None, key: str | None = None
+        cls,
+        path: Path,
+        agreed: dict[str, list[str]],
+        spark,
+        tmp_dir: Path,
+        config: dict | None = None,
+        key: str | None = None,
     ) -> Extract:
-        """The same extract on Spark: each agreed table goes to a Spark temporary view through Arrow in
-        memory (never through an unencrypted file), so studies compile to Spark SQL unchanged."""
-        from bold.spark import to_spark
+        """The same extract on Spark: each agreed table goes to a Spark temporary view through an encrypted
+        Parquet file under ``tmp_dir`` (``bold.spark.sealed``), so studies compile to Spark SQL unchanged."""
+        from bold.spark.sealed import Handoff
 
         source = cls.duckdb(path, agreed, config, key)
-        for dataset in agreed:
-            to_spark(spark, source.con.con, dataset, dataset)
-        source.con.disconnect()
-        return cls(ibis.pyspark.connect(spark), agreed)
+        handoff = Handoff(spark, tmp_dir)
+        try:
+            for dataset in agreed:
+                handoff.to_spark(source.con.con, dataset, dataset)
+        except BaseException:
+            handoff.close()
+            raise
+        finally:
+            source.con.disconnect()
+        extract = cls(ibis.pyspark.connect(spark), agreed)
+        extract._handoff = handoff
+        return extract
 
     @property
     def backend(self) -> str:
         return self.con.name
 
     def close(self) -> None:
-        """Close a DuckDB extract (DuckDB then removes its spill folder); a Spark session is shared, and
-        stays open."""
+        """Close a DuckDB extract (DuckDB then removes its spill folder); on Spark, remove the encrypted files
+        its views read (the session is shared, and stays open)."""
         if self.backend == "duckdb":
             self.con.disconnect()
+        if self._handoff is not None:
+            self._handoff.close()
 
     def table(self, dataset: str, fields: Iterable[str] = (), where: Where | None = None) -> ir.Table:
         """``person_id`` and the named fields of one dataset, filtered by ``where`` (which may use any agreed

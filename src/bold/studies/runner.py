@@ -113,8 +113,8 @@ def open_extract(ws: Workspace, project: projects.Project, backend: str = "duckd
         if spark is None:
             from bold.spark import session
 
-            spark = session()
-        return Extract.pyspark(path, agreed_fields(project), spark, config, key)
+            spark = session(ws.tmp_dir)
+        return Extract.pyspark(path, agreed_fields(project), spark, ws.tmp_dir, config, key)
     raise StudyError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
 
 

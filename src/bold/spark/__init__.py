@@ -1,0 +1,83 @@
+"""Spark in local mode, for when one machine's DuckDB is not enough: linkage (Splink's Spark backend)
+and studies (Ibis's PySpark backend) run unchanged on it.
+
+Nothing Spark holds reaches a disk in the clear: tables go between DuckDB and Spark as Parquet files encrypted
+with Parquet modular encryption (``bold.spark.sealed``), every Parquet file Spark writes (Splink's
+checkpoints too) is encrypted the same way, and Spark's own spill and shuffle files are encrypted with
+``spark.io.encryption.enabled``. They all live inside the workspace's ``tmp/``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from bold.errors import Conflict
+from bold.security.private import private_dir
+
+
+class SparkUnavailable(Conflict, RuntimeError):
+    """PySpark, Java or a JDK to build the key client is missing."""
+
+
+_lock = threading.Lock()
+_local_dir: Path | None = None  # the running session's spill folder
+
+
+def session(tmp_dir: Path, cores: int = 2, memory: str = "4g"):
+    """A local Spark session whose spill and shuffle files go, encrypted, to a folder under ``tmp_dir`` (a
+    workspace's ``tmp/``), with Splink's similarity functions and BOLD's Parquet key client.
+
+    Spark fixes its spill folder when the session starts, so a session started for another workspace is
+    stopped and a new one started here."""
+    global _local_dir
+    if shutil.which("java") is None:
+        raise SparkUnavailable("Spark needs Java (17 or later) on the PATH")
+    try:
+        from pyspark.sql import SparkSession
+        from splink.backends.spark import similarity_jar_location
+    except ImportError as exc:
+        raise SparkUnavailable("Spark needs PySpark: pip install 'bold[spark]'") from exc
+    from bold.spark.kms import CLASS, KmsClientUnavailable, jar
+
+    try:
+        kms_jar = jar()
+    except KmsClientUnavailable as exc:
+        raise SparkUnavailable(str(exc)) from None
+    local_dir = Path(tmp_dir) / f"spark-{os.getpid()}"
+    with _lock:
+        active = SparkSession.getActiveSession()
+        if active is not None and _local_dir == local_dir:
+            return active
+        if active is not None:
+            active.stop()
+        private_dir(local_dir)
+        spark = (
+            SparkSession.builder.master(f"local[{cores}]")
+            .appName("bold")
+            .config("spark.jars", f"{similarity_jar_location()},{kms_jar}")
+            .config("spark.driver.memory", memory)
+            .config("spark.local.dir", str(local_dir))
+            .config("spark.io.encryption.enabled", "true")  # spills, shuffles and cached blocks on disk
+            .config("spark.io.encryption.keySizeBits", "256")
+            .config("spark.authenticate", "true")  # and what Spark's processes say to each other
+            .config("spark.network.crypto.enabled", "true")
+            .config("spark.hadoop.parquet.crypto.factory.class", _FACTORY)
+            .config("spark.hadoop.parquet.encryption.kms.client.class", CLASS)
+            .config("spark.hadoop.parquet.encryption.data.key.length.bits", "256")
+            .config("spark.sql.shuffle.partitions", str(4 * cores))
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")  # BOLD's own progress, not Spark's stage bars
+            .getOrCreate()
+        )
+        spark.sparkContext.setLogLevel("ERROR")
+        _local_dir = local_dir
+        atexit.register(shutil.rmtree, local_dir, ignore_errors=True)
+    return spark
+
+
+_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
