@@ -17,8 +17,8 @@ from bold.synth.config import SOURCES
 from tests.conftest import make_population
 
 pytest.importorskip("pyspark", reason="PySpark is not installed (pip install 'bold[spark]')")
-if shutil.which("java") is None:
-    pytest.skip("Spark needs Java on the PATH", allow_module_level=True)
+if shutil.which("java") is None or shutil.which("javac") is None:
+    pytest.skip("Spark needs Java, and a JDK (javac) for its key client, on the PATH", allow_module_level=True)
 
 
 def spark_files(tmp: Path) -> dict[str, list[Path]]:
@@ -76,3 +76,30 @@ def test_spark_gives_the_same_clusters_as_duckdb_and_leaves_nothing_readable(tmp
     assert seen["readable"] == []  # no surname in plaintext in any file Spark wrote, spills included
     # The run's files and their key are gone with it: a later reader finds nothing.
     assert not [p for p in ws.tmp_dir.rglob("spark-files-*")]
+
+
+def test_handed_off_files_read_only_with_the_runs_key_and_refuse_a_changed_byte(tmp_path):
+    import pyarrow.parquet as pq
+
+    from bold.spark import session
+    from bold.spark.sealed import Handoff
+
+    spark = session(tmp_path / "tmp")
+    con = duckdb.connect()
+    con.execute("create table people as select 'Featherstonehaugh' as surname, range as i from range(1000)")
+    with Handoff(spark, tmp_path / "tmp") as handoff:
+        handoff.to_spark(con, "people", "people")
+        (written,) = handoff.folder.rglob("*.parquet")
+        raw = written.read_bytes()
+        assert raw[:4] == raw[-4:] == b"PARE" and b"Featherstonehaugh" not in raw
+        with pytest.raises(OSError, match="(?i)encrypt|decrypt"):  # without the run's key, nothing
+            pq.read_table(written)
+        handoff.to_duckdb(con, "people", "back")  # Spark writes it out encrypted; DuckDB reads it back
+        assert con.execute("select count(*), min(surname) from back").fetchone() == (1000, "Featherstonehaugh")
+        altered = tmp_path / "altered"
+        altered.mkdir()
+        middle = len(raw) // 2
+        (altered / "part-0.parquet").write_bytes(raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1 :])
+        with pytest.raises(Exception, match="(?i)tag|decrypt|crypto"):  # AES-GCM: one changed bit is refused
+            spark.read.parquet(str(altered)).collect()
+    assert not handoff.folder.exists()

@@ -17,8 +17,8 @@ from bold.studies.language import StudyError
 from tests.conftest import approved_and_built, ingested, make_population
 
 pytest.importorskip("pyspark", reason="PySpark is not installed (pip install 'bold[spark]')")
-if shutil.which("java") is None:
-    pytest.skip("Spark needs Java on the PATH", allow_module_level=True)
+if shutil.which("java") is None or shutil.which("javac") is None:
+    pytest.skip("Spark needs Java, and a JDK (javac) for its key client, on the PATH", allow_module_level=True)
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "bold-questions.yaml"
 TODAY = dt.date(2026, 11, 22)
