@@ -78,12 +78,15 @@ def test_spark_gives_the_same_clusters_as_duckdb_and_leaves_nothing_readable(tmp
     assert not [p for p in ws.tmp_dir.rglob("spark-files-*")]
 
 
-def test_handed_off_files_read_only_with_the_runs_key_and_refuse_a_changed_byte(tmp_path):
+def test_handed_off_files_read_only_with_the_runs_key_and_refuse_a_changed_byte(tmp_path, monkeypatch):
+    """On Spark's pseudo-cluster: executors in JVMs of their own get the run's key only through the job's
+    configuration, as a real cluster's would."""
     import pyarrow.parquet as pq
 
     from bold.spark import session
     from bold.spark.sealed import Handoff
 
+    monkeypatch.setenv("BOLD_SPARK_MASTER", "local-cluster[2,1,1024]")
     spark = session(tmp_path / "tmp")
     con = duckdb.connect()
     con.execute("create table people as select 'Featherstonehaugh' as surname, range as i from range(1000)")
@@ -96,6 +99,7 @@ def test_handed_off_files_read_only_with_the_runs_key_and_refuse_a_changed_byte(
             pq.read_table(written)
         handoff.to_duckdb(con, "people", "back")  # Spark writes it out encrypted; DuckDB reads it back
         assert con.execute("select count(*), min(surname) from back").fetchone() == (1000, "Featherstonehaugh")
+        assert spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() == 3  # the driver and two executors
         altered = tmp_path / "altered"
         altered.mkdir()
         middle = len(raw) // 2

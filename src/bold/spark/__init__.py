@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 import re
+import secrets
 import shutil
 import threading
 from pathlib import Path
@@ -77,6 +78,9 @@ def session(tmp_dir: Path, cores: int | None = None, memory: str | None = None):
         "spark.ui.showConsoleProgress": "false",  # BOLD's own progress, not Spark's stage bars
         # a cluster sizes its own shuffles (spark-defaults.conf); two cores want few partitions
         **({} if cluster else {"spark.sql.shuffle.partitions": str(4 * cores)}),
+        # Spark's pseudo-cluster (executors in JVMs of their own on this machine) lives and dies with this
+        # process, so it gets a secret of its own; a real cluster's comes from the site (docs/linkage.md).
+        **({"spark.authenticate.secret": secrets.token_hex(32)} if (cluster or "").startswith("local-cluster") else {}),
     }
     local_dir = Path(tmp_dir) / f"spark-{os.getpid()}"
     settings["spark.local.dir"] = str(local_dir)
@@ -90,7 +94,12 @@ def session(tmp_dir: Path, cores: int | None = None, memory: str | None = None):
         builder = SparkSession.builder.master(cluster or f"local[{cores}]").appName("bold")
         for name, value in settings.items():
             builder = builder.config(name, value)
-        spark = builder.getOrCreate()
+        try:
+            spark = builder.getOrCreate()
+        except Exception as exc:  # Py4J carries the JVM's whole stack; the first line says what is wrong
+            message = str(exc).strip().splitlines()
+            cause = next((line for line in message if "Exception:" in line), message[0] if message else "")
+            raise SparkUnavailable(f"cannot start Spark on {cluster or 'this machine'}: {cause.strip()}") from None
         spark.sparkContext.setLogLevel("ERROR")
         _local_dir = local_dir
         atexit.register(shutil.rmtree, local_dir, ignore_errors=True)

@@ -29,6 +29,7 @@ from bold.security.private import private_dir
 
 BATCH_ROWS = 100_000
 NONCE_BYTES = 12
+KMS_INSTANCE = "parquet.encryption.kms.instance.id"
 _lock = threading.Lock()
 _open: list[Handoff] = []  # handoffs not yet closed, newest last: the session writes under the newest's key
 
@@ -72,7 +73,7 @@ class Handoff:
         self._kms = pe.KmsConnectionConfig(kms_instance_id=self.key_id)
         self._settings = {
             f"bold.kms.secret.{self.key_id}": key.hex(),
-            "parquet.encryption.kms.instance.id": self.key_id,  # a key client per key: none caches another's
+            KMS_INSTANCE: self.key_id,  # a key client per key: none caches another's
             "parquet.encryption.uniform.key": self.key_id,  # every Parquet file the session writes
         }
         with _lock:
@@ -120,13 +121,14 @@ class Handoff:
         with pq.ParquetWriter(path / "part-0.parquet", reader.schema, encryption_properties=properties) as writer:
             for batch in reader:
                 writer.write_batch(batch, row_group_size=BATCH_ROWS)
-        self.spark.read.parquet(str(path)).createOrReplaceTempView(view)
+        self.spark.read.option(KMS_INSTANCE, self.key_id).parquet(str(path)).createOrReplaceTempView(view)
 
     def to_duckdb(self, con, spark_table: str, table: str) -> None:
         """Spark table or view ``spark_table`` as DuckDB temporary table ``table``, written by Spark as
         encrypted Parquet and read back batch by batch."""
         path = self._path(table)
-        self.spark.table(spark_table).write.parquet(str(path))
+        mine = {name: self._settings[name] for name in ("parquet.encryption.uniform.key", KMS_INSTANCE)}
+        self.spark.table(spark_table).write.options(**mine).parquet(str(path))  # under this key, whichever is newest
         decryption = pads.ParquetDecryptionConfig(self._crypto, self._kms, pe.DecryptionConfiguration())
         files = pads.ParquetFileFormat(
             default_fragment_scan_options=pads.ParquetFragmentScanOptions(decryption_config=decryption)
