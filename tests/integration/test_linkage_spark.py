@@ -95,7 +95,7 @@ def test_handed_off_files_read_only_with_the_runs_key_and_refuse_a_changed_byte(
         (written,) = handoff.folder.rglob("*.parquet")
         raw = written.read_bytes()
         assert raw[:4] == raw[-4:] == b"PARE" and b"Featherstonehaugh" not in raw
-        with pytest.raises(OSError, match="(?i)encrypt|decrypt"):  # without the run's key, nothing
+        with pytest.raises(OSError, match=r"(?i)encrypt|decrypt"):  # without the run's key, nothing
             pq.read_table(written)
         handoff.to_duckdb(con, "people", "back")  # Spark writes it out encrypted; DuckDB reads it back
         assert con.execute("select count(*), min(surname) from back").fetchone() == (1000, "Featherstonehaugh")
@@ -104,6 +104,6 @@ def test_handed_off_files_read_only_with_the_runs_key_and_refuse_a_changed_byte(
         altered.mkdir()
         middle = len(raw) // 2
         (altered / "part-0.parquet").write_bytes(raw[:middle] + bytes([raw[middle] ^ 1]) + raw[middle + 1 :])
-        with pytest.raises(Exception, match="(?i)tag|decrypt|crypto"):  # AES-GCM: one changed bit is refused
+        with pytest.raises(Exception, match=r"(?i)tag|decrypt|crypto"):  # AES-GCM: one changed bit is refused
             spark.read.parquet(str(altered)).collect()
     assert not handoff.folder.exists()
