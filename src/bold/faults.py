@@ -17,6 +17,8 @@ POINTS = (
     "ingest:after-identifiers",  # identifiers rows written, content not yet, batch row not committed
     "ingest:after-content",  # both zones written, batch row and audit entry not committed
     "ingest:before-commit",  # the batch row and audit entry written in the open store transaction
+    "ingest:identifiers-history-copied",  # superseded versions copied to identifiers' history, still in place
+    "ingest:content-history-copied",  # ... and to content's history; identifiers' already removed
     "link:after-record-person",  # in the links transaction, before pairs and the run row
     "link:before-commit",  # every links row and the run row written, not committed
     "link:after-commit",  # the run committed in links.duckdb, its audit entry not yet written

@@ -37,6 +37,7 @@ from bold.synth.config import SynthConfig
 from bold.synth.generate import generate
 from bold.workspace import Workspace
 from tests.conftest import add_team
+from tests.integration.test_ingest_versions import HISTORY_POINTS
 
 TODAY = dt.date(2026, 11, 22)
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
@@ -243,6 +244,9 @@ def project_files(ws: Workspace, project_id: str) -> set[str]:
 # --- ingest ----------------------------------------------------------------------------------------------
 INGEST_POINTS = ("ingest:after-identifiers", "ingest:after-content", "ingest:before-commit")
 USED.update(INGEST_POINTS)
+USED.update(
+    HISTORY_POINTS
+)  # an update killed while moving versions to history: tests/integration/test_ingest_versions.py
 
 
 @pytest.mark.parametrize("point", INGEST_POINTS)

@@ -237,13 +237,6 @@ def test_every_quarantine_reason_names_row_and_column_but_never_the_value(ws, tm
     assert report.quarantine_file.exists()
 
 
-def test_duplicate_of_an_earlier_batch_is_quarantined(ws, tmp_path):
-    run(ws, "prison", prison_file(tmp_path, [row(1)], "a.csv"))
-    report = run(ws, "prison", prison_file(tmp_path, [row(1), row(2)], "b.csv"))
-    assert report.accepted == 1
-    assert report.reasons["BOOKING_ID: duplicate record id (already ingested in an earlier batch)"] == 1
-
-
 HOSPITAL_HEADER = "EPIKEY,NHS_NUMBER,DOB,SEX,POSTCODE,ADMIDATE,DISDATE,ADMIMETH,DIAG_4_01,DIAG_4_02"
 
 

@@ -58,9 +58,15 @@ def _upload(client, source: str, name: str, data: bytes, **fields):
 
 
 def _counts(text: str) -> tuple[int, int, int, int]:
-    found = re.search(r"([\d,]+) rows read = ([\d,]+) accepted\s+\+ ([\d,]+) quarantined \+ ([\d,]+) opted out", text)
+    """Rows read, accepted, quarantined and opted out from a batch page (these tests send nothing twice)."""
+    found = re.search(
+        r"([\d,]+) rows read = ([\d,]+) accepted\s+\+ ([\d,]+) unchanged\s+\+ ([\d,]+) quarantined\s+\+ ([\d,]+) opted out",
+        text,
+    )
     assert found, text
-    return tuple(int(g.replace(",", "")) for g in found.groups())
+    read, accepted, unchanged, quarantined, opted_out = (int(g.replace(",", "")) for g in found.groups())
+    assert unchanged == 0
+    return read, accepted, quarantined, opted_out
 
 
 def _uploads_left(root: Path) -> list[Path]:

@@ -65,9 +65,16 @@ def _print_report(r) -> None:
         return
     console.print(f"[bold]{shown(r.source)}[/] batch [bold]{shown(r.batch)}[/] from {shown(r.file)}")
     console.print(
-        f"  rows read {r.rows_read:,} = accepted {r.accepted:,} + quarantined {r.quarantined:,} "
-        f"+ opted out {r.opted_out:,}"
+        f"  rows read {r.rows_read:,} = accepted {r.accepted:,} + unchanged {r.unchanged:,} "
+        f"+ quarantined {r.quarantined:,} + opted out {r.opted_out:,}"
     )
+    if r.updated or r.unchanged:
+        console.print(
+            f"  accepted: {r.accepted - r.updated:,} new, {r.updated:,} updated (sent before, now changed; the "
+            "earlier version is kept as history); unchanged: sent before exactly so, not stored again"
+        )
+    if r.relink:
+        console.print(f"  {r.relink:,} updated record(s) changed identifiers: run bold link to link them again")
     for warning in r.warnings:
         console.print(f"  [yellow]warning:[/] {shown(warning)}")
     if r.reasons:

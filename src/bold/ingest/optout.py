@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from bold import faults, keyed, store
+from bold.ingest import versions
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
@@ -209,7 +210,9 @@ def stored_records(ws: Workspace) -> dict[str, int]:
 
 
 def _stored_sources(con) -> list[str]:
-    found = con.execute("select table_name from duckdb_tables() where database_name = 'identifiers'").fetchall()
+    found = con.execute(
+        "select table_name from duckdb_tables() where database_name = 'identifiers' and schema_name = 'main'"
+    ).fetchall()
     tables = {r[0] for r in found}
     return [s for s in source_types() if s in tables]
 
@@ -222,7 +225,10 @@ def matching_records(ws: Workspace, entries: dict[str, set[str]]) -> dict[str, l
         con.execute(MACROS)
         for source in _stored_sources(con):
             kinds = matchable(load_contract(source))
-            con.execute(f"create or replace temp view stored as select record_key as _id, * from identifiers.{source}")
+            versions_of = f"select * from identifiers.main.{source}"  # and the versions they superseded
+            if ("identifiers", source) in versions.history_tables(con):
+                versions_of += f" union all by name select * exclude (superseded_by) from identifiers.history.{source}"
+            con.execute(f"create or replace temp view stored as select record_key as _id, * from ({versions_of})")
             found[source] = opted_out(con, "stored", kinds, key, entries)
     return found
 
@@ -239,7 +245,9 @@ def delete_records(ws: Workspace, hits: dict[str, list]) -> dict[str, int]:
             if keys:
                 con.execute("create or replace temp table hits as select unnest(?::uuid[]) as record_key", [keys])
                 con.execute(f"delete from content.{source} where record_key in (select record_key from hits)")
+                versions.delete(con, source, "content")
                 faults.point("optout:between-zones")
+                versions.delete(con, source, "identifiers")
                 con.execute(f"delete from identifiers.{source} where record_key in (select record_key from hits)")
             removed[source] = len(keys)
     return removed

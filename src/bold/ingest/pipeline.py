@@ -1,7 +1,9 @@
 """Ingest one custodian file: read, validate, apply opt-outs, quarantine, normalise, split into zones.
 
 Every row read ends in exactly one place: accepted (identifiers zone + content zone, joined only by
-a random ``record_key``), quarantined (with a reason per row), or opted out (counted, never stored).
+a random ``record_key``; new, or an update superseding the stored version of the same record), unchanged (the
+same as the stored version, not stored again; ``bold.ingest.versions``), quarantined (with a reason per row), or
+opted out (counted, never stored).
 The counts are checked to add up before anything is committed, and are recorded with the batch's
 provenance in the governance store. The same file twice adds nothing.
 
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from bold import faults, store
 from bold.errors import Kind
-from bold.ingest import optout
+from bold.ingest import optout, versions
 from bold.ingest.reader import IngestError, read, sha256
 from bold.ingest.rules import (
     MACROS,
@@ -51,9 +53,12 @@ class IngestReport:
     batch: str
     file: Path
     rows_read: int = 0
-    accepted: int = 0
+    accepted: int = 0  # stored: new records and updated ones
     quarantined: int = 0
     opted_out: int = 0
+    updated: int = 0  # of ``accepted``, versions superseding a stored one (the rest are new)
+    unchanged: int = 0  # the same as the stored version: counted, not stored again
+    relink: int = 0  # of ``updated``, those whose identifiers changed
     # reason -> rows with that reason; a row with several reasons is under each, so these may sum to more than
     # ``quarantined`` (which counts each row once); ``several_reasons`` says how many rows have more than one.
     reasons: Counter = field(default_factory=Counter)
@@ -65,8 +70,12 @@ class IngestReport:
     batch_id: int | None = None
 
     @property
+    def new(self) -> int:
+        return self.accepted - self.updated
+
+    @property
     def balanced(self) -> bool:
-        return self.rows_read == self.accepted + self.quarantined + self.opted_out
+        return self.rows_read == self.accepted + self.unchanged + self.quarantined + self.opted_out
 
 
 def batch_name(file_name: str, name: str | None = None) -> str:
@@ -174,12 +183,6 @@ def ingest(
                     {sql_text(contract.record_id + ": duplicate record id (also earlier in this file)")})
                 where _copy > 1"""
         )
-        con.execute(
-            f"""update checked set _issues = list_append(_issues,
-                    {sql_text(contract.record_id + ": duplicate record id (already ingested in an earlier batch)")})
-                from raw where raw._row = checked._row and raw.{rid} in
-                    (select source_record_id from identifiers.{source})"""
-        )
 
         # Opt-outs first, before quarantine: a row of an opted-out person is counted and never stored anywhere,
         # even when it also fails validation (else the quarantine file would keep it, identifiers and all).
@@ -197,12 +200,15 @@ def ingest(
                 select gen_random_uuid() as record_key, raw._row as _id, {ids}, {content}
                 from raw join checked using (_row) where len(checked._issues) = 0"""
         )
-        report.accepted = con.execute("select count(*) from accepted").fetchone()[0]
+        progress("comparing with stored versions")
+        sent_again = versions.compare(con, contract)
+        report.accepted = sent_again["new"] + sent_again["updated"]
+        report.updated, report.unchanged, report.relink = (sent_again[k] for k in ("updated", "unchanged", "relink"))
         report.quarantined = quarantined
         if not report.balanced:  # never store a batch that does not account for every row
             raise IngestError(
-                f"{path}: rows do not add up (read {report.rows_read}, accepted {report.accepted}, "
-                f"quarantined {report.quarantined}, opted out {report.opted_out}); nothing stored"
+                f"{path}: rows do not add up (read {report.rows_read}, accepted {report.accepted}, unchanged "
+                f"{report.unchanged}, quarantined {report.quarantined}, opted out {report.opted_out}); nothing stored"
             )
 
         progress("writing zones")
@@ -226,8 +232,8 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
         cur = tx.execute(
             """insert into batches (source, name, file_name, file_sha256, file_format, contract_version,
                    rows_read, rows_accepted, rows_quarantined, rows_opted_out, quarantine_file, actor,
-                   started_at, finished_at, reasons, warnings)
-               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                   started_at, finished_at, reasons, warnings, rows_updated, rows_unchanged, rows_relink)
+               values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
             (
                 source,
                 name,
@@ -245,9 +251,13 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
                 now(),
                 _reasons_json(report),
                 json.dumps(report.warnings),
+                report.updated,
+                report.unchanged,
+                report.relink,
             ),
         )
         report.batch_id = cur.lastrowid
+        versions.supersede(con, source, report.batch_id)
         id_cols = ", ".join(q(c) for c, _ in identifier_columns(contract))
         content_cols = ", ".join(q(c) for c, _ in content_columns(contract))
         con.execute(f"insert into identifiers.{source} select record_key, {report.batch_id}, {id_cols} from accepted")
@@ -269,6 +279,9 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
                 "encoded": encoded,
                 "rows_read": report.rows_read,
                 "accepted": report.accepted,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "to_relink": report.relink,
                 "quarantined": report.quarantined,
                 "opted_out": report.opted_out,
             },
@@ -317,7 +330,8 @@ def sweep(ws: Workspace, con, *, by: str) -> dict:
     with store.connect(ws) as db:
         kept_files = {r[0] for r in db.execute("select quarantine_file from batches where quarantine_file is not null")}
     tables = con.execute(
-        "select database_name, table_name from duckdb_tables() where database_name in ('identifiers', 'content')"
+        """select database_name, table_name from duckdb_tables()
+           where database_name in ('identifiers', 'content') and schema_name = 'main'"""
     ).fetchall()
     orphans: dict[str, dict[str, int]] = {}
     for zone, source in tables:
@@ -328,13 +342,26 @@ def sweep(ws: Workspace, con, *, by: str) -> dict:
     stray = sorted(
         f for f in (ws.root / "quarantine").glob("*/*.parquet") if str(f.relative_to(ws.root)) not in kept_files
     )
-    if not orphans and not stray:
+    superseded = {  # versions moved to history by those batches, to be put back
+        f"{zone}.{source}": n
+        for zone, source in versions.history_tables(con)
+        if (n := con.execute(
+            f"select count(*) from {zone}.{versions.HISTORY}.{source} "
+            f"where not ({committed_sql(committed, source, 'superseded_by')})"
+        ).fetchone()[0])
+    }  # fmt: skip
+    if not orphans and not stray and not superseded:
         return {}
-    found = {**orphans, "quarantine_files": [str(f.relative_to(ws.root)) for f in stray]}
+    found = {
+        **orphans,
+        **({"versions_restored": superseded} if superseded else {}),
+        "quarantine_files": [str(f.relative_to(ws.root)) for f in stray],
+    }
     store.audit.record(ws, "ingest recovered", "zones", found, by=by)
     for zone, sources in orphans.items():
         for source in sources:
             con.execute(f"delete from {zone}.{source} where not ({committed_sql(committed, source)})")
+    versions.restore(con, committed)
     for zone, source in tables:  # a source whose first batch never committed: its table's shape is not yet set
         if source not in committed:
             con.execute(f"drop table if exists {zone}.{source}")
@@ -430,14 +457,16 @@ class Batch:
     rows_opted_out: int
     finished_at: str
     batch_id: int = 0
+    rows_updated: int = 0  # of rows_accepted, updates of stored records
+    rows_unchanged: int = 0
 
 
 def batches(ws: Workspace) -> list[Batch]:
     """Every batch ingested, by source and order of arrival."""
     with store.connect(ws) as db:
         rows = db.execute(
-            "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at, batch_id "
-            "from batches order by source, batch_id"
+            "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at, batch_id, "
+            "rows_updated, rows_unchanged from batches order by source, batch_id"
         ).fetchall()
     return [Batch(*r) for r in rows]
 
@@ -472,10 +501,13 @@ class BatchReport:
     reasons: list[Reason] | None
     several_reasons: int
     warnings: list[str] | None
+    updated: int = 0  # of ``accepted``, updates of stored records
+    unchanged: int = 0  # the same as the stored version, not stored again
+    relink: int = 0  # of ``updated``, those whose identifiers changed
 
     @property
     def balanced(self) -> bool:
-        return self.rows_read == self.accepted + self.quarantined + self.opted_out
+        return self.rows_read == self.accepted + self.unchanged + self.quarantined + self.opted_out
 
 
 def batch_report(ws: Workspace, batch_id: int) -> BatchReport:
@@ -503,4 +535,7 @@ def batch_report(ws: Workspace, batch_id: int) -> BatchReport:
         reasons=[Reason(**r) for r in found["reasons"]] if found is not None else None,
         several_reasons=found["several_reasons"] if found is not None else 0,
         warnings=json.loads(row["warnings"]) if row["warnings"] is not None else None,
+        updated=row["rows_updated"],
+        unchanged=row["rows_unchanged"],
+        relink=row["rows_relink"],
     )

@@ -92,7 +92,9 @@ def model_path(ws: Workspace) -> Path:
 def stored_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
     return sorted(
         t
-        for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'identifiers'").fetchall()
+        for (t,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'identifiers' and schema_name = 'main'"
+        ).fetchall()
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from bold.sources import load_contract
 
 LEVELS = ("high", "medium", "low")
+# the content zone's own tables (its ``history`` schema holds superseded versions, never read here)
+CONTENT_TABLES = "select table_name from duckdb_tables() where database_name = 'content' and schema_name = 'main'"
 
 
 def _event_dates(con) -> str:
@@ -18,7 +20,10 @@ def _event_dates(con) -> str:
     field that records something that happened (scheduled dates such as an order's end are skipped)."""
     parts = []
     stored = {
-        t for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'content'").fetchall()
+        t
+        for (t,) in con.execute(
+            "select table_name from duckdb_tables() where database_name = 'content' and schema_name = 'main'"
+        ).fetchall()
     }
     for source in sorted(stored):
         for col in load_contract(source).content:
@@ -37,12 +42,8 @@ def impossible_events(ws, run_id: int) -> list[dict]:
     with ws.content(read_only=True) as con:
         ws.attach(con, "links", read_only=True)
         con.execute(f"create temp table events as {_event_dates(con)}")
-        has_deaths = con.execute(
-            "select count(*) from duckdb_tables() where database_name = 'content' and table_name = 'deaths'"
-        ).fetchone()[0]
-        has_prison = con.execute(
-            "select count(*) from duckdb_tables() where database_name = 'content' and table_name = 'prison'"
-        ).fetchone()[0]
+        has_deaths = con.execute(f"select count(*) from ({CONTENT_TABLES}) where table_name = 'deaths'").fetchone()[0]
+        has_prison = con.execute(f"select count(*) from ({CONTENT_TABLES}) where table_name = 'prison'").fetchone()[0]
         for level in LEVELS:
             row = {
                 "threshold": level,
@@ -83,7 +84,9 @@ def match_rates_by_ethnicity(ws, run_id: int) -> list[dict]:
         ws.attach(con, "links", read_only=True)
         stored = {
             t
-            for (t,) in con.execute("select table_name from duckdb_tables() where database_name = 'content'").fetchall()
+            for (t,) in con.execute(
+                "select table_name from duckdb_tables() where database_name = 'content' and schema_name = 'main'"
+            ).fetchall()
         }
         parts = [
             f"select record_key, ethnicity from content.{t}"

@@ -248,6 +248,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table batches add column warnings text",
         ],
     ),
+    (
+        "records sent again: a batch's rows that superseded a stored version (updated), that were the same as it "
+        "(unchanged, not stored again) and, of the updated, those whose identifiers changed (to re-link)",
+        [
+            "alter table batches add column rows_updated integer not null default 0",
+            "alter table batches add column rows_unchanged integer not null default 0",
+            "alter table batches add column rows_relink integer not null default 0",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -91,6 +91,8 @@ class BatchOut(BaseModel):
     rows_opted_out: int
     finished_at: str
     batch_id: int
+    rows_updated: int = 0  # of rows_accepted, updates of records sent before
+    rows_unchanged: int = 0  # sent before exactly so, not stored again
 
 
 class LinkRunOut(BaseModel):
@@ -118,7 +120,10 @@ class IngestOut(BaseModel):
     batch: str
     file: str = Field(description="the name of the uploaded file")
     rows_read: int
-    accepted: int
+    accepted: int = Field(description="stored: new records and updates of records sent before")
+    updated: int = Field(0, description="of accepted, updates of records sent before (the earlier version kept)")
+    unchanged: int = Field(0, description="sent before exactly so: counted, not stored again")
+    relink: int = Field(0, description="of updated, those whose identifiers changed (linked again next run)")
     quarantined: int
     opted_out: int
     reasons: dict[str, int] = Field(description="column: reason -> rows (a row with several is under each)")

@@ -93,7 +93,8 @@ def upload(
             text = f"This file was already ingested as batch {earlier.name}, so nothing was added: see that batch"
             return f"/sources/batches/{earlier.batch_id}", text
         text = (
-            f"See the report of batch {report.batch}: {report.rows_read:,} rows read, {report.accepted:,} accepted, "
+            f"See the report of batch {report.batch}: {report.rows_read:,} rows read, {report.accepted:,} accepted "
+            f"({report.updated:,} of them updates), {report.unchanged:,} unchanged, "
             f"{report.quarantined:,} quarantined, {report.opted_out:,} opted out"
         )
         return f"/sources/batches/{report.batch_id}", text
