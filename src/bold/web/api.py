@@ -91,6 +91,9 @@ class BatchOut(BaseModel):
     rows_opted_out: int
     finished_at: str
     batch_id: int
+    withdrawn_at: str | None = None
+    withdrawn_by: str | None = None
+    records_withdrawn: int = 0
 
 
 class LinkRunOut(BaseModel):
