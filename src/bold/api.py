@@ -61,6 +61,15 @@ class Session:
         ``confirmed=True`` (refused without it)."""
         return ingest_actions.optout_add(self.workspace, self.user, Path(file), confirmed=confirmed)
 
+    def withdraw_plan(self, source: str, batch: str) -> ingest_actions.Withdrawal:
+        """What withdrawing a batch would remove (records per zone, links, extracts affected); changes nothing."""
+        return ingest_actions.withdraw_plan(self.workspace, self.user, source, batch)
+
+    def withdraw(self, source: str, batch: str, *, confirmed: bool = False) -> ingest_actions.Withdrawal:
+        """Withdraw a batch sent in error; it deletes its records for good, so look at ``withdraw_plan`` first and
+        pass ``confirmed=True`` (refused without it)."""
+        return ingest_actions.withdraw(self.workspace, self.user, source, batch, confirmed=confirmed)
+
     def link(self, **options) -> Any:
         """Link the workspace (options as ``bold link``: retrain, encoded, backend)."""
         return linkage_actions.link(self.workspace, self.user, **options)

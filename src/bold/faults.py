@@ -30,6 +30,9 @@ POINTS = (
     "optout:between-zones",  # an opt-out's records deleted from the content zone, not yet from identifiers
     "release:copied",  # a release's files copied into its folder, its row not committed
     "optout:before-commit",  # every zone, link and extract changed; the register entries not committed
+    "withdraw:after-links",  # a withdrawn batch's records gone from the links, not yet from the zones
+    "withdraw:between-zones",  # ... and from the content zone, not yet from identifiers
+    "withdraw:before-commit",  # everything deleted, the batch row marked, the store transaction not committed
 )
 
 

@@ -64,6 +64,9 @@ elif stage == "study":
 elif stage == "optout":
     from bold.governance import optouts
     optouts.apply(ws, Path(sys.argv[3]), by="cara")
+elif stage == "withdraw":
+    from bold.governance import withdrawals
+    withdrawals.apply(ws, sys.argv[3], sys.argv[4], by="cara")
 elif stage == "sign-in":
     import time
     from bold.governance.people import AccessError, sign_in
@@ -394,6 +397,37 @@ def test_an_opt_out_killed_midway_and_added_again_gives_the_uninterrupted_result
     optouts.apply(ws, file, by="cara")
     assert _optout_state(ws, world["project"]) == expected
     assert len(actions(ws, "opt-out register updated")) == 1
+
+
+WITHDRAW_POINTS = ("withdraw:after-links", "withdraw:between-zones", "withdraw:before-commit")
+USED.update(WITHDRAW_POINTS)
+
+
+def _withdraw_state(ws: Workspace) -> tuple:
+    with store.connect(ws) as db:
+        marked = db.execute("select source, name, withdrawn_by from batches where withdrawn_at is not null")
+        marked = [tuple(r) for r in marked.fetchall()]
+    return zone_rows(ws), links_per_run(ws), marked
+
+
+@pytest.mark.parametrize("point", WITHDRAW_POINTS)
+def test_a_withdrawal_killed_midway_and_run_again_gives_the_uninterrupted_result(world, tmp_path, point):
+    """The zones and the links commit on their own: a withdrawal killed between them leaves the batch not
+    withdrawn, and withdrawing it again finds the rest (by batch id in each zone) and ends as an uninterrupted one."""
+    from bold.governance import withdrawals
+
+    reference = copy(world["built"], tmp_path / "reference")
+    withdrawals.apply(reference, "treatment", "treatment-a", by="cara")
+    expected = _withdraw_state(reference)
+    assert expected[0] != zone_rows(world["built"]) and expected[2] == [("treatment", "treatment-a", "cara")]
+
+    ws = copy(world["built"], tmp_path / "killed")
+    killed_at(point, "withdraw", ws, "treatment", "treatment-a")
+    assert not actions(ws, "batch withdrawn") and _withdraw_state(ws)[2] == []
+    withdrawals.apply(ws, "treatment", "treatment-a", by="cara")
+    assert _withdraw_state(ws) == expected
+    assert len(actions(ws, "batch withdrawn")) == 1
+    assert store.audit.verify(ws).ok
 
 
 def test_training_survives_an_em_pass_whose_sample_gives_an_m_of_zero(world, tmp_path, monkeypatch):

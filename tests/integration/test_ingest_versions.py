@@ -161,3 +161,30 @@ def test_a_journey_sent_open_then_closed_reaches_the_rebuilt_extract_with_its_di
 
     projects.build(ws, project, today=TODAY, by="adam")  # the record keeps its key, so its links: no re-link needed
     assert closed_journeys() == closed_before + 1
+
+
+def test_withdrawing_an_update_gives_the_earlier_version_back_and_withdrawing_an_original_drops_its_history(
+    ws, tmp_path
+):
+    from bold.governance import withdrawals
+
+    first = run(ws, prison_file(tmp_path, [row(1), row(2)], "a.csv"))
+    keys = {r[0]: r[3] for r in versions(ws)["current"]}
+    update = run(ws, prison_file(tmp_path, [row(2, RELEASE_DATE="15/06/2020"), row(3)], "b.csv"))
+    assert update.updated == 1
+
+    done = withdrawals.apply(ws, "prison", update.batch, by="cara")  # sent in error: B2's update and B3 go
+    assert done.records["versions_restored"] == 1
+    now = versions(ws)
+    assert [(r[0], r[2], r[3]) for r in now["current"]] == [
+        ("B1", "2020-05-01", keys["B1"]),
+        ("B2", "2020-05-01", keys["B2"]),  # the earlier version, under its own key
+    ]
+    assert now["content"] == now["identifiers"] == []
+
+    later = run(ws, prison_file(tmp_path, [row(1, RELEASE_DATE="20/07/2020")], "c.csv"))
+    assert later.updated == 1
+    withdrawals.apply(ws, "prison", first.batch, by="cara")  # B2 leaves; B1 stays as the later batch sent it
+    now = versions(ws)
+    assert [(r[0], r[2]) for r in now["current"]] == [("B1", "2020-07-20")]
+    assert now["content"] == now["identifiers"] == []  # the withdrawn batch's version left the history too

@@ -42,6 +42,7 @@ EXPECTED = {
     "ingest": {"custodian", "admin"},
     "optout add": {"custodian", "admin"},
     "optout count": {"custodian", "governance", "admin"},
+    "batch withdraw": {"custodian", "admin"},
     "link": {"linker", "admin"},
     "link report": {"linker", "governance", "admin"},
     "project submit": {"analyst", "governance", "admin"},
@@ -96,6 +97,10 @@ CALLS = {
         lambda ws, u: ingest_actions.optout_add(ws, u, ws.root / "missing.csv", confirmed=True),
     ),
     Permission.OPTOUT_COUNT: lambda ws, u: ingest_actions.optout_count(ws, u),
+    Permission.BATCH_WITHDRAW: (
+        lambda ws, u: ingest_actions.withdraw_plan(ws, u, "prison", "no-such-batch"),
+        lambda ws, u: ingest_actions.withdraw(ws, u, "prison", "no-such-batch", confirmed=True),
+    ),
     Permission.LINK: (
         lambda ws, u: linkage_actions.link(ws, u),
         lambda ws, u: linkage_actions.runs(ws, u),

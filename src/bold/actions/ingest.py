@@ -1,4 +1,4 @@
-"""Custodians' actions: ingest a file, and the opt-out register."""
+"""Custodians' actions: ingest a file, withdraw a batch, and the opt-out register."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from pathlib import Path
 
 from bold.actions.access import require
 from bold.errors import Invalid
-from bold.governance import optouts
+from bold.governance import optouts, withdrawals
 from bold.governance.optouts import OptOutPlan, OptOutResult
 from bold.governance.people import User
 from bold.governance.permissions import Permission
+from bold.governance.withdrawals import Withdrawal
 from bold.ingest import optout, pipeline
 from bold.ingest.pipeline import Batch, BatchReport, IngestReport
 from bold.ingest.pipeline import ingest as ingest_file
@@ -68,6 +69,24 @@ def batch(ws: Workspace, user: User, batch_id: int) -> BatchReport:
 def batch_name(file_name: str, given: str | None = None) -> str:
     """The name a batch of this file gets (``given``, checked, or one made from the file's name), before ingest."""
     return pipeline.batch_name(file_name, given)
+
+
+def withdraw_plan(ws: Workspace, user: User, source: str, batch: str) -> Withdrawal:
+    """What withdrawing a batch would remove (records per zone, link rows, extracts affected); changes nothing."""
+    require(ws, user, Permission.BATCH_WITHDRAW)
+    return withdrawals.plan(ws, source, batch)
+
+
+def withdraw(ws: Workspace, user: User, source: str, batch: str, *, confirmed: bool = False) -> Withdrawal:
+    """Withdraw a batch (by name, or number): its records leave the zones and the links, its row stays, marked.
+    It cannot be undone, so the caller must have looked at :func:`withdraw_plan` and say so (``confirmed``)."""
+    require(ws, user, Permission.BATCH_WITHDRAW)
+    if not confirmed:
+        raise Invalid(
+            f"withdrawing {source} batch {batch!r} deletes its stored records and cannot be undone; look at the "
+            "plan first (bold batch withdraw --dry-run, or withdraw_plan) and confirm it (--yes, or confirmed=True)"
+        )
+    return withdrawals.apply(ws, source, batch, by=user.name)
 
 
 def optout_plan(ws: Workspace, user: User, file: Path) -> OptOutPlan:

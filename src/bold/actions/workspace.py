@@ -65,7 +65,7 @@ def status(ws: Workspace, user: User) -> Status:
         name=ws.settings["workspace"]["name"],
         batches=found,
         sources_without_data=[s for s in source_types() if s not in {b.source for b in found}],
-        records_stored=sum(b.rows_accepted - b.rows_updated for b in found) - register["deleted"],
+        records_stored=sum(b.rows_accepted - b.rows_updated - b.records_withdrawn for b in found) - register["deleted"],
         deleted_after_optout=register["deleted"],
         optout_entries=register["nhs_number"] + register["name_dob"],
         latest_run=latest_run(ws),

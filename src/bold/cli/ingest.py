@@ -1,4 +1,5 @@
-"""``bold ingest`` and ``bold optout``: custodians' files into the two zones, and the opt-out register."""
+"""``bold ingest``, ``bold batch`` and ``bold optout``: custodians' files into the two zones, withdrawing a batch,
+and the opt-out register."""
 
 from __future__ import annotations
 
@@ -182,6 +183,71 @@ def optout_count(workspace: WorkspaceOption = Path("."), as_json: JsonOption = F
         console.print(f"{kind}: {n:,}")
 
 
+batch_app = typer.Typer(help="A custodian's batches: withdraw one sent in error.", no_args_is_help=True)
+
+
+@batch_app.command("withdraw")
+def batch_withdraw(
+    source: Annotated[str, typer.Argument(help="The batch's source type, e.g. prison.")],
+    batch: Annotated[str, typer.Argument(help="The batch's name (as bold status lists it), or its number.")],
+    workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what it would remove, and change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (for scripts).")] = False,
+    as_json: JsonOption = False,
+):
+    """Withdraw a batch sent in error: delete its records from both zones, the links and its quarantine file; the
+    batch stays listed, marked withdrawn. Extracts built from it leave it out at their next build."""
+    from bold.actions.ingest import withdraw, withdraw_plan
+
+    ws, user = signed_in(workspace)
+    plan = withdraw_plan(ws, user, source, batch)
+    if as_json and dry_run:
+        print_json(plan)
+        return
+    if not as_json:
+        _print_withdrawal(plan, done=False)
+    if dry_run:
+        console.print("Dry run: nothing changed.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Invalid(
+                f"{source} batch {batch!r}: pass --yes to withdraw it (no terminal to ask on); nothing changed"
+            )
+        if not typer.confirm("Withdraw this batch and delete its records? This cannot be undone"):
+            console.print("Nothing changed.")
+            raise typer.Exit(1)
+    result = withdraw(ws, user, source, batch, confirmed=True)
+    if as_json:
+        print_json(result)
+        return
+    _print_withdrawal(result, done=True)
+
+
+def _print_withdrawal(w, *, done: bool) -> None:
+    head = f"{shown(w.source)} batch {shown(repr(w.batch))} (number {w.batch_id})"
+    records = f"identifiers {w.records.get('identifiers', 0):,}, content {w.records.get('content', 0):,}"
+    if done:
+        console.print(f"{head} withdrawn by {shown(w.withdrawn_by)} on {w.withdrawn_at[:16].replace('T', ' ')}.")
+        console.print(f"  Records deleted from the zones: {records} (the batch stored {w.accepted:,})")
+        console.print("  Deleted from the links (every run): " + _link_counts(w.links))
+        if w.quarantine_file_deleted:
+            console.print(f"  Quarantine file deleted ({w.quarantined:,} rows)")
+    else:
+        console.print(f"Withdrawing {head} would delete:")
+        console.print(f"  records from the zones: {records} (the batch stored {w.accepted:,})")
+        console.print("  from the links (every run): " + _link_counts(w.links))
+        if w.quarantine_file_deleted:
+            console.print(f"  its quarantine file ({w.quarantined:,} rows)")
+    if w.extracts:
+        verb = "are told" if done else "would be told"
+        console.print(
+            f"  Extracts built from it: {', '.join(shown(p) for p in w.extracts)}; they keep it until rebuilt, and "
+            f"{verb} at their next build, which leaves it out"
+        )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(ingest)
+    app.add_typer(batch_app, name="batch")
     app.add_typer(optout_app, name="optout")

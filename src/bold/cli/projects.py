@@ -133,6 +133,11 @@ def project_build(project_id: ProjectArgument, workspace: WorkspaceOption = Path
     with phases(f"building {shown(project_id)}"):
         path = projects.build(ws, user, project_id)
     console.print(f"Extract written to {shown(path)}")
+    for n in projects.show(ws, user, project_id).build_notice or []:  # what this build left out, and why
+        console.print(
+            f"[yellow]note:[/] the previous extract used {shown(n['source'])} batch {shown(repr(n['batch']))}, "
+            f"withdrawn by {shown(n['withdrawn_by'])} on {n['withdrawn_at'][:10]}; its records are not in this one"
+        )
 
 
 @project_app.command("close")

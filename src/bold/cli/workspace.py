@@ -54,7 +54,8 @@ def status(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
 def _print_status(s) -> None:
     rows = [
         (b.source, b.name, f"{b.rows_read:,}", f"{b.rows_accepted:,}", f"{b.rows_quarantined:,}",
-         f"{b.rows_opted_out:,}", b.finished_at[:10])
+         f"{b.rows_opted_out:,}",
+         b.finished_at[:10] + (f", withdrawn {b.withdrawn_at[:10]}" if getattr(b, "withdrawn_at", None) else ""))
         for b in s.batches
     ]  # fmt: skip
     rows += [(source, "none", "", "", "", "", "") for source in s.sources_without_data]

@@ -32,6 +32,7 @@ class Permission(StrEnum):
     INGEST = "ingest"
     OPTOUT_ADD = "optout add"
     OPTOUT_COUNT = "optout count"
+    BATCH_WITHDRAW = "batch withdraw"  # a batch sent in error: its records removed everywhere, its row kept
     LINK = "link"
     LINK_REPORT = "link report"
     PROJECT_SUBMIT = "project submit"
@@ -71,7 +72,7 @@ _EVERYONE = {P.STATUS, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASS
 
 # The role table: what each role may do. A person may hold several roles and may do what any of them allows.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT}),
+    Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT, P.BATCH_WITHDRAW}),
     Role.LINKER: frozenset(_EVERYONE | {P.LINK, P.LINK_REPORT}),
     Role.ANALYST: frozenset(
         _EVERYONE
@@ -131,6 +132,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INGEST,
             P.OPTOUT_ADD,
             P.OPTOUT_COUNT,
+            P.BATCH_WITHDRAW,
             P.LINK,
             P.LINK_REPORT,
             P.PROJECT_SUBMIT,

@@ -71,6 +71,10 @@ class Project:
     decided_at: str | None = None
     decision_reason: str | None = None
     amendments: int = 0
+    built_batches: list[int] | None = None  # the batches the extract was built from (None: built before BOLD kept them)
+    # The withdrawn batches that the extract before the last build used and the last build left out
+    # (source, batch, batch_id, withdrawn_at, withdrawn_by): what the team is told on that build.
+    build_notice: list[dict] | None = None
 
     def team(self, role: str) -> set[str]:
         """The people the agreement names in ``role``."""
@@ -95,10 +99,11 @@ class Project:
 
 
 def source_quality(ws: Workspace) -> dict[str, float]:
-    """Share of rows quarantined per source over all its batches."""
+    """Share of rows quarantined per source over all its batches (a withdrawn batch no longer counts)."""
     with store.connect(ws) as db:
         rows = db.execute(
-            "select source, sum(rows_quarantined) * 1.0 / max(sum(rows_read), 1) from batches group by source"
+            "select source, sum(rows_quarantined) * 1.0 / max(sum(rows_read), 1) from batches "
+            "where withdrawn_at is null group by source"
         ).fetchall()
     return {s: share for s, share in rows}
 
@@ -120,6 +125,8 @@ def _from_row(row: sqlite3.Row) -> Project:
         decided_at=row["decided_at"],
         decision_reason=row["decision_reason"],
         amendments=row["amendments"],
+        built_batches=json.loads(row["built_batches"]) if row["built_batches"] is not None else None,
+        build_notice=json.loads(row["build_notice"]) if row["build_notice"] is not None else None,
     )
 
 
@@ -372,6 +379,7 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
     partial = folder / "extract.duckdb.partial"  # made by DuckDB under the connection's owner-only umask
     _remove_partial(partial)  # left by a build killed midway (we hold the build lock: nobody is writing it)
     committed = committed_batches(ws)  # rows of an ingest killed before it committed are not extracted
+    used = sorted(b for d in sources for b in committed.get(d, []))  # recorded with the build
     try:
         with ws.content(read_only=True) as con:
             ws.attach(con, "links", read_only=True)
@@ -434,12 +442,23 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
         with store.transaction(ws) as tx:  # the project may have changed while the extract was written
             if _read(tx.db, project_id).status != ProjectState.APPROVED:
                 raise ProjectError(f"project {project_id} changed while its extract was built; nothing kept")
-            tx.execute("update projects set built_at = ? where id = ?", (now(), project_id))
+            notice = _withdrawn_since(tx.db, project_id)
+            left_out = [f"{n['source']}/{n['batch']}" for n in notice]
+            tx.execute(
+                "update projects set built_at = ?, built_batches = ?, build_notice = ? where id = ?",
+                (now(), json.dumps(used), json.dumps(notice), project_id),
+            )
             tx.audit(
                 by,
                 "project built",
                 project_id,
-                {"linkage_run": run_id, "threshold": level, "datasets": sorted(project.agreement.datasets)},
+                {
+                    "linkage_run": run_id,
+                    "threshold": level,
+                    "datasets": sorted(project.agreement.datasets),
+                    "batches": used,
+                    **({"withdrawn_batches_left_out": left_out} if left_out else {}),
+                },
             )
             faults.point("build:before-rename")
             # Renamed under the store's write lock, so a close or amend cannot slip in between; the commit
@@ -449,6 +468,35 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
     finally:
         _remove_partial(partial)
     return target
+
+
+def used_batch(
+    built_batches: str | None, built_at: str | None, agreement: str, source: str, batch_id: int, finished_at: str
+) -> bool:
+    """Whether a project's extract (as its row records it) was built from this batch: by the batches the build
+    recorded, or, for an extract built before builds recorded them, by time (every committed batch of an agreed
+    source that arrived before the build was in it)."""
+    if built_at is None:
+        return False
+    if built_batches is not None:
+        return batch_id in json.loads(built_batches)
+    return source in (yaml.safe_load(agreement).get("datasets") or {}) and finished_at <= built_at
+
+
+def _withdrawn_since(db, project_id: str) -> list[dict]:
+    """The batches withdrawn since the project's extract on record was built from them: what its next build
+    leaves out and tells the team."""
+    row = db.execute("select built_batches, built_at, agreement from projects where id = ?", (project_id,)).fetchone()
+    found = db.execute(
+        "select batch_id, source, name, finished_at, withdrawn_at, withdrawn_by from batches "
+        "where withdrawn_at is not null and withdrawn_at >= ? order by batch_id",
+        (row["built_at"] or "",),
+    ).fetchall()
+    return [
+        {"source": b[1], "batch": b[2], "batch_id": b[0], "withdrawn_at": b[4], "withdrawn_by": b[5]}
+        for b in found
+        if used_batch(row["built_batches"], row["built_at"], row["agreement"], b[1], b[0], b[3])
+    ]
 
 
 def _hmac_sql(key: str, value_sql: str) -> str:

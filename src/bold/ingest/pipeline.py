@@ -310,9 +310,11 @@ def _delete_batch_rows(con, source: str, batch_id: int) -> None:
 
 
 def committed_batches(ws: Workspace) -> dict[str, list[int]]:
-    """The committed batch ids of each source: the only zone rows that count (see the module's docstring)."""
+    """The committed batch ids of each source: the only zone rows that count (see the module's docstring).
+    A withdrawn batch is not among them (``bold.governance.withdrawals``): nothing reads its rows again."""
     with store.connect(ws) as db:
-        rows = db.execute("select source, batch_id from batches order by batch_id").fetchall()
+        rows = db.execute("select source, batch_id from batches where withdrawn_at is null order by batch_id")
+        rows = rows.fetchall()
     found: dict[str, list[int]] = {}
     for source, batch_id in rows:
         found.setdefault(source, []).append(batch_id)
@@ -459,14 +461,20 @@ class Batch:
     batch_id: int = 0
     rows_updated: int = 0  # of rows_accepted, updates of stored records
     rows_unchanged: int = 0
+    withdrawn_at: str | None = None  # withdrawn: its records removed everywhere, its row kept as history
+    withdrawn_by: str | None = None
+    records_withdrawn: int = 0  # stored records its withdrawal deleted
 
 
 def batches(ws: Workspace) -> list[Batch]:
-    """Every batch ingested, by source and order of arrival."""
+    """Every batch ingested, withdrawn ones included, by source and order of arrival."""
     with store.connect(ws) as db:
         rows = db.execute(
             "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at, batch_id, "
-            "rows_updated, rows_unchanged from batches order by source, batch_id"
+            "rows_updated, rows_unchanged, withdrawn_at, withdrawn_by, "
+            "coalesce(json_extract(withdrawal, '$.records.identifiers'), 0) "
+            "- coalesce(json_extract(withdrawal, '$.records.versions_restored'), 0) "
+            "from batches order by source, batch_id"
         ).fetchall()
     return [Batch(*r) for r in rows]
 
@@ -504,6 +512,9 @@ class BatchReport:
     updated: int = 0  # of ``accepted``, updates of stored records
     unchanged: int = 0  # the same as the stored version, not stored again
     relink: int = 0  # of ``updated``, those whose identifiers changed
+    withdrawn_at: str | None = None
+    withdrawn_by: str | None = None
+    withdrawal: dict | None = None  # what the withdrawal removed: records per zone, link rows, extracts affected
 
     @property
     def balanced(self) -> bool:
@@ -538,4 +549,7 @@ def batch_report(ws: Workspace, batch_id: int) -> BatchReport:
         updated=row["rows_updated"],
         unchanged=row["rows_unchanged"],
         relink=row["rows_relink"],
+        withdrawn_at=row["withdrawn_at"],
+        withdrawn_by=row["withdrawn_by"],
+        withdrawal=json.loads(row["withdrawal"]) if row["withdrawal"] is not None else None,
     )

@@ -126,6 +126,34 @@ def restore(con, committed: dict[str, list[int]]) -> dict[str, int]:
     return restored
 
 
+def updated_by(con, source: str, batch_id: int) -> set:
+    """The record keys a batch updated: their earlier versions are in history, superseded by it."""
+    keys: set = set()
+    for zone, table in history_tables(con):
+        if table == source:
+            found = con.execute(
+                f"select record_key from {zone}.{HISTORY}.{source} where superseded_by = ?", [int(batch_id)]
+            )
+            keys.update(r[0] for r in found.fetchall())
+    return keys
+
+
+def withdraw(con, zone: str, source: str, batch_id: int) -> int:
+    """After a withdrawn batch's rows are deleted from a zone table: put back the versions it superseded, and
+    delete its own versions that a later batch superseded; the versions put back."""
+    if (zone, source) not in history_tables(con):
+        return 0
+    table = f"{zone}.{HISTORY}.{source}"
+    con.execute(
+        f"""insert into {zone}.main.{source} by name
+            select * exclude (superseded_by) from {table}
+            where superseded_by = {int(batch_id)} and record_key not in (select record_key from {zone}.main.{source})"""
+    )
+    restored = con.execute(f"select count(*) from {table} where superseded_by = {int(batch_id)}").fetchone()[0]
+    con.execute(f"delete from {table} where superseded_by = {int(batch_id)} or batch_id = {int(batch_id)}")
+    return restored
+
+
 def delete(con, source: str, zone: str) -> None:
     """Delete every version of the records in temp table ``hits`` from a zone's history (opt-outs)."""
     if (zone, source) in history_tables(con):

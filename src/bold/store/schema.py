@@ -257,6 +257,17 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table batches add column rows_relink integer not null default 0",
         ],
     ),
+    (
+        "a batch can be withdrawn (its row kept, marked with who, when and what was removed); a project records "
+        "the batches its extract was built from, and what its last build left out because it was withdrawn",
+        [
+            "alter table batches add column withdrawn_at text",
+            "alter table batches add column withdrawn_by text",
+            "alter table batches add column withdrawal text",
+            "alter table projects add column built_batches text",
+            "alter table projects add column build_notice text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

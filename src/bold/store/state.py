@@ -50,6 +50,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "decided_at",
         "decision_reason",
         "amendments",
+        "built_batches",
+        "build_notice",
     ),
     "batches": (
         "batch_id",
@@ -69,6 +71,9 @@ TABLES: dict[str, tuple[str, ...]] = {
         "finished_at",
         "reasons",
         "warnings",
+        "withdrawn_at",
+        "withdrawn_by",
+        "withdrawal",
     ),
     "outputs": (
         "id",

@@ -93,6 +93,9 @@ class BatchOut(BaseModel):
     batch_id: int
     rows_updated: int = 0  # of rows_accepted, updates of records sent before
     rows_unchanged: int = 0  # sent before exactly so, not stored again
+    withdrawn_at: str | None = None
+    withdrawn_by: str | None = None
+    records_withdrawn: int = 0
 
 
 class LinkRunOut(BaseModel):

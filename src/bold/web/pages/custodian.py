@@ -1,4 +1,5 @@
-"""The custodian's pages: the sources and their batches, uploading an extract, and each batch's report.
+"""The custodian's pages: the sources and their batches, uploading an extract, each batch's report, and
+withdrawing a batch sent in error (its plan first, then a confirmed form).
 
 An upload is streamed into a folder of its own under the workspace's ``tmp/`` (a generated name, owner-only);
 the file inside is named from the client's file name made safe (``name_from``), never the name as sent, so
@@ -12,7 +13,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import RedirectResponse
 
 from bold.actions import ingest
-from bold.errors import BoldError
+from bold.errors import HTTP_STATUSES, BoldError
 from bold.governance.permissions import Permission
 from bold.web import uploads
 from bold.web.guard import Caller, needs
@@ -107,7 +108,32 @@ def upload(
 def batch_report(request: Request, batch_id: int, who: Caller = needs(Permission.INGEST)):
     report = ingest.batch(who.ws, who.user, batch_id)
     title = next((s.title for s in ingest.sources(who.ws, who.user) if s.source == report.source), report.source)
-    return page(request, "custodian_batch.html", b=report, title=title)
+    may_withdraw = report.withdrawn_at is None and who.may(Permission.BATCH_WITHDRAW)
+    return page(request, "custodian_batch.html", b=report, title=title, may_withdraw=may_withdraw)
+
+
+def _withdraw_page(request: Request, who: Caller, batch_id: int, error=None, status_code: int = 200):
+    report = ingest.batch(who.ws, who.user, batch_id)
+    plan = ingest.withdraw_plan(who.ws, who.user, report.source, report.name)
+    return page(request, "custodian_withdraw.html", status_code=status_code, w=plan, error=error)
+
+
+@router.get("/sources/batches/{batch_id}/withdraw")
+def withdraw_form(request: Request, batch_id: int, who: Caller = needs(Permission.BATCH_WITHDRAW)):
+    """What withdrawing the batch would delete, and the form that confirms it."""
+    return _withdraw_page(request, who, batch_id)
+
+
+@router.post("/sources/batches/{batch_id}/withdraw")
+def withdraw(request: Request, batch_id: int, confirm: str = Form(""), who: Caller = needs(Permission.BATCH_WITHDRAW)):
+    if confirm != "yes":
+        return _withdraw_page(request, who, batch_id, "tick the box to confirm: nothing was withdrawn", 422)
+    report = ingest.batch(who.ws, who.user, batch_id)
+    try:
+        ingest.withdraw(who.ws, who.user, report.source, report.name, confirmed=True)
+    except BoldError as exc:
+        return _withdraw_page(request, who, batch_id, str(exc), HTTP_STATUSES[exc.kind])
+    return RedirectResponse(f"/sources/batches/{batch_id}", status_code=303)
 
 
 def _form(request: Request, who: Caller, *, source="", batch="", encoded=False, error=None, status_code=200):
