@@ -49,7 +49,8 @@ class Session:
         return workspace_actions.status(self.workspace, self.user)
 
     def ingest(self, file: str | Path, source: str, **options) -> Any:
-        """Ingest a custodian's file (options as ``bold ingest``: batch, mapping, encoding, encoded)."""
+        """Ingest a custodian's file (options as ``bold ingest``: batch, mapping, encoding, encoded, check,
+        max_quarantine)."""
         return ingest_actions.ingest(self.workspace, self.user, Path(file), source, **options)
 
     def optout_plan(self, file: str | Path) -> ingest_actions.OptOutPlan:

@@ -125,7 +125,10 @@ def test_names_that_become_paths_are_checked(ws, tmp_path):
             ingest(ws, "prison", data, batch=bad, by="cara")
         assert caught.value.kind == Kind.INVALID
     assert not list(tmp_path.glob("**/escaped*")) and not (ws.root / "quarantine" / "prison").exists()
-    odd = prison_csv(tmp_path / "prison [May] 2020.csv", GOOD_ROW.replace("01/02/1980", "01/02/2999"))
+    # (a good row beside the bad one: a file whose every row is quarantined is refused whole, nothing stored)
+    odd = prison_csv(
+        tmp_path / "prison [May] 2020.csv", GOOD_ROW.replace("B1", "B2"), GOOD_ROW.replace("01/02/1980", "01/02/2999")
+    )
     report = ingest(ws, "prison", odd, by="cara")  # a file name with spaces gives a safe batch name
     assert report.batch == "prison-May-2020" and report.quarantine_file.parent == ws.root / "quarantine" / "prison"
     for bad in ("../x", "../../etc/passwd", "a/b"):
@@ -261,7 +264,7 @@ def test_each_row_is_counted_once(ws, tmp_path):
     other.write_bytes(path.read_bytes().replace(b"B1,", b"B9,").replace(b"B3,", b"B8,").replace(b"B4,", b"B7,"))
     shown = invoke("ingest", other, "-s", "prison", "-w", ws.root, env={**ADMIN, "BOLD_USER": "cara"})
     assert shown.exit_code == 0, shown.output
-    assert "rows read 4 = accepted 1 + quarantined 3" in shown.output and "several reasons" in shown.output
+    assert "rows read 4 = accepted 1 + unchanged 0 + quarantined 3" in shown.output and "several reasons" in shown.output
 
 
 # 7. A release date before the date of birth was accepted.
@@ -287,6 +290,7 @@ def test_implausible_dates_are_quarantined_with_the_reason(ws, tmp_path):
     deaths.write_text(
         "REG_ID,NHS_NO,FORENAMES,SURNAME,DOB,SEX,DOD,UNDERLYING_CAUSE,DRUG_RELATED\n"
         "D1,,JOHN,SMITH,19800201,1,19790101,X42,Y\n"
+        "D2,,JOHN,SMITH,19800201,1,20200101,X42,Y\n"  # a good row: a file quarantined whole is refused
     )
     report = ingest(ws, "deaths", deaths, by="cara")
     assert report.quarantined == 1 and list(report.reasons) == [

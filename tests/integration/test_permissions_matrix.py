@@ -91,6 +91,7 @@ CALLS = {
         lambda ws, u: ingest_actions.ingest(ws, u, ws.root / "missing.csv", "prison"),
         lambda ws, u: ingest_actions.sources(ws, u),
         lambda ws, u: ingest_actions.batch(ws, u, 999),
+        lambda ws, u: ingest_actions.quarantine_export(ws, u, 999, ws.root.parent / "quarantine.csv"),
     ),
     Permission.OPTOUT_ADD: (
         lambda ws, u: ingest_actions.optout_plan(ws, u, ws.root / "missing.csv"),

@@ -24,7 +24,7 @@ from bold.actions import outputs as output_actions
 from bold.actions import people, sessions
 from bold.cli import app
 from bold.governance.people import LOCKOUT
-from bold.ingest.pipeline import ingest
+from bold.ingest.pipeline import batches, ingest
 from bold.linkage.run import link_workspace
 from bold.store import audit
 from bold.synth.config import SOURCES
@@ -241,3 +241,30 @@ def test_the_openapi_document_and_docs_page_describe_every_route(served):
     assert docs.status_code == 200  # readable under the site's CSP: no script but the site's own
     assert docs.text.count("<script") == docs.text.count('<script src="/static/')
     assert all(p in docs.text for p in paths)
+
+
+def test_a_check_through_the_server_stores_nothing_and_a_refused_file_exits_2(served, tmp_path):
+    """``bold --server URL ingest --check``: the same report and exit status as locally, nothing stored."""
+    url, ws = served
+    file = tmp_path / "registrations.csv"
+    file.write_text(
+        "RegNo,FORENAMES,SURNAME,DOB,SEX,DOD,UNDERLYING_CAUSE,DRUG_RELATED\n"
+        "D1,Ann,Lee,1980-03-07,F,2024-05-01,X42,Y\nD2,Bob,Ray,1975-12-31,M,2023-01-15,I21.9,N\n"
+    )
+    renamed = tmp_path / "rename.yaml"
+    renamed.write_text("RegNo: REG_ID\n")
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text(
+        "RegNo: REG_ID\nDOB: {format: '%Y-%m-%d'}\nDOD: {format: '%Y-%m-%d'}\nSEX: {codes: {M: 1, F: 2}}\n"
+    )
+    before = len(batches(ws))
+    args = ("--server", url, "ingest", str(file), "--source", "deaths")
+    checked = bold("cara", *args, "--check", "--mapping", str(mapping))
+    assert checked.exit_code == 0, checked.output
+    assert "Check only, nothing stored" in checked.stdout and "would be accepted 2 + unchanged 0 + would be quarantined 0" in checked.stdout
+    refused = bold("cara", *args, "--check", "--mapping", str(renamed))
+    assert refused.exit_code == 2 and "registrations.csv: every row (2) would be quarantined" in refused.output
+    assert str(ws.tmp_dir) not in refused.output  # the file's name, never where the server kept it
+    sent = bold("cara", *args, "--mapping", str(renamed))
+    assert sent.exit_code == 2 and "every row (2) would be quarantined, so nothing was stored" in sent.output
+    assert len(batches(ws)) == before and not list(ws.tmp_dir.glob("upload-*"))

@@ -113,6 +113,19 @@ def test_cara_uploads_an_extract_and_reads_its_batch_report(root, small_populati
     assert _uploads_left(root) == []
 
 
+def test_check_only_says_what_an_upload_would_do_and_stores_nothing(root, small_population):
+    out, _ = small_population
+    header, rows = _rows(out / "prison.csv", 20)
+    rows[3][header.index("SEX")] = "X"
+    cara = browser(root, "cara")
+    response = _upload(cara, "prison", "check-me.csv", _csv(header, rows), check="yes")
+    status = _finished(cara, response.headers["location"])
+    assert 'data-state="done"' in status, status
+    assert "Check only, nothing stored: 20 rows read" in status and "SEX: not one of the allowed codes" in status
+    assert "check-me" not in cara.get("/sources").text and _uploads_left(root) == []  # no batch was made
+    assert not list((root / "quarantine").rglob("*.parquet"))
+
+
 def test_bad_rows_show_their_reasons_and_no_value_from_the_file(root, small_population):
     out, _ = small_population
     header, rows = _rows(out / "prison.csv", 30)

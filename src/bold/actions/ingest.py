@@ -13,9 +13,10 @@ from bold.governance.optouts import OptOutPlan, OptOutResult
 from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.governance.withdrawals import Withdrawal
-from bold.ingest import optout, pipeline
+from bold.ingest import optout, pipeline, quarantine
 from bold.ingest.pipeline import Batch, BatchReport, IngestReport
 from bold.ingest.pipeline import ingest as ingest_file
+from bold.ingest.quarantine import QuarantineExport
 from bold.sources import load_contract, load_mapping, source_types
 from bold.workspace import Workspace
 
@@ -31,10 +32,26 @@ def ingest(
     encoding: str = "utf-8",
     encoded: bool = False,
     progress: Callable[[str], None] = lambda phase: None,
+    check: bool = False,
+    max_quarantine: float | None = None,
 ) -> IngestReport:
+    """Ingest a custodian's file; ``check``: say what it would do and store nothing. A file whose every row, or
+    more than ``max_quarantine`` of its rows, would be quarantined is refused whole (``IngestError``)."""
     require(ws, user, Permission.INGEST)
     columns = load_mapping(mapping, load_contract(source)) if mapping else None
-    return ingest_file(ws, source, file, batch, columns, encoding, progress=progress, encoded=encoded, by=user.name)
+    return ingest_file(
+        ws,
+        source,
+        file,
+        batch,
+        columns,
+        encoding,
+        progress=progress,
+        encoded=encoded,
+        by=user.name,
+        check=check,
+        max_quarantine=max_quarantine,
+    )
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,13 @@ def batch(ws: Workspace, user: User, batch_id: int) -> BatchReport:
     never a value from the file (those stay in the encrypted quarantine file)."""
     require(ws, user, Permission.INGEST)
     return pipeline.batch_report(ws, batch_id)
+
+
+def quarantine_export(ws: Workspace, user: User, batch: int | str, out: Path) -> QuarantineExport:
+    """A batch's quarantined rows with the reason for each, as an owner-only CSV, for its sender to fix and send
+    again: only the person who ingested the batch, or an admin (the stage keeps that rule); audited."""
+    require(ws, user, Permission.INGEST)
+    return quarantine.export(ws, batch, Path(out), by=user.name)
 
 
 def batch_name(file_name: str, given: str | None = None) -> str:

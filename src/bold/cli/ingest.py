@@ -12,6 +12,7 @@ import typer
 from bold.cli import remote
 from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
 from bold.errors import Invalid
+from bold.ingest.reader import IngestError
 
 
 def ingest(
@@ -25,16 +26,37 @@ def ingest(
     ] = None,
     encoding: Annotated[str, typer.Option(help="Text encoding of a CSV file: utf-8, latin-1 or utf-16.")] = "utf-8",
     encoded: Annotated[bool, typer.Option(help="The file was made by bold encode (privacy-preserving mode).")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Read and validate the file, say what ingest would do; store nothing.")
+    ] = False,
+    max_quarantine: Annotated[
+        float | None,
+        typer.Option(
+            help="Refuse the file (store nothing, exit 2) if more than this share of its rows would be "
+            "quarantined, e.g. 0.2. A file whose every row would be quarantined is always refused."
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ):
     """Validate a file against its contract; store identifiers and content apart; quarantine the rest."""
     if (url := remote.server()) is not None:
         with phases(f"{source}: sending {file.name} to {url}"):
-            answer = remote.ingest(url, file, source, batch=batch, mapping=mapping, encoding=encoding, encoded=encoded)
+            answer = remote.ingest(
+                url,
+                file,
+                source,
+                batch=batch,
+                mapping=mapping,
+                encoding=encoding,
+                encoded=encoded,
+                check=check,
+                max_quarantine=max_quarantine,
+            )
         if as_json:
             print_json(answer)
         else:
             _print_report(remote.ingest_view(answer))
+        _refused(answer.get("refusal"))
         return
     from bold.actions.ingest import ingest as ingest_file
 
@@ -50,24 +72,41 @@ def ingest(
             encoding=encoding,
             encoded=encoded,
             progress=lambda name: phase(f"{source}: {name}"),
+            check=check,
+            max_quarantine=max_quarantine,
         )
     if as_json:
         print_json(report)
-        return
-    _print_report(report)
+    else:
+        _print_report(report)
+    _refused(report.refusal)
+
+
+def _refused(refusal: str | None) -> None:
+    """A check that found the file would be refused fails as the ingest would (exit 2), after its report."""
+    if refusal:
+        raise IngestError(refusal)
 
 
 def _print_report(r) -> None:
+    checked = getattr(r, "checked", False)
     if r.already_ingested_as:
+        nothing = "ingesting it would add nothing" if checked else "nothing added"
         console.print(
             f"{shown(r.file)}: already ingested for {shown(r.source)} as batch {shown(repr(r.already_ingested_as))}; "
-            "nothing added."
+            f"{nothing}."
         )
         return
-    console.print(f"[bold]{shown(r.source)}[/] batch [bold]{shown(r.batch)}[/] from {shown(r.file)}")
+    if checked:
+        console.print(
+            f"[bold]Check only, nothing stored:[/] {shown(r.source)} batch {shown(r.batch)} from {shown(r.file)}"
+        )
+    else:
+        console.print(f"[bold]{shown(r.source)}[/] batch [bold]{shown(r.batch)}[/] from {shown(r.file)}")
+    would = "would be " if checked else ""
     console.print(
-        f"  rows read {r.rows_read:,} = accepted {r.accepted:,} + unchanged {r.unchanged:,} "
-        f"+ quarantined {r.quarantined:,} + opted out {r.opted_out:,}"
+        f"  rows read {r.rows_read:,} = {would}accepted {r.accepted:,} + unchanged {r.unchanged:,} "
+        f"+ {would}quarantined {r.quarantined:,} + opted out {r.opted_out:,}"
     )
     if r.updated or r.unchanged:
         console.print(
@@ -86,7 +125,8 @@ def _print_report(r) -> None:
         if r.several_reasons:
             title += f"; {r.several_reasons:,} row(s) have several reasons and are listed under each"
         console.print(table(("column: reason", "rows", "first rows"), rows, title=title, title_justify="left"))
-        console.print(f"  quarantine (encrypted): {shown(r.quarantine_file)}")
+        if r.quarantine_file:
+            console.print(f"  quarantine (encrypted): {shown(r.quarantine_file)}")
 
 
 optout_app = typer.Typer(help="The opt-out register: people whose records are never stored.", no_args_is_help=True)
@@ -183,7 +223,9 @@ def optout_count(workspace: WorkspaceOption = Path("."), as_json: JsonOption = F
         console.print(f"{kind}: {n:,}")
 
 
-batch_app = typer.Typer(help="A custodian's batches: withdraw one sent in error.", no_args_is_help=True)
+batch_app = typer.Typer(
+    help="A custodian's batches: withdraw one sent in error, export its quarantine.", no_args_is_help=True
+)
 
 
 @batch_app.command("withdraw")
@@ -247,7 +289,28 @@ def _print_withdrawal(w, *, done: bool) -> None:
         )
 
 
+quarantine_app = typer.Typer(help="A batch's quarantined rows, for its sender.", no_args_is_help=True)
+
+
+@quarantine_app.command("export")
+def quarantine_export(
+    batch: Annotated[str, typer.Argument(help="The batch: its id, or SOURCE/NAME (e.g. prison/prison-2026-11).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The CSV file to write (outside the workspace).")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Write a batch's quarantined rows, with the reason for each and the values as sent, to an owner-only CSV to
+    fix and send again. Only the person who sent the batch, or an admin; audited."""
+    from bold.actions.ingest import quarantine_export as export
+
+    done = export(*signed_in(workspace), batch, out)
+    console.print(
+        f"{done.rows:,} quarantined row(s) of batch {shown(done.source)}/{shown(done.batch)} written to "
+        f"{shown(done.file)} (owner-only; it holds identifiers)"
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command()(ingest)
-    app.add_typer(batch_app, name="batch")
     app.add_typer(optout_app, name="optout")
+    batch_app.add_typer(quarantine_app, name="quarantine")
+    app.add_typer(batch_app, name="batch")

@@ -136,14 +136,25 @@ def status(url: str) -> dict:
 
 
 def ingest(
-    url: str, file: Path, source: str, *, batch: str | None, mapping: Path | None, encoding: str, encoded: bool
+    url: str,
+    file: Path,
+    source: str,
+    *,
+    batch: str | None,
+    mapping: Path | None,
+    encoding: str,
+    encoded: bool,
+    check: bool = False,
+    max_quarantine: float | None = None,
 ) -> dict:
     for path in (file, mapping):
         if path is not None and not path.is_file():
             raise Invalid(f"{path}: no such file")
-    data = {"source": source, "encoding": encoding, "encoded": str(encoded).lower()}
+    data = {"source": source, "encoding": encoding, "encoded": str(encoded).lower(), "check": str(check).lower()}
     if batch is not None:
         data["batch"] = batch
+    if max_quarantine is not None:
+        data["max_quarantine"] = str(max_quarantine)
     with signed_in(url) as c, file.open("rb") as f:
         files = {"file": (file.name, f, "application/octet-stream")}
         if mapping is not None:

@@ -17,6 +17,7 @@ or extracted.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from collections import Counter
@@ -41,7 +42,7 @@ from bold.ingest.rules import (
 )
 from bold.security.paths import check_name, name_from
 from bold.security.private import private_dir
-from bold.sources import ISSUES_COLUMN, Contract, encoded_contract, load_contract
+from bold.sources import ISSUES_COLUMN, ColumnMapping, Contract, as_mapping, encoded_contract, load_contract
 from bold.workspace import Workspace, now
 
 EXAMPLES_PER_REASON = 3
@@ -68,6 +69,8 @@ class IngestReport:
     quarantine_file: Path | None = None
     already_ingested_as: str | None = None
     batch_id: int | None = None
+    checked: bool = False  # ``check``: what ingest would do; nothing was stored
+    refusal: str | None = None  # ``check``: why ingest would refuse the file (too much of it quarantined)
 
     @property
     def new(self) -> int:
@@ -108,35 +111,83 @@ def _create_zone_tables(con, contract: Contract) -> None:
             con.execute(f"alter table content.{src} add column {q(name)} {kind}")
 
 
+def check_share(max_quarantine: float | None) -> float | None:
+    """The largest share of a file's rows that may be quarantined, checked: from 0 up to (not including) 1, since
+    a file whose every row is quarantined is always refused."""
+    if max_quarantine is not None and not 0 <= max_quarantine < 1:
+        raise IngestError("--max-quarantine must be a share from 0 to below 1, e.g. 0.2 for 20% of the rows")
+    return max_quarantine
+
+
+def refusal(report: IngestReport, max_quarantine: float | None, *, check: bool = False) -> str | None:
+    """Why the file must not be stored, or None: every row that was not opted out is quarantined, or more than
+    ``max_quarantine`` of the rows read. The message gives counts and the commonest reasons, never a value."""
+    n, read_ = report.quarantined, report.rows_read
+    if not n:
+        return None
+    if report.accepted == 0:
+        what = f"every row ({n:,}) would be quarantined"
+    elif max_quarantine is not None and n / read_ > max_quarantine:
+        what = (
+            f"{n:,} of {read_:,} rows ({n / read_:.1%}) would be quarantined, more than the "
+            f"{max_quarantine:.1%} allowed by --max-quarantine"
+        )
+    else:
+        return None
+    top = report.reasons.most_common(3)
+    reasons = "; ".join(
+        f"{reason} ({rows:,} rows, first {', '.join(str(r) for r in report.examples.get(reason, []))})"
+        for reason, rows in top
+    )
+    more = f" and {len(report.reasons) - len(top)} more reason(s)" if len(report.reasons) > len(top) else ""
+    then = "" if check else " (bold ingest --check lists every reason)"
+    return (
+        f"{report.file}: {what}, so nothing was stored; {reasons}{more}{then}: fix the file, or its --mapping or "
+        "--encoding, and send it again"
+    )
+
+
 def ingest(
     ws: Workspace,
     source: str,
     path: Path,
     batch: str | None = None,
-    mapping: dict[str, str] | None = None,
+    mapping: ColumnMapping | dict[str, str] | None = None,
     encoding: str = "utf-8",
     progress: Callable[[str], None] = lambda phase: None,
     today: dt.date | None = None,
     encoded: bool = False,
     *,
     by: str,
+    check: bool = False,
+    max_quarantine: float | None = None,
 ) -> IngestReport:
-    """Ingest one file for ``by``. ``encoded``: a file made by ``bold encode`` (identifiers as Bloom filters)."""
-    contract = encoded_contract(load_contract(source)) if encoded else load_contract(source)
+    """Ingest one file for ``by``. ``encoded``: a file made by ``bold encode`` (identifiers as Bloom filters).
+
+    ``mapping``: the custodian's own column names, date formats and codes (``bold.sources.load_mapping``).
+    ``check``: read and validate exactly as ingest would and report it, storing nothing (no zone row, batch,
+    quarantine file or audit entry, as a dry run changes nothing elsewhere). A file whose every row would be
+    quarantined, or more than ``max_quarantine`` of its rows, is refused whole (nothing stored, IngestError):
+    stored, its hash would make the corrected re-send look like a file already ingested."""
+    mapping = as_mapping(mapping)
+    plain = mapping.apply(load_contract(source))
+    contract = encoded_contract(plain) if encoded else plain
+    max_quarantine = check_share(max_quarantine)
     path = Path(path)
     if not path.is_file():
         raise IngestError(f"{path}: no such file")
     name = batch_name(path.name, batch)
-    report = IngestReport(source, name, path)
+    report = IngestReport(source, name, path, checked=check)
     progress("hashing")
     file_hash = sha256(path)
-    with store.transaction(ws) as tx:
+    with store.connect(ws) if check else store.transaction(ws) as tx:
         seen = tx.execute(
             "select name from batches where source = ? and file_sha256 = ?", (source, file_hash)
         ).fetchone()
         if seen:
             report.already_ingested_as = seen["name"]
-            tx.audit(by, "ingest repeated (nothing added)", f"{source}/{seen['name']}", {"file_sha256": file_hash})
+            if not check:
+                tx.audit(by, "ingest repeated (nothing added)", f"{source}/{seen['name']}", {"file_sha256": file_hash})
     if report.already_ingested_as:
         return report
     with store.connect(ws) as db:
@@ -147,11 +198,12 @@ def ingest(
     started = now()
     today = today or dt.date.today()
     entries = optout.register(ws)
-    with ws.ingest_session() as con:
+    with _session(ws, check) as con:
         con.execute(MACROS)
-        sweep(ws, con, by=by)  # rows of a batch killed before it committed would look like duplicates
+        if not check:
+            sweep(ws, con, by=by)  # rows of a batch killed before it committed would look like duplicates
         progress("reading")
-        result = read(con, path, contract, mapping or {}, encoding, extra=(ISSUES_COLUMN,) if encoded else ())
+        result = read(con, path, contract, mapping.renames, encoding, extra=(ISSUES_COLUMN,) if encoded else ())
         if result.extra:
             report.warnings.append(
                 f"columns not in the contract were ignored and not stored: {', '.join(result.extra)}"
@@ -171,8 +223,9 @@ def ingest(
                        row_number() over (partition by {rid} order by _row) as _copy
                 from raw"""
         )
-        _create_zone_tables(con, contract)
-        _check_same_mode(con, contract, encoded)
+        stored = _zone_exists(con, source)  # (its zone tables are made once the file is known to be stored)
+        if stored:
+            _check_same_mode(con, contract, encoded)
         if encoded:  # identifier problems the custodian's bold encode found before encoding
             con.execute(
                 f"""update checked set _issues = list_concat(_issues, string_split(raw.{q(ISSUES_COLUMN)}, '; '))
@@ -190,7 +243,15 @@ def ingest(
         report.opted_out = _drop_opted_out(ws, con, contract, entries, encoded, report)
 
         progress("quarantining")
-        quarantined = _quarantine(ws, con, contract, name, report)
+        quarantined = _rejected(con, contract, report)
+        report.quarantined = quarantined
+        report.accepted = con.execute("select count(*) from checked where len(_issues) = 0").fetchone()[0]
+        refused = refusal(report, max_quarantine, check=check)
+        if refused and not check:
+            raise IngestError(refused)
+        if not check:
+            _create_zone_tables(con, contract)
+            _write_quarantine(ws, con, contract, name, report)
 
         progress("normalising")
         ids = ", ".join(f"{expr} as {q(col)}" for col, expr in identifier_columns(contract))
@@ -200,16 +261,21 @@ def ingest(
                 select gen_random_uuid() as record_key, raw._row as _id, {ids}, {content}
                 from raw join checked using (_row) where len(checked._issues) = 0"""
         )
-        progress("comparing with stored versions")
-        sent_again = versions.compare(con, contract)
-        report.accepted = sent_again["new"] + sent_again["updated"]
-        report.updated, report.unchanged, report.relink = (sent_again[k] for k in ("updated", "unchanged", "relink"))
-        report.quarantined = quarantined
+        if stored or not check:  # (a check on a source never stored: every row is new)
+            progress("comparing with stored versions")
+            sent_again = versions.compare(con, contract)
+            report.accepted = sent_again["new"] + sent_again["updated"]
+            report.updated, report.unchanged, report.relink = (
+                sent_again[k] for k in ("updated", "unchanged", "relink")
+            )
         if not report.balanced:  # never store a batch that does not account for every row
             raise IngestError(
                 f"{path}: rows do not add up (read {report.rows_read}, accepted {report.accepted}, unchanged "
                 f"{report.unchanged}, quarantined {report.quarantined}, opted out {report.opted_out}); nothing stored"
             )
+        if check:
+            report.refusal = refused
+            return report
 
         progress("writing zones")
         try:
@@ -400,6 +466,27 @@ def _drop_opted_out(ws: Workspace, con, contract: Contract, entries, encoded: bo
     return len(hits)
 
 
+@contextlib.contextmanager
+def _session(ws: Workspace, check: bool):
+    """The ingest session; a check reads both zones read-only (to compare records sent again)."""
+    if not check:
+        with ws.ingest_session() as con:
+            yield con
+        return
+    with ws.duckdb_connection() as con:
+        ws.attach(con, "identifiers", read_only=True)
+        ws.attach(con, "content", read_only=True)
+        yield con
+
+
+def _zone_exists(con, source: str) -> bool:
+    found = con.execute(
+        "select 1 from duckdb_tables() where database_name = 'identifiers' and schema_name = 'main' and table_name = ?",
+        [source],
+    ).fetchone()
+    return found is not None
+
+
 def _check_same_mode(con, contract: Contract, encoded: bool) -> None:
     """A source is stored either encoded or in plaintext, never both: linkage compares like with like."""
     cols = {c for (c,) in con.execute(f"select column_name from (describe identifiers.{contract.source})").fetchall()}
@@ -412,8 +499,8 @@ def _check_same_mode(con, contract: Contract, encoded: bool) -> None:
         )
 
 
-def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: IngestReport) -> int:
-    """Write rejected rows, with their reasons, to an encrypted Parquet file; fill in the report."""
+def _rejected(con, contract: Contract, report: IngestReport) -> int:
+    """Gather the rejected rows with their reasons (table ``rejected``) and fill in the report's counts: how many."""
     columns = ", ".join(f"raw.{q(c.name)}" for c in contract.columns)
     con.execute(
         f"""create or replace temp table rejected as
@@ -436,6 +523,14 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
     ).fetchall():
         report.reasons[reason] = rows
         report.examples[reason] = first
+    return n
+
+
+def _write_quarantine(ws: Workspace, con, contract: Contract, batch: str, report: IngestReport) -> None:
+    """Write the rejected rows, with their reasons and the values as the custodian sent them, to an encrypted
+    Parquet file."""
+    if not report.quarantined:
+        return
     folder = private_dir(ws.quarantine_dir(contract.source))
     target = (
         folder / f"{check_name(batch, 'batch name')}.parquet"
@@ -446,7 +541,6 @@ def _quarantine(ws: Workspace, con, contract: Contract, batch: str, report: Inge
         "(format parquet, encryption_config {footer_key: 'quarantine'})"
     )
     report.quarantine_file = target
-    return n
 
 
 @dataclass(frozen=True)

@@ -91,7 +91,8 @@ def _match_columns(
     for name in found:
         clean = name.replace("\ufeff", "").strip()
         target = mapping.get(clean) or wanted.get(clean.upper())
-        if target and target not in matched.values():
+        # (a mapping made for the plain contract may name columns an encoded file does not have)
+        if target in wanted.values() and target not in matched.values():
             matched[name] = target
         else:
             extra.append(clean)

@@ -119,7 +119,7 @@ def encode_file(
     source: str,
     secret_path: Path,
     out: Path,
-    mapping: dict[str, str] | None = None,
+    mapping=None,
     encoding: str = "utf-8",
     today=None,
 ) -> dict:
@@ -127,7 +127,9 @@ def encode_file(
 
     Identifiers are checked against the contract first (the linker will never see them, so it cannot
     check them); problems are written, without values, to the ``_identifier_issues`` column so that
-    ingest quarantines those rows with their reasons and nothing is lost."""
+    ingest quarantines those rows with their reasons and nothing is lost. ``mapping`` (``bold.sources.load_mapping``)
+    reads the custodian's own names, date formats and codes; content columns are written as they came, so the
+    encoded file is ingested with the same mapping."""
     import datetime as dt
 
     import duckdb
@@ -138,14 +140,15 @@ def encode_file(
     from bold.ingest.reader import read
     from bold.ingest.rules import MACROS, identifier_columns, issues_sql, plausibility_cases, prepare_sql, q
     from bold.security.paths import holds, output_path
-    from bold.sources import ISSUES_COLUMN, Contract, encoded_roles, load_contract
+    from bold.sources import ISSUES_COLUMN, Contract, as_mapping, encoded_roles, load_contract
 
     output_path(out, kind="encoded file", suffixes=(".csv", ".parquet"), written_by_bold=holds(ISSUES_COLUMN.encode()))
     secret = read_secret(secret_path)
-    contract = load_contract(source)
+    mapping = as_mapping(mapping)
+    contract = mapping.apply(load_contract(source))
     con = duckdb.connect()
     con.execute(MACROS)
-    result = read(con, Path(path), contract, mapping or {}, encoding)
+    result = read(con, Path(path), contract, mapping.renames, encoding)
     con.execute(f"create or replace temp table prepared as select *, {prepare_sql(contract)} from raw")
     ids_only = Contract(**{**contract.model_dump(), "columns": contract.identifiers})
     normalised = dict(identifier_columns(contract))

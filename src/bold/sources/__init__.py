@@ -8,6 +8,8 @@ before any data is read.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import functools
 import re
 from importlib import resources
@@ -207,20 +209,150 @@ def encoded_contract(contract: Contract) -> Contract:
     )
 
 
-def load_mapping(path: Path, contract: Contract) -> dict[str, str]:
-    """A custodian's mapping ``their column: contract column``, checked against the contract."""
-    mapping, _, node = yamlfile.read(path, "the column mapping", ContractError)
-    mapping = mapping or {}
-    expected = "expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN'"
-    if not isinstance(mapping, dict):
-        raise ContractError(f"{path}: {expected}")
-    names = {c.name for c in contract.columns}
-    for key, value in mapping.items():  # the line, never the entry: a wrong file may hold identifiers
-        if not (isinstance(key, str) and isinstance(value, str)):
-            raise ContractError(f"{path}: line {yamlfile.line_of(node, (key,))}: {expected}")
-        if value not in names:
-            raise ContractError(
-                f"{path}: line {yamlfile.line_of(node, (key,))}: maps to a column not in the {contract.source} "
-                f"contract (its columns: {', '.join(c.name for c in contract.columns)})"
+MAPPING_ENTRY_KEYS = ("column", "format", "codes")
+MAPPING_EXPECTED = (
+    "expected lines of 'THEIR_COLUMN: CONTRACT_COLUMN', or 'THEIR_COLUMN:' followed by indented "
+    f"{', '.join(MAPPING_ENTRY_KEYS)}"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnMapping:
+    """How a custodian's own file differs from the contract: column names, date formats and codes.
+
+    Applied by :meth:`apply` as a contract of the custodian's own formats, so validation reads their values as
+    they are: a rule broken names their file, row and column (and their date format), the quarantine keeps the
+    values they sent (to fix and send again), and normalisation stores the contract's values."""
+
+    renames: dict[str, str] = dataclasses.field(default_factory=dict)  # their column -> contract column
+    formats: dict[str, str] = dataclasses.field(default_factory=dict)  # contract column -> their strptime format
+    codes: dict[str, dict[str, str]] = dataclasses.field(
+        default_factory=dict
+    )  # contract column -> their code -> contract's
+
+    def apply(self, contract: Contract) -> Contract:
+        """``contract`` reading the custodian's formats and codes; columns it lacks (an encoded contract has no
+        plaintext identifiers) are left out."""
+        if not self.formats and not self.codes:
+            return contract
+        columns = []
+        for col in contract.columns:
+            update: dict = {}
+            if col.name in self.formats and col.type == "date":
+                update["format"] = self.formats[col.name]
+            if col.name in self.codes and col.type == "code":
+                own = dict(col.codes) if isinstance(col.codes, dict) else {c: c for c in col.allowed}
+                update["codes"] = {**own, **{k: own[v] for k, v in self.codes[col.name].items()}}
+            columns.append(col.model_copy(update=update) if update else col)
+        return contract.model_copy(update={"columns": tuple(columns)})
+
+
+def as_mapping(mapping: ColumnMapping | dict[str, str] | None) -> ColumnMapping:
+    """A plain ``{their column: contract column}`` (the form before formats and codes) as a mapping."""
+    if isinstance(mapping, ColumnMapping):
+        return mapping
+    return ColumnMapping(renames=dict(mapping or {}))
+
+
+def _code_text(value) -> str | None:
+    """A code as YAML gives it (``1`` is a number, ``M`` text); None for what cannot be a code (``yes`` is true)."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
+
+
+def date_format_problem(fmt: str) -> str | None:
+    """Why ``fmt`` cannot read a date the way ingest parses one (DuckDB's strptime), or None: it must be a
+    format DuckDB knows and give back day, month and year (a date written with it reads back the same)."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        back = con.execute(
+            "select try_strptime(strftime(timestamp '2001-02-13 00:00:00', $f), $f)::date", {"f": fmt}
+        ).fetchone()[0]
+    except duckdb.Error:
+        return "not a date format that strptime knows (e.g. '%Y-%m-%d', '%d/%m/%Y')"
+    finally:
+        con.close()
+    if back != dt.date(2001, 2, 13):
+        return "does not read a whole date: it needs the day, month and year (e.g. '%Y-%m-%d')"
+    return None
+
+
+def load_mapping(path: Path, contract: Contract) -> ColumnMapping:
+    """A custodian's mapping file, checked against the contract. Each line is ``THEIR_COLUMN: CONTRACT_COLUMN``
+    (a rename), or ``THEIR_COLUMN:`` with indented ``column`` (the contract's column; default the same name),
+    ``format`` (their date format) and ``codes`` (``THEIR_CODE: CONTRACT_CODE``). Errors name the file, the line
+    and the contract's column, never a value or a name from the file (a wrong file may hold identifiers)."""
+    data, _, node = yamlfile.read(path, "the column mapping", ContractError)
+    data = data or {}
+    if not isinstance(data, dict):
+        raise ContractError(f"{path}: {MAPPING_EXPECTED}")
+    by_name = {c.name: c for c in contract.columns}
+    names = ", ".join(by_name)
+    found = ColumnMapping()
+    for key, value in data.items():
+        line = yamlfile.line_of(node, (key,))
+
+        def bad(message: str, *at, key=key, line=line) -> ContractError:
+            where = yamlfile.line_of(node, (key, *at)) if at else line
+            return ContractError(f"{path}: line {where}: {message}")
+
+        if not isinstance(key, str):
+            raise bad(MAPPING_EXPECTED)
+        entry = {"column": value} if isinstance(value, str) else value
+        if not isinstance(entry, dict):
+            raise bad(MAPPING_EXPECTED)
+        for part in entry:
+            if part not in MAPPING_ENTRY_KEYS:
+                raise bad(f"unknown key; a column's entry may hold {', '.join(MAPPING_ENTRY_KEYS)}", part)
+        target = entry.get("column", key)
+        if not isinstance(target, str):
+            raise bad("column: expected the name of a column of the contract", "column")
+        if target not in by_name:
+            if "column" in entry:
+                raise bad(f"maps to a column not in the {contract.source} contract (its columns: {names})")
+            raise bad(
+                f"not a column of the {contract.source} contract: say which of its columns with column: "
+                f"(its columns: {names})"
             )
-    return mapping
+        if target in found.renames.values():
+            raise bad(f"a second column mapped onto {target}: each contract column comes from one of yours")
+        col = by_name[target]
+        found.renames[key] = target
+        if "format" in entry:
+            fmt = entry["format"]
+            if col.type != "date":
+                raise bad(f"{target}: a format is for date columns only ({target} is a {col.type})", "format")
+            problem = date_format_problem(fmt) if isinstance(fmt, str) and fmt.strip() else "expected a date format"
+            if problem:
+                raise bad(f"{target}: format {problem}", "format")
+            found.formats[target] = fmt
+        if "codes" in entry:
+            codes = entry["codes"]
+            if col.type != "code":
+                raise bad(f"{target}: codes are for code columns only ({target} is a {col.type})", "codes")
+            if not isinstance(codes, dict) or not codes:
+                raise bad(f"{target}: codes: expected lines of 'YOUR_CODE: CONTRACT_CODE'", "codes")
+            allowed = col.allowed
+            mapped: dict[str, str] = {}
+            for theirs, ours in codes.items():
+                their_code, our_code = _code_text(theirs), _code_text(ours)
+                if their_code is None or our_code is None:
+                    raise bad(
+                        f"{target}: codes: expected 'YOUR_CODE: CONTRACT_CODE' (quote codes such as 'yes', "
+                        "'no', 'on' or 'off', which YAML reads as true or false)",
+                        "codes",
+                        theirs,
+                    )
+                if our_code not in allowed:
+                    raise bad(
+                        f"{target}: a code is mapped to a value the {contract.source} contract does not allow "
+                        f"(its codes for {target}: {', '.join(allowed)})",
+                        "codes",
+                        theirs,
+                    )
+                mapped[their_code] = our_code
+            found.codes[target] = mapped
+    return found

@@ -136,6 +136,8 @@ class IngestOut(BaseModel):
     quarantine_file: str | None
     already_ingested_as: str | None
     batch_id: int | None
+    checked: bool = Field(False, description="a check: what ingest would do; nothing was stored")
+    refusal: str | None = Field(None, description="a check: why ingest would refuse the file")
 
 
 class ProjectSummary(BaseModel):
@@ -306,6 +308,10 @@ def ingest(
     mapping: UploadFile | None = File(None, description="YAML mapping of the file's column names to the contract's"),
     encoding: str = Form("utf-8", description="the text encoding of a CSV file: utf-8, latin-1 or utf-16"),
     encoded: bool = Form(False, description="the file was made by bold encode (privacy-preserving mode)"),
+    check: bool = Form(False, description="read and validate the file, say what ingest would do; store nothing"),
+    max_quarantine: float | None = Form(
+        None, description="refuse the file if more than this share of its rows would be quarantined, e.g. 0.2"
+    ),
 ) -> IngestOut:
     """Ingest a file, in the request (the answer comes when it is done): its identifiers and content are stored
     apart, rows that break the contract quarantined (encrypted), opted-out people never stored."""
@@ -324,14 +330,18 @@ def ingest(
                 mapping=mapping_path,
                 encoding=encoding,
                 encoded=encoded,
+                check=check,
+                max_quarantine=max_quarantine,
             )
         except BoldError as exc:
             raise uploads.without_paths(exc, shown) from None
+    refusal = str(uploads.without_paths(BoldError(report.refusal), shown)) if report.refusal else None
     return IngestOut.model_validate(
         {
             **vars(report),
             "file": name,
             "quarantine_file": str(report.quarantine_file) if report.quarantine_file else None,
+            "refusal": refusal,
         }
     )
 

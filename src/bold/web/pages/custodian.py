@@ -47,12 +47,13 @@ def upload(
     mapping: UploadFile | None = File(None),
     batch: str = Form(""),
     encoded: bool = Form(False),
+    check: bool = Form(False),
     who: Caller = needs(Permission.INGEST),
 ):
     """Check what is cheap to check here (the form re-shown with the message), save the upload, start the job."""
     known = {s.source: s for s in ingest.sources(who.ws, who.user)}
     batch = batch.strip()
-    again = {"source": source, "batch": batch, "encoded": encoded}
+    again = {"source": source, "batch": batch, "encoded": encoded, "check": check}
     if source not in known:
         message = f"there is no source type {_shown(source)}: choose one of the list"
         return _form(request, who, error=message, status_code=422, **again)
@@ -75,19 +76,39 @@ def upload(
         uploads.remove(folder)
         raise
     ws, user = who.ws, who.user
+    names = {path: file_name, **({mapping_path: "the column mapping"} if mapping_path else {})}
 
     def work(progress):
         try:
-            return ingest.ingest(
-                ws, user, path, source, batch=name, mapping=mapping_path, encoded=encoded, progress=progress
+            report = ingest.ingest(
+                ws,
+                user,
+                path,
+                source,
+                batch=name,
+                mapping=mapping_path,
+                encoded=encoded,
+                progress=progress,
+                check=check,
             )
         except BoldError as exc:  # say the file's name, not where the server kept it
-            names = {path: file_name, **({mapping_path: "the column mapping"} if mapping_path else {})}
             raise uploads.without_paths(exc, names) from None
         finally:
             uploads.remove(folder)
+        if report.refusal:
+            report.refusal = str(uploads.without_paths(BoldError(report.refusal), names))
+        return report
 
     def outcome(report):
+        if report.checked and report.already_ingested_as is None:
+            reasons = "; ".join(f"{reason}: {n:,} rows" for reason, n in report.reasons.most_common(3))
+            text = (
+                f"Check only, nothing stored: {report.rows_read:,} rows read, {report.accepted:,} would be accepted, "
+                f"{report.quarantined:,} quarantined, {report.opted_out:,} opted out"
+                + (f" ({reasons})" if reasons else "")
+                + (f". It would be refused: {report.refusal}" if report.refusal else "")
+            )
+            return f"/sources/upload?source={source}", text
         if report.already_ingested_as is not None:
             same = next(b for b in ingest.sources(ws, user) if b.source == source)
             earlier = next(b for b in same.batches if b.name == report.already_ingested_as)
@@ -136,7 +157,9 @@ def withdraw(request: Request, batch_id: int, confirm: str = Form(""), who: Call
     return RedirectResponse(f"/sources/batches/{batch_id}", status_code=303)
 
 
-def _form(request: Request, who: Caller, *, source="", batch="", encoded=False, error=None, status_code=200):
+def _form(
+    request: Request, who: Caller, *, source="", batch="", encoded=False, check=False, error=None, status_code=200
+):
     options = [(s.source, f"{s.title} ({s.custodian})") for s in ingest.sources(who.ws, who.user)]
     return page(
         request,
@@ -146,6 +169,7 @@ def _form(request: Request, who: Caller, *, source="", batch="", encoded=False, 
         source=source,
         batch=batch,
         encoded=encoded,
+        check=check,
         error=error,
     )
 
