@@ -264,7 +264,9 @@ def test_each_row_is_counted_once(ws, tmp_path):
     other.write_bytes(path.read_bytes().replace(b"B1,", b"B9,").replace(b"B3,", b"B8,").replace(b"B4,", b"B7,"))
     shown = invoke("ingest", other, "-s", "prison", "-w", ws.root, env={**ADMIN, "BOLD_USER": "cara"})
     assert shown.exit_code == 0, shown.output
-    assert "rows read 4 = accepted 1 + unchanged 0 + quarantined 3" in shown.output and "several reasons" in shown.output
+    assert (
+        "rows read 4 = accepted 1 + unchanged 0 + quarantined 3" in shown.output and "several reasons" in shown.output
+    )
 
 
 # 7. A release date before the date of birth was accepted.

@@ -261,7 +261,10 @@ def test_a_check_through_the_server_stores_nothing_and_a_refused_file_exits_2(se
     args = ("--server", url, "ingest", str(file), "--source", "deaths")
     checked = bold("cara", *args, "--check", "--mapping", str(mapping))
     assert checked.exit_code == 0, checked.output
-    assert "Check only, nothing stored" in checked.stdout and "would be accepted 2 + unchanged 0 + would be quarantined 0" in checked.stdout
+    assert (
+        "Check only, nothing stored" in checked.stdout
+        and "would be accepted 2 + unchanged 0 + would be quarantined 0" in checked.stdout
+    )
     refused = bold("cara", *args, "--check", "--mapping", str(renamed))
     assert refused.exit_code == 2 and "registrations.csv: every row (2) would be quarantined" in refused.output
     assert str(ws.tmp_dir) not in refused.output  # the file's name, never where the server kept it
