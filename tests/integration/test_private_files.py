@@ -68,6 +68,7 @@ def test_a_whole_pipeline_leaves_only_owner_only_files_and_nothing_outside(
     rejected.write_text(
         "EPIKEY,NHS_NUMBER,DOB,SEX,POSTCODE,ADMIDATE,DISDATE,ADMIMETH,DIAG_4_01,DIAG_4_02\n"
         "E2,9434765918,1980-01-01,1,SW1A 1AA,2020-01-01,2020-01-02,21,F112,\n"
+        "PRIVATE-GOOD-1,,1980-01-01,1,SW1A 1AA,2020-01-01,2020-01-02,21,F112,\n"  # (a file all quarantined is refused)
     )
     assert ingest(ws, "hospital", rejected, by="cara").quarantined == 1
     optouts = tmp_path / "optouts.csv"
