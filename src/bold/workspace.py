@@ -61,6 +61,18 @@ class WorkspaceError(BoldError):
     kind = Kind.NOT_FOUND
 
 
+def zone_tables(con, *zones: str, schema: str = "main") -> list[tuple[str, str]]:
+    """(zone, source) of each source table in the attached ``zones``: a zone's own tables are in ``main``; its
+    ``history`` schema holds versions later batches superseded (``bold.ingest.versions``), which nothing but
+    ingest, withdrawals and opt-outs reads."""
+    marks = ", ".join("?" for _ in zones)
+    return con.execute(
+        f"""select database_name, table_name from duckdb_tables()
+            where database_name in ({marks}) and schema_name = ? order by all""",
+        [*zones, schema],
+    ).fetchall()
+
+
 def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 

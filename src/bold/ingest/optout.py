@@ -24,7 +24,7 @@ from bold.ingest import versions
 from bold.ingest.reader import IngestError, sha256
 from bold.ingest.rules import MACROS, sql_text
 from bold.sources import Contract, load_contract, source_types
-from bold.workspace import Workspace
+from bold.workspace import Workspace, zone_tables
 
 NAME_DOB = ("forename", "surname", "date_of_birth")
 # The treatment source holds initials, not names: a name-and-date-of-birth opt-out is also kept as its initials and
@@ -210,10 +210,7 @@ def stored_records(ws: Workspace) -> dict[str, int]:
 
 
 def _stored_sources(con) -> list[str]:
-    found = con.execute(
-        "select table_name from duckdb_tables() where database_name = 'identifiers' and schema_name = 'main'"
-    ).fetchall()
-    tables = {r[0] for r in found}
+    tables = {source for _, source in zone_tables(con, "identifiers")}
     return [s for s in source_types() if s in tables]
 
 

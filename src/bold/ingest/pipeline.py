@@ -43,7 +43,7 @@ from bold.ingest.rules import (
 from bold.security.paths import check_name, name_from
 from bold.security.private import private_dir
 from bold.sources import ISSUES_COLUMN, ColumnMapping, Contract, as_mapping, encoded_contract, load_contract
-from bold.workspace import Workspace, now
+from bold.workspace import Workspace, now, zone_tables
 
 EXAMPLES_PER_REASON = 3
 
@@ -397,10 +397,7 @@ def sweep(ws: Workspace, con, *, by: str) -> dict:
     committed = committed_batches(ws)
     with store.connect(ws) as db:
         kept_files = {r[0] for r in db.execute("select quarantine_file from batches where quarantine_file is not null")}
-    tables = con.execute(
-        """select database_name, table_name from duckdb_tables()
-           where database_name in ('identifiers', 'content') and schema_name = 'main'"""
-    ).fetchall()
+    tables = zone_tables(con, "identifiers", "content")
     orphans: dict[str, dict[str, int]] = {}
     for zone, source in tables:
         n = con.execute(f"select count(*) from {zone}.{source} where not ({committed_sql(committed, source)})")
@@ -410,14 +407,7 @@ def sweep(ws: Workspace, con, *, by: str) -> dict:
     stray = sorted(
         f for f in (ws.root / "quarantine").glob("*/*.parquet") if str(f.relative_to(ws.root)) not in kept_files
     )
-    superseded = {  # versions moved to history by those batches, to be put back
-        f"{zone}.{source}": n
-        for zone, source in versions.history_tables(con)
-        if (n := con.execute(
-            f"select count(*) from {zone}.{versions.HISTORY}.{source} "
-            f"where not ({committed_sql(committed, source, 'superseded_by')})"
-        ).fetchone()[0])
-    }  # fmt: skip
+    superseded = versions.pending(con, committed)  # versions moved to history by those batches, to be put back
     if not orphans and not stray and not superseded:
         return {}
     found = {
@@ -480,11 +470,7 @@ def _session(ws: Workspace, check: bool):
 
 
 def _zone_exists(con, source: str) -> bool:
-    found = con.execute(
-        "select 1 from duckdb_tables() where database_name = 'identifiers' and schema_name = 'main' and table_name = ?",
-        [source],
-    ).fetchone()
-    return found is not None
+    return ("identifiers", source) in zone_tables(con, "identifiers")
 
 
 def _check_same_mode(con, contract: Contract, encoded: bool) -> None:

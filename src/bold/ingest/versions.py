@@ -23,6 +23,7 @@ from __future__ import annotations
 from bold import faults
 from bold.ingest.rules import committed_sql, content_columns, identifier_columns, q
 from bold.sources import Contract
+from bold.workspace import zone_tables
 
 HISTORY = "history"
 ZONES = ("identifiers", "content")
@@ -102,28 +103,35 @@ def supersede(con, source: str, batch_id: int) -> None:
 
 def history_tables(con) -> list[tuple[str, str]]:
     """(zone, source) of every history table."""
-    return con.execute(
-        f"""select database_name, table_name from duckdb_tables()
-            where database_name in ('identifiers', 'content') and schema_name = '{HISTORY}'"""
-    ).fetchall()
+    return zone_tables(con, *ZONES, schema=HISTORY)
 
 
-def restore(con, committed: dict[str, list[int]]) -> dict[str, int]:
+def _dead(committed: dict[str, list[int]], source: str) -> str:
+    """History rows superseded by a batch that never committed."""
+    return f"not ({committed_sql(committed, source, 'superseded_by')})"
+
+
+def pending(con, committed: dict[str, list[int]]) -> dict[str, int]:
+    """Versions superseded by batches that never committed, per ``zone.source``: what ``restore`` puts back."""
+    found = {}
+    for zone, source in history_tables(con):
+        n = con.execute(f"select count(*) from {zone}.{HISTORY}.{source} where {_dead(committed, source)}")
+        if n := n.fetchone()[0]:
+            found[f"{zone}.{source}"] = n
+    return found
+
+
+def restore(con, committed: dict[str, list[int]]) -> None:
     """Put back the versions superseded by batches that never committed (run after their rows are deleted):
     a version whose record is back in the zone table was never removed, and only its copy is dropped."""
-    restored: dict[str, int] = {}
     for zone, source in history_tables(con):
-        dead = f"not ({committed_sql(committed, source, 'superseded_by')})"
+        dead = _dead(committed, source)
         con.execute(
             f"""insert into {zone}.main.{source} by name
                 select * exclude (superseded_by) from {zone}.{HISTORY}.{source}
                 where {dead} and record_key not in (select record_key from {zone}.main.{source})"""
         )
-        n = con.execute(f"select count(*) from {zone}.{HISTORY}.{source} where {dead}").fetchone()[0]
         con.execute(f"delete from {zone}.{HISTORY}.{source} where {dead}")
-        if n:
-            restored[f"{zone}.{source}"] = n
-    return restored
 
 
 def updated_by(con, source: str, batch_id: int) -> set:

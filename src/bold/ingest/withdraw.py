@@ -13,24 +13,16 @@ from __future__ import annotations
 
 from bold import faults
 from bold.ingest import versions
-from bold.workspace import Workspace
+from bold.workspace import Workspace, zone_tables
 
 ZONES = ("identifiers", "content")
-
-
-def _tables(con) -> set[tuple[str, str]]:
-    found = con.execute(
-        "select database_name, table_name from duckdb_tables() "
-        "where database_name in ('identifiers', 'content') and schema_name = 'main'"
-    ).fetchall()
-    return {(zone, table) for zone, table in found}
 
 
 def batch_records(ws: Workspace, source: str, batch_id: int) -> tuple[list, dict[str, int]]:
     """The record keys of a batch's rows in either zone that go with it (not those it updated, which return to
     their earlier version), and its rows per zone (nothing is changed)."""
     with ws.ingest_session() as con:
-        tables = _tables(con)
+        tables = set(zone_tables(con, *ZONES))
         present = [zone for zone in ZONES if (zone, source) in tables]
         counts = {zone: 0 for zone in ZONES}
         keys: set = set()
@@ -49,7 +41,7 @@ def delete_batch(ws: Workspace, source: str, batch_id: int) -> dict[str, int]:
     removed = {zone: 0 for zone in ZONES}
     restored = 0
     with ws.ingest_session() as con:
-        tables = _tables(con)
+        tables = set(zone_tables(con, *ZONES))
         for zone in ("content", "identifiers"):
             if (zone, source) in tables:
                 n = con.execute(f"delete from {zone}.{source} where batch_id = ?", [int(batch_id)]).fetchone()[0]

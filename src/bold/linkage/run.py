@@ -34,7 +34,7 @@ from bold.ingest.pipeline import committed_batches
 from bold.linkage import clusters, explain, features, identical, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
-from bold.workspace import Workspace, now
+from bold.workspace import Workspace, now, zone_tables
 
 LINKS_SCHEMA = """
 create table if not exists runs (
@@ -90,12 +90,7 @@ def model_path(ws: Workspace) -> Path:
 
 
 def stored_sources(con: duckdb.DuckDBPyConnection) -> list[str]:
-    return sorted(
-        t
-        for (t,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'identifiers' and schema_name = 'main'"
-        ).fetchall()
-    )
+    return [source for _, source in zone_tables(con, "identifiers")]
 
 
 def link_workspace(

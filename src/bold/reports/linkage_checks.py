@@ -9,23 +9,16 @@ codes but no names; it returns counts only.
 from __future__ import annotations
 
 from bold.sources import load_contract
+from bold.workspace import zone_tables
 
 LEVELS = ("high", "medium", "low")
-# the content zone's own tables (its ``history`` schema holds superseded versions, never read here)
-CONTENT_TABLES = "select table_name from duckdb_tables() where database_name = 'content' and schema_name = 'main'"
 
 
 def _event_dates(con) -> str:
     """One row per record and dated event: (record_key, source, event_date), from every content date
     field that records something that happened (scheduled dates such as an order's end are skipped)."""
     parts = []
-    stored = {
-        t
-        for (t,) in con.execute(
-            "select table_name from duckdb_tables() where database_name = 'content' and schema_name = 'main'"
-        ).fetchall()
-    }
-    for source in sorted(stored):
+    for _, source in zone_tables(con, "content"):
         for col in load_contract(source).content:
             if col.type == "date" and not col.allow_future:
                 parts.append(
@@ -42,8 +35,8 @@ def impossible_events(ws, run_id: int) -> list[dict]:
     with ws.content(read_only=True) as con:
         ws.attach(con, "links", read_only=True)
         con.execute(f"create temp table events as {_event_dates(con)}")
-        has_deaths = con.execute(f"select count(*) from ({CONTENT_TABLES}) where table_name = 'deaths'").fetchone()[0]
-        has_prison = con.execute(f"select count(*) from ({CONTENT_TABLES}) where table_name = 'prison'").fetchone()[0]
+        stored = {source for _, source in zone_tables(con, "content")}
+        has_deaths, has_prison = "deaths" in stored, "prison" in stored
         for level in LEVELS:
             row = {
                 "threshold": level,
@@ -82,12 +75,7 @@ def match_rates_by_ethnicity(ws, run_id: int) -> list[dict]:
     linker never sees it, and this is computed here from content and links only."""
     with ws.content(read_only=True) as con:
         ws.attach(con, "links", read_only=True)
-        stored = {
-            t
-            for (t,) in con.execute(
-                "select table_name from duckdb_tables() where database_name = 'content' and schema_name = 'main'"
-            ).fetchall()
-        }
+        stored = {source for _, source in zone_tables(con, "content")}
         parts = [
             f"select record_key, ethnicity from content.{t}"
             for t in sorted(stored)

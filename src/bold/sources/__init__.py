@@ -226,9 +226,8 @@ class ColumnMapping:
 
     renames: dict[str, str] = dataclasses.field(default_factory=dict)  # their column -> contract column
     formats: dict[str, str] = dataclasses.field(default_factory=dict)  # contract column -> their strptime format
-    codes: dict[str, dict[str, str]] = dataclasses.field(
-        default_factory=dict
-    )  # contract column -> their code -> contract's
+    # contract column -> their code -> the contract's
+    codes: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
 
     def apply(self, contract: Contract) -> Contract:
         """``contract`` reading the custodian's formats and codes; columns it lacks (an encoded contract has no

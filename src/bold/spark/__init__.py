@@ -30,6 +30,7 @@ class SparkUnavailable(Conflict, RuntimeError):
     """PySpark, Java or a JDK to build the key client is missing."""
 
 
+_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"  # Parquet's own key tools
 _lock = threading.Lock()
 _local_dir: Path | None = None  # the running session's spill folder
 
@@ -104,6 +105,3 @@ def session(tmp_dir: Path, cores: int | None = None, memory: str | None = None):
         _local_dir = local_dir
         atexit.register(shutil.rmtree, local_dir, ignore_errors=True)
     return spark
-
-
-_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"

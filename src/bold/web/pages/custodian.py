@@ -103,7 +103,8 @@ def upload(
         if report.checked and report.already_ingested_as is None:
             reasons = "; ".join(f"{reason}: {n:,} rows" for reason, n in report.reasons.most_common(3))
             text = (
-                f"Check only, nothing stored: {report.rows_read:,} rows read, {report.accepted:,} would be accepted, "
+                f"Check only, nothing stored: {report.rows_read:,} rows read, {report.accepted:,} would be accepted "
+                f"({report.updated:,} of them updates), {report.unchanged:,} unchanged, "
                 f"{report.quarantined:,} quarantined, {report.opted_out:,} opted out"
                 + (f" ({reasons})" if reasons else "")
                 + (f". It would be refused: {report.refusal}" if report.refusal else "")
