@@ -27,11 +27,18 @@ def link(
     retrain: bool = False,
     encoded: bool = False,
     backend: str = "duckdb",
+    incremental: bool = False,
     progress: Callable[[str], None] = lambda phase: None,
 ) -> LinkRun:
     require(ws, user, Permission.LINK)
     return link_workspace(
-        ws, retrain=retrain, require_encoded=encoded, backend=backend, progress=progress, by=user.name
+        ws,
+        retrain=retrain,
+        require_encoded=encoded,
+        backend=backend,
+        incremental_run=incremental,
+        progress=progress,
+        by=user.name,
     )
 
 

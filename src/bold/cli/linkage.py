@@ -24,6 +24,13 @@ def link(
         bool, typer.Option(help="Require the privacy-preserving mode: every source stored as Bloom-filter encodings.")
     ] = False,
     backend: Annotated[str, typer.Option(help="duckdb, or spark (local mode; needs Java and PySpark).")] = "duckdb",
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            help="Score only records new or changed since the last run, with the saved model; "
+            "keep the last run's scores for the rest."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ):
     """Link every record in the identifiers zone into people (never opens the content zone)."""
@@ -33,7 +40,9 @@ def link(
 
     ws, user = signed_in(workspace)
     with phases() as phase:
-        run = link_workspace(ws, user, retrain=retrain, encoded=encoded, backend=backend, progress=phase)
+        run = link_workspace(
+            ws, user, retrain=retrain, encoded=encoded, backend=backend, incremental=incremental, progress=phase
+        )
     if as_json:
         print_json(run)
         return
@@ -46,6 +55,13 @@ def link(
         f"({'default' if run.notice else 'trained' if run.trained else 'saved'} model)"
     )
     console.print("People at each threshold: " + ", ".join(f"{k} {v:,}" for k, v in run.clusters.items()))
+    if run.incremental:
+        console.print(f"Incremental on run {run.based_on}: {run.rescored:,} records new or changed were scored")
+    if run.based_on:
+        console.print(
+            f"People who kept their key from run {run.based_on}: "
+            + ", ".join(f"{k} {v:,}" for k, v in run.kept_keys.items())
+        )
 
 
 @link_app.command("report")

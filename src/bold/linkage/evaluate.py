@@ -126,3 +126,24 @@ def clusters_against_pairs(con: duckdb.DuckDBPyConnection, clusters: str, truth:
               (select count(*) from (select distinct least(id_l, id_r), greatest(id_l, id_r) from {truth}))"""
     ).fetchone()
     return _acc(float(tp), float(predicted), float(true))
+
+
+def runs_agreement(ws, run_a: int, run_b: int, level: str = "medium") -> Accuracy:
+    """Pairwise agreement of two runs' clusters over the records both linked, ``run_b`` taken as the reference:
+    precision is the share of ``run_a``'s within-person pairs that ``run_b`` also makes (an incremental run
+    against a full re-link, say). Needs no truth, so it also holds for real data."""
+    if level not in ("high", "medium", "low"):
+        raise ValueError(level)
+    with ws.duckdb_connection() as con:
+        ws.attach(con, "links", read_only=True)
+        tp, predicted, true = con.execute(
+            f"""with both_runs as (
+                    select a.person_{level} as pa, b.person_{level} as pb
+                    from links.record_person a join links.record_person b using (record_key)
+                    where a.run_id = ? and b.run_id = ?)
+                select (select sum(n * (n - 1) / 2) from (select count(*) as n from both_runs group by pa, pb)),
+                       (select sum(n * (n - 1) / 2) from (select count(*) as n from both_runs group by pa)),
+                       (select sum(n * (n - 1) / 2) from (select count(*) as n from both_runs group by pb))""",
+            [int(run_a), int(run_b)],
+        ).fetchone()
+    return _acc(float(tp or 0), float(predicted or 0), float(true or 0))

@@ -599,11 +599,15 @@ def train(
     return linker
 
 
-def rescope(linker: Linker, db, table: str) -> Linker:
+def rescope(linker: Linker, db, table: str, blocking_rules: list[dict] | None = None) -> Linker:
     """The same model, scoring ``table`` (for ``db``, a database API of its own, since Splink caches tables
     per API) with the term frequencies of ``linker``'s own input: ``bold.linkage.identical`` scores one record
-    per group of identical ones, and each pair must score as it would among every record."""
-    out = Linker(db.register(table), linker.misc.save_model_to_json(), log_level=logging.ERROR)
+    per group of identical ones, and each pair must score as it would among every record. ``blocking_rules``
+    replace the model's prediction rules (an incremental run's, which keep only pairs of fresh records)."""
+    model_json = linker.misc.save_model_to_json()
+    if blocking_rules is not None:
+        model_json["blocking_rules_to_generate_predictions"] = blocking_rules
+    out = Linker(db.register(table), model_json, log_level=logging.ERROR)
     for column in linker._settings_obj._term_frequency_columns:
         name = column.unquote().name
         frequencies = linker.table_management.compute_tf_table(name)

@@ -2,7 +2,9 @@
 
 Reads the identifiers zone only (the connection it opens has no other database attached), trains
 the model without labels or reuses the saved one, scores candidate pairs, and clusters records into
-people at three thresholds kept side by side (high, medium, low), as BOLD's own linked tables do.
+people at three thresholds kept side by side (high, medium, low), as BOLD's own linked tables do. With
+``incremental``, only pairs involving a record new or changed since the last run are scored; the rest keep the
+last run's scores (``bold.linkage.incremental``, which also keeps person keys stable across runs).
 Results go to ``links.duckdb``: ``record_person`` maps each ``record_key`` to a ``person_key`` per
 threshold, ``pairs`` keeps scored pairs, and ``runs`` records each linkage run. Person keys are
 random, so nothing about a person can be read from one.
@@ -31,7 +33,7 @@ from splink import DuckDBAPI, Linker
 from bold import faults, store
 from bold.errors import BoldError, Kind
 from bold.ingest.pipeline import committed_batches
-from bold.linkage import clusters, explain, features, identical, model
+from bold.linkage import clusters, explain, features, identical, incremental, model
 from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, now, zone_tables
@@ -54,10 +56,20 @@ create table if not exists pairs (
 alter table runs add column if not exists model json;
 alter table pairs add column if not exists levels json;
 alter table runs add column if not exists blocking json;
+alter table runs add column if not exists mode varchar;
+alter table runs add column if not exists based_on integer;
+alter table runs add column if not exists batches json;
+alter table runs add column if not exists rescored bigint;
+alter table runs add column if not exists kept_keys json;
+alter table record_person add column if not exists fingerprint varchar;
 """
 # ``runs.model``: the model that scored the run (older runs: null). ``pairs.levels``: each comparison's level
 # number (Splink's gamma) for the pair, read with that model (``explain.levels_from_gammas``; older runs: null).
 # ``runs.blocking``: the candidate pairs each blocking rule added (older runs: null).
+# ``runs.mode``: full or incremental; ``based_on``: the run whose scores and person keys it built on;
+# ``batches``: the ingest batches it linked, per source; ``rescored``: the records new or changed since
+# ``based_on``; ``kept_keys``: people per threshold who kept ``based_on``'s key. ``record_person.fingerprint``:
+# the keyed hash a later run tells changed records by (all null for older runs).
 
 
 BACKENDS = ("duckdb", "spark")
@@ -83,6 +95,10 @@ class LinkRun:
     recovered: dict[str, int] = field(default_factory=dict)  # rows of unfinished runs deleted, per table
     scored: int = 0  # records scored: one per group of identical ones (bold.linkage.identical)
     notice: str | None = None  # too few records to train: why the shipped default model was used
+    incremental: bool = False
+    based_on: int | None = None  # the earlier run whose person keys (and, incremental, scores) it built on
+    rescored: int = 0  # incremental: records new or changed since ``based_on``, whose pairs were scored
+    kept_keys: dict[str, int] = field(default_factory=dict)  # people per threshold who kept their key
 
 
 def model_path(ws: Workspace) -> Path:
@@ -101,12 +117,16 @@ def link_workspace(
     progress=lambda phase: None,
     require_encoded: bool = False,
     backend: str = "duckdb",
+    incremental_run: bool = False,
     *,
     by: str,
 ) -> LinkRun:
-    """Link the workspace for ``by``; ``generic`` uses the plain Splink baseline (for benchmarks)."""
+    """Link the workspace for ``by``; ``generic`` uses the plain Splink baseline (for benchmarks);
+    ``incremental_run`` scores only what changed since the last run, with the saved model."""
     if backend not in BACKENDS:
         raise LinkageError(f"unknown backend {backend!r}; use {' or '.join(BACKENDS)}", kind=Kind.INVALID)
+    if incremental_run and (retrain or generic):
+        raise LinkageError("--incremental reuses the saved model's scores; it cannot be combined with --retrain")
     thresholds = thresholds or model.THRESHOLDS
     started, t0 = now(), time.perf_counter()
     phases: dict[str, float] = {}
@@ -132,9 +152,19 @@ def link_workspace(
         records = (features.workspace_input_encoded if encoded else features.workspace_input)(
             con, sources, committed=committed
         )
+        incremental.fingerprint(con, "linkage_input", incremental.fingerprint_key(ws))
+        previous = _previous(ws, con)
         columns = model.present_columns(con, "linkage_input")
         suffix = "_bf" if encoded else ""
         scored = identical.group(con, "linkage_input", "linkage_scored", "linkage_members", suffix)
+        rescored = 0
+        if incremental_run:
+            if previous is None or not saved.exists():
+                raise incremental.IncrementalError(
+                    "--incremental needs an earlier linkage run and its saved model; run bold link first"
+                )
+            rescored = incremental.mark_fresh(con, "linkage_fingerprints", "linkage_members", "linkage_scored")
+            progress(f"{rescored:,} records new or changed since run {previous.run_id}")
         for table in ("linkage_input", "linkage_scored"):  # trained on every record, scored on the distinct
             model.add_block_sizes(con, table, suffix)
         phases["prepare"] = time.perf_counter() - t0
@@ -166,7 +196,11 @@ def link_workspace(
                 linker = Linker(db.register("linkage_input"), trained_json, log_level=logging.ERROR)
             except Exception as exc:  # Splink raises several types for a bad or stale model file
                 raise LinkageError(f"{saved}: cannot use the saved model ({exc}); run with --retrain") from None
-        linker = model.rescope(linker, _backend(backend, con, handoff), "linkage_scored")
+        rules = linker.misc.save_model_to_json()["blocking_rules_to_generate_predictions"]
+        if incremental_run:
+            incremental.check_reusable(previous, thresholds, linker.misc.save_model_to_json())
+        fresh_rules = incremental.fresh_only(rules) if incremental_run else None
+        linker = model.rescope(linker, _backend(backend, con, handoff), "linkage_scored", fresh_rules)
         phases["train"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("blocking: finding candidate pairs")
@@ -180,15 +214,19 @@ def link_workspace(
         t = time.perf_counter()
         progress("clustering into people")
         scored_pairs = _local(con, predictions, "predictions", handoff)
-        level_tables = clusters.cluster(con, "linkage_scored", scored_pairs, thresholds)
+        _pairs_with_levels(con, scored_pairs, explain.gamma_json(linker), "link_pairs")
+        if incremental_run:
+            _add_reused_pairs(ws, con, previous.run_id, "link_pairs")
+        level_tables = clusters.cluster(con, "linkage_scored", "link_pairs", thresholds)
         for table in level_tables.values():
             identical.expand_clusters(con, table, "linkage_members")
-        identical.expand_pairs(con, scored_pairs, "linkage_members", "record_pairs")
+        identical.expand_pairs(con, "link_pairs", "linkage_members", "record_pairs")
         pairs_table = "record_pairs"
         phases["cluster"] = time.perf_counter() - t
         t = time.perf_counter()
         progress("writing links")
         trained_model = linker.misc.save_model_to_json()
+        trained_model["blocking_rules_to_generate_predictions"] = rules  # the model's rules, not this run's filter
         if trained and not generic and not notice:  # written as Splink writes it, but owner-only; never the default
             private_dir(saved.parent)
             write_private(saved, json.dumps(trained_model, indent=4))
@@ -207,9 +245,17 @@ def link_workspace(
             model_json,
             thresholds,
             by,
-            explain.gamma_json(linker),
+            about={
+                "mode": "incremental" if incremental_run else "full",
+                "based_on": previous.run_id if previous else None,
+                "batches": {s: committed[s] for s in sources},
+                "rescored": rescored if incremental_run else records,
+            },
         )
         phases["write"] = time.perf_counter() - t
+        result.incremental = incremental_run
+        result.based_on = previous.run_id if previous else None
+        result.rescored = rescored if incremental_run else records
         result.trained = trained
         result.scored = scored
         result.phases = phases
@@ -232,11 +278,51 @@ def link_workspace(
                 "encoded": encoded,
                 "backend": backend,
                 "baseline": generic,
+                "mode": "incremental" if incremental_run else "full",
+                **({"based_on": result.based_on, "kept_keys": result.kept_keys} if previous else {}),
+                **({"rescored_records": rescored} if incremental_run else {}),
                 **({"recovered": result.recovered} if result.recovered else {}),
             },
             by=by,
         )
     return result
+
+
+def _previous(ws: Workspace, con) -> incremental.Previous | None:
+    """The last run (its people copied into ``previous_people``), read from a read-only attach of the links
+    that is detached again: the run writes them only at its end."""
+    if not ws.links_path.exists():
+        return None
+    ws.attach(con, "links", read_only=True)
+    try:
+        return incremental.previous_run(con)
+    finally:
+        con.execute("detach links")
+
+
+def _pairs_with_levels(con, predictions: str, levels_sql: str, out: str) -> None:
+    """``out``: the scored pairs (lower id on the left) with each comparison's level as JSON, and nothing
+    else of Splink's many columns: what clustering needs and ``links.pairs`` keeps."""
+    con.execute(
+        f"""create or replace temp table {out} as
+            select least(unique_id_l, unique_id_r) as unique_id_l, greatest(unique_id_l, unique_id_r) as unique_id_r,
+                   match_weight, match_probability, {levels_sql} as levels
+            from {predictions}"""
+    )
+
+
+def _add_reused_pairs(ws: Workspace, con, run_id: int, pairs: str) -> None:
+    """Add to ``pairs`` the last run's scores of pairs between unchanged records (not scored again)."""
+    ws.attach(con, "links", read_only=True)
+    try:
+        incremental.reused_pairs(con, run_id, "linkage_members")
+    finally:
+        con.execute("detach links")
+    con.execute(
+        f"""create or replace temp table {pairs} as
+            select * from {pairs}
+            union all (select * from reused_pairs anti join {pairs} using (unique_id_l, unique_id_r))"""
+    )
 
 
 def _handoff(backend: str, ws: Workspace, con, held: contextlib.ExitStack):
@@ -363,7 +449,7 @@ def _write_links(
     model_json,
     thresholds,
     by,
-    levels_sql="null",
+    about: dict,
 ) -> LinkRun:
     """Write the run in one transaction on links.duckdb, its ``runs`` row last; leaves links attached."""
     ws.attach(con, "links")
@@ -372,13 +458,11 @@ def _write_links(
             "alter table ", "alter table links."
         )
     )
-    # one random person key per cluster and level (temp tables, made before the links transaction)
-    joins, selects = [], []
+    # one person key per cluster and level, the last run's where it names the same person (temp tables, made
+    # before the links transaction)
+    joins, selects, kept = [], [], {}
     for level, table in level_tables.items():
-        con.execute(
-            f"create or replace temp table keys_{level} as select cluster_id, uuid() as person_key "
-            f"from (select distinct cluster_id from {table})"
-        )
+        kept[level] = incremental.stable_keys(con, table, level, f"keys_{level}")
         joins.append(
             f"join {table} c_{level} on c_{level}.unique_id = i.unique_id "
             f"join keys_{level} k_{level} on k_{level}.cluster_id = c_{level}.cluster_id"
@@ -394,21 +478,22 @@ def _write_links(
         recovered = _recover(ws, con, by)
         run_id = con.execute("select coalesce(max(run_id), 0) + 1 from links.runs").fetchone()[0]
         con.execute(
-            f"insert into links.record_person select {run_id}, i.unique_id::uuid, i.source_dataset, "
-            f"{', '.join(selects)} from linkage_input i {' '.join(joins)}"
+            "insert into links.record_person (run_id, record_key, source, person_high, person_medium, person_low, "
+            f"fingerprint) select {run_id}, i.unique_id::uuid, i.source_dataset, {', '.join(selects)}, f.fingerprint "
+            f"from linkage_input i {' '.join(joins)} join linkage_fingerprints f on f.unique_id = i.unique_id"
         )
         faults.point("link:after-record-person")
         con.execute(
             "insert into links.pairs (run_id, record_key_l, record_key_r, match_weight, match_probability, levels) "
-            f"select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, match_probability, {levels_sql} "
+            f"select {run_id}, unique_id_l::uuid, unique_id_r::uuid, match_weight, match_probability, levels "
             f"from {pairs_table}"
         )
         _write_person_attributes(con, run_id, list(level_tables))
         seconds = time.perf_counter() - t0
         con.execute(
             "insert into links.runs (run_id, started_at, finished_at, actor, sources, records, comparisons, pairs, "
-            "seconds, model_sha256, thresholds, clusters, model, blocking) "
-            "values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "seconds, model_sha256, thresholds, clusters, model, blocking, mode, based_on, batches, rescored, "
+            "kept_keys) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 run_id,
                 started,
@@ -424,6 +509,11 @@ def _write_links(
                 json.dumps(clusters),
                 model_json,
                 json.dumps(by_rule),
+                about["mode"],
+                about["based_on"],
+                json.dumps(about["batches"]),
+                about["rescored"],
+                json.dumps(kept),
             ],
         )
         faults.point("link:before-commit")
@@ -431,7 +521,7 @@ def _write_links(
     except BaseException:
         con.execute("rollback")
         raise
-    return LinkRun(run_id, records, comparisons, pairs, seconds, clusters, recovered=recovered)
+    return LinkRun(run_id, records, comparisons, pairs, seconds, clusters, recovered=recovered, kept_keys=kept)
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,9 @@ def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
             )
         )
         con.execute(
-            "insert into links.record_person select 1, m.record_key, m.source, k.person_key, k.person_key, "
-            "k.person_key from mapped m join keys k using (person_id)"
+            "insert into links.record_person (run_id, record_key, source, person_high, person_medium, person_low) "
+            "select 1, m.record_key, m.source, k.person_key, k.person_key, k.person_key "
+            "from mapped m join keys k using (person_id)"
         )
         modes = "k.person_key, mode(m.sex), mode(year(m.date_of_birth)) from mapped m join keys k using (person_id)"
         for level in LEVELS:  # as bold link derives them: the most common among the person's records
