@@ -21,9 +21,15 @@ treatment source, postcode district and area).
    Parquet) with the model DuckDB trained: time, peak memory of Python and the JVM together, and F1.
 3. The same population in the privacy-preserving mode: every extract encoded by ``bold encode``,
    ingested encoded and linked on the encodings alone.
+4. Linkage over time: each source's file split into two monthly batches (alternate rows); month one ingested
+   and linked (training the model), then month two ingested and linked three times: incrementally (``bold link
+   --incremental``: only pairs with a new record scored, with the saved model), in full with the same saved
+   model, and in full with a model trained again. Time and peak memory of each, the pairwise agreement of the
+   incremental clusters with each full re-link's at each threshold, F1 against the truth, and how many
+   people kept their key from month one.
 
     .venv/bin/python benchmarks/linkage.py [--people 100000] [--work bench-out/linkage] [--skip-febrl]
-        [--skip-encoded] [--spark]
+        [--skip-encoded] [--skip-monthly] [--skip-synthetic] [--spark]
 """
 
 from __future__ import annotations
@@ -224,7 +230,7 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
-def _link_child(ws_dir: str, generic: bool, backend: str, results) -> None:
+def _link_child(ws_dir: str, generic: bool, backend: str, results, incremental=False, retrain=None) -> None:
     import os
     import resource
     import threading
@@ -240,35 +246,51 @@ def _link_child(ws_dir: str, generic: bool, backend: str, results) -> None:
             time.sleep(1)
 
     threading.Thread(target=sample, daemon=True).start()
-    retrain = backend == "duckdb"  # Spark scores with the model just trained on DuckDB, as docs/linkage.md advises
-    run = link_workspace(Workspace(Path(ws_dir)), generic=generic, retrain=retrain, backend=backend, by="lin")
+    # Spark scores with the model just trained on DuckDB, as docs/linkage.md advises
+    retrain = backend == "duckdb" and not incremental if retrain is None else retrain
+    run = link_workspace(
+        Workspace(Path(ws_dir)),
+        generic=generic,
+        retrain=retrain,
+        backend=backend,
+        incremental_run=incremental,
+        by="lin",
+    )
     results.put((run, max(peak[0], resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
 
 
-def _link_in_child(ws_dir: Path, generic: bool, backend: str = "duckdb"):
+def _link_in_child(ws_dir: Path, generic: bool, backend: str = "duckdb", incremental=False, retrain=None):
     """Link in a process of its own, so its peak memory (resident set, with any JVM it starts) is its own."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
-    child = context.Process(target=_link_child, args=(str(ws_dir), generic, backend, results))
+    child = context.Process(target=_link_child, args=(str(ws_dir), generic, backend, results, incremental, retrain))
     child.start()
     run, peak = results.get()
     child.join()
     return run, peak
 
 
-def synthetic(people: int, work: Path, spark: bool = False) -> None:
-    from bold.ingest.pipeline import ingest
-    from bold.linkage.evaluate import evaluate_run
-    from bold.synth.config import SOURCES, SynthConfig
+def _population(people: int, work: Path) -> Path:
+    """The synthetic population's folder, generated the first time."""
+    from bold.synth.config import SynthConfig
     from bold.synth.generate import generate
-    from bold.workspace import Workspace
 
     synth = work / f"synth-{people}"
     if not (synth / "truth" / "summary.json").exists():
         print(f"generating {people:,} synthetic people ...", flush=True)
         generate(SynthConfig(people=people, seed=11), synth, formats=("parquet",))
+    return synth
+
+
+def synthetic(people: int, work: Path, spark: bool = False) -> None:
+    from bold.ingest.pipeline import ingest
+    from bold.linkage.evaluate import evaluate_run
+    from bold.synth.config import SOURCES
+    from bold.workspace import Workspace
+
+    synth = _population(people, work)
     ws_dir = work / f"workspace-{people}"
     shutil.rmtree(ws_dir, ignore_errors=True)
     ws = Workspace.init(ws_dir)
@@ -331,12 +353,68 @@ def synthetic_encoded(people: int, work: Path) -> None:
             print(f"    {level:<10}{group:<20}{acc.precision:>10.4f}{acc.recall:>9.4f}{acc.f1:>9.4f}")
 
 
+def monthly(people: int, work: Path) -> None:
+    """Two monthly batches: month two linked incrementally, and in full with the saved model and retrained."""
+    from bold.ingest.pipeline import ingest
+    from bold.linkage.evaluate import evaluate_run, runs_agreement
+    from bold.linkage.run import link_workspace
+    from bold.synth.config import SOURCES
+    from bold.workspace import Workspace
+
+    synth = _population(people, work)
+    batches = work / f"months-{people}"
+    batches.mkdir(exist_ok=True)
+    for source in SOURCES:
+        for month, parity in ((1, 0), (2, 1)):
+            duckdb.sql(
+                f"""copy (select * exclude (n) from (select *, row_number() over () as n
+                          from '{synth}/{source}.parquet') where n % 2 = {parity})
+                    to '{batches}/{source}-{month}.parquet' (format parquet)"""
+            )
+    ws_dir = work / f"workspace-months-{people}"
+    shutil.rmtree(ws_dir, ignore_errors=True)
+    ws = Workspace.init(ws_dir)
+    for source in SOURCES:
+        ingest(ws, source, batches / f"{source}-1.parquet", by="cara")
+    first = link_workspace(ws, retrain=True, by="lin")
+    for source in SOURCES:
+        ingest(ws, source, batches / f"{source}-2.parquet", by="cara")
+    print(
+        f"\nLinkage over time: {people:,} people in two monthly batches; month one {first.records:,} records, "
+        "linked and the model trained"
+    )
+    runs = {
+        "incremental": _link_in_child(ws_dir, False, incremental=True),
+        "full, saved model": _link_in_child(ws_dir, False, retrain=False),
+        "full, retrained": _link_in_child(ws_dir, False, retrain=True),
+    }
+    print(f"  {'month two':<20}{'records':>10}{'scored':>10}{'pairs scored':>14}{'seconds':>9}{'peak GB':>9}")
+    for name, (run, peak) in runs.items():
+        print(
+            f"  {name:<20}{run.records:>10,}{run.rescored:>10,}{run.comparisons:>14,}{run.seconds:>9.0f}"
+            f"{peak / 2**30:>9.1f}"
+        )
+    incremental = runs["incremental"][0]
+    print(f"    {'threshold':<10}{'against':<20}{'agreement P':>12}{'R':>8}{'F1':>8}{'F1 vs truth':>13}")
+    for level in ("high", "medium", "low"):
+        for name, (run, _) in runs.items():
+            f1 = evaluate_run(ws, run.run_id, synth / "truth")[level]["all"].f1
+            if run is incremental:
+                kept = incremental.kept_keys[level] / first.clusters[level]
+                print(f"    {level:<10}{'(itself)':<20}{'':>12}{'':>8}{'':>8}{f1:>13.4f}   {kept:.1%} kept their key")
+                continue
+            agree = runs_agreement(ws, incremental.run_id, run.run_id, level)
+            print(f"    {level:<10}{name:<20}{agree.precision:>12.4f}{agree.recall:>8.4f}{agree.f1:>8.4f}{f1:>13.4f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--work", type=Path, default=Path("bench-out/linkage"))
     parser.add_argument("--skip-febrl", action="store_true")
     parser.add_argument("--skip-encoded", action="store_true", help="skip the privacy-preserving synthetic run")
+    parser.add_argument("--skip-monthly", action="store_true", help="skip the two-month incremental linkage run")
+    parser.add_argument("--skip-synthetic", action="store_true", help="skip the baseline-against-ours synthetic run")
     parser.add_argument(
         "--spark", action="store_true", help="also score on Spark (local mode) with the model DuckDB trained"
     )
@@ -344,9 +422,12 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.skip_febrl:
         febrl4()
-    synthetic(args.people, args.work, args.spark)
+    if not args.skip_synthetic:
+        synthetic(args.people, args.work, args.spark)
     if not args.skip_encoded:
         synthetic_encoded(args.people, args.work)
+    if not args.skip_monthly:
+        monthly(args.people, args.work)
 
 
 if __name__ == "__main__":

@@ -64,6 +64,38 @@ def link(
         )
 
 
+@link_app.command("runs")
+def link_runs(
+    workspace: WorkspaceOption = Path("."),
+    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    as_json: JsonOption = False,
+):
+    """The latest linkage runs: when, records, what was scored (all, or only what changed since which run) and
+    the people found at each threshold."""
+    from bold.actions.linkage import runs
+    from bold.cli.common import table
+
+    ws, user = signed_in(workspace)
+    found = runs(ws, user, limit=limit)
+    if as_json:
+        print_json(found)
+        return
+    if not found:
+        console.print("No linkage run yet: run bold link")
+        return
+    rows = [
+        [
+            r.run_id,
+            r.finished_at[:16].replace("T", " "),
+            f"{r.records:,}",
+            f"{r.rescored:,} new or changed (on run {r.based_on})" if r.mode == "incremental" else "all",
+            ", ".join(f"{k} {v:,}" for k, v in r.clusters.items()),
+        ]
+        for r in found
+    ]
+    console.print(table(["run", "finished", "records", "scored", "people (high, medium, low)"], rows, ids=["run"]))
+
+
 @link_app.command("report")
 def link_report(
     workspace: WorkspaceOption = Path("."),

@@ -402,10 +402,8 @@ def runs(ws: Workspace, limit: int = 20) -> list[RunSummary]:
     if not ws.links_path.exists():
         return []
     with ws.links(read_only=True) as con:
-        rows = con.execute(
-            "select run_id, finished_at, records, clusters from links.runs order by run_id desc limit ?", [int(limit)]
-        ).fetchall()
-    return [RunSummary(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+        rows = con.execute(f"{_summary_sql(con)} order by run_id desc limit ?", [int(limit)]).fetchall()
+    return [_summary(r) for r in rows]
 
 
 LINK_TABLES = ("record_person", "pairs", "person_attributes")
@@ -530,6 +528,21 @@ class RunSummary:
     finished_at: str
     records: int
     clusters: dict[str, int]
+    mode: str = "full"
+    based_on: int | None = None
+    rescored: int | None = None  # records whose pairs were scored (None: a run before BOLD counted them)
+
+
+def _summary_sql(con) -> str:
+    """The runs' summary columns (null where a ``links.duckdb`` made by older BOLD lacks one: readers do not
+    migrate the file, the next run does)."""
+    have = {c for (c,) in con.execute("select column_name from (describe links.runs)").fetchall()}
+    extra = [c if c in have else "null" for c in ("mode", "based_on", "rescored")]
+    return f"select run_id, finished_at, records, clusters, {', '.join(extra)} from links.runs"
+
+
+def _summary(row) -> RunSummary:
+    return RunSummary(row[0], row[1], row[2], json.loads(row[3]), row[4] or "full", row[5], row[6])
 
 
 def latest_run(ws: Workspace) -> RunSummary | None:
@@ -537,9 +550,8 @@ def latest_run(ws: Workspace) -> RunSummary | None:
     if not ws.links_path.exists():
         return None
     with ws.links(read_only=True) as con:
-        row = con.execute("select run_id, finished_at, records, clusters from links.runs order by run_id desc limit 1")
-        found = row.fetchone()
-    return RunSummary(found[0], found[1], found[2], json.loads(found[3])) if found else None
+        found = con.execute(f"{_summary_sql(con)} order by run_id desc limit 1").fetchone()
+    return _summary(found) if found else None
 
 
 LINK_TABLES = ("record_person", "pairs", "person_attributes")

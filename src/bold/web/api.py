@@ -103,6 +103,8 @@ class LinkRunOut(BaseModel):
     finished_at: str
     records: int
     clusters: dict[str, int]
+    mode: str = Field("full", description="full, or incremental: only records new or changed since based_on scored")
+    based_on: int | None = Field(None, description="the run whose person keys (and, incremental, scores) it kept")
 
 
 class StatusOut(BaseModel):

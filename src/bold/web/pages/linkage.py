@@ -28,18 +28,26 @@ def runs(request: Request, who: Caller = needs(Permission.LINK)):
 
 @router.post("/linkage/runs")
 def start(
-    request: Request, retrain: bool = Form(False), encoded: bool = Form(False), who: Caller = needs(Permission.LINK)
+    request: Request,
+    retrain: bool = Form(False),
+    encoded: bool = Form(False),
+    incremental: bool = Form(False),
+    who: Caller = needs(Permission.LINK),
 ):
     ws, user = who.ws, who.user
 
     def outcome(run):
-        text = f"Run {run.run_id}: {run.records:,} records linked; see its quality report"
+        scored = f" ({run.rescored:,} new or changed scored)" if run.incremental else ""
+        text = f"Run {run.run_id}: {run.records:,} records linked{scored}; see its quality report"
         return f"/linkage/report?run={run.run_id}", text
 
+    title = ", training the model again" if retrain else ", scoring only what changed" if incremental else ""
     job = request.app.state.jobs.start(
         user.name,
-        "Link the workspace" + (", training the model again" if retrain else ""),
-        lambda progress: linkage.link(ws, user, retrain=retrain, encoded=encoded, progress=progress),
+        "Link the workspace" + title,
+        lambda progress: linkage.link(
+            ws, user, retrain=retrain, encoded=encoded, incremental=incremental, progress=progress
+        ),
         outcome,
     )
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
