@@ -13,6 +13,7 @@ from bold.ingest.pipeline import ingest
 from bold.linkage.evaluate import evaluate_run, runs_agreement
 from bold.linkage.incremental import IncrementalError
 from bold.linkage.run import LinkageError, link_workspace
+from bold.reports import linkage_report
 from bold.synth.config import SOURCES
 from bold.workspace import Workspace
 from tests.conftest import make_population
@@ -57,7 +58,7 @@ def two_months(tmp_path_factory):
     return ws, out, first, second, full
 
 
-def test_the_second_month_linked_incrementally_agrees_with_a_full_re_link(two_months):
+def test_the_second_month_linked_incrementally_agrees_with_a_full_re_link(two_months, tmp_path):
     ws, out, first, second, full = two_months
     assert second.incremental and not full.incremental and second.based_on == first.run_id
     assert second.records == full.records > first.records
@@ -83,6 +84,9 @@ def test_the_second_month_linked_incrementally_agrees_with_a_full_re_link(two_mo
     assert committed == ids and all(len(b) == 2 for b in ids.values())  # both months of every source
     entry = json.loads(store.audit.entries(ws, action="linkage run")[-2]["details"])
     assert entry["mode"] == "incremental" and entry["rescored_records"] == second.rescored
+    report = linkage_report.build(ws, tmp_path / "report.html", run_id=second.run_id, by="lin").read_text()
+    assert f"only the candidate pairs involving one of the\n{second.rescored:,} records" in report
+    assert "bold_fresh" not in report  # the rules shown are the model's, not the run's filter
 
 
 def test_people_keep_their_keys_across_runs_unless_their_records_split_or_merge(two_months):

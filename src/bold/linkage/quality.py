@@ -232,6 +232,9 @@ def blocking(con, run: dict, encoded: bool) -> dict:
         "comparisons": run["comparisons"],
         "records": run["records"],
         "all_pairs": run["records"] * (run["records"] - 1) // 2,
+        "incremental": run.get("mode") == "incremental",
+        "based_on": run.get("based_on"),
+        "rescored": run.get("rescored"),
     }
 
 

@@ -206,7 +206,7 @@ def link_workspace(
         progress("blocking: finding candidate pairs")
         blocked = linker.inference.compute_blocked_pairs_for_predict()
         comparisons = _count(con, blocked)
-        by_rule = _count_by_rule(con, blocked, linker)
+        by_rule = _count_by_rule(con, blocked, [r["blocking_rule"] for r in rules])
         progress(f"scoring {comparisons:,} candidate pairs among {scored:,} distinct records")
         explain.partial_weights_on(linker)
         predictions = linker.inference.predict(threshold_match_probability=min(thresholds.values()))
@@ -358,10 +358,10 @@ def _count(con, frame) -> int:
     return frame.db_api.spark.table(frame.physical_name).count()
 
 
-def _count_by_rule(con, blocked, linker) -> list[dict]:
+def _count_by_rule(con, blocked, rules: list[str]) -> list[dict]:
     """The candidate pairs each prediction blocking rule added (a pair counts for the first rule it passes,
-    Splink's ``match_key``), so the quality report need not block again to say where pairs come from."""
-    rules = [r.blocking_rule_sql for r in linker._settings_obj._blocking_rules_to_generate_predictions]
+    Splink's ``match_key``), so the quality report need not block again to say where pairs come from. ``rules``
+    are the model's (an incremental run's filter on fresh records is not part of them)."""
     sql = f"select match_key::integer as k, count(*) as n from {blocked.physical_name} group by 1"
     if isinstance(blocked.db_api, DuckDBAPI):
         counts = dict(con.execute(sql).fetchall())
