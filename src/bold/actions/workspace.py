@@ -55,6 +55,7 @@ class Status:
     projects: dict[ProjectState, int]
     outputs_waiting: int
     store_version: int
+    quarantine_unresolved: dict[str, int]  # source -> quarantined rows no later batch resolved (withdrawn aside)
 
 
 def status(ws: Workspace, user: User) -> Status:
@@ -72,4 +73,7 @@ def status(ws: Workspace, user: User) -> Status:
         projects=projects.counts(ws),
         outputs_waiting=outputs.waiting(ws),
         store_version=store.version(ws),
+        quarantine_unresolved={
+            s: n for s in source_types() if (n := sum(b.quarantine_unresolved for b in found if b.source == s))
+        },
     )

@@ -115,6 +115,11 @@ def _print_report(r) -> None:
         )
     if r.relink:
         console.print(f"  {r.relink:,} updated record(s) changed identifiers: run bold link to link them again")
+    if getattr(r, "resolved", 0):
+        console.print(
+            f"  {r.resolved:,} row(s) quarantined in earlier batches {'would be' if checked else 'are'} resolved: "
+            "their record ids are accepted here"
+        )
     for warning in r.warnings:
         console.print(f"  [yellow]warning:[/] {shown(warning)}")
     if r.reasons:
@@ -275,12 +280,16 @@ def _print_withdrawal(w, *, done: bool) -> None:
         console.print("  Deleted from the links (every run): " + _link_counts(w.links))
         if w.quarantine_file_deleted:
             console.print(f"  Quarantine file deleted ({w.quarantined:,} rows)")
+        if getattr(w, "unresolved", 0):
+            console.print(f"  {w.unresolved:,} quarantined row(s) of earlier batches it resolved are unresolved again")
     else:
         console.print(f"Withdrawing {head} would delete:")
         console.print(f"  records from the zones: {records} (the batch stored {w.accepted:,})")
         console.print("  from the links (every run): " + _link_counts(w.links))
         if w.quarantine_file_deleted:
             console.print(f"  its quarantine file ({w.quarantined:,} rows)")
+        if getattr(w, "unresolved", 0):
+            console.print(f"  and unresolve {w.unresolved:,} quarantined row(s) of earlier batches it resolved")
     if w.extracts:
         verb = "are told" if done else "would be told"
         console.print(
@@ -306,6 +315,7 @@ def quarantine_export(
     console.print(
         f"{done.rows:,} quarantined row(s) of batch {shown(done.source)}/{shown(done.batch)} written to "
         f"{shown(done.file)} (owner-only; it holds identifiers)"
+        + (f"; {done.resolved:,} resolved by a later batch (column resolved_by_batch)" if done.resolved else "")
     )
 
 

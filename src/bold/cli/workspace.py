@@ -54,12 +54,12 @@ def status(workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
 def _print_status(s) -> None:
     rows = [
         (b.source, b.name, f"{b.rows_read:,}", f"{b.rows_accepted:,}", f"{b.rows_quarantined:,}",
-         f"{b.rows_opted_out:,}",
+         _unresolved(b), f"{b.rows_opted_out:,}",
          b.finished_at[:10] + (f", withdrawn {b.withdrawn_at[:10]}" if getattr(b, "withdrawn_at", None) else ""))
         for b in s.batches
     ]  # fmt: skip
-    rows += [(source, "none", "", "", "", "", "") for source in s.sources_without_data]
-    columns = ("source", "batch", "read", "accepted", "quarantined", "opted out", "on")
+    rows += [(source, "none", "", "", "", "", "", "") for source in s.sources_without_data]
+    columns = ("source", "batch", "read", "accepted", "quarantined", "unresolved", "opted out", "on")
     console.print(
         table(columns, rows, ids=("source", "batch"), title=f"Workspace {shown(s.name)}", title_justify="left")
     )
@@ -68,6 +68,13 @@ def _print_status(s) -> None:
         + (f" ({s.deleted_after_optout:,} deleted after an opt-out)" if s.deleted_after_optout else "")
         + f"; opt-out register: {s.optout_entries:,} entries"
     )
+    unresolved = getattr(s, "quarantine_unresolved", None) or {}
+    if unresolved:
+        console.print(
+            "Quarantined rows not yet resolved by a later batch: "
+            + ", ".join(f"{shown(source)} {n:,}" for source, n in unresolved.items())
+            + " (bold batch quarantine export BATCH --out FILE, to fix and send again)"
+        )
     run = s.latest_run
     if run:
         people = ", ".join(f"{k} {v:,}" for k, v in run.clusters.items())
@@ -79,6 +86,13 @@ def _print_status(s) -> None:
     console.print("Projects: " + ", ".join(f"{n} {state.value}" for state, n in s.projects.items()))
     if s.outputs_waiting:
         console.print(f"Study outputs waiting for output checkers: {s.outputs_waiting}")
+
+
+def _unresolved(b) -> str:
+    """A batch's quarantined rows that no later batch resolved (none shown for a withdrawn batch)."""
+    if getattr(b, "withdrawn_at", None) or not b.rows_quarantined:
+        return ""
+    return f"{getattr(b, 'quarantine_unresolved', b.rows_quarantined):,}"
 
 
 user_app = typer.Typer(help="People and their roles.", no_args_is_help=True)

@@ -110,10 +110,10 @@ def assess(
 ) -> dict:
     """Automated checks against the red lines software can detect, and the checklist for people.
 
-    ``source_quality`` maps each ingested source to its share of rows quarantined; a source missing from
-    it has no data. ``people`` maps each person on the platform to (their roles, whether active): every
-    person the agreement names must be one of them, active, holding the role named, and never a linker
-    named to see content."""
+    ``source_quality`` maps each ingested source to its share of rows quarantined and not resolved by a later
+    batch (``bold.governance.projects.source_quality``); a source missing from it has no data. ``people`` maps
+    each person on the platform to (their roles, whether active): every person the agreement names must be one
+    of them, active, holding the role named, and never a linker named to see content."""
     red, passed = [], []
 
     def check(ok: bool, good: str, bad: str) -> None:
@@ -161,11 +161,11 @@ def assess(
                 red.append(f"{dataset}: no data ingested yet")
             elif share > max_quarantine_share:
                 red.append(
-                    f"{dataset}: {share:.1%} of rows quarantined (above {max_quarantine_share:.0%}): "
+                    f"{dataset}: {share:.1%} of rows quarantined and unresolved (above {max_quarantine_share:.0%}): "
                     "data of questionable quality"
                 )
             else:
-                passed.append(f"{dataset}: ingest quality within thresholds ({share:.2%} quarantined)")
+                passed.append(f"{dataset}: ingest quality within thresholds ({share:.2%} quarantined and unresolved)")
     roles = {p.role for p in agreement.people}
     check("analyst" in roles, "an analyst is named", "no analyst named")
     check(

@@ -37,6 +37,7 @@ from bold import faults, keyed, store
 from bold.errors import BoldError, Kind
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
 from bold.governance.lifecycle import PROJECT, ProjectState
+from bold.ingest import resolved
 from bold.ingest.pipeline import committed_batches
 from bold.ingest.rules import committed_sql, q
 from bold.security import encryption
@@ -99,10 +100,11 @@ class Project:
 
 
 def source_quality(ws: Workspace) -> dict[str, float]:
-    """Share of rows quarantined per source over all its batches (a withdrawn batch no longer counts)."""
+    """Share of rows quarantined per source over all its batches, counting only the quarantined rows no later
+    batch resolved (``bold.ingest.resolved``); a withdrawn batch no longer counts."""
     with store.connect(ws) as db:
         rows = db.execute(
-            "select source, sum(rows_quarantined) * 1.0 / max(sum(rows_read), 1) from batches "
+            f"select source, sum({resolved.unresolved_sql()}) * 1.0 / max(sum(rows_read), 1) from batches "
             "where withdrawn_at is null group by source"
         ).fetchall()
     return {s: share for s, share in rows}

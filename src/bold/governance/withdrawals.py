@@ -2,12 +2,14 @@
 
 ``bold batch withdraw SOURCE BATCH`` removes the batch's records from both zones (found by ``batch_id``,
 ``bold.ingest.withdraw``), from the links of every run (``bold.linkage.run.forget_records``, as opt-outs do),
-and deletes its quarantine file; the batch's row in ``batches`` stays, marked withdrawn with who, when and what was
-removed, so the batch list and its report still show it. A withdrawn batch is no longer a committed batch
-(``bold.ingest.pipeline.committed_batches``), so no later link or build reads it, and its quarantined rows no
-longer count in the quality the project assessment reads. Extracts already built are not rewritten (their rows
-carry no record key to find the batch's rows by): each project records the batches its extract was built from,
-and its next build, which leaves the batch out, says which withdrawn batches the extract before it used.
+and deletes its quarantine file with its rows in the quarantine index; the earlier quarantined rows it resolved
+(``bold.ingest.resolved``) are unresolved again unless another standing batch resolved them too. The batch's row
+in ``batches`` stays, marked withdrawn with who, when and what was removed, so the batch list and its report still
+show it. A withdrawn batch is no longer a committed batch (``bold.ingest.pipeline.committed_batches``), so no later
+link or build reads it, and its quarantined rows no longer count in the quality the project assessment reads.
+Extracts already built are not rewritten (their rows carry no record key to find the batch's rows by): each
+project records the batches its extract was built from, and its next build, which leaves the batch out, says which
+withdrawn batches the extract before it used.
 
 Like an opt-out, all of it happens in one store transaction with its audit entry, in the order links, content,
 identifiers, batch row: each step needs what the next deletes (the links are found through the records'
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from bold import faults, store
 from bold.errors import BoldError, Kind
 from bold.governance import projects
+from bold.ingest import resolved
 from bold.ingest import withdraw as zones
 from bold.linkage import run as linkage
 from bold.sources import source_types
@@ -47,6 +50,7 @@ class Withdrawal:
     links: dict[str, int] = field(default_factory=dict)  # links table -> rows removed, every run
     extracts: list[str] = field(default_factory=list)  # projects whose extract on disk used the batch
     quarantine_file_deleted: bool = False
+    unresolved: int = 0  # earlier batches' quarantined rows only this batch resolved: unresolved again
     withdrawn_at: str | None = None  # None: a plan, nothing changed yet
     withdrawn_by: str | None = None
 
@@ -58,6 +62,7 @@ class Withdrawal:
             "links": self.links,
             "extracts_affected": self.extracts,
             "quarantine_file_deleted": self.quarantine_file_deleted,
+            "quarantine_unresolved_again": self.unresolved,
         }
 
 
@@ -119,6 +124,7 @@ def plan(ws: Workspace, source: str, batch: str) -> Withdrawal:
         result = _start(ws, db, source, batch)
         quarantine = db.execute("select quarantine_file from batches where batch_id = ?", (result.batch_id,))
         quarantine = quarantine.fetchone()[0]
+        result.unresolved = resolved.unresolving(db, result.batch_id)
     keys, result.records = zones.batch_records(ws, source, result.batch_id)
     result.links = linkage.link_rows(ws, keys)
     result.quarantine_file_deleted = bool(quarantine) and (ws.root / quarantine).exists()
@@ -126,8 +132,8 @@ def plan(ws: Workspace, source: str, batch: str) -> Withdrawal:
 
 
 def apply(ws: Workspace, source: str, batch: str, *, by: str) -> Withdrawal:
-    """Withdraw the batch: its records out of the zones and the links, its quarantine file deleted, its row
-    marked; one store transaction, one audit entry (counts only)."""
+    """Withdraw the batch: its records out of the zones and the links, its quarantine file deleted, what it resolved
+    of earlier quarantines unresolved, its row marked; one store transaction, one audit entry (counts only)."""
     with store.transaction(ws) as tx:
         result = _start(ws, tx.db, source, batch)
         keys, _ = zones.batch_records(ws, source, result.batch_id)
@@ -139,6 +145,7 @@ def apply(ws: Workspace, source: str, batch: str, *, by: str) -> Withdrawal:
         if quarantine and (ws.root / quarantine).exists():
             (ws.root / quarantine).unlink()
             result.quarantine_file_deleted = True
+        result.unresolved = resolved.withdraw(tx, result.batch_id)
         result.withdrawn_at, result.withdrawn_by = now(), by
         tx.execute(
             "update batches set withdrawn_at = ?, withdrawn_by = ?, withdrawal = ? where batch_id = ?",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bold import faults, store
 from bold.errors import Kind
-from bold.ingest import optout, versions
+from bold.ingest import optout, resolved, versions
 from bold.ingest.reader import IngestError, read, sha256
 from bold.ingest.rules import (
     MACROS,
@@ -60,6 +60,7 @@ class IngestReport:
     updated: int = 0  # of ``accepted``, versions superseding a stored one (the rest are new)
     unchanged: int = 0  # the same as the stored version: counted, not stored again
     relink: int = 0  # of ``updated``, those whose identifiers changed
+    resolved: int = 0  # earlier batches' quarantined rows, unresolved until now, whose record id this one accepts
     # reason -> rows with that reason; a row with several reasons is under each, so these may sum to more than
     # ``quarantined`` (which counts each row once); ``several_reasons`` says how many rows have more than one.
     reasons: Counter = field(default_factory=Counter)
@@ -261,6 +262,8 @@ def ingest(
                 select gen_random_uuid() as record_key, raw._row as _id, {ids}, {content}
                 from raw join checked using (_row) where len(checked._issues) = 0"""
         )
+        index = resolved.gather(ws, con, contract)  # (before the rows sent unchanged leave ``accepted``)
+        report.resolved = index.newly
         if stored or not check:  # (a check on a source never stored: every row is new)
             progress("comparing with stored versions")
             sent_again = versions.compare(con, contract)
@@ -279,7 +282,7 @@ def ingest(
 
         progress("writing zones")
         try:
-            _write_batch(ws, con, contract, report, path, file_hash, result.file_format, started, encoded, by)
+            _write_batch(ws, con, contract, report, path, file_hash, result.file_format, started, encoded, by, index)
         except BaseException:
             # A failure after the zone writes (the audit key unreadable, a full disk at commit...) must not
             # leave their rows: remove them now unless the batch did commit; a kill is left to ``sweep``.
@@ -289,8 +292,9 @@ def ingest(
     return report
 
 
-def _write_batch(ws, con, contract, report, path, file_hash, file_format, started, encoded, by) -> None:
-    """The batch row, its rows in both zones and its audit entry; the batch row commits last of all."""
+def _write_batch(ws, con, contract, report, path, file_hash, file_format, started, encoded, by, index) -> None:
+    """The batch row, its quarantine index (``bold.ingest.resolved``), its rows in both zones and its audit entry;
+    the store transaction, with the batch row, commits last of all."""
     source, name = contract.source, report.batch
     with store.transaction(ws) as tx:
         if tx.execute("select 1 from batches where source = ? and file_sha256 = ?", (source, file_hash)).fetchone():
@@ -323,6 +327,7 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
             ),
         )
         report.batch_id = cur.lastrowid
+        report.resolved = resolved.record(tx, report.batch_id, index)
         versions.supersede(con, source, report.batch_id)
         id_cols = ", ".join(q(c) for c, _ in identifier_columns(contract))
         content_cols = ", ".join(q(c) for c, _ in content_columns(contract))
@@ -349,6 +354,7 @@ def _write_batch(ws, con, contract, report, path, file_hash, file_format, starte
                 "unchanged": report.unchanged,
                 "to_relink": report.relink,
                 "quarantined": report.quarantined,
+                "quarantine_resolved": report.resolved,
                 "opted_out": report.opted_out,
             },
         )
@@ -544,6 +550,8 @@ class Batch:
     withdrawn_at: str | None = None  # withdrawn: its records removed everywhere, its row kept as history
     withdrawn_by: str | None = None
     records_withdrawn: int = 0  # stored records its withdrawal deleted
+    rows_resolved: int = 0  # earlier batches' quarantined rows it resolved when it arrived (bold.ingest.resolved)
+    quarantine_unresolved: int = 0  # of its own quarantined rows, those no later batch has resolved
 
 
 def batches(ws: Workspace) -> list[Batch]:
@@ -553,7 +561,8 @@ def batches(ws: Workspace) -> list[Batch]:
             "select source, name, rows_read, rows_accepted, rows_quarantined, rows_opted_out, finished_at, batch_id, "
             "rows_updated, rows_unchanged, withdrawn_at, withdrawn_by, "
             "coalesce(json_extract(withdrawal, '$.records.identifiers'), 0) "
-            "- coalesce(json_extract(withdrawal, '$.records.versions_restored'), 0) "
+            "- coalesce(json_extract(withdrawal, '$.records.versions_restored'), 0), "
+            f"rows_resolved, {resolved.unresolved_sql()} "
             "from batches order by source, batch_id"
         ).fetchall()
     return [Batch(*r) for r in rows]
@@ -595,6 +604,8 @@ class BatchReport:
     withdrawn_at: str | None = None
     withdrawn_by: str | None = None
     withdrawal: dict | None = None  # what the withdrawal removed: records per zone, link rows, extracts affected
+    resolved: int = 0  # earlier batches' quarantined rows it resolved when it arrived (bold.ingest.resolved)
+    quarantine_unresolved: int = 0  # of its own quarantined rows, those no later batch has resolved
 
     @property
     def balanced(self) -> bool:
@@ -604,7 +615,9 @@ class BatchReport:
 def batch_report(ws: Workspace, batch_id: int) -> BatchReport:
     """The report of one committed batch, read from the governance store (no zone and no key opened)."""
     with store.connect(ws) as db:
-        row = db.execute("select * from batches where batch_id = ?", (batch_id,)).fetchone()
+        row = db.execute(
+            f"select *, {resolved.unresolved_sql()} as unresolved from batches where batch_id = ?", (batch_id,)
+        ).fetchone()
     if row is None:
         raise IngestError(f"no batch {batch_id}", kind=Kind.NOT_FOUND)
     found = json.loads(row["reasons"]) if row["reasons"] is not None else None
@@ -632,4 +645,6 @@ def batch_report(ws: Workspace, batch_id: int) -> BatchReport:
         withdrawn_at=row["withdrawn_at"],
         withdrawn_by=row["withdrawn_by"],
         withdrawal=json.loads(row["withdrawal"]) if row["withdrawal"] is not None else None,
+        resolved=row["rows_resolved"],
+        quarantine_unresolved=row["unresolved"],
     )

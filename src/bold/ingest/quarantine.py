@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bold import store
 from bold.errors import Kind, Refused
+from bold.ingest import resolved
 from bold.ingest.reader import IngestError
 from bold.ingest.rules import sql_text
 from bold.security.paths import holds, output_path
@@ -34,6 +35,7 @@ class QuarantineExport:
     batch: str
     rows: int
     file: Path
+    resolved: int = 0  # of ``rows``, those a later batch resolved (``bold.ingest.resolved``)
 
 
 def _batch_row(db, batch: int | str):
@@ -49,8 +51,9 @@ def _batch_row(db, batch: int | str):
 
 def export(ws: Workspace, batch_ref: int | str, out: Path, *, by: str) -> QuarantineExport:
     """Write the quarantined rows of batch ``batch_ref`` (an id, or ``SOURCE/NAME``) to ``out`` (CSV): the row
-    number in the file sent, the reasons (``COLUMN: reason``, joined by ``; ``), then the contract's columns with
-    the values as sent, and the raw line of a row the reader could not parse."""
+    number in the file sent, the reasons (``COLUMN: reason``, joined by ``; ``), the id of the later batch that
+    resolved the row (``bold.ingest.resolved``; empty while unresolved), then the contract's columns with the values
+    as sent, and the raw line of a row the reader could not parse."""
     out = output_path(
         Path(out),
         kind="quarantine export",
@@ -61,6 +64,7 @@ def export(ws: Workspace, batch_ref: int | str, out: Path, *, by: str) -> Quaran
     with store.connect(ws) as db:
         batch = _batch_row(db, batch_ref)
         person = db.execute("select roles from people where name = ?", (by,)).fetchone()
+        resolvers = resolved.resolvers(db, batch["batch_id"]) if batch is not None else {}
     if batch is None:
         raise IngestError(f"no batch {batch_ref}", kind=Kind.NOT_FOUND)
     batch_id, what = batch["batch_id"], f"{batch['source']}/{batch['name']}"
@@ -87,18 +91,20 @@ def export(ws: Workspace, batch_ref: int | str, out: Path, *, by: str) -> Quaran
     kept = [c for c in columns if c in names]  # a contract column the quarantine lacks is left out
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([MARKER, "reasons", *kept, "unreadable_line"])
+    writer.writerow([MARKER, "reasons", "resolved_by_batch", *kept, "unreadable_line"])
     for row in rows:
         values = dict(zip(names, row, strict=True))
         reasons = "; ".join(dict.fromkeys(values["_reasons"] or []))
-        writer.writerow([values["_row"], reasons, *(values[c] for c in kept), values["_line"]])
+        by_batch = resolvers.get(values["_row"], "")
+        writer.writerow([values["_row"], reasons, by_batch, *(values[c] for c in kept), values["_line"]])
     existed = out.exists()
     try:  # the file and its audit entry together: a file whose entry did not commit is removed
         with store.transaction(ws) as tx:
-            tx.audit(by, "quarantine export", what, {"batch_id": batch_id, "rows": len(rows), "file": out.name})
+            details = {"batch_id": batch_id, "rows": len(rows), "resolved": len(resolvers), "file": out.name}
+            tx.audit(by, "quarantine export", what, details)
             write_private(out, text.getvalue())
     except BaseException:
         if not existed:
             out.unlink(missing_ok=True)
         raise
-    return QuarantineExport(batch_id, batch["source"], batch["name"], len(rows), out)
+    return QuarantineExport(batch_id, batch["source"], batch["name"], len(rows), out, len(resolvers))

@@ -268,6 +268,29 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table projects add column build_notice text",
         ],
     ),
+    (
+        "quarantined rows a later batch resolves: each quarantined row by its batch and row number, with its reasons "
+        "and a keyed digest of its source record id (never the id); the later batches that accepted that id; and how "
+        "many earlier quarantined rows a batch resolved when it arrived",
+        [
+            "alter table batches add column rows_resolved integer not null default 0",
+            """create table quarantined_rows (
+                batch_id integer not null,
+                file_row integer not null,
+                record_digest text,
+                reasons text not null,
+                primary key (batch_id, file_row)
+            )""",
+            "create index quarantined_rows_by_digest on quarantined_rows (record_digest)",
+            """create table quarantine_resolutions (
+                batch_id integer not null,
+                file_row integer not null,
+                resolved_by integer not null,
+                primary key (batch_id, file_row, resolved_by)
+            )""",
+            "create index quarantine_resolutions_by_resolver on quarantine_resolutions (resolved_by)",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -74,6 +74,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "withdrawn_at",
         "withdrawn_by",
         "withdrawal",
+        "rows_resolved",
     ),
     "outputs": (
         "id",
@@ -115,6 +116,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "optout_entries": ("kind", "digest", "added_at"),
     "optout_files": ("file_sha256", "entries", "added_at", "actor"),
     "optout_purges": ("source", "records", "purged_at"),
+    "quarantined_rows": ("batch_id", "file_row", "record_digest", "reasons"),
+    "quarantine_resolutions": ("batch_id", "file_row", "resolved_by"),
 }
 MODULUS = 2**256
 CHANGES = "bold_state_changes"

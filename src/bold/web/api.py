@@ -96,6 +96,8 @@ class BatchOut(BaseModel):
     withdrawn_at: str | None = None
     withdrawn_by: str | None = None
     records_withdrawn: int = 0
+    rows_resolved: int = 0  # earlier batches' quarantined rows it resolved when it arrived
+    quarantine_unresolved: int = 0  # of its own quarantined rows, those no later batch resolved
 
 
 class LinkRunOut(BaseModel):
@@ -118,6 +120,9 @@ class StatusOut(BaseModel):
     projects: dict[str, int] = Field(description="projects by state")
     outputs_waiting: int
     store_version: int
+    quarantine_unresolved: dict[str, int] = Field(
+        default_factory=dict, description="source -> quarantined rows no later batch resolved"
+    )
 
 
 class IngestOut(BaseModel):
@@ -129,6 +134,7 @@ class IngestOut(BaseModel):
     updated: int = Field(0, description="of accepted, updates of records sent before (the earlier version kept)")
     unchanged: int = Field(0, description="sent before exactly so: counted, not stored again")
     relink: int = Field(0, description="of updated, those whose identifiers changed (linked again next run)")
+    resolved: int = Field(0, description="earlier batches' quarantined rows, unresolved until now, it accepts")
     quarantined: int
     opted_out: int
     reasons: dict[str, int] = Field(description="column: reason -> rows (a row with several is under each)")
