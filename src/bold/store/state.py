@@ -75,6 +75,9 @@ TABLES: dict[str, tuple[str, ...]] = {
         "withdrawn_by",
         "withdrawal",
         "rows_resolved",
+        "rows_updated",
+        "rows_unchanged",
+        "rows_relink",
     ),
     "outputs": (
         "id",
