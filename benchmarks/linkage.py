@@ -21,7 +21,8 @@ treatment source, postcode district and area).
    Parquet) with the model DuckDB trained: time, peak memory of Python and the JVM together, and F1.
 3. The same population in the privacy-preserving mode: every extract encoded by ``bold encode``,
    ingested encoded and linked on the encodings alone.
-4. Linkage over time: each source's file split into two monthly batches (alternate rows); month one ingested
+4. Linkage over time: each source's file split into two monthly batches (every k-th row in month two, for a
+   share ``--month-two-share``, default 0.1: a month's new records beside the history); month one ingested
    and linked (training the model), then month two ingested and linked three times: incrementally (``bold link
    --incremental``: only pairs with a new record scored, with the saved model), in full with the same saved
    model, and in full with a model trained again. Time and peak memory of each, the pairwise agreement of the
@@ -29,7 +30,7 @@ treatment source, postcode district and area).
    people kept their key from month one.
 
     .venv/bin/python benchmarks/linkage.py [--people 100000] [--work bench-out/linkage] [--skip-febrl]
-        [--skip-encoded] [--skip-monthly] [--skip-synthetic] [--spark]
+        [--skip-encoded] [--skip-monthly] [--skip-synthetic] [--month-two-share 0.1] [--spark]
 """
 
 from __future__ import annotations
@@ -353,7 +354,7 @@ def synthetic_encoded(people: int, work: Path) -> None:
             print(f"    {level:<10}{group:<20}{acc.precision:>10.4f}{acc.recall:>9.4f}{acc.f1:>9.4f}")
 
 
-def monthly(people: int, work: Path) -> None:
+def monthly(people: int, work: Path, share: float = 0.1) -> None:
     """Two monthly batches: month two linked incrementally, and in full with the saved model and retrained."""
     from bold.ingest.pipeline import ingest
     from bold.linkage.evaluate import evaluate_run, runs_agreement
@@ -362,13 +363,14 @@ def monthly(people: int, work: Path) -> None:
     from bold.workspace import Workspace
 
     synth = _population(people, work)
-    batches = work / f"months-{people}"
+    batches = work / f"months-{people}-{share}"
     batches.mkdir(exist_ok=True)
+    every = max(2, round(1 / share))
     for source in SOURCES:
-        for month, parity in ((1, 0), (2, 1)):
+        for month, where in ((1, f"n % {every} <> 0"), (2, f"n % {every} = 0")):
             duckdb.sql(
                 f"""copy (select * exclude (n) from (select *, row_number() over () as n
-                          from '{synth}/{source}.parquet') where n % 2 = {parity})
+                          from '{synth}/{source}.parquet') where {where})
                     to '{batches}/{source}-{month}.parquet' (format parquet)"""
             )
     ws_dir = work / f"workspace-months-{people}"
@@ -380,8 +382,8 @@ def monthly(people: int, work: Path) -> None:
     for source in SOURCES:
         ingest(ws, source, batches / f"{source}-2.parquet", by="cara")
     print(
-        f"\nLinkage over time: {people:,} people in two monthly batches; month one {first.records:,} records, "
-        "linked and the model trained"
+        f"\nLinkage over time: {people:,} people in two monthly batches, one row in {every} in month two; "
+        f"month one {first.records:,} records, linked and the model trained"
     )
     runs = {
         "incremental": _link_in_child(ws_dir, False, incremental=True),
@@ -415,6 +417,7 @@ def main() -> None:
     parser.add_argument("--skip-encoded", action="store_true", help="skip the privacy-preserving synthetic run")
     parser.add_argument("--skip-monthly", action="store_true", help="skip the two-month incremental linkage run")
     parser.add_argument("--skip-synthetic", action="store_true", help="skip the baseline-against-ours synthetic run")
+    parser.add_argument("--month-two-share", type=float, default=0.1, help="the share of rows sent in month two")
     parser.add_argument(
         "--spark", action="store_true", help="also score on Spark (local mode) with the model DuckDB trained"
     )
@@ -427,7 +430,7 @@ def main() -> None:
     if not args.skip_encoded:
         synthetic_encoded(args.people, args.work)
     if not args.skip_monthly:
-        monthly(args.people, args.work)
+        monthly(args.people, args.work, args.month_two_share)
 
 
 if __name__ == "__main__":
