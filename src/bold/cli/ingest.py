@@ -114,7 +114,9 @@ def _print_report(r) -> None:
             "earlier version is kept as history); unchanged: sent before exactly so, not stored again"
         )
     if r.relink:
-        console.print(f"  {r.relink:,} updated record(s) changed identifiers: run bold link to link them again")
+        console.print(
+            f"  {r.relink:,} updated record(s) changed identifiers: the next bold link (or bold link --incremental) links them again"
+        )
     if getattr(r, "resolved", 0):
         console.print(
             f"  {r.resolved:,} row(s) quarantined in earlier batches {'would be' if checked else 'are'} resolved: "
