@@ -115,7 +115,8 @@ def _print_report(r) -> None:
         )
     if r.relink:
         console.print(
-            f"  {r.relink:,} updated record(s) changed identifiers: the next bold link (or bold link --incremental) links them again"
+            f"  {r.relink:,} updated record(s) changed identifiers: "
+            "the next bold link (or bold link --incremental) links them again"
         )
     if getattr(r, "resolved", 0):
         console.print(
