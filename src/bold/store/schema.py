@@ -268,6 +268,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table projects add column build_notice text",
         ],
     ),
+    (
+        "retention: a batch whose records were deleted at the end of its source's retention period (when, and what "
+        "was deleted), and a project whose extract was deleted at its end date",
+        [
+            "alter table batches add column expired_at text",
+            "alter table batches add column expiry text",
+            "alter table projects add column expired_at text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

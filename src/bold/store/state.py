@@ -52,6 +52,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "amendments",
         "built_batches",
         "build_notice",
+        "expired_at",
     ),
     "batches": (
         "batch_id",
@@ -74,6 +75,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "withdrawn_at",
         "withdrawn_by",
         "withdrawal",
+        "expired_at",
+        "expiry",
     ),
     "outputs": (
         "id",
