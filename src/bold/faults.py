@@ -33,6 +33,9 @@ POINTS = (
     "withdraw:after-links",  # a withdrawn batch's records gone from the links, not yet from the zones
     "withdraw:between-zones",  # ... and from the content zone, not yet from identifiers
     "withdraw:before-commit",  # everything deleted, the batch row marked, the store transaction not committed
+    "retention:after-extracts",  # expired projects' extracts deleted, the projects not yet marked (not committed)
+    "retention:after-records",  # expired records gone from extracts, links and zones; history versions not yet
+    "retention:before-commit",  # everything deleted, batches and projects marked, the store transaction open
 )
 
 

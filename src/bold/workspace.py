@@ -346,6 +346,29 @@ class Workspace:
         if self.services_prefix and not read_only:
             self._give_to_share(self.zone_path(zone))
 
+    def rewrite(self, zone: str) -> None:
+        """Write a zone afresh from the rows it holds and put the copy in place of the file, after a deletion.
+
+        DuckDB deletes a row by marking it: its bytes stay in the file (encrypted, but readable with the zone's
+        key) until their blocks happen to be reused, even after a checkpoint. A copy holds only live rows. The
+        old file stays attached, holding the zone's write lock, until the copy is in its place, so no other
+        command reads or writes either in between; a kill midway leaves the old file and a partial copy, which
+        the next rewrite removes."""
+        path = self.zone_path(zone)
+        if not path.exists():
+            return
+        fresh = path.with_name(f".{path.name}.rewrite")
+        fresh.unlink(missing_ok=True)
+        with self.duckdb_connection() as con:
+            self.attach(con, zone)
+            con.execute(f"checkpoint {zone}")  # and the WAL is gone: none is left to be read with the copy
+            encryption.attach(con, fresh, "fresh", self.key(zone))
+            con.execute(f"copy from database {zone} to fresh")
+            con.execute("detach fresh")
+            os.replace(fresh, path)
+        if self.services_prefix:
+            self._give_to_share(path)
+
     def _give_to_share(self, path: Path) -> None:
         """A zone file this service has just made (the first ``links.duckdb``) takes the root's group (the
         audit group: every service); give it the group of its share, as ``bold service setup`` would."""

@@ -451,8 +451,11 @@ def test_training_survives_an_em_pass_whose_sample_gives_an_m_of_zero(world, tmp
 
 
 def test_every_fault_point_is_exercised():
-    # release:copied is exercised in test_release_workflow.py, which has the checked outputs a release needs
-    assert set(faults.POINTS) == USED | {"release:copied"}
+    # release:copied is exercised in test_release_workflow.py, which has the checked outputs a release needs, and
+    # retention's points in test_retention.py, which has batches old enough to expire
+    from tests.integration.test_retention import RETENTION_POINTS
+
+    assert set(faults.POINTS) == USED | {"release:copied", *RETENTION_POINTS}
 
 
 def test_a_fault_point_does_nothing_unless_named(monkeypatch):

@@ -23,6 +23,7 @@ from bold.actions import outputs as output_actions
 from bold.actions import people as people_actions
 from bold.actions import projects as project_actions
 from bold.actions import register as register_actions
+from bold.actions import retention as retention_actions
 from bold.actions import studies as study_actions
 from bold.actions import workspace as workspace_actions
 from bold.errors import BoldError, Kind
@@ -43,6 +44,8 @@ EXPECTED = {
     "optout add": {"custodian", "admin"},
     "optout count": {"custodian", "governance", "admin"},
     "batch withdraw": {"custodian", "admin"},
+    "retention show": {"custodian", "governance", "admin"},
+    "retention apply": {"admin"},
     "link": {"linker", "admin"},
     "link report": {"linker", "governance", "admin"},
     "project submit": {"analyst", "governance", "admin"},
@@ -102,6 +105,8 @@ CALLS = {
         lambda ws, u: ingest_actions.withdraw_plan(ws, u, "prison", "no-such-batch"),
         lambda ws, u: ingest_actions.withdraw(ws, u, "prison", "no-such-batch", confirmed=True),
     ),
+    Permission.RETENTION_SHOW: lambda ws, u: retention_actions.show(ws, u),
+    Permission.RETENTION_APPLY: lambda ws, u: retention_actions.apply(ws, u),
     Permission.LINK: (
         lambda ws, u: linkage_actions.link(ws, u),
         lambda ws, u: linkage_actions.runs(ws, u),
@@ -196,7 +201,7 @@ def test_every_action_is_in_the_matrix(ws):
     import sys
 
     modules = [workspace_actions, people_actions, ingest_actions, linkage_actions, project_actions]
-    modules += [study_actions, output_actions, audit_actions, register_actions]
+    modules += [study_actions, output_actions, audit_actions, register_actions, retention_actions]
     taking_a_user = {
         (m.__name__, name)
         for m in modules

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bold import store
 from bold.actions.access import require
-from bold.governance import people, projects
+from bold.actions.retention import enforce
+from bold.governance import people, projects, retention
 from bold.governance.lifecycle import ProjectState
 from bold.governance.people import User
 from bold.governance.permissions import Permission, Role
@@ -39,8 +40,12 @@ def init(folder: Path, admin: str, password: str, name: str | None = None) -> Wo
     return ws
 
 
-def open_workspace(root: Path) -> Workspace:
-    return Workspace.open(root)
+def open_workspace(root: Path, enforce_retention: bool = True) -> Workspace:
+    """Open a workspace, first deleting anything past its retention (``bold.actions.retention.enforce``)."""
+    ws = Workspace.open(root)
+    if enforce_retention:
+        enforce(ws)
+    return ws
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Status:
     sources_without_data: list[str]
     records_stored: int
     deleted_after_optout: int
+    deleted_after_retention: int
     optout_entries: int
     latest_run: RunSummary | None
     projects: dict[ProjectState, int]
@@ -62,12 +68,16 @@ def status(ws: Workspace, user: User) -> Status:
     require(ws, user, Permission.STATUS)
     found = batches(ws)
     register = optout.counts(ws)
+    expired = retention.deleted(ws)
     return Status(
         name=ws.settings["workspace"]["name"],
         batches=found,
         sources_without_data=[s for s in source_types() if s not in {b.source for b in found}],
-        records_stored=sum(b.rows_accepted - b.rows_updated - b.records_withdrawn for b in found) - register["deleted"],
+        records_stored=sum(b.rows_accepted - b.rows_updated - b.records_withdrawn for b in found)
+        - register["deleted"]
+        - expired,
         deleted_after_optout=register["deleted"],
+        deleted_after_retention=expired,
         optout_entries=register["nhs_number"] + register["name_dob"],
         latest_run=latest_run(ws),
         projects=projects.counts(ws),

@@ -40,12 +40,13 @@ WorkspaceOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON (for scripts) instead of tables.")]
 
 
-def signed_in(workspace: Path):
-    """Open the workspace and sign the person in: ``BOLD_USER``/``BOLD_PASSWORD``, or a prompt at a terminal."""
+def signed_in(workspace: Path, enforce_retention: bool = True):
+    """Open the workspace and sign the person in: ``BOLD_USER``/``BOLD_PASSWORD``, or a prompt at a terminal.
+    Opening it applies any retention due, except for ``bold retention`` itself (so a dry run can show it)."""
     from bold.actions.people import sign_in
     from bold.actions.workspace import open_workspace
 
-    ws = open_workspace(workspace)
+    ws = open_workspace(workspace, enforce_retention)
     return ws, sign_in(ws, *credentials())
 
 

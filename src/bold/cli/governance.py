@@ -1,4 +1,5 @@
-"""``bold audit`` and ``bold register``: the tamper-evident audit chain and the public transparency register."""
+"""``bold audit``, ``bold register`` and ``bold retention``: the tamper-evident audit chain, the public transparency
+register, and deleting what is past its retention."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from bold.errors import Conflict, Invalid
 
 audit_app = typer.Typer(help="The tamper-evident audit chain of every action.", no_args_is_help=True)
 register_app = typer.Typer(help="The public transparency register.", no_args_is_help=True)
+retention_app = typer.Typer(
+    help="Retention: records past their source's period and extracts past their project's end are deleted.",
+    no_args_is_help=True,
+)
 
 
 @audit_app.command("verify")
@@ -112,6 +117,67 @@ def register_build(
     console.print(f"Transparency register written to {shown(folder)}/ (index.html, promises.html, register.json)")
 
 
+TodayOption = Annotated[
+    str | None, typer.Option("--today", help="Apply the periods as on this date (YYYY-MM-DD; default: today).")
+]
+
+
+def _print_retention(result, done: bool) -> None:
+    """Per source and per project, what is (or was) deleted."""
+    rows = [
+        (
+            s.source,
+            s.period or "kept (no period)",
+            s.set_in or "",
+            ", ".join(s.due_batches) or "none",
+            f"{s.records:,}" if s.due_batches else "",
+            f"{s.versions:,}" if s.due_batches else "",
+            f"{s.deleted_so_far:,}",
+            (s.last_deleted or "")[:10],
+        )
+        for s in result.sources
+    ]
+    verb = "deleted" if done else "due"
+    columns = ("source", "period", "set in", f"batches {verb}", f"records {verb}", "old versions", "deleted before")
+    console.print(table((*columns, "last deleted"), rows, ids=("source",), title=f"Retention on {result.today}"))
+    for p in result.projects:
+        extract = "its extract " + ("deleted" if done else "to be deleted") if p.extract else "no extract on disk"
+        console.print(f"Project {shown(p.project)} ended on {p.end}: {extract}; builds are refused.")
+    if any(result.links.values()) or result.extracts:
+        people = ", ".join(f"{shown(k)} {n:,}" for k, n in result.extracts.items()) or "none"
+        console.print(
+            f"Links {verb}: {sum(result.links.values()):,} rows (every run); people leaving built extracts: {people}"
+        )
+    if not result.due:
+        console.print("Nothing is due: nothing " + ("was deleted." if done else "would be deleted."))
+
+
+@retention_app.command("show")
+def retention_show(workspace: WorkspaceOption = Path("."), today: TodayOption = None, as_json: JsonOption = False):
+    """Each source's retention period (and where it is set), and what is due now."""
+    from bold.actions import retention
+
+    result = retention.show(*signed_in(workspace, enforce_retention=False), parse_date(today, "--today"))
+    print_json(result) if as_json else _print_retention(result, done=False)
+
+
+@retention_app.command("apply")
+def retention_apply(
+    workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would be deleted; delete nothing.")] = False,
+    today: TodayOption = None,
+    as_json: JsonOption = False,
+):
+    """Delete the records past their source's retention (both zones, their history, the links, built extracts)
+    and the extracts of projects past their end date; audited, and shown in the register."""
+    from bold.actions import retention
+
+    ws, user = signed_in(workspace, enforce_retention=False)
+    result = retention.apply(ws, user, parse_date(today, "--today"), dry_run=dry_run)
+    print_json(result) if as_json else _print_retention(result, done=not dry_run)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(register_app, name="register")
+    app.add_typer(retention_app, name="retention")

@@ -66,6 +66,7 @@ def _print_status(s) -> None:
     console.print(
         f"Records stored: {s.records_stored:,} from {len(s.batches)} batch(es)"
         + (f" ({s.deleted_after_optout:,} deleted after an opt-out)" if s.deleted_after_optout else "")
+        + (f" ({s.deleted_after_retention:,} deleted after their retention)" if s.deleted_after_retention else "")
         + f"; opt-out register: {s.optout_entries:,} entries"
     )
     unresolved = getattr(s, "quarantine_unresolved", None) or {}

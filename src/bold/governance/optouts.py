@@ -6,11 +6,13 @@ source, rows of the links, people in each built extract, pending outputs to mark
 :func:`apply` does it, in one store transaction with its audit entry. A file that looks like a source extract
 is refused by both, and a plan that would delete more than :data:`WARN_SHARE` of a source's records says so.
 
-What is removed: the matching records from both zones (``bold.ingest.optout``); their rows in ``links.duckdb``
-for every run (``bold.linkage.run.forget_records``); and, from each extract on disk, every row of the people
-they belonged to, found by their project pseudonyms ``HMAC(project key, person_key)`` at the extract's own run and
-threshold (computed from the links before they change). Pending outputs of a project whose extract held such a
-person are marked for the output checkers. The audit entry holds counts only, never who.
+What is removed (``bold.governance.forget``, the path retention takes too): the matching records from both zones
+(``bold.ingest.optout``); their rows in ``links.duckdb`` for every run (``bold.linkage.run.forget_records``); and,
+from each extract on disk, every row of the people they belonged to, found by their project pseudonyms
+``HMAC(project key, person_key)`` at the extract's own run and threshold (computed from the links before they
+change); the zones and links are then rewritten, so no deleted row stays in their files. Pending outputs of a
+project whose extract held such a person are marked for the output checkers. The audit entry holds counts only,
+never who.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bold import faults, store
-from bold.governance import projects
+from bold.governance.forget import forget, keys, people_in_extracts
 from bold.governance.lifecycle import OutputState
 from bold.ingest import optout
 from bold.linkage import run as linkage
@@ -77,10 +79,6 @@ class OptOutResult:
         return sum(e.pending_outputs for e in self.extracts)
 
 
-def _keys(hits: dict[str, list]) -> list:
-    return [k for keys in hits.values() for k in keys]
-
-
 def _warnings(records: dict[str, int], stored: dict[str, int]) -> list[str]:
     out = []
     for source, n in records.items():
@@ -115,13 +113,11 @@ def plan(ws: Workspace, path: Path) -> OptOutPlan:
     hits = optout.matching_records(ws, entries)
     result.records = {s: len(k) for s, k in hits.items()}
     result.stored = optout.stored_records(ws)
-    keys = _keys(hits)
-    result.links = linkage.link_rows(ws, keys)
+    record_keys = keys(hits)
+    result.links = linkage.link_rows(ws, record_keys)
     with store.connect(ws) as db:
-        for project_id in projects.built_extracts(ws):
-            people = projects.people_in_extract(ws, project_id, keys)
-            if people:
-                result.extracts.append(ExtractChange(project_id, len(people), pending_outputs=_pending(db, project_id)))
+        for project_id, people in people_in_extracts(ws, record_keys).items():
+            result.extracts.append(ExtractChange(project_id, len(people), pending_outputs=_pending(db, project_id)))
     result.warnings = _warnings(result.records, result.stored)
     return result
 
@@ -147,23 +143,16 @@ def apply(ws: Workspace, path: Path, *, by: str) -> OptOutResult:
         )
         hits = optout.matching_records(ws, optout.register(ws, tx.db))
         stored = optout.stored_records(ws)
-        keys = _keys(hits)
-        # In this order, so that a failure part-way is finished by adding the file again: the extracts need the
-        # links (to find the people), and the links need the zones (to find the records).
+        done = forget(ws, hits)  # extracts, links, zones: a failure part-way is finished by adding the file again
         changes = []
-        for project_id in projects.built_extracts(ws):
-            people = projects.people_in_extract(ws, project_id, keys)
-            if not people:
-                continue
-            rows = projects.remove_people(ws, project_id, people)
+        for project_id, (people, rows) in done.extracts.items():
             marked = tx.execute(
                 "update outputs set optout_people = optout_people + ?, optout_marked_at = ? "
                 "where project = ? and status = ?",
-                (len(people), stamp, project_id, OutputState.PENDING.value),
+                (people, stamp, project_id, OutputState.PENDING.value),
             ).rowcount
-            changes.append(ExtractChange(project_id, len(people), rows, marked))
-        links = linkage.forget_records(ws, keys)
-        removed = optout.delete_records(ws, hits)
+            changes.append(ExtractChange(project_id, people, rows, marked))
+        links, removed = done.links, done.records
         tx.executemany(
             "insert into optout_purges (source, records, purged_at) values (?, ?, ?)",
             [(s, n, stamp) for s, n in removed.items() if n],

@@ -33,6 +33,8 @@ class Permission(StrEnum):
     OPTOUT_ADD = "optout add"
     OPTOUT_COUNT = "optout count"
     BATCH_WITHDRAW = "batch withdraw"  # a batch sent in error: its records removed everywhere, its row kept
+    RETENTION_SHOW = "retention show"  # each source's period and what is due
+    RETENTION_APPLY = "retention apply"  # delete what is past its period or its project's end (also automatic)
     LINK = "link"
     LINK_REPORT = "link report"
     PROJECT_SUBMIT = "project submit"
@@ -72,7 +74,7 @@ _EVERYONE = {P.STATUS, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASS
 
 # The role table: what each role may do. A person may hold several roles and may do what any of them allows.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT, P.BATCH_WITHDRAW}),
+    Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT, P.BATCH_WITHDRAW, P.RETENTION_SHOW}),
     Role.LINKER: frozenset(_EVERYONE | {P.LINK, P.LINK_REPORT}),
     Role.ANALYST: frozenset(
         _EVERYONE
@@ -110,6 +112,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         _EVERYONE
         | {
             P.OPTOUT_COUNT,
+            P.RETENTION_SHOW,
             P.LINK_REPORT,
             P.PROJECT_SUBMIT,
             P.PROJECT_APPROVE,
@@ -133,6 +136,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.OPTOUT_ADD,
             P.OPTOUT_COUNT,
             P.BATCH_WITHDRAW,
+            P.RETENTION_SHOW,
+            P.RETENTION_APPLY,
             P.LINK,
             P.LINK_REPORT,
             P.PROJECT_SUBMIT,

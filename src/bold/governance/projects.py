@@ -76,6 +76,7 @@ class Project:
     # The withdrawn batches that the extract before the last build used and the last build left out
     # (source, batch, batch_id, withdrawn_at, withdrawn_by): what the team is told on that build.
     build_notice: list[dict] | None = None
+    expired_at: str | None = None  # when retention deleted its extract, after its end date
 
     def team(self, role: str) -> set[str]:
         """The people the agreement names in ``role``."""
@@ -101,11 +102,12 @@ class Project:
 
 def source_quality(ws: Workspace) -> dict[str, float]:
     """Share of rows quarantined per source over all its batches, counting only the quarantined rows no later
-    batch resolved (``bold.ingest.resolved``); a withdrawn batch no longer counts."""
+    batch resolved (``bold.ingest.resolved``); a withdrawn batch, or one deleted at the end of its retention
+    period, no longer counts."""
     with store.connect(ws) as db:
         rows = db.execute(
             f"select source, sum({resolved.unresolved_sql()}) * 1.0 / max(sum(rows_read), 1) from batches "
-            "where withdrawn_at is null group by source"
+            "where withdrawn_at is null and expired_at is null group by source"
         ).fetchall()
     return {s: share for s, share in rows}
 
@@ -129,6 +131,7 @@ def _from_row(row: sqlite3.Row) -> Project:
         amendments=row["amendments"],
         built_batches=json.loads(row["built_batches"]) if row["built_batches"] is not None else None,
         build_notice=json.loads(row["build_notice"]) if row["build_notice"] is not None else None,
+        expired_at=row["expired_at"],
     )
 
 
@@ -311,6 +314,15 @@ def _delete_extract(ws: Workspace, project_id: str) -> bool:
     return existed
 
 
+def delete_extract(ws: Workspace, project_id: str) -> bool:
+    """Delete the extract and the evidence made from it (the rows behind each output's cells): closing a project,
+    or retention at its end date; whether there was an extract."""
+    existed = _delete_extract(ws, project_id)
+    for path in evidence_dir(ws, project_id).glob("*.duckdb*"):
+        path.unlink(missing_ok=True)
+    return existed
+
+
 def _project_key(ws: Workspace, project_id: str, create: bool) -> str:
     path = ws.keys_dir / "projects" / f"{check_name(project_id, 'project id')}.key"
     if create and not path.exists():
@@ -329,7 +341,8 @@ def usable(project: Project, today: dt.date | None = None) -> None:
     if today < project.agreement.start:
         raise ProjectError(f"project {project.id} starts on {project.agreement.start}")
     if project.agreement.end is not None and today > project.agreement.end:
-        raise ProjectError(f"project {project.id} expired on {project.agreement.end}")
+        deleted = f"; its extract was deleted on {project.expired_at[:10]}" if project.expired_at else ""
+        raise ProjectError(f"project {project.id} expired on {project.agreement.end}{deleted}")
 
 
 def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: str) -> Path:
@@ -515,9 +528,7 @@ def close(ws: Workspace, project_id: str, *, by: str) -> None:
             "update projects set status = ?, closed_by = ?, closed_at = ? where id = ?",
             (target.value, by, now(), project_id),
         )
-        _delete_extract(ws, project_id)
-        for path in evidence_dir(ws, project_id).glob("*.duckdb*"):  # unreadable without the key; gone anyway
-            path.unlink(missing_ok=True)
+        delete_extract(ws, project_id)
         (ws.keys_dir / "projects" / f"{project_id}.key").unlink(missing_ok=True)
         tx.audit(by, "project closed", project_id, {"extract_deleted": True, "key_deleted": True})
 

@@ -5,7 +5,8 @@ section 2). The register answers from the governance store itself, not from a do
 every project with its purpose, benefit, legal basis, datasets and fields (with the reason for each),
 status, dates and acceptability assessment; the released outputs (study, definition, disclosure profile, how
 many cells were suppressed or rounded, checksums, dates: given by the release workflow, a later stage);
-a plain-language page of what the platform will and won't do and how opting out works; and the current
+a plain-language page of what the platform will and won't do and how opting out works; how long each source's
+records are kept and how many retention has deleted (``bold.governance.retention``); and the current
 head of the audit chain, so that anyone who keeps a copy can later check that history was not rewritten.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bold import __version__, html
-from bold.governance import projects
+from bold.governance import projects, retention
 from bold.security.paths import holds, output_folder
 from bold.security.private import private_dir, write_private
 from bold.store import audit
@@ -57,12 +58,27 @@ def _project_entry(p: projects.Project, released: list[dict]) -> dict:
         "submitted": p.submitted_at[:10],
         "approved": p.approved_at[:10] if p.approved_at else None,
         "closed": p.closed_at[:10] if p.closed_at else None,
+        "extract_expired": p.expired_at[:10] if p.expired_at else None,
         "acceptable": p.assessment["acceptable"],
         "red_lines": p.assessment["red_lines"],
         "checks_passed": p.assessment["passed"],
         "opt_out_exemption": a.opt_out_exemption.model_dump() if a.opt_out_exemption else None,
         "released_outputs": released,
     }
+
+
+def _retention(ws: Workspace) -> list[dict]:
+    """Per source: how long records are kept, and how many retention has deleted (and when it last did)."""
+    return [
+        {
+            "source": s.source,
+            "period": s.period,
+            "set_in": s.set_in or None,
+            "records_deleted": s.deleted_so_far,
+            "last_deleted": s.last_deleted[:10] if s.last_deleted else None,
+        }
+        for s in retention.current(ws)
+    ]
 
 
 # The files of the register, each with what marks it as one BOLD wrote (so an --out never overwrites others).
@@ -83,6 +99,7 @@ def contents(ws: Workspace, released: Callable[[str], list[dict]] | None = None)
         "made": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "bold_version": __version__,
         "projects": entries,
+        "retention": _retention(ws),
         "audit_head": {"entry": head[0]["seq"], "hash": head[0]["hash"]} if head else None,
     }
 

@@ -69,7 +69,8 @@ def gather(ws: Workspace, con, contract: Contract) -> Pending:
                       exists (select 1 from quarantine_resolutions r
                               where r.batch_id = q.batch_id and r.file_row = q.file_row)
                from quarantined_rows q join batches b using (batch_id)
-               where b.source = ? and b.withdrawn_at is null and q.record_digest is not null""",
+               where b.source = ? and b.withdrawn_at is null and b.expired_at is null
+                 and q.record_digest is not null""",
             (source,),
         ).fetchall()
     if not earlier:

@@ -8,6 +8,7 @@ before any data is read.
 
 from __future__ import annotations
 
+import calendar
 import dataclasses
 import datetime as dt
 import functools
@@ -94,6 +95,36 @@ class Column(BaseModel):
         return self
 
 
+@dataclasses.dataclass(frozen=True)
+class Period:
+    """How long a source's records are kept: a number of days, months or years (``7 years``)."""
+
+    count: int
+    unit: Literal["day", "month", "year"]
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.unit}{'s' if self.count != 1 else ''}"
+
+    def before(self, day: dt.date) -> dt.date:
+        """The date this period before ``day`` (the 28th of February for the 29th a year on)."""
+        if self.unit == "day":
+            return day - dt.timedelta(days=self.count)
+        months = self.count * (12 if self.unit == "year" else 1)
+        year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+        return dt.date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+
+
+PERIOD = re.compile(r"(\d+)\s*(day|month|year)s?")
+
+
+def period(text: object, where: str) -> Period:
+    """``7 years``, ``18 months`` or ``90 days`` as a :class:`Period`; a clear error naming ``where`` otherwise."""
+    found = PERIOD.fullmatch(str(text).strip().lower()) if isinstance(text, str | int) else None
+    if found is None or int(found[1]) < 1:
+        raise ContractError(f"{where}: {text!r} is not a retention period; expected e.g. '7 years', '18 months'")
+    return Period(int(found[1]), found[2])  # type: ignore[arg-type]
+
+
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -103,6 +134,9 @@ class Contract(BaseModel):
     custodian: str
     description: str = ""
     record_id: str
+    # How long a record is kept after the batch that stored it arrived (``bold.governance.retention``); the
+    # workspace's [retention] settings override it. None: kept until a person deletes it.
+    retention: str | None = None
     columns: tuple[Column, ...]
 
     @model_validator(mode="after")
@@ -124,7 +158,13 @@ class Contract(BaseModel):
         ids = [c for c in self.columns if c.role == "record_id"]
         if len(ids) != 1 or ids[0].name != self.record_id or not ids[0].required:
             raise ValueError(f"record_id {self.record_id!r} must be the one required column with role record_id")
+        if self.retention is not None:
+            period(self.retention, "retention")
         return self
+
+    @property
+    def retention_period(self) -> Period | None:
+        return period(self.retention, f"the {self.source} contract") if self.retention is not None else None
 
     @property
     def identifiers(self) -> tuple[Column, ...]:

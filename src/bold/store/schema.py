@@ -291,6 +291,15 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "create index quarantine_resolutions_by_resolver on quarantine_resolutions (resolved_by)",
         ],
     ),
+    (
+        "retention: a batch whose records were deleted at the end of its source's retention period (when, and what "
+        "was deleted), and a project whose extract was deleted at its end date",
+        [
+            "alter table batches add column expired_at text",
+            "alter table batches add column expiry text",
+            "alter table projects add column expired_at text",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

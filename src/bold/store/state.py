@@ -52,6 +52,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "amendments",
         "built_batches",
         "build_notice",
+        "expired_at",
     ),
     "batches": (
         "batch_id",
@@ -78,6 +79,8 @@ TABLES: dict[str, tuple[str, ...]] = {
         "rows_updated",
         "rows_unchanged",
         "rows_relink",
+        "expired_at",
+        "expiry",
     ),
     "outputs": (
         "id",

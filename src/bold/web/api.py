@@ -115,6 +115,7 @@ class StatusOut(BaseModel):
     sources_without_data: list[str]
     records_stored: int
     deleted_after_optout: int
+    deleted_after_retention: int = 0
     optout_entries: int
     latest_run: LinkRunOut | None
     projects: dict[str, int] = Field(description="projects by state")
