@@ -67,7 +67,7 @@ def link(
 @link_app.command("runs")
 def link_runs(
     workspace: WorkspaceOption = Path("."),
-    limit: Annotated[int, typer.Option(help="How many runs, newest first.")] = 20,
+    limit: Annotated[int, typer.Option(min=1, help="How many runs, newest first.")] = 20,
     as_json: JsonOption = False,
 ):
     """The latest linkage runs: when, records, what was scored (all, or only what changed since which run) and
