@@ -281,7 +281,7 @@ def _agreement(folder: Path, project_id: str, title: str = "A bounded question")
         "questions": [{"id": "q", "text": "Releases by need.", "needs": ["prison.release_date"]}],
         "public_benefit": "Better hand-over from prison to treatment.",
         "legal_basis": "Digital Economy Act 2017.",
-        "controllers": ["Ministry of Justice"],
+        "controllers": [{"name": "Ministry of Justice", "sector": "criminal justice"}],
         "datasets": {"prison": {"release_date": "index date"}},
         "people": [
             {"name": "analyst", "role": "analyst"},

@@ -30,7 +30,11 @@ PROJECT = {
     "purpose": "To learn who reaches treatment.",
     "public_benefit": "Fewer deaths.",
     "legal_basis": "Public task.",
-    "controllers": ["Ministry of Justice", "OHID"],
+    "controllers": [
+        {"name": "Ministry of Justice", "sector": "criminal justice"},
+        {"name": "OHID", "sector": "central government"},
+    ],
+    "parties": [],
     "questions": ["Who starts treatment within three weeks?"],
     "datasets": {"prison": {"release_date": "index date for every outcome"}},
     "start": "2026-01-01",

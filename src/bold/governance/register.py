@@ -34,7 +34,8 @@ PROMISES_WILL = (
 PROMISES_WONT = (
     "Collect new data about you.",
     "Use data to make decisions about you or your case.",
-    "Share data with anyone outside the parties named in an agreement.",
+    # seed 000's own words; every party to an agreement must be in one of PROMISED_SECTORS (an assessment red line)
+    "Share your data with anyone outside of government or the criminal justice system.",
     "Use predictive technology to make decisions about people.",
     "Use data for any purpose outside those authorised in data sharing agreements.",
 )
@@ -49,7 +50,8 @@ def _project_entry(p: projects.Project, released: list[dict]) -> dict:
         "purpose": a.purpose.strip(),
         "public_benefit": a.public_benefit.strip(),
         "legal_basis": a.legal_basis.strip(),
-        "controllers": a.controllers,
+        "controllers": [p.model_dump(mode="json") for p in a.controllers],
+        "parties": [p.model_dump(mode="json") for p in a.parties],
         "questions": [q.text for q in a.questions],
         "datasets": {d: dict(fields) for d, fields in a.datasets.items()},
         "start": str(a.start),
