@@ -76,6 +76,7 @@ ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
     ("synth",): (["--people", "5", "--out", "{tmp}/synth"], {}),
     ("init",): (["{tmp}/new-ws"], {}),
     ("status",): ([], {}),
+    ("sources",): ([], {}),
     ("ingest",): (["{prison_csv}", "--source", "prison"], {}),
     ("link-files",): (["{people_csv}", "--out", "{tmp}/lf", "--id", "id"], {}),
     ("encode",): (["{prison_csv}", "--source", "prison", "--secret", "{secret}", "--out", "{tmp}/enc.csv"], {}),
@@ -600,6 +601,7 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("register", "build"), ["-o", "{junk_csv}/site", *W], {}, INVALID, "junk.csv/site: Not a directory"),
     (("serve",), ["-w", "/nonexistent/path"], {}, NOT_FOUND, "/nonexistent/path is not a BOLD workspace"),
     (("serve",), ["--port", "0", *W], {}, INVALID, "--port 0: expected 1 to 65535"),
+    (("sources",), ["--source", "nope", *W], {}, INVALID, "unknown source type 'nope'; expected one of deaths"),
     (("serve",), ["--max-upload-mb", "0", *W], {}, INVALID, "--max-upload-mb 0: expected at least 1"),
     (("serve",), ["--tls-cert", "{tmp}/c.pem", *W], {}, INVALID, "--tls-cert and --tls-key go together"),
 ]  # fmt: skip

@@ -38,8 +38,9 @@ def test_a_party_outside_government_and_criminal_justice_is_a_red_line(tmp_path,
     agreement, _ = load_agreement(_with(tmp_path, **{where: [outsider]}))
     result = assess(agreement)
     assert not result["acceptable"]
-    assert any("Acme Insights" in r and "outside government and the criminal justice system" in r
-               for r in result["red_lines"]), result["red_lines"]
+    assert any(
+        "Acme Insights" in r and "outside government and the criminal justice system" in r for r in result["red_lines"]
+    ), result["red_lines"]
 
 
 def test_a_party_with_no_sector_is_a_red_line(tmp_path):

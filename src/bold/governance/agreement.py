@@ -149,11 +149,15 @@ def _sector_red_lines(agreement: Agreement) -> list[str]:
     red = []
     for party in agreement.all_parties():
         if party.sector is None:
-            red.append(f"{party.name}: no sector given (every party must be in government or the criminal justice "
-                       f"system; sectors: {', '.join(s.value for s in Sector)})")
+            red.append(
+                f"{party.name}: no sector given (every party must be in government or the criminal justice "
+                f"system; sectors: {', '.join(s.value for s in Sector)})"
+            )
         elif party.sector not in PROMISED_SECTORS:
-            red.append(f"{party.name} ({party.sector.value}) is outside government and the criminal justice system: "
-                       "BOLD promises not to share data with it")
+            red.append(
+                f"{party.name} ({party.sector.value}) is outside government and the criminal justice system: "
+                "BOLD promises not to share data with it"
+            )
     return red
 
 
