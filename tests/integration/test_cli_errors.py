@@ -522,7 +522,7 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
      "list.yaml: expected the fields of a data sharing agreement"),
     (("project", "submit"), ["{empty_csv}", *W], {}, INVALID, "expected the fields of a data sharing agreement"),
     (("project", "submit"), ["{tmp}/bad-date.yaml", *W], {}, INVALID,
-     "bad-date.yaml: line 78: start: Input should be a valid date"),
+     "bad-date.yaml: line 82: start: Input should be a valid date"),
     (("project", "submit"), ["{tmp}/no-title.yaml", *W], {}, INVALID, "no-title.yaml: line 1: title: Field required"),
     (("project", "submit"), ["{agreement}", *W], {}, CONFLICT, f"project '{PROJECT}' already exists"),
     (("project", "approve"), ["nope", *W], as_("grace"), NOT_FOUND, "no project 'nope'"),
