@@ -1,8 +1,9 @@
 """The parts of the documentation that are made from the code, so they cannot drift from it: the role table
 (``bold.governance.permissions``, with the release workflow's part in docs/release.md), the project and output
 lifecycles (``bold.governance.lifecycle``), the disclosure profiles (``bold.disclosure.profiles``), the
-services of a deployment with their keys and groups (``bold.security.services``) and the web application's routes
-with who may use each (``bold.web.routes``).
+services of a deployment with their keys and groups (``bold.security.services``), the web application's routes
+with who may use each (``bold.web.routes``) and the field reference of every source (``bold.sources.catalogue``,
+from the contracts).
 
 Each is written into a Markdown file between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``.
 ``python -m bold.docs_tables`` (``make docs``) rewrites them; a test fails when a file is out of date.
@@ -16,9 +17,11 @@ from pathlib import Path
 
 from bold.disclosure.profiles import PROFILES
 from bold.errors import EXIT_CODES, HTTP_STATUSES, KIND_MEANING, Kind
+from bold.governance.agreement import PERSON_DATASET, PERSON_FIELDS
 from bold.governance.lifecycle import LIFECYCLES, Lifecycle
 from bold.governance.permissions import PERMISSIONS, Permission, Role
 from bold.security import services
+from bold.sources import catalogue, load_contract, source_types
 from bold.web import routes
 
 ROLE_HEADINGS = {r: r.value.replace("_", " ") for r in Role}
@@ -99,6 +102,40 @@ def profile_table() -> str:
     return "\n".join(lines)
 
 
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").strip()
+
+
+def field_reference() -> str:
+    """Every source's fields from its contract (``bold.sources.catalogue``): what agreements and studies are written
+    from. Content fields are what an agreement may request; identifiers never leave the identifiers zone."""
+    lines = [
+        f"The dataset `{PERSON_DATASET}` is made by the linker for each linked person; an agreement may request "
+        + ", ".join(f"`{PERSON_DATASET}.{f}` ({why})" for f, why in PERSON_FIELDS.items())
+        + "."
+    ]
+    for source in source_types():
+        contract = load_contract(source)
+        lines += [
+            "",
+            f"### {contract.title} (`{source}`)",
+            "",
+            f"{_cell(contract.description)} Custodian: {contract.custodian}. Contract version {contract.version}"
+            + (f"; coverage is measured on `{contract.event_date}`." if contract.event_date else "."),
+            "",
+            "| field | zone | type | format or codes | required | meaning | an agreement asks for it as |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for f in catalogue.fields(contract):
+            shape = f"`{f.format}`" if f.format else ", ".join(f"`{c}`" for c in f.codes)
+            ask = f"`{f.request}`" if f.request else "never: an identifier"
+            lines.append(
+                f"| `{f.name}` | {f.zone} | {f.type} | {_cell(shape)} | {'yes' if f.required else ''} "
+                f"| {_cell(f.description)} | {ask} |"
+            )
+    return "\n".join(lines)
+
+
 def sections() -> dict[str, str]:
     return {
         "roles": role_table(),
@@ -109,6 +146,7 @@ def sections() -> dict[str, str]:
         "services": services.table(),
         "service-groups": services.share_table(),
         "web-routes": routes.table(),
+        "fields": field_reference(),
     }
 
 
@@ -132,6 +170,7 @@ DOCS = (
     "docs/release.md",
     "docs/security.md",
     "docs/web.md",
+    "docs/fields.md",
 )
 
 

@@ -24,7 +24,7 @@ def test_public_pages_sign_in_and_out(chromium, served, shots):
             ("/register", "Transparency register"),
             ("/promises", "What this platform will and won't do"),
             ("/opt-out", "Opting out"),
-            ("/data", "Data the platform can hold"),
+            ("/data", "Data the platform holds"),
         ):
             assert page.goto(served.url + url).ok
             assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith("system-ui")  # styled

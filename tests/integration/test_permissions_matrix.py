@@ -24,6 +24,7 @@ from bold.actions import people as people_actions
 from bold.actions import projects as project_actions
 from bold.actions import register as register_actions
 from bold.actions import retention as retention_actions
+from bold.actions import sources as source_actions
 from bold.actions import studies as study_actions
 from bold.actions import workspace as workspace_actions
 from bold.errors import BoldError, Kind
@@ -40,6 +41,7 @@ ALL = set(ROLES)
 # Who may do what (DOMAIN.md section 4), written out by hand: changing the policy means changing this too.
 EXPECTED = {
     "status": ALL,
+    "sources": ALL,
     "ingest": {"custodian", "admin"},
     "optout add": {"custodian", "admin"},
     "optout count": {"custodian", "governance", "admin"},
@@ -90,6 +92,7 @@ def test_the_role_table_is_the_policy():
 # One call per permission, with arguments that fail quickly once past the check (nothing is ingested or linked).
 CALLS = {
     Permission.STATUS: lambda ws, u: workspace_actions.status(ws, u),
+    Permission.SOURCES: lambda ws, u: source_actions.sources(ws, u),
     Permission.INGEST: (
         lambda ws, u: ingest_actions.ingest(ws, u, ws.root / "missing.csv", "prison"),
         lambda ws, u: ingest_actions.sources(ws, u),
@@ -201,7 +204,7 @@ def test_every_action_is_in_the_matrix(ws):
     import sys
 
     modules = [workspace_actions, people_actions, ingest_actions, linkage_actions, project_actions]
-    modules += [study_actions, output_actions, audit_actions, register_actions, retention_actions]
+    modules += [study_actions, output_actions, audit_actions, register_actions, retention_actions, source_actions]
     taking_a_user = {
         (m.__name__, name)
         for m in modules
@@ -286,7 +289,7 @@ def _agreement(folder: Path, project_id: str, title: str = "A bounded question")
         "questions": [{"id": "q", "text": "Releases by need.", "needs": ["prison.release_date"]}],
         "public_benefit": "Better hand-over from prison to treatment.",
         "legal_basis": "Digital Economy Act 2017.",
-        "controllers": ["Ministry of Justice"],
+        "controllers": [{"name": "Ministry of Justice", "sector": "criminal justice"}],
         "datasets": {"prison": {"release_date": "index date"}},
         "people": [
             {"name": "analyst", "role": "analyst"},

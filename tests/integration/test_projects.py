@@ -63,6 +63,11 @@ def test_the_example_agreement_crosses_no_red_line(linked, tmp_path, monkeypatch
             {"people": [{"name": "ana", "role": "analyst"}, {"name": "ana", "role": "output_checker"}]},
             "fewer than two output checkers",
         ),
+        (
+            {"controllers": [{"name": "NHS England", "sector": "NHS"}, {"name": "Acme", "sector": "private sector"}]},
+            "outside government and the criminal justice system",
+        ),
+        ({"controllers": ["Ministry of Justice"]}, "no sector given"),
     ],
 )
 def test_red_lines_are_found_and_block_approval(linked, tmp_path, monkeypatch, changes, red_line):

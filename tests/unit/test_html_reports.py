@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 
 from bold import html
-from bold.governance import register
+from bold.actions import sources
+from bold.disclosure.profiles import profile
+from bold.governance import assets, register
 from bold.linkage import explain
 from bold.reports import linkage_report, released
 
@@ -30,7 +32,11 @@ PROJECT = {
     "purpose": "To learn who reaches treatment.",
     "public_benefit": "Fewer deaths.",
     "legal_basis": "Public task.",
-    "controllers": ["Ministry of Justice", "OHID"],
+    "controllers": [
+        {"name": "Ministry of Justice", "sector": "criminal justice"},
+        {"name": "OHID", "sector": "central government"},
+    ],
+    "parties": [],
     "questions": ["Who starts treatment within three weeks?"],
     "datasets": {"prison": {"release_date": "index date for every outcome"}},
     "start": "2026-01-01",
@@ -54,7 +60,28 @@ PROJECT = {
         }
     ],
 }
-REGISTER = {"made": "2026-02-02T10:00:00+00:00", "projects": [PROJECT], "audit_head": {"entry": 7, "hash": "cd" * 32}}
+# The data asset register as bold.actions.sources publishes it, from measures of one source (rounded by it)
+_PRISON = assets.Measures(
+    "prison",
+    records=1234,
+    coverage=("2019-01", "2024-12"),
+    identifiers={"surname": 1.0, "postcode": 0.873},
+    linked=0.8,
+    linkage_run=3,
+    quarantine_share=0.012,
+    updates=[assets.Update(1, "2026-01-01", 2, 1300, 1234, 0, 66, None)],
+)
+DATA_HELD = {
+    "counts": "counts below 20 are not shown",
+    "smallest_shown": 20,
+    "sources": [sources._source(_PRISON, profile(sources.PROFILE))],
+}
+REGISTER = {
+    "made": "2026-02-02T10:00:00+00:00",
+    "projects": [PROJECT],
+    "data_held": DATA_HELD,
+    "audit_head": {"entry": 7, "hash": "cd" * 32},
+}
 MANIFEST = {
     "title": "Continuity of care",
     "output": "o1",
@@ -174,6 +201,13 @@ REPORTS = {
         register.REGISTER_FILES["promises.html"].decode(),
         "Can I opt out?",
     ),
+    "data held": (
+        "bold.governance",
+        "data.html",
+        {"r": REGISTER},
+        register.REGISTER_FILES["data.html"].decode(),
+        "<code>prison.release_date</code>",
+    ),
     "pending output": (
         "bold.studies",
         "output.html",
@@ -252,14 +286,16 @@ def test_output_tables_show_figures_as_the_files_hold_them(name):
 
 
 def test_the_register_links_its_own_pages_and_no_web_page():
-    index, promises = _render("register"), _render("promises")
-    for page, here in ((index, "index.html"), (promises, "promises.html")):
+    index, promises, data = _render("register"), _render("promises"), _render("data held")
+    for page, here in ((index, "index.html"), (promises, "promises.html"), (data, "data.html")):
         nav = re.search(r'<nav class="pages".*?</nav>', page, re.S).group(0)
-        assert re.findall(r'href="([^"]+)"', nav) == ["index.html", "promises.html", "register.json"]
+        assert re.findall(r'href="([^"]+)"', nav) == ["index.html", "promises.html", "data.html", "register.json"]
         assert f'href="{here}" aria-current="page"' in nav and nav.count("aria-current") == 1
         assert 'class="roles"' not in page  # the web's navigation is not in a published file
     assert '<span class="state state-approved">approved</span>' in index  # the shared state badge
     assert '<span class="red">Red lines crossed:' in index
+    # the data held: counts rounded (1,234 records: 1230; 66 quarantined: 70), shares to 0.1%
+    assert "1230" in data and ">70<" in data and "87.3%" in data and "80.0%" in data and "1234" not in data
 
 
 def test_report_templates_extend_the_shared_base_and_carry_no_style_of_their_own():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bold.actions import sources
 from bold.actions.access import require
 from bold.disclosure import release
 from bold.errors import Kind, NotFound
@@ -12,22 +13,29 @@ from bold.governance.people import User
 from bold.governance.permissions import Permission
 from bold.reports import released
 from bold.security.paths import PathError, check_name
-from bold.sources import load_contract, source_types
 from bold.workspace import Workspace
 
 
 def build(ws: Workspace, user: User, out: Path | None = None) -> Path:
     require(ws, user, Permission.REGISTER_BUILD)
-    return register.build(ws, out, by=user.name, released=lambda project_id: release.register_entries(ws, project_id))
+    return register.build(
+        ws,
+        out,
+        by=user.name,
+        released=lambda project_id: release.register_entries(ws, project_id),
+        data_held=lambda: sources.data_held(ws),
+    )
 
 
 # --- public: no sign-in, nothing that is not published -------------------------------------------------
 
 
 def public_register(ws: Workspace) -> dict:
-    """Every project with its purpose, data and reasons, status and history, its released outputs, and the
-    audit head: what the published register says, as the store is now."""
-    return register.contents(ws, lambda project_id: release.register_entries(ws, project_id))
+    """Every project with its purpose, data and reasons, status and history, its released outputs, the data held,
+    and the audit head: what the published register says, as the store is now."""
+    return register.contents(
+        ws, lambda project_id: release.register_entries(ws, project_id), lambda: sources.public_data_held(ws)
+    )
 
 
 def public_project(ws: Workspace, project_id: str) -> tuple[dict, list[dict], list[str]]:
@@ -60,20 +68,7 @@ def promises() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return register.PROMISES_WILL, register.PROMISES_WONT
 
 
-def data_assets() -> list[dict]:
-    """The datasets the platform can hold: who provides each, what it is, and each column with the zone it goes to
-    (identifiers are kept apart and never given to a project)."""
-    assets = []
-    for source in source_types():
-        contract = load_contract(source)
-        assets.append(
-            {
-                "source": source,
-                "title": contract.title,
-                "custodian": contract.custodian,
-                "description": contract.description,
-                "identifiers": [c.role for c in contract.identifiers],
-                "fields": [(c.field or c.name, c.type) for c in contract.content],
-            }
-        )
-    return assets
+def data_held(ws: Workspace) -> dict:
+    """The data asset register: each source, its custodian, coverage, counts, fields, quality and updates
+    (``bold.actions.sources``), as anyone may read it."""
+    return sources.public_data_held(ws)

@@ -1,5 +1,5 @@
-"""``bold audit``, ``bold register`` and ``bold retention``: the tamper-evident audit chain, the public transparency
-register, and deleting what is past its retention."""
+"""``bold audit``, ``bold register``, ``bold sources`` and ``bold retention``: the tamper-evident audit
+chain, the public transparency register and its data asset register, and deleting what is past its retention."""
 
 from __future__ import annotations
 
@@ -114,7 +114,68 @@ def register_build(
     from bold.actions import register
 
     folder = register.build(*signed_in(workspace), out)
-    console.print(f"Transparency register written to {shown(folder)}/ (index.html, promises.html, register.json)")
+    files = "index.html, promises.html, data.html, register.json"
+    console.print(f"Transparency register written to {shown(folder)}/ ({files})")
+
+
+def _percent(share: float | None, none: str = "") -> str:
+    return f"{share:.1%}" if share is not None else none
+
+
+def sources(
+    workspace: WorkspaceOption = Path("."),
+    source: Annotated[str | None, typer.Option("--source", help="Only this source (e.g. prison).")] = None,
+    as_json: JsonOption = False,
+):
+    """The data asset register: each source, its custodian, coverage, records, fields with their meaning and type,
+    quality (quarantine, identifier completeness, linkage rate) and update history, as the register publishes it."""
+    from bold.actions import sources as source_actions
+    from bold.sources import load_contract
+
+    held = source_actions.sources(*signed_in(workspace))
+    if source is not None:
+        load_contract(source)  # an unknown source is refused with the names that exist
+        held = {**held, "sources": [s for s in held["sources"] if s["source"] == source]}
+    if as_json:
+        print_json(held)
+        return
+    few = f"<{held['smallest_shown']}"
+
+    def count(s: dict) -> str:
+        return f"{s['records']:,}" if s["records"] is not None else (few if s["records_measured"] else "not measured")
+
+    rows = [
+        (s["source"], s["custodian"], count(s),
+         f"{s['coverage']['from']} to {s['coverage']['to']}" if s["coverage"] else "",
+         _percent(s["quality"]["quarantine_share"]), _percent(s["quality"]["linkage_rate"]), len(s["updates"]))
+        for s in held["sources"]
+    ]  # fmt: skip
+    columns = ("source", "custodian", "records", "coverage", "quarantined", "linked", "batches")
+    console.print(table(columns, rows, ids=("source",), title="Data held", title_justify="left"))
+    console.print(f"Counts: {held['counts']}.")
+    for s in held["sources"]:
+        console.print()
+        console.print(f"[bold]{shown(s['title'])}[/] ({shown(s['source'])}, contract version {s['contract_version']})")
+        fields = [
+            (f["name"], f["zone"], f["type"], f["description"], f["agreements_may_request"] or "never (identifier)")
+            for f in s["fields"]
+        ]
+        console.print(table(("field", "zone", "type", "meaning", "agreements ask for"), fields, ids=("field",)))
+        if s["quality"]["identifier_completeness"]:
+            console.print(
+                "Identifier completeness: "
+                + ", ".join(f"{shown(r)} {_percent(v)}" for r, v in s["quality"]["identifier_completeness"].items())
+            )
+        updates = [
+            (u["batch"], u["arrived"], u["contract_version"], *(f"{n:,}" if n is not None else few for n in (
+                u["rows_accepted"], u["rows_updated"], u["rows_quarantined"])), u["withdrawn"] or "")
+            for u in s["updates"]
+        ]  # fmt: skip
+        if updates:
+            columns = ("batch", "arrived", "contract", "accepted", "updates", "quarantined", "withdrawn")
+            console.print(table(columns, updates, ids=("batch", "arrived")))
+        for note in s["not_measured"]:
+            err.print(f"note: {shown(s['source'])}: not measured: {shown(note)}")
 
 
 TodayOption = Annotated[
@@ -181,3 +242,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     app.add_typer(register_app, name="register")
     app.add_typer(retention_app, name="retention")
+    app.command("sources")(sources)

@@ -1,7 +1,8 @@
 """A project is a data sharing agreement, written as a YAML file and checked before anyone approves it.
 
 The agreement says why (purpose, questions, public benefit, legal basis), what (the datasets and,
-for each, the fields needed and the reason for each), who (controllers, people and roles), for how long
+for each, the fields needed and the reason for each), who (controllers and other parties, each with its sector;
+people and roles), for how long
 (start and end), and how results leave (disclosure profile, retention). The acceptability assessment
 applies the red lines software can detect (docs/design/DOMAIN.md section 3) and lists the criteria only people can
 judge, so that the board sees both.
@@ -10,10 +11,11 @@ judge, so that the board sees both.
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bold import yamlfile
 from bold.errors import Invalid
@@ -46,6 +48,36 @@ class Person(BaseModel):
     role: Literal[ROLES]  # type: ignore[valid-type]
 
 
+class Sector(StrEnum):
+    """The closed list of sectors a party to an agreement may be in (the one place they are named)."""
+
+    CENTRAL_GOVERNMENT = "central government"
+    LOCAL_GOVERNMENT = "local government"
+    NHS = "NHS"
+    CRIMINAL_JUSTICE = "criminal justice"
+    VOLUNTARY = "voluntary sector"
+    PRIVATE = "private sector"
+    ACADEMIC = "university"
+
+
+# BOLD's promise (seed 000): it won't "share your data with anyone outside of government or the criminal justice
+# system". A party in any other sector is a red line, however good the purpose.
+PROMISED_SECTORS = frozenset({Sector.CENTRAL_GOVERNMENT, Sector.LOCAL_GOVERNMENT, Sector.NHS, Sector.CRIMINAL_JUSTICE})
+
+
+class Party(BaseModel):
+    """An organisation that is party to the agreement. ``sector`` is None only in an agreement written before
+    parties had sectors (a plain name): that is a red line until the agreement is amended to give one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    sector: Sector | None = None
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.sector or 'no sector given'})"
+
+
 class Exemption(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -62,7 +94,8 @@ class Agreement(BaseModel):
     questions: list[Question]
     public_benefit: str = ""
     legal_basis: str = ""
-    controllers: list[str]
+    controllers: list[Party]
+    parties: list[Party] = Field(default=[], description="other parties: processors, the analysts' organisations")
     datasets: dict[str, dict[str, str]] = Field(description="dataset -> {field: why it is needed}")
     people: list[Person]
     start: dt.date
@@ -73,6 +106,15 @@ class Agreement(BaseModel):
     disclosure_profile: Literal["bold-standard", "sacro", "opensafely", "bold-strict"] = "bold-standard"
     retention: str = ""
     opt_out_exemption: Exemption | None = None
+
+    @field_validator("controllers", "parties", mode="before")
+    @classmethod
+    def _plain_names(cls, value):
+        """A plain name (the form before sectors) is a party with no sector given."""
+        return [{"name": v} if isinstance(v, str) else v for v in value] if isinstance(value, list) else value
+
+    def all_parties(self) -> list[Party]:
+        return [*self.controllers, *self.parties]
 
     def requested(self) -> set[str]:
         return {f"{d}.{f}" for d, fields in self.datasets.items() for f in fields}
@@ -102,6 +144,23 @@ HUMAN_CHECKLIST = (
 )
 
 
+def _sector_red_lines(agreement: Agreement) -> list[str]:
+    """Each party with no sector, or outside government and the criminal justice system (the promise)."""
+    red = []
+    for party in agreement.all_parties():
+        if party.sector is None:
+            red.append(
+                f"{party.name}: no sector given (every party must be in government or the criminal justice "
+                f"system; sectors: {', '.join(s.value for s in Sector)})"
+            )
+        elif party.sector not in PROMISED_SECTORS:
+            red.append(
+                f"{party.name} ({party.sector.value}) is outside government and the criminal justice system: "
+                "BOLD promises not to share data with it"
+            )
+    return red
+
+
 def assess(
     agreement: Agreement,
     source_quality: dict[str, float] | None = None,
@@ -126,6 +185,10 @@ def assess(
     if agreement.end is not None:
         check(agreement.end > agreement.start, "the end follows the start", "the end date is not after the start")
     check(bool(agreement.questions), "questions are stated", "no questions: a pot to fish in")
+    check(bool(agreement.controllers), "data controllers are named", "no data controller named")
+    red += _sector_red_lines(agreement)
+    if agreement.controllers and not _sector_red_lines(agreement):
+        passed.append("every party is in government or the criminal justice system")
 
     known = set(source_types())
     for dataset, fields in agreement.datasets.items():

@@ -29,6 +29,7 @@ class Permission(StrEnum):
     """One per thing a person does; the value is how people name it (the command)."""
 
     STATUS = "status"
+    SOURCES = "sources"  # the data asset register: public, so anyone signed in may read it
     INGEST = "ingest"
     OPTOUT_ADD = "optout add"
     OPTOUT_COUNT = "optout count"
@@ -70,7 +71,7 @@ class Permission(StrEnum):
 
 
 P = Permission
-_EVERYONE = {P.STATUS, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASSWORD}
+_EVERYONE = {P.STATUS, P.SOURCES, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASSWORD}
 
 # The role table: what each role may do. A person may hold several roles and may do what any of them allows.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -6,7 +6,8 @@ every project with its purpose, benefit, legal basis, datasets and fields (with 
 status, dates and acceptability assessment; the released outputs (study, definition, disclosure profile, how
 many cells were suppressed or rounded, checksums, dates: given by the release workflow, a later stage);
 a plain-language page of what the platform will and won't do and how opting out works; how long each source's
-records are kept and how many retention has deleted (``bold.governance.retention``); and the current
+records are kept and how many retention has deleted (``bold.governance.retention``); the data it holds
+(the data asset register: ``bold.actions.sources``, passed in, as it applies the disclosure rules); and the current
 head of the audit chain, so that anyone who keeps a copy can later check that history was not rewritten.
 """
 
@@ -35,7 +36,8 @@ PROMISES_WILL = (
 PROMISES_WONT = (
     "Collect new data about you.",
     "Use data to make decisions about you or your case.",
-    "Share data with anyone outside the parties named in an agreement.",
+    # seed 000's own words; every party to an agreement must be in one of PROMISED_SECTORS (an assessment red line)
+    "Share your data with anyone outside of government or the criminal justice system.",
     "Use predictive technology to make decisions about people.",
     "Use data for any purpose outside those authorised in data sharing agreements.",
 )
@@ -50,7 +52,8 @@ def _project_entry(p: projects.Project, released: list[dict]) -> dict:
         "purpose": a.purpose.strip(),
         "public_benefit": a.public_benefit.strip(),
         "legal_basis": a.legal_basis.strip(),
-        "controllers": a.controllers,
+        "controllers": [p.model_dump(mode="json") for p in a.controllers],
+        "parties": [p.model_dump(mode="json") for p in a.parties],
         "questions": [q.text for q in a.questions],
         "datasets": {d: dict(fields) for d, fields in a.datasets.items()},
         "start": str(a.start),
@@ -86,11 +89,17 @@ REGISTER_FILES = {
     "register.json": b'"platform": "BOLD"',
     "index.html": b"<title>BOLD transparency register",
     "promises.html": b"<title>What BOLD will and won't do",
+    "data.html": b"<title>Data BOLD holds",
 }
 
 
-def contents(ws: Workspace, released: Callable[[str], list[dict]] | None = None) -> dict:
-    """What the register says, from the store as it is now (the published files and the web pages show it)."""
+def contents(
+    ws: Workspace,
+    released: Callable[[str], list[dict]] | None = None,
+    data_held: Callable[[], dict] | None = None,
+) -> dict:
+    """What the register says, from the store as it is now (the published files and the web pages show it).
+    ``data_held`` gives the data asset register (``bold.actions.sources.data_held``)."""
     entries = [_project_entry(p, released(p.id) if released else []) for p in projects.all_projects(ws)]
     head = audit.entries(ws, limit=1)
     return {
@@ -98,6 +107,7 @@ def contents(ws: Workspace, released: Callable[[str], list[dict]] | None = None)
         "workspace": ws.settings["workspace"]["name"],
         "made": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "bold_version": __version__,
+        "data_held": data_held() if data_held else None,
         "projects": entries,
         "retention": _retention(ws),
         "audit_head": {"entry": head[0]["seq"], "hash": head[0]["hash"]} if head else None,
@@ -105,12 +115,18 @@ def contents(ws: Workspace, released: Callable[[str], list[dict]] | None = None)
 
 
 def build(
-    ws: Workspace, out: Path | None = None, *, by: str, released: Callable[[str], list[dict]] | None = None
+    ws: Workspace,
+    out: Path | None = None,
+    *,
+    by: str,
+    released: Callable[[str], list[dict]] | None = None,
+    data_held: Callable[[], dict] | None = None,
 ) -> Path:
-    """Write ``register/index.html``, ``register/promises.html`` and ``register/register.json``.
+    """Write ``register/index.html``, ``register/promises.html``, ``register/data.html`` and
+    ``register/register.json``.
 
     ``released`` gives a project's released outputs (``bold.disclosure.release.register_entries``: passed in,
-    since the release workflow is a later stage than governance).
+    since the release workflow is a later stage than governance); ``data_held`` the data asset register.
 
     The register is made to be published, but inside the workspace it is owner-only like everything there;
     publishing copies it out. A folder ``out`` outside the workspace is that copy, written as any file."""
@@ -127,13 +143,14 @@ def build(
         private_dir(out)
     else:
         out.mkdir(parents=True, exist_ok=True)
-    data = contents(ws, released)
+    data = contents(ws, released, data_held)
     entries = data["projects"]
     env = html.environment("bold.governance", strict=False)
     pages = {
         "register.json": json.dumps(data, indent=2),
         "index.html": env.get_template("register.html").render(r=data),
         "promises.html": env.get_template("promises.html").render(will=PROMISES_WILL, wont=PROMISES_WONT, r=data),
+        "data.html": env.get_template("data.html").render(r=data),
     }
     for name, text in pages.items():
         if private:
@@ -144,7 +161,11 @@ def build(
         ws,
         "register published",
         str(out.relative_to(ws.root)) if out.is_relative_to(ws.root) else str(out),
-        {"projects": len(entries), "released_outputs": sum(len(e["released_outputs"]) for e in entries)},
+        {
+            "projects": len(entries),
+            "released_outputs": sum(len(e["released_outputs"]) for e in entries),
+            "sources": len(data["data_held"]["sources"]) if data["data_held"] else 0,
+        },
         by=by,
     )
     return out

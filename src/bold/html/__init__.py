@@ -53,6 +53,16 @@ def figures(df):
     return pd.DataFrame(values, columns=df.columns, dtype=object)
 
 
+def parties(items) -> str:
+    """Parties to an agreement (register entries or the agreement's own) as "name (sector)", comma-separated."""
+
+    def one(party) -> str:
+        name, sector = (party["name"], party["sector"]) if isinstance(party, dict) else (party.name, party.sector)
+        return f"{name} ({sector or 'no sector given'})"
+
+    return ", ".join(one(p) for p in items)
+
+
 @functools.cache
 def stylesheet() -> str:
     return TEMPLATES.joinpath("style.css").read_text()
@@ -69,4 +79,5 @@ def environment(*packages: str, strict: bool = True) -> jinja2.Environment:
     )
     env.globals["stylesheet"] = stylesheet
     env.filters["figures"] = figures
+    env.filters["parties"] = parties
     return env

@@ -66,6 +66,7 @@ class Column(BaseModel):
     # never before the date of birth and never after a date of death; a row failing one is quarantined
     not_before: tuple[str, ...] = ()
     not_after: tuple[str, ...] = ()
+    description: str = ""  # what the column means, for people: the field reference and bold sources show it
 
     @property
     def is_identifier(self) -> bool:
@@ -137,6 +138,7 @@ class Contract(BaseModel):
     # How long a record is kept after the batch that stored it arrived (``bold.governance.retention``); the
     # workspace's [retention] settings override it. None: kept until a person deletes it.
     retention: str | None = None
+    event_date: str | None = None  # the content field of the source's main event: its dates give its coverage
     columns: tuple[Column, ...]
 
     @model_validator(mode="after")
@@ -155,6 +157,8 @@ class Contract(BaseModel):
             for other in (*c.not_before, *c.not_after):
                 if c.type != "date" or other not in dates or other == c.name:
                     raise ValueError(f"column {c.name}: not_before/not_after name other date columns of the contract")
+        if self.event_date is not None and self.event_date not in {c.field for c in self.content if c.type == "date"}:
+            raise ValueError(f"event_date {self.event_date!r} must be the field of one of the contract's date columns")
         ids = [c for c in self.columns if c.role == "record_id"]
         if len(ids) != 1 or ids[0].name != self.record_id or not ids[0].required:
             raise ValueError(f"record_id {self.record_id!r} must be the one required column with role record_id")
@@ -233,7 +237,13 @@ def encoded_contract(contract: Contract) -> Contract:
     identifier role, the content columns unchanged."""
     columns = [Column(name=contract.record_id, role="record_id", required=True, pattern="[0-9a-f]{64}")]
     columns += [
-        Column(name=f"{role}_bf", role=role, type="bloom", max_length=BLOOM_BASE64_LENGTH)
+        Column(
+            name=f"{role}_bf",
+            role=role,
+            type="bloom",
+            max_length=BLOOM_BASE64_LENGTH,
+            description=f"{role.replace('_', ' ')}, encoded by the custodian (a Bloom filter)",
+        )
         for role in encoded_roles(contract)
     ]
     # Dates are checked against the date of birth by bold encode, which still sees it (bold.ingest.rules)
@@ -245,6 +255,7 @@ def encoded_contract(contract: Contract) -> Contract:
         custodian=contract.custodian,
         description=contract.description,
         record_id=contract.record_id,
+        event_date=contract.event_date,
         columns=tuple(columns),
     )
 

@@ -53,5 +53,5 @@ def opt_out(request: Request):
 
 
 @router.get("/data")
-def data(request: Request):
-    return page(request, "data.html", assets=register.data_assets())
+def data(request: Request, ws=Depends(workspace)):
+    return page(request, "data.html", data_held=register.data_held(ws))
