@@ -107,6 +107,7 @@ class LinkRunOut(BaseModel):
     clusters: dict[str, int]
     mode: str = Field("full", description="full, or incremental: only records new or changed since based_on scored")
     based_on: int | None = Field(None, description="the run whose person keys (and, incremental, scores) it kept")
+    rescored: int | None = Field(None, description="records whose pairs were scored (null: a run before BOLD counted)")
 
 
 class StatusOut(BaseModel):
