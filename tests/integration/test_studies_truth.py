@@ -46,6 +46,26 @@ def test_continuity_of_care(truly_linked):
     assert overall.treated_21_days == cohort.days_to_treatment.between(0, 21).sum()  # exactly, with true links
 
 
+def test_pick_up_within_42_days_of_local_referrals(truly_linked):
+    ws, out, events, _ = truly_linked
+    overall = run(ws, "continuity-of-care", "overall").iloc[0]
+    truth = pd.read_parquet(out / "truth" / "releases.parquet")
+    release = pd.to_datetime(truth.release_date)
+    data_end = (release + pd.to_timedelta(truth.days_to_period_end, unit="D")).max()
+    cohort = truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=42))].copy()
+    cohort["release"] = pd.to_datetime(cohort.release_date)
+    cohort = cohort.drop_duplicates(["person_id", "release"]).reset_index(names="row")
+    journeys = events[events.event == "treatment_journey"][["person_id", "date", "local_authority"]]
+    pairs = cohort[["row", "person_id", "release", "local_authority"]].merge(
+        journeys, on="person_id", suffixes=("", "_treatment")
+    )
+    pairs = pairs[(pd.to_datetime(pairs.date) - pairs.release).dt.days.between(0, 42)]
+    local = set(pairs.row[pairs.local_authority == pairs.local_authority_treatment])
+    elsewhere = set(pairs.row) - local
+    referrals = cohort[cohort.local_authority.notna() & ~cohort.row.isin(elsewhere)]
+    assert (overall.pick_up_referrals, overall.picked_up_42_days) == (len(referrals), len(local))
+
+
 def true_clients(out, events, data_end, restrict_days=None):
     """Each true person's latest journey in the whole period (DSCP, appendix B2), computed from the truth: adults
     (mid-year convention on the true year of birth), journeys started at least ``restrict_days`` before the end."""

@@ -66,9 +66,11 @@ def test_continuity_counts_days_0_to_21_and_pick_up_to_42(tmp_path):
 def test_pick_up_counts_local_referrals_only_as_the_dscp_does(tmp_path):
     def local(pid, area, start=None, journey_area=None):
         row = {**release(pid), "release_local_authority": area}
-        journeys = [] if start is None else [
-            {"person_id": pid, "treatment_start_date": d(start), "local_authority": journey_area}
-        ]
+        journeys = (
+            []
+            if start is None
+            else [{"person_id": pid, "treatment_start_date": d(start), "local_authority": journey_area}]
+        )
         return row, journeys
 
     cases = [
@@ -85,7 +87,9 @@ def test_pick_up_counts_local_referrals_only_as_the_dscp_does(tmp_path):
     overall = run(x, "continuity-of-care")["overall"].iloc[0]
     assert (overall.n, overall.pick_up_referrals, overall.picked_up_42_days) == (5, 3, 1)  # local, never, late
     assert overall.picked_up_42_days_share == pytest.approx(1 / 3)
-    assert overall.treated_21_days == 3  # continuity of care (OHID) counts a start in any area: local, elsewhere, unknown
+    assert (
+        overall.treated_21_days == 3
+    )  # continuity of care (OHID) counts a start in any area: local, elsewhere, unknown
 
 
 @pytest.fixture

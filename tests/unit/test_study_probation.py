@@ -211,7 +211,9 @@ def test_already_in_treatment_means_a_journey_open_on_the_order_start(tmp_path):
         open_journey("e", days(0)),  # starts on day 0: a new start, not "already"
         open_journey("other", END),
     ]
-    ex = extract(tmp_path, {"probation": orders, "treatment": journeys}, types={**TYPES, "treatment": {"discharge_date": "date"}})
+    ex = extract(
+        tmp_path, {"probation": orders, "treatment": journeys}, types={**TYPES, "treatment": {"discharge_date": "date"}}
+    )
     out = run(ex)
     row = out.tables["overall"].iloc[0]
     assert row["n"] == 6

@@ -97,10 +97,14 @@ def test_effective_treatment_per_journey_by_substance_and_year(tmp_path):
 def test_effective_days_parameter_and_period(tmp_path):
     ex = extract(tmp_path, {"treatment": effective_rows()}, types=TYPES)
     # At 84 days, b (83) is no longer effective and d (open, 83 so far) becomes too early to tell.
-    overall = treatment_outcomes.effective_per_journey_table(treatment_outcomes.effective_per_journey(ex, params(effective_days=84)), [])
+    overall = treatment_outcomes.effective_per_journey_table(
+        treatment_outcomes.effective_per_journey(ex, params(effective_days=84)), []
+    )
     assert overall.iloc[0][["effective", "too_early_to_tell", "assessed"]].tolist() == [2, 3, 5]
     # The period applies to the start date: from 2023-01-01, journeys d, e, f, z.
-    later = treatment_outcomes.effective_per_journey_table(treatment_outcomes.effective_per_journey(ex, params(start="2023-01-01")), [])
+    later = treatment_outcomes.effective_per_journey_table(
+        treatment_outcomes.effective_per_journey(ex, params(start="2023-01-01")), []
+    )
     assert later.iloc[0][["n", "effective", "assessed"]].tolist() == [4, 2, 2]
 
 
@@ -131,7 +135,9 @@ def dscp_rows():
 
 def dscp_extract(tmp_path):
     rows = dscp_rows()
-    people = [{"person_id": p, "birth_year": 2010 if p == "k" else 1980} for p in sorted({r["person_id"] for r in rows})]
+    people = [
+        {"person_id": p, "birth_year": 2010 if p == "k" else 1980} for p in sorted({r["person_id"] for r in rows})
+    ]
     return extract(tmp_path, {"treatment": rows, "person": people}, types=TYPES)
 
 

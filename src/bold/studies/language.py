@@ -439,8 +439,7 @@ class Cohort:
         if periods:
             first, last = self.coverage()
             result[PARTIAL] = [
-                any(partial(row[b], b, first, last) for b in periods)
-                for row in result[periods].to_dict("records")
+                any(partial(row[b], b, first, last) for b in periods) for row in result[periods].to_dict("records")
             ]
             groups[PARTIAL] = statistics.group()
         return statistics.declare(result, n=statistics.events(), people=statistics.people(), **groups)

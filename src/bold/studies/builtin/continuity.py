@@ -55,8 +55,9 @@ def local_pick_up(cohort: Cohort, days: int) -> Cohort:
         same={"release_local_authority": "local_authority"},
     )
     return cohort.derive(
-        pick_up_referral=lambda t: t.release_local_authority.notnull()
-        & (t.days_to_local_treatment.notnull() | t.days_to_treatment.isnull()),
+        pick_up_referral=lambda t: (
+            t.release_local_authority.notnull() & (t.days_to_local_treatment.notnull() | t.days_to_treatment.isnull())
+        ),
     ).derive(picked_up=lambda t: t.days_to_local_treatment.notnull())
 
 
