@@ -219,9 +219,11 @@ def test_study_code_does_not_refer_to_other_zones():
 
 
 def test_effective_treatment_agrees_with_the_truth(study_ws):
-    """A measure of one dataset: the share of journeys that were effective (DSCP) against the true journeys."""
+    """A measure of one dataset: the share of journeys that were effective (per journey) against the true journeys."""
     ws, out = study_ws
-    overall = runner.run(ws, "bold-questions", "treatment-outcomes", by="ana", today=TODAY).table("effective_overall")
+    overall = runner.run(ws, "bold-questions", "treatment-outcomes", by="ana", today=TODAY).table(
+        "effective_per_journey_overall"
+    )
     overall = overall.iloc[0]
     events = pd.read_parquet(out / "truth" / "events.parquet")
     journeys = events[events.event == "treatment_journey"]

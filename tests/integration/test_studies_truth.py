@@ -46,9 +46,88 @@ def test_continuity_of_care(truly_linked):
     assert overall.treated_21_days == cohort.days_to_treatment.between(0, 21).sum()  # exactly, with true links
 
 
-def test_effective_treatment(truly_linked):
-    ws, _, events, data_end = truly_linked
+def test_pick_up_within_42_days_of_local_referrals(truly_linked):
+    ws, out, events, _ = truly_linked
+    overall = run(ws, "continuity-of-care", "overall").iloc[0]
+    truth = pd.read_parquet(out / "truth" / "releases.parquet")
+    release = pd.to_datetime(truth.release_date)
+    data_end = (release + pd.to_timedelta(truth.days_to_period_end, unit="D")).max()
+    cohort = truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=42))].copy()
+    cohort["release"] = pd.to_datetime(cohort.release_date)
+    cohort = cohort.drop_duplicates(["person_id", "release"]).reset_index(names="row")
+    journeys = events[events.event == "treatment_journey"][["person_id", "date", "local_authority"]]
+    pairs = cohort[["row", "person_id", "release", "local_authority"]].merge(
+        journeys, on="person_id", suffixes=("", "_treatment")
+    )
+    pairs = pairs[(pd.to_datetime(pairs.date) - pairs.release).dt.days.between(0, 42)]
+    local = set(pairs.row[pairs.local_authority == pairs.local_authority_treatment])
+    elsewhere = set(pairs.row) - local
+    referrals = cohort[cohort.local_authority.notna() & ~cohort.row.isin(elsewhere)]
+    assert (overall.pick_up_referrals, overall.picked_up_42_days) == (len(referrals), len(local))
+
+
+def true_clients(out, events, data_end, restrict_days=None):
+    """Each true person's latest journey in the whole period (DSCP, appendix B2), computed from the truth: adults
+    (mid-year convention on the true year of birth), journeys started at least ``restrict_days`` before the end."""
+    journeys = events[events.event == "treatment_journey"].copy()
+    journeys["start"], journeys["end"] = pd.to_datetime(journeys.date), pd.to_datetime(journeys.end_date)
+    if restrict_days is not None:
+        journeys = journeys[journeys.start <= data_end - pd.Timedelta(days=restrict_days)]
+    people = pd.read_parquet(out / "truth" / "people.parquet")[["person_id", "date_of_birth"]]
+    journeys = journeys.merge(people, on="person_id")
+    born = pd.to_datetime(journeys.date_of_birth).dt.year
+    age = journeys.start.dt.year - born - (journeys.start.dt.month < 7)
+    journeys = journeys[age >= 18]
+    journeys = journeys.assign(done=journeys.detail.isin(["CDF", "CAU"]) & journeys.end.notna())
+    latest = journeys.sort_values(["person_id", "start", "done"]).groupby("person_id").tail(1)
+    length = (latest.end.fillna(data_end) - latest.start).dt.days
+    return latest.assign(effective=latest.done | (length >= 83))
+
+
+def test_effective_treatment_per_client_as_the_dscp_counts_it(truly_linked):
+    ws, out, events, data_end = truly_linked
     overall = run(ws, "treatment-outcomes", "effective_overall").iloc[0]
+    truth = true_clients(out, events, data_end, restrict_days=83)
+    assert (overall.n, overall.effective) == (len(truth), truth.effective.sum())  # exactly, with true links
+    assert overall.effective_share_low <= truth.effective.mean() <= overall.effective_share_high
+
+
+def test_successful_completion_per_client_over_exits_and_everyone(truly_linked):
+    ws, out, events, data_end = truly_linked
+    overall = run(ws, "treatment-outcomes", "completion_overall").iloc[0]
+    truth = true_clients(out, events, data_end)
+    exited = truth.end.notna() & ~truth.detail.isin(["TNC", "TIC"])  # transfers are not exits (NDTMS)
+    assert (overall.n, overall.exits, overall.completed) == (len(truth), exited.sum(), truth.done.sum())
+    assert overall.completed_share_low <= truth.done[exited].mean() <= overall.completed_share_high
+    low, high = overall.completed_in_treatment_share_low, overall.completed_in_treatment_share_high
+    assert low <= truth.done.mean() <= high
+    assert overall.transferred > 0 and overall.exits + overall.transferred < overall.n
+
+
+def test_probation_already_in_treatment_is_a_journey_open_on_the_order_start(truly_linked):
+    ws, out, events, data_end = truly_linked
+    overall = run(ws, "probation-to-treatment", "overall").iloc[0]
+    flags = pd.read_csv(out / "probation.csv", usecols=["EVENT_ID", "DRR", "ATR"], dtype=str)
+    orders = events[events.event == "probation_order"].merge(flags, left_on="record_id", right_on="EVENT_ID")
+    orders = orders[orders.detail.isin(["CO", "SSO"]) & ((orders.DRR == "Y") | (orders.ATR == "Y"))]
+    orders = orders.assign(start=pd.to_datetime(orders.date))
+    orders = orders[orders.start <= data_end - pd.Timedelta(days=182)].drop_duplicates(["person_id", "start"])
+    journeys = events[events.event == "treatment_journey"]
+    pairs = orders[["person_id", "start"]].merge(
+        journeys.assign(j_start=pd.to_datetime(journeys.date), j_end=pd.to_datetime(journeys.end_date))[
+            ["person_id", "j_start", "j_end"]
+        ],
+        on="person_id",
+    )
+    open_on_start = pairs[(pairs.j_start < pairs.start) & (pairs.j_end.isna() | (pairs.j_end >= pairs.start))]
+    already = len(open_on_start[["person_id", "start"]].drop_duplicates())
+    assert (overall.n, overall.in_treatment_before) == (len(orders), already)  # exactly, with true links
+    assert overall.in_treatment_before_share_low <= already / len(orders) <= overall.in_treatment_before_share_high
+
+
+def test_effective_treatment_per_journey(truly_linked):
+    ws, _, events, data_end = truly_linked
+    overall = run(ws, "treatment-outcomes", "effective_per_journey_overall").iloc[0]
     journeys = events[events.event == "treatment_journey"]
     start, end = pd.to_datetime(journeys.date), pd.to_datetime(journeys.end_date)
     effective = (end.notna() & journeys.detail.isin(["CDF", "CAU"])) | ((end.fillna(data_end) - start).dt.days >= 83)

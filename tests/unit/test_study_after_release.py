@@ -63,6 +63,35 @@ def test_continuity_counts_days_0_to_21_and_pick_up_to_42(tmp_path):
     assert overall.treated_21_days_share_low < 2 / 6 < overall.treated_21_days_share_high
 
 
+def test_pick_up_counts_local_referrals_only_as_the_dscp_does(tmp_path):
+    def local(pid, area, start=None, journey_area=None):
+        row = {**release(pid), "release_local_authority": area}
+        journeys = (
+            []
+            if start is None
+            else [{"person_id": pid, "treatment_start_date": d(start), "local_authority": journey_area}]
+        )
+        return row, journeys
+
+    cases = [
+        local("local", "E06000001", "2021-01-20", "E06000001"),  # picked up at home on day 19: counts
+        local("elsewhere", "E06000001", "2021-01-20", "E06000002"),  # picked up in another area: non-local, left out
+        local("never", "E06000001"),  # not picked up: a local referral that failed
+        local("late", "E06000001", "2021-02-13", "E06000001"),  # day 43: not picked up
+        local("unknown-area", None, "2021-01-05", "E06000001"),  # released to no known area: left out
+    ]
+    prison = [r for r, _ in cases]
+    treatment = [j for _, js in cases for j in js]
+    treatment.append({"person_id": "nobody", "treatment_start_date": d("2022-06-01"), "local_authority": None})
+    x = extract(tmp_path, {"prison": prison, "treatment": treatment})
+    overall = run(x, "continuity-of-care")["overall"].iloc[0]
+    assert (overall.n, overall.pick_up_referrals, overall.picked_up_42_days) == (5, 3, 1)  # local, never, late
+    assert overall.picked_up_42_days_share == pytest.approx(1 / 3)
+    assert (
+        overall.treated_21_days == 3
+    )  # continuity of care (OHID) counts a start in any area: local, elsewhere, unknown
+
+
 @pytest.fixture
 def deaths_extract(tmp_path):
     return extract(

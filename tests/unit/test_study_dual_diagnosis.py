@@ -125,7 +125,10 @@ def test_without_optional_fields(tmp_path):
     assert "agreement" not in out.tables and "by_substance_group" not in out.tables
     assert "ndtms_mh" not in out.tables["overall"].columns
     assert out.tables["overall"].iloc[0]["mh_neither"] == 3
-    assert len(out.notes) == 1
+    assert len([n for n in out.notes if "not in the agreement" in n]) == 1
+    # the first year's journeys have less than a year's look-back: said, and their year marked partial
+    assert any("shorter look-back" in n for n in out.notes)
+    assert out.tables["by_financial_year"]["partial_period"].iloc[0]
     assert set(out.charts) == {"by_financial_year"}
 
 

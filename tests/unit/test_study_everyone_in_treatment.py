@@ -79,8 +79,9 @@ def test_waiting_admissions_and_deaths_after_leaving(x):
 def test_economic_value_multiplies_counted_outcomes_by_the_model(x):
     tables = run(x, "economic-value", discount_rate=0.0)
     valued = tables["outcomes_valued"].set_index("quantity")
-    # Effective: wait-21 (completed), open (open far longer than 83 days); wait-22 lasted 9 days, died-in-treatment
-    # 59 days without completing. Successful completions: each person's latest ended journey; wait-21 only.
+    # Clients in effective treatment (DSCP, each person's latest journey): wait-21 (completed), open (open far
+    # longer than 83 days); wait-22 lasted 9 days, died-in-treatment 59 days without completing. Successful
+    # completions: latest journeys ending in the period with a completion reason; wait-21 only.
     assert valued.loc["effective_treatment_total", "outcomes"] == 2
     assert valued.loc["successful_completions_total", "outcomes"] == 1
     p = economics.EconomicParameters(discount_rate=0.0)

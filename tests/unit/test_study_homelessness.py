@@ -140,7 +140,8 @@ def test_compute_breakdowns_and_aggregate_tables(tmp_path):
     assert row(years, "financial_year", "2022-23")["n"] == 6
     assert row(years, "financial_year", "2023-24")["n"] == 1  # h
     assert set(out.charts) == {"by_support_need", "by_region"}
-    assert len(out.notes) == 1  # only the look-back caveat
+    assert len(out.notes) == 2  # the look-back caveat, and the partial periods it and the data end make
+    assert years["partial_period"].all()  # a year's look-back from the data start; the data end inside 2023-24
 
 
 def test_compute_without_optional_fields(tmp_path):
@@ -153,6 +154,6 @@ def test_compute_without_optional_fields(tmp_path):
     out = STUDY.compute(ex, STUDY.resolve({}))
     assert set(out.tables) == {"overall", "by_support_need", "by_financial_year"}
     assert out.tables["overall"][["n", "reached_treatment", "already_in_treatment"]].iloc[0].tolist() == [7, 2, 3]
-    assert len(out.notes) == 4
+    assert len(out.notes) == 5  # look-back, no region, no duty, discharge date missing, partial periods
     for name, table in out.tables.items():
         check_aggregate(name, table, people_in_extract=11)

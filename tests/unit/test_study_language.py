@@ -6,7 +6,17 @@ import pandas as pd
 import pytest
 
 from bold.studies.guard import check_aggregate
-from bold.studies.language import Cohort, Extract, StudyError, age_band, financial_year
+from bold.studies.language import (
+    Cohort,
+    Extract,
+    StudyError,
+    age_at,
+    age_band,
+    financial_year,
+    financial_years,
+    partial,
+    period_bounds,
+)
 from tests.extract_builder import d, extract, write_extract
 
 
@@ -82,6 +92,83 @@ def test_breakdown_expressions(x):
     rows = cohort.frame(["age", "fy"]).set_index("person_id")
     assert rows.loc["a", "age"] == "25-34" and rows.loc["b", "age"] == "unknown"
     assert rows.loc["a", "fy"] == "2020-21" and rows.loc["c", "fy"] == "2021-22"
+
+
+def test_age_at_the_index_date_by_the_mid_year_convention(tmp_path):
+    """Only the year of birth is known: everyone is taken to be born on 1 July. A person born in 1990 is 24 on
+    30 June 2015 and 25 from 1 July (calendar-year age would say 25 all year), so between two index dates a
+    birthday moves them from 18-24 to 25-34."""
+    dates = ["2015-01-01", "2015-06-30", "2015-07-01", "2015-12-31", "2008-06-30", "2008-07-01"]
+    ex = extract(
+        tmp_path,
+        {
+            "prison": [{"person_id": f"p{i}", "release_date": d(day)} for i, day in enumerate(dates)],
+            "person": [{"person_id": f"p{i}", "birth_year": 1990} for i in range(len(dates))],
+        },
+    )
+    cohort = Cohort(ex, "prison", "release_date").person(["birth_year"])
+    cohort.derive(age=age_at, band=age_band)
+    rows = cohort.frame(["age", "band"]).sort_values("person_id")
+    assert rows["age"].tolist() == [24, 24, 25, 25, 17, 18]
+    assert rows["band"].tolist() == ["18-24", "18-24", "25-34", "25-34", "under 18", "18-24"]
+
+
+def test_periods_and_partial_periods():
+    assert period_bounds("2017-18", "financial_year") == (d("2017-04-01"), d("2018-03-31"))
+    assert period_bounds("2021-Q4", "quarter") == (d("2021-10-01"), d("2021-12-31"))
+    assert period_bounds("2024-Q1", "quarter") == (d("2024-01-01"), d("2024-03-31"))
+    first, last = d("2018-01-01"), d("2024-12-31")
+    assert partial("2017-18", "financial_year", first, last)  # the data start in January
+    assert not partial("2018-19", "financial_year", first, last)
+    assert partial("2024-25", "financial_year", first, last)  # the data end in December
+    assert not partial("2024-Q4", "quarter", first, last) and partial("2025-Q1", "quarter", first, last)
+    years = financial_years(first, last)
+    assert years[0] == ("2017-18", d("2018-01-01"), d("2018-03-31"))
+    assert years[-1] == ("2024-25", d("2024-04-01"), d("2024-12-31"))
+    assert len(years) == 8
+
+
+def test_summaries_by_period_flag_the_partial_ones(x):
+    cohort = Cohort(x, "treatment", "treatment_start_date").derive(financial_year=financial_year)
+    table = cohort.summarise(["financial_year"])
+    # treatment starts run from 31 December 2020 to 1 March 2022 (the data end)
+    assert dict(zip(table.financial_year, table.partial_period, strict=True)) == {"2020-21": True, "2021-22": True}
+    cohort.until(d("2021-03-31"))  # a measure needing follow-up to the end of 2020-21 (the cohort ends there)
+    assert cohort.summarise(["financial_year"]).partial_period.tolist() == [True]
+
+
+def test_crossing_gives_one_row_per_episode_and_period(tmp_path):
+    ex = extract(
+        tmp_path,
+        {
+            "treatment": [
+                {"person_id": "a", "treatment_start_date": d("2020-01-01"), "discharge_date": d("2021-06-01")},
+                {"person_id": "b", "treatment_start_date": d("2020-06-01"), "discharge_date": d("2020-07-01")},
+                {"person_id": "c", "treatment_start_date": d("2021-05-01"), "discharge_date": None},
+            ]
+        },
+    )
+    cohort = Cohort(ex, "treatment", "treatment_start_date", fields=["discharge_date"])
+    cohort.crossing(financial_years(d("2020-01-01"), d("2022-03-31")), "discharge_date", name="financial_year")
+    rows = cohort.frame(["financial_year"]).groupby("person_id").financial_year.apply(sorted).to_dict()
+    assert rows == {"a": ["2019-20", "2020-21", "2021-22"], "b": ["2020-21"], "c": ["2021-22"]}
+
+
+def test_first_event_with_a_matching_field(tmp_path):
+    ex = extract(
+        tmp_path,
+        {
+            "prison": [{"person_id": "a", "release_date": d("2021-01-01"), "release_local_authority": "X"}],
+            "treatment": [
+                {"person_id": "a", "treatment_start_date": d("2021-01-03"), "local_authority": "Y"},
+                {"person_id": "a", "treatment_start_date": d("2021-01-09"), "local_authority": "X"},
+            ],
+        },
+    )
+    cohort = Cohort(ex, "prison", "release_date", fields=["release_local_authority"])
+    cohort.first_event("any", "treatment", "treatment_start_date")
+    cohort.first_event("home", "treatment", "treatment_start_date", same={"release_local_authority": "local_authority"})
+    assert cohort.frame(["any", "home"]).iloc[0][["any", "home"]].tolist() == [2, 8]
 
 
 def test_missing_extract_is_a_clear_error(tmp_path):

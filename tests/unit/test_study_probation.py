@@ -91,8 +91,10 @@ def test_overall_hand_worked(ex):
     assert row["treatment_started"] == 4  # p1 (day 182), p3 (day 0), p4 (day 10), p6 (day 20); not p2 (day 183)
     assert row["treatment_started_share"] == pytest.approx(4 / 7)
     assert row["treatment_started_share_low"] < 4 / 7 < row["treatment_started_share_high"]
+    # without treatment.discharge_date agreed, "already in treatment" falls back to a start in the 90 days before
     assert row["in_treatment_before"] == 2  # p4 (day -1), p5 (day -90); not p6 (day -91)
     assert row["in_treatment_before_share"] == pytest.approx(2 / 7)
+    assert row["reached_treatment"] == 5  # started in the window (p1, p3, p4, p6) or already in treatment (p4, p5)
     # of the 4 first journeys in the window: p1 CDF and p6 CAU complete; p4 DRO and p3 (missing) do not
     assert row["journey_completed"] == 2
     assert row["journey_completed_share"] == pytest.approx(2 / 4)
@@ -116,6 +118,8 @@ def test_by_financial_year_sex_and_age(ex):
     out = run(ex)
     fy = out.tables["by_financial_year"].set_index("financial_year")
     assert fy["n"].to_dict() == {"2023-24": 6, "2024-25": 1}  # p9 starts 2 July 2024
+    # orders from 1 January 2024, with 182 days' follow-up to 31 December: neither year is whole
+    assert fy["partial_period"].to_dict() == {"2023-24": True, "2024-25": True}
     sex = out.tables["by_sex"].set_index("sex")
     assert sex["n"].to_dict() == {"F": 2, "M": 4, "U": 1}
     age = out.tables["by_age_band"].set_index("age_band")
@@ -155,7 +159,8 @@ def test_without_completion_fields(tmp_path):
     row = out.tables["overall"].iloc[0]
     assert row["treatment_started"] == 4
     assert "journey_completed" not in row and "order_completed" not in row
-    assert len(out.notes) == 2
+    # no journey completion, no order completion, a look-back for "already in treatment"
+    assert len([n for n in out.notes if "not in the agreement" in n]) == 3
     assert "treatment.discharge_reason" not in ex.used and "probation.termination_reason" not in ex.used
 
 
@@ -191,3 +196,30 @@ def test_same_day_records_of_one_person_count_once(tmp_path):
     ex = extract(tmp_path, {"probation": rows, "treatment": [journey("b", END)]}, types=TYPES)
     table = run(ex).tables["by_requirement_type"].set_index("requirement_type")
     assert table["n"].to_dict() == {"ATR only": 1, "both": 1}  # a's DRR order and ATR order on one day: both
+
+
+def test_already_in_treatment_means_a_journey_open_on_the_order_start(tmp_path):
+    def open_journey(person, start, discharge=None):
+        return {"person_id": person, "treatment_start_date": start, "discharge_date": discharge}
+
+    orders = [order(p) for p in ("a", "b", "c", "d", "e", "f")]
+    journeys = [
+        open_journey("a", days(-400)),  # open for over a year when the order starts: already in treatment
+        open_journey("b", days(-30), days(-1)),  # ended the day before: not in treatment on day 0
+        open_journey("c", days(-30), days(0)),  # discharged on the order's start day: open on it
+        open_journey("d", days(-200), days(50)),  # started long before, still open: in treatment (not a new start)
+        open_journey("e", days(0)),  # starts on day 0: a new start, not "already"
+        open_journey("other", END),
+    ]
+    ex = extract(
+        tmp_path, {"probation": orders, "treatment": journeys}, types={**TYPES, "treatment": {"discharge_date": "date"}}
+    )
+    out = run(ex)
+    row = out.tables["overall"].iloc[0]
+    assert row["n"] == 6
+    assert row["in_treatment_before"] == 3  # a, c, d
+    assert row["treatment_started"] == 1  # e
+    assert row["reached_treatment"] == 4  # a, c, d, e; not b (ended before) nor f (no journey)
+    assert row["reached_treatment_share"] == pytest.approx(4 / 6)
+    assert not [n for n in out.notes if "discharge_date" in n]
+    assert "treatment.discharge_date" in ex.used

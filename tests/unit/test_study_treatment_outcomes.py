@@ -1,4 +1,5 @@
-"""DSCP treatment outcomes on hand-built extracts: effective treatment, successful completion, re-presentation."""
+"""DSCP treatment outcomes on hand-built extracts: effective treatment and successful completion per client (seed 001,
+appendix B2), effective treatment per journey, re-presentation."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def row(table, column, value):
     return match.iloc[0]
 
 
-# --- effective treatment ------------------------------------------------------------------------------
+# --- effective treatment per journey (BOLD's earlier measure, kept) ------------------------------------------------------------------------------
 
 
 def effective_rows():
@@ -57,11 +58,11 @@ def effective_rows():
     ]
 
 
-def test_effective_treatment_by_hand(tmp_path):
+def test_effective_treatment_per_journey_by_hand(tmp_path):
     ex = extract(tmp_path, {"treatment": effective_rows()}, types=TYPES)
     assert ex.data_end == END
-    cohort = treatment_outcomes.effective(ex, params())
-    overall = treatment_outcomes.effective_table(cohort, []).iloc[0]
+    cohort = treatment_outcomes.effective_per_journey(ex, params())
+    overall = treatment_outcomes.effective_per_journey_table(cohort, []).iloc[0]
     # 8 journeys; too early: e, z; assessed 6; effective: b, c, d, f.
     assert overall["n"] == 8
     assert overall["too_early_to_tell"] == 2
@@ -72,11 +73,11 @@ def test_effective_treatment_by_hand(tmp_path):
     assert overall["effective_share_low"] < 4 / 6 < overall["effective_share_high"]
 
 
-def test_effective_treatment_by_substance_and_year(tmp_path):
+def test_effective_treatment_per_journey_by_substance_and_year(tmp_path):
     ex = extract(tmp_path, {"treatment": effective_rows()}, types=TYPES)
-    cohort = treatment_outcomes.effective(ex, params())
+    cohort = treatment_outcomes.effective_per_journey(ex, params())
     treatment_outcomes.add_breakdowns(cohort)
-    by = treatment_outcomes.effective_table(cohort, ["substance"])
+    by = treatment_outcomes.effective_per_journey_table(cohort, ["substance"])
     assert set(by["substance"]) == {"opiate", "non-opiate", "alcohol", "non-opiate and alcohol", "XYZ", "missing"}
     assert row(by, "substance", "opiate")[["n", "effective", "assessed"]].tolist() == [2, 1, 2]
     assert row(by, "substance", "non-opiate")[["n", "effective", "too_early_to_tell", "assessed"]].tolist() == [
@@ -87,7 +88,7 @@ def test_effective_treatment_by_substance_and_year(tmp_path):
     ]
     assert row(by, "substance", "missing")[["n", "assessed"]].tolist() == [1, 0]
     assert row(by, "substance", "missing")["effective_share"] != row(by, "substance", "missing")["effective_share"]
-    years = treatment_outcomes.effective_table(cohort, ["financial_year"])
+    years = treatment_outcomes.effective_per_journey_table(cohort, ["financial_year"])
     # 2022-23: a, b, c, f, g (f started 2023-01-01) -> effective b, c, f; 2023-24: d, e (2024-01); 2023-24 also z.
     assert row(years, "financial_year", "2022-23")[["n", "effective", "assessed"]].tolist() == [5, 3, 5]
     assert row(years, "financial_year", "2023-24")[["n", "effective", "assessed"]].tolist() == [3, 1, 1]
@@ -96,62 +97,118 @@ def test_effective_treatment_by_substance_and_year(tmp_path):
 def test_effective_days_parameter_and_period(tmp_path):
     ex = extract(tmp_path, {"treatment": effective_rows()}, types=TYPES)
     # At 84 days, b (83) is no longer effective and d (open, 83 so far) becomes too early to tell.
-    overall = treatment_outcomes.effective_table(treatment_outcomes.effective(ex, params(effective_days=84)), [])
+    overall = treatment_outcomes.effective_per_journey_table(
+        treatment_outcomes.effective_per_journey(ex, params(effective_days=84)), []
+    )
     assert overall.iloc[0][["effective", "too_early_to_tell", "assessed"]].tolist() == [2, 3, 5]
     # The period applies to the start date: from 2023-01-01, journeys d, e, f, z.
-    later = treatment_outcomes.effective_table(treatment_outcomes.effective(ex, params(start="2023-01-01")), [])
+    later = treatment_outcomes.effective_per_journey_table(
+        treatment_outcomes.effective_per_journey(ex, params(start="2023-01-01")), []
+    )
     assert later.iloc[0][["n", "effective", "assessed"]].tolist() == [4, 2, 2]
 
 
-# --- successful completion ----------------------------------------------------------------------------
+# --- effective treatment and successful completion per client (DSCP) -----------------------------------
+
+FY = {"start": "2023-04-01", "end": "2024-03-31"}  # the DSCP's period: here one financial year, ending at the data end
 
 
-def completion_rows():
+def dscp_rows():
     return [
-        # p: completed, then a later journey ended without completing: the latest counts, not completed.
-        journey("p", d("2022-04-10"), d("2022-06-01"), "CDF"),
-        journey("p", d("2022-08-01"), d("2022-12-01"), "DRO"),
-        # q: dropped out (2022-23), then completed (2023-24): completed overall.
-        journey("q", d("2022-10-01"), d("2023-02-01"), "DRO"),
-        journey("q", d("2023-03-01"), d("2023-06-01"), "CAU", substance="ALC"),
-        # r: completed, then a journey still open (not ended, so not latest ended): completed.
-        journey("r", d("2023-01-01"), d("2023-05-01"), "CDF"),
-        journey("r", d("2023-06-01")),
-        # s: a completion reason without a discharge date has not ended: not in the denominator.
-        journey("s", d("2023-01-01"), None, "CDF"),
-        # t: ended with no reason recorded: not completed.
-        journey("t", d("2023-02-01"), d("2023-04-01"), None),
-        # u: two journeys ending the same day with the same start: completion counts.
-        journey("u", d("2023-01-01"), d("2023-07-01"), "TNC"),
-        journey("u", d("2023-01-01"), d("2023-07-01"), "CDF"),
-        journey("x", END),
+        journey("a", days(END, -83)),  # open, starts 83 days before the period end: in, effective
+        journey("b", days(END, -82)),  # open, 82 days before: not in effective treatment's base; in treatment
+        journey("c", d("2023-06-01"), d("2023-06-20"), "CDF"),  # short but completed: effective, completion
+        journey("d", d("2023-05-01"), days(d("2023-05-01"), 82), "DRO"),  # 82 days, dropped out: not effective
+        journey("e", d("2023-05-01"), days(d("2023-05-01"), 83), "DRO"),  # 83 days: effective, unsuccessful exit
+        journey("f", d("2022-01-01"), d("2023-05-01"), "DRO"),  # crosses into the period, but is not f's latest:
+        journey("f", d("2023-10-01"), d("2023-10-20"), "DRO"),  # 19 days, dropped out: f is not effective
+        journey("g", d("2023-01-01"), d("2023-03-31"), "DRO"),  # ended before the period: not in it at all
+        journey("h", d("2023-02-01")),  # open since before the period: length to the period end, effective
+        journey("i", d("2023-09-01"), d("2024-02-15"), "TNC"),  # i's latest journey starting 83+ days before the end
+        journey("i", d("2024-02-20")),  # i's latest journey (for completion), too late for effective treatment
+        journey("t", d("2023-05-01"), d("2023-09-01"), "TNC"),  # a transfer, not in custody: not an exit
+        journey("u", d("2023-05-01"), d("2023-08-01"), "TIC"),  # a transfer into custody: not an exit
+        journey("k", d("2023-06-01")),  # aged 12 at the start: the DSCP counts clients aged 18+
+        journey("z", END),  # open from the data end
     ]
 
 
-def test_successful_completion_latest_ended_journey_per_person(tmp_path):
-    ex = extract(tmp_path, {"treatment": completion_rows()}, types=TYPES)
-    ended = treatment_outcomes.latest_ended(ex, params())
-    overall = common.shares(ended, [], {"completed": "completed"}).iloc[0]
-    # People with an ended journey: p, q, r, t, u (5); latest ended with a completion: q, r, u (3).
-    assert overall[["n", "people", "completed"]].tolist() == [5, 5, 3]
-    assert overall["completed_share"] == pytest.approx(3 / 5)
+def dscp_extract(tmp_path):
+    rows = dscp_rows()
+    people = [
+        {"person_id": p, "birth_year": 2010 if p == "k" else 1980} for p in sorted({r["person_id"] for r in rows})
+    ]
+    return extract(tmp_path, {"treatment": rows, "person": people}, types=TYPES)
 
 
-def test_successful_completion_by_financial_year_is_per_year(tmp_path):
-    ex = extract(tmp_path, {"treatment": completion_rows()}, types=TYPES)
-    per_year = treatment_outcomes.latest_ended(ex, params(), per_year=True)
-    table = common.shares(per_year, ["financial_year"], {"completed": "completed"})
-    # 2022-23: p (DRO 2022-12-01), q (DRO 2023-02-01): 0 of 2. 2023-24: q (CAU), r (CDF), t (none), u (CDF): 3 of 4.
-    assert row(table, "financial_year", "2022-23")[["n", "completed"]].tolist() == [2, 0]
-    assert row(table, "financial_year", "2023-24")[["n", "completed"]].tolist() == [4, 3]
+def test_effective_treatment_per_client_by_hand(tmp_path):
+    ex = dscp_extract(tmp_path)
+    cohort = treatment_outcomes.clients(ex, params(**FY), effective=True)
+    overall = treatment_outcomes.effective_table(cohort, []).iloc[0]
+    # In: a, c, d, e, f, h, i, t, u (not b nor z: started less than 83 days before the end; not g; not k, 12).
+    # Effective: a (83 days), c (completed), e (83), h, i (167 days to its transfer), t (123), u (92); not d, f.
+    assert overall[["n", "people", "effective"]].tolist() == [9, 9, 7]
+    assert overall["effective_share"] == pytest.approx(7 / 9)
 
 
-def test_successful_completion_period_is_on_the_discharge_date(tmp_path):
-    ex = extract(tmp_path, {"treatment": completion_rows()}, types=TYPES)
-    early = common.shares(treatment_outcomes.latest_ended(ex, params(end="2023-03-31")), [], {"c": "completed"})
-    assert early.iloc[0][["n", "c"]].tolist() == [2, 0]  # p and q, both latest ended in the period by dropping out
-    late = common.shares(treatment_outcomes.latest_ended(ex, params(start="2023-04-01")), [], {"c": "completed"})
-    assert late.iloc[0][["n", "c"]].tolist() == [4, 3]
+def test_effective_treatment_length_runs_to_the_period_end(tmp_path):
+    ex = extract(
+        tmp_path,
+        {
+            "treatment": [
+                journey("j", d("2023-09-01"), d("2024-01-10"), "DRO"),  # 121 days by 31 December: effective
+                journey("m", d("2023-10-05"), d("2023-10-30"), "CDF"),  # completed in the period: effective
+                journey("n", d("2023-10-09"), d("2024-03-01"), "CDF"),  # 83 days before the end, 83 days long
+                journey("o", d("2023-10-10"), d("2024-03-01"), "CDF"),  # 82 days before the end: not counted
+                journey("x", END),
+            ]
+        },
+        types=TYPES,
+    )
+    cohort = treatment_outcomes.clients(ex, params(start="2023-04-01", end="2023-12-31"), effective=True)
+    assert treatment_outcomes.effective_table(cohort, []).iloc[0][["n", "effective"]].tolist() == [3, 3]
+    ended = treatment_outcomes.clients(ex, params(start="2023-04-01", end="2023-12-31"))
+    table = treatment_outcomes.completion_table(ended, []).iloc[0]
+    # j, n and o ended after the period: in treatment, no exit; m completed in it.
+    assert table[["n", "exits", "completed", "transferred"]].tolist() == [4, 1, 1, 0]
+
+
+def test_successful_completion_per_client_by_hand(tmp_path):
+    ex = dscp_extract(tmp_path)
+    table = treatment_outcomes.completion_table(treatment_outcomes.clients(ex, params(**FY)), []).iloc[0]
+    # In treatment: a, b, c, d, e, f, h, i, t, u, z (11; not g, not k). Latest journeys exiting in the period:
+    # c (CDF), d, e, f (DRO): 4 exits; t (TNC) and u (TIC) are transfers, not exits; i's latest is open.
+    assert table[["n", "exits", "transferred", "completed"]].tolist() == [11, 4, 2, 1]
+    assert table["completed_share"] == pytest.approx(1 / 4)  # over exits (the DSCP's percentage)
+    assert table["completed_in_treatment_share"] == pytest.approx(1 / 11)  # over everyone in treatment
+
+
+def test_a_completed_journey_followed_by_an_open_one_is_not_a_completion(tmp_path):
+    rows = [
+        journey("r", d("2023-05-01"), d("2023-07-01"), "CDF"),
+        journey("r", d("2023-09-01")),  # r's latest journey in the period is open
+        journey("s", d("2023-05-01"), None, "CDF"),  # a completion reason without a discharge date has not ended
+        journey("v", d("2023-05-01"), d("2023-07-01"), "CDF"),
+        journey("x", END),
+    ]
+    ex = extract(tmp_path, {"treatment": rows}, types=TYPES)
+    table = treatment_outcomes.completion_table(treatment_outcomes.clients(ex, params(**FY)), []).iloc[0]
+    assert table[["n", "exits", "completed"]].tolist() == [4, 1, 1]  # v only
+
+
+def test_dscp_measures_by_financial_year_flag_partial_years(tmp_path):
+    ex = dscp_extract(tmp_path)
+    out = STUDY.compute(ex, params())
+    years = out.tables["effective_by_financial_year"].set_index("financial_year")
+    # The data start on 1 January 2022 (f's first journey) and end on 31 March 2024.
+    assert years["partial_period"].to_dict() == {"2021-22": True, "2022-23": False, "2023-24": False}
+    assert years.loc["2023-24", ["n", "effective"]].tolist() == [9, 7]  # each year is its own period
+    # 2022-23 (journeys starting by 7 January 2023): f (ended after the year, 454 days) and g (89 days).
+    assert years.loc["2022-23", ["n", "effective"]].tolist() == [2, 2]
+    completion = out.tables["completion_by_financial_year"].set_index("financial_year")
+    assert completion.loc["2023-24", ["n", "exits", "transferred", "completed"]].tolist() == [11, 4, 2, 1]
+    assert completion.loc["2022-23", ["n", "exits"]].tolist() == [3, 1]  # f (open then), g (DRO), h (open)
+    assert any("2021-22" in note and "partial_period" in note for note in out.notes)
 
 
 # --- re-presentation ----------------------------------------------------------------------------------
@@ -199,7 +256,7 @@ def test_re_presentation_window_parameter(tmp_path):
 
 
 def full_extract(tmp_path, with_optional=True):
-    rows = effective_rows() + completion_rows() + re_presentation_rows()
+    rows = effective_rows() + dscp_rows() + re_presentation_rows()
     people = sorted({r["person_id"] for r in rows})
     tables = {"treatment": rows}
     if with_optional:
@@ -222,7 +279,7 @@ def full_extract(tmp_path, with_optional=True):
 def test_compute_gives_aggregate_tables(tmp_path, with_optional):
     ex, people = full_extract(tmp_path, with_optional)
     out = STUDY.compute(ex, params())
-    expected = {"effective_overall", "completion_overall", "re_presentation_overall"}
+    expected = {"effective_overall", "completion_overall", "re_presentation_overall", "effective_per_journey_overall"}
     assert expected <= set(out.tables)
     for name, table in out.tables.items():
         check_aggregate(name, table, people)
@@ -230,9 +287,10 @@ def test_compute_gives_aggregate_tables(tmp_path, with_optional):
         for measure in ("effective", "completion", "re_presentation"):
             for by in ("substance", "referral", "housing", "financial_year", "region", "sex", "age_band"):
                 assert f"{measure}_by_{by}" in out.tables
-        assert not out.notes
+        assert not [n for n in out.notes if "agreement" in n]
     else:
         assert "effective_by_substance" not in out.tables and "effective_by_region" not in out.tables
-        assert len(out.notes) == 4  # substance, referral source, housing and local authority not agreed
+        # substance, referral source, housing, local authority and year of birth not agreed
+        assert len([n for n in out.notes if "agreement" in n]) == 5
     assert set(out.charts) == {"effective_by_financial_year", "completion_by_financial_year"}
     assert {"treatment.discharge_date", "treatment.discharge_reason"} <= ex.used

@@ -214,15 +214,25 @@ class Cohort:
         order = [PERSON, "index_date"] + ([] if distinct else fields)
         self.t = source.mutate(_row=ibis.row_number().over(order_by=order))
         self._cache_source = self._cache = None
+        # What part of time the index dates can cover, for flagging partial periods (``coverage``).
+        self._index_source = (dataset, index)
+        self._window = [start, end]
+        self._first: dt.date | None = None
 
-    def _events(self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields) -> ir.Table:
-        """Each cohort row joined to the person's events of one dataset inside the window, with ``_days``."""
-        events = self.extract.table(dataset, [date, *fields], where)
+    def _events(
+        self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields, same=None
+    ) -> ir.Table:
+        """Each cohort row joined to the person's events of one dataset inside the window, with ``_days``;
+        ``same`` maps cohort columns to event fields that must be equal (both known) for an event to count."""
+        same = dict(same or {})
+        events = self.extract.table(dataset, [date, *fields, *same.values()], where)
         _must_be_date(events, dataset, date)
         events = events.filter(events[date].notnull())
-        events = events.rename(_person=PERSON, _date=date)
-        base = self.t.select("_row", PERSON, "index_date")
-        joined = base.join(events, base[PERSON] == events._person)
+        events = events.rename(_person=PERSON, _date=date, **{f"_same_{f}": f for f in same.values()})
+        base = self.t.select("_row", PERSON, "index_date", *[c for c in same if c not in ("_row", PERSON)])
+        condition = [base[PERSON] == events._person]
+        condition += [base[c] == events[f"_same_{f}"] for c, f in same.items()]
+        joined = base.join(events, condition)
         joined = joined.mutate(_days=joined._date.delta(joined.index_date, unit="day"))
         low, high = within
         if low is not None:
@@ -251,11 +261,14 @@ class Cohort:
         within: tuple[int | None, int | None] = (0, None),
         where: Where | None = None,
         take: Iterable[str] = (),
+        same: dict[str, str] | None = None,
     ) -> Cohort:
         """Add ``name``: days from the index date to the first event in the window (null when none).
-        ``take`` fields of that first event are added as ``name_<field>``."""
+        ``take`` fields of that first event are added as ``name_<field>``; with ``same`` (cohort column: event
+        field), only events whose field equals the row's column count (a treatment start in the release's own
+        local authority)."""
         take = list(take)
-        events = self._events(dataset, date, within, where, take)
+        events = self._events(dataset, date, within, where, take, same)
         aggs = {name: events._days.min()}
         aggs.update({f"{name}_{f}": events[f].argmin(events._days) for f in take})
         return self._attach(events.group_by("_row").aggregate(**aggs))
@@ -347,6 +360,58 @@ class Cohort:
         self.t = self.t.mutate(**{name: f(self.t) for name, f in columns.items()})
         return self
 
+    def until(self, last: dt.date) -> Cohort:
+        """Keep index events on or before ``last`` (so every one has the follow-up a measure needs); periods
+        after it are flagged partial."""
+        self._window[1] = last if self._window[1] is None else min(self._window[1], last)
+        return self.keep(lambda t: t.index_date <= last)
+
+    def covers(self, first: dt.date, last: dt.date) -> Cohort:
+        """Say the cohort's periods run from ``first`` to ``last`` (for partial flags), for a cohort whose rows are
+        periods an episode crosses into (``crossing``) rather than index dates inside the period."""
+        self._window = [first, last]
+        self._first = first
+        return self
+
+    def looks_back(self, days: int) -> Cohort:
+        """Say that a measure looks ``days`` back from the index date: periods whose index events may have a
+        shorter look-back, because the data start less than ``days`` before them, are flagged partial."""
+        first = self.first_date() + dt.timedelta(days=days)
+        self._first = first if self._first is None else max(self._first, first)
+        return self
+
+    def first_date(self) -> dt.date:
+        """The earliest index date the dataset holds (before any filter): where its data start."""
+        dataset, index = self._index_source
+        table = self.extract.table(dataset, [index])
+        first = self.extract.con.execute(table[index].min())
+        return None if first is None or pd.isna(first) else pd.Timestamp(first).date()
+
+    def coverage(self) -> tuple[dt.date | None, dt.date | None]:
+        """The first and last dates index events can have: the data's start (or a measure's look-back) and end
+        (or the follow-up a measure needs), within the study period."""
+        start, end = self._window
+        first = self._first or self.first_date()
+        lo = max([d for d in (start, first) if d is not None], default=None)
+        return lo, min(d for d in (end, self.extract.data_end) if d is not None)
+
+    def crossing(self, periods: list[tuple[str, dt.date, dt.date]], end: str, name: str = "period") -> Cohort:
+        """One row per index event (an episode from the index date to the ``end`` column, such as a treatment
+        journey) and period it crosses into: started by the period's end, and not ended (``end`` missing, or on
+        or after the period's start) before it began. Adds ``name`` (the period's label), ``period_start`` and
+        ``period_end``."""
+        parts = []
+        for label, first, last in periods:
+            t = self.t.filter((self.t.index_date <= last) & (self.t[end].isnull() | (self.t[end] >= first)))
+            parts.append(
+                t.mutate(**{name: ibis.literal(label)}, period_start=ibis.literal(first), period_end=ibis.literal(last))
+            )
+        if not parts:
+            raise StudyError("no period to count: the study period holds no data")
+        t = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+        self.t = t.mutate(_row=ibis.row_number().over(order_by=[t[PERSON], t.index_date, t[name]]))
+        return self
+
     def keep(self, where: Where) -> Cohort:
         """Keep only the rows matching ``where`` (after outcomes are added: the cohort is fixed first)."""
         self.t = self.t.filter(where(self.t))
@@ -369,9 +434,15 @@ class Cohort:
         frame = self.extract.con.execute(t.group_by([*by, PERSON]).aggregate(**each))
         frame["people"] = 1
         self.extract.evidence.append(Evidence(tuple(by), frame))
-        return statistics.declare(
-            result, n=statistics.events(), people=statistics.people(), **{b: statistics.group() for b in by}
-        )
+        groups = {b: statistics.group() for b in by}
+        periods = [b for b in by if b in PERIODS]
+        if periods:
+            first, last = self.coverage()
+            result[PARTIAL] = [
+                any(partial(row[b], b, first, last) for b in periods) for row in result[periods].to_dict("records")
+            ]
+            groups[PARTIAL] = statistics.group()
+        return statistics.declare(result, n=statistics.events(), people=statistics.people(), **groups)
 
     def _cached(self) -> ir.Table:
         """The cohort computed once and kept by the engine (a temporary table in DuckDB, a cached DataFrame in
@@ -393,12 +464,21 @@ class Cohort:
 
 AGE_BANDS = ((0, 17, "under 18"), (18, 24, "18-24"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"))
 OLDEST_BAND = (55, "55+")
+MID_YEAR = 7  # the month a birthday is taken to fall in when only the year of birth is known (1 July)
+
+
+def age_at(t: ir.Table, birth_year: str = "birth_year", date: str = "index_date") -> ir.IntegerValue:
+    """Age in whole years on ``date`` from year of birth alone, by the mid-year convention: everyone is taken to
+    be born on 1 July, so age is the date's year minus the year of birth, less one before 1 July. Counting by
+    calendar year alone makes everyone a year too old until their birthday (half of people on average, up to a
+    year out); the convention is never more than half a year out and halves the people given the wrong age."""
+    age = t[date].year() - t[birth_year]
+    return ibis.ifelse(t[date].month() < MID_YEAR, age - 1, age)
 
 
 def age_band(t: ir.Table, birth_year: str = "birth_year", date: str = "index_date") -> ir.StringValue:
-    """Age band at the index date from year of birth (age by calendar year: within a year of the exact age,
-    the precision the person dataset allows)."""
-    age = t[date].year() - t[birth_year]
+    """Age band at the index date (``age_at``: the mid-year convention, the precision a year of birth allows)."""
+    age = age_at(t, birth_year, date)
     case = ibis.cases(*[((age >= lo) & (age <= hi), label) for lo, hi, label in AGE_BANDS], else_=OLDEST_BAND[1])
     return ibis.ifelse(t[birth_year].isnull(), "unknown", case)
 
@@ -412,6 +492,43 @@ def financial_year(t: ir.Table, date: str = "index_date") -> ir.StringValue:
     """English financial year (April to March) such as ``2022-23``, as OHID publishes the indicator."""
     start = ibis.ifelse(t[date].month() >= 4, t[date].year(), t[date].year() - 1)
     return start.cast("string") + "-" + ((start + 1) % 100).cast("string").lpad(2, "0")
+
+
+PARTIAL = "partial_period"  # the column flagging a period (financial year, quarter) the data do not cover whole
+
+
+def period_bounds(label: str, kind: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a ``financial_year`` (``2022-23``) or ``quarter`` (``2021-Q3``) label."""
+    if kind == "financial_year":
+        year = int(str(label)[:4])
+        return dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
+    year, q = int(str(label)[:4]), int(str(label)[-1])
+    first = dt.date(year, 3 * q - 2, 1)
+    following = dt.date(year + (q == 4), (3 * q) % 12 + 1, 1)
+    return first, following - dt.timedelta(days=1)
+
+
+def partial(label, kind: str, first: dt.date | None, last: dt.date | None) -> bool:
+    """Whether the period ``label`` reaches outside the dates the data cover (``first`` to ``last``)."""
+    if label is None or (isinstance(label, float) and pd.isna(label)):
+        return False
+    start, end = period_bounds(label, kind)
+    return (first is not None and start < first) or (last is not None and end > last)
+
+
+PERIODS = ("financial_year", "quarter")
+
+
+def financial_years(first: dt.date, last: dt.date) -> list[tuple[str, dt.date, dt.date]]:
+    """The financial years from ``first`` to ``last``, each as (label, its first day, its last day) clipped to
+    those dates (so the years at the edges are partial)."""
+    years = []
+    year = first.year if first.month >= 4 else first.year - 1
+    while dt.date(year, 4, 1) <= last:
+        start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
+        years.append((f"{year}-{(year + 1) % 100:02d}", max(start, first), min(end, last)))
+        year += 1
+    return years
 
 
 def flag(t: ir.Table, column: str, yes: str = "yes", no: str = "no") -> ir.StringValue:

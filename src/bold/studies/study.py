@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 
 from bold.studies import statistics
-from bold.studies.language import Extract, StudyError
+from bold.studies.language import PARTIAL, PERIODS, Extract, StudyError
 
 
 @dataclass
@@ -28,6 +28,22 @@ class StudyOutput:
     def __post_init__(self) -> None:
         for table in self.reference.values():
             statistics.declare(table, **{c: statistics.reference() for c in statistics.untyped(table)})
+        partial = partial_periods(self.tables)
+        if partial:
+            self.notes.append(
+                f"Periods the data cover only in part are marked {PARTIAL} in every table by period: "
+                f"{', '.join(partial)}; their figures are not comparable with full periods."
+            )
+
+
+def partial_periods(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """The periods (financial years, quarters) some table marks partial, in order."""
+    found = set()
+    for table in tables.values():
+        if PARTIAL in table.columns:
+            for column in (c for c in PERIODS if c in table.columns):
+                found.update(str(v) for v in table.loc[table[PARTIAL].astype(bool), column].dropna())
+    return sorted(found)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,14 @@ import pandas as pd
 
 from bold.sources.geography import local_authorities
 from bold.studies import statistics as st
-from bold.studies.language import PERSON, Cohort, Evidence, age_band, financial_year, quarter
+from bold.studies.language import PARTIAL, PERSON, Cohort, Evidence, age_band, financial_year, quarter
 from bold.studies.measures import with_proportion, with_rate
 from bold.studies.study import agreed
 
 COMPLETION_REASONS = ("CDF", "CAU")  # NDTMS: completed drug free; completed, occasional user (not opiates/crack)
+# NDTMS: transferred, not in custody; transferred, in custody. A transfer is not an exit from treatment (the client
+# continues with another provider, in the community or in prison): neither a completion nor an incomplete exit.
+TRANSFER_REASONS = ("TNC", "TIC")
 EMERGENCY_METHODS = ("21", "22", "23", "24", "25", "28")  # HES admission methods 2x: emergency
 DAYS_PER_YEAR = 365.25
 WIDTH = 520
@@ -32,8 +35,7 @@ def complete_follow_up(cohort: Cohort, days: int) -> Cohort:
     """Keep index events with at least ``days`` of data after them, so an outcome "within N days" is never
     counted as absent only because the data stop (events too recent to judge are left out, as the
     published indicators do)."""
-    last = cohort.extract.data_end - dt.timedelta(days=days)
-    return cohort.keep(lambda t: t.index_date <= last)
+    return cohort.until(cohort.extract.data_end - dt.timedelta(days=days))
 
 
 def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
@@ -45,7 +47,9 @@ def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
         names.append("region")
     person = [f for f in ("sex", "birth_year") if agreed(cohort.extract, f"person.{f}")]
     if person:
-        cohort.person(person)
+        missing = [f for f in person if f not in cohort.t.columns]  # a study may have added some already
+        if missing:
+            cohort.person(missing)
         if "sex" in person:
             cohort.derive(sex=lambda t: t.sex.fill_null("U"))
             names.append("sex")
@@ -95,7 +99,8 @@ def person_time(cohort: Cohort, windows: list[tuple[str, int, int]], by: list[st
     cohort.extract.evidence.append(Evidence((*by, "window", "window_order"), long))
     table = st.declare(
         table,
-        **{b: st.group() for b in (*by, "window", "window_order")},
+        **{b: st.group() for b in (*by, "window", "window_order") if b in table.columns},
+        **({PARTIAL: st.group()} if PARTIAL in table.columns else {}),
         n=st.events(),
         people=st.people(),
         events=st.events(),
@@ -107,8 +112,9 @@ def person_time(cohort: Cohort, windows: list[tuple[str, int, int]], by: list[st
 def _by_window(wide: pd.DataFrame, by: list[str], windows: list[tuple[str, int, int]]) -> pd.DataFrame:
     """One row per group and window from one row per group with ``days|<window>`` and ``events|<window>``."""
     parts = []
+    labels = [*by, *([PARTIAL] if PARTIAL in wide.columns else [])]
     for order, (label, _, _) in enumerate(windows):
-        part = wide[by].copy()
+        part = wide[labels].copy()
         part["window"], part["window_order"] = label, order
         part["n"], part["people"] = wide["n"].astype(int), wide["people"].astype(int)
         part["events"] = wide[f"events|{label}"].fillna(0).astype(int)

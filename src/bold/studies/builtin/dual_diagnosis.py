@@ -28,7 +28,7 @@ import pandas as pd
 
 from bold.studies import statistics as st
 from bold.studies.builtin import common
-from bold.studies.language import Cohort, Extract, flag
+from bold.studies.language import PARTIAL, Cohort, Extract, flag
 from bold.studies.measures import with_proportion
 from bold.studies.study import Study, StudyOutput, agreed
 
@@ -59,6 +59,7 @@ def journeys(extract: Extract, params: dict) -> Cohort:
     cohort = Cohort(extract, "treatment", index="treatment_start_date", fields=fields, period=common.period(params))
     before, after = params["before_days"], params["after_days"]
     cohort.last_event("days_since_mh", "mental_health", "referral_date", within=(-before, -1))
+    cohort.looks_back(before)  # journeys in the data's first year have a shorter look-back: flagged partial
     cohort.first_event("days_to_mh", "mental_health", "referral_date", within=(0, after))
     cohort.derive(before=lambda t: t.days_since_mh.notnull(), after=lambda t: t.days_to_mh.notnull())
     cohort.derive(both=lambda t: t.before & t.after, neither=lambda t: ~t.before & ~t.after)
@@ -84,7 +85,7 @@ def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
         shares.update(ndtms_mh="ndtms_mh", agree="agree")
         counts = {"flag_recorded_n": "flag_recorded"}
     table = common.shares(cohort, by, shares, denominators={"agree": "flag_recorded_n"}, counts=counts)
-    columns = [*by, "n", "people"]
+    columns = [*by, *([PARTIAL] if PARTIAL in table.columns else []), "n", "people"]
     for name in shares:
         if name == "agree":
             columns += list(counts)  # the agreement's denominator, before it
@@ -117,7 +118,10 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     tables = {"overall": summary(cohort, [])}
     for by in [*[c for c in LABELLED if c in cohort.t.columns], *groups]:
         tables[f"by_{by}"] = summary(cohort, [by])
-    notes = []
+    notes = [
+        f"Journeys starting less than {params['before_days']} days after the data start have a shorter look-back "
+        "for contact before treatment; their financial years are marked partial_period."
+    ]
     if "ndtms_mh" in cohort.t.columns:
         tables["agreement"] = agreement(cohort)
     else:

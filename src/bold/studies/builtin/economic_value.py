@@ -19,9 +19,9 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     except ValueError as exc:
         raise StudyError(f"economic parameters: {exc}") from None
     outcome_params = {**treatment_outcomes.STUDIES[0].parameters, "start": params["start"], "end": params["end"]}
-    journeys = treatment_outcomes.effective(extract, outcome_params)
-    effective = journeys.summarise(effective=lambda t: t.effective.cast("int64").sum()).iloc[0]
-    ended = treatment_outcomes.latest_ended(extract, outcome_params)
+    clients = treatment_outcomes.clients(extract, outcome_params, effective=True, breakdowns=False)
+    effective = clients.summarise(effective=lambda t: t.effective.cast("int64").sum()).iloc[0]
+    ended = treatment_outcomes.clients(extract, outcome_params, breakdowns=False)
     completed = ended.summarise(completed=lambda t: t.completed.cast("int64").sum()).iloc[0]
     summary = economics.economic_summary(
         p, effective_treatment_people=int(effective.effective), successful_completions=int(completed.completed)
@@ -30,7 +30,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     summary["n"] = summary.quantity.map(counts)
     counted = summary[summary.n.notna()].astype({"n": int})
     valued = counted.assign(outcomes=[int(effective.effective), int(completed.completed)][: len(counted)])
-    tables = {  # outcomes counted (of n journeys, or people's latest ended journeys) times a price: a sum of money
+    tables = {  # outcomes counted (of n clients, by their latest journey in the period) times a price: a sum of money
         "outcomes_valued": st.declare(
             valued,
             quantity=st.group(),
@@ -41,8 +41,9 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         )
     }
     notes = [
-        f"{int(effective.effective)} effective journeys of {int(effective.n)}; {int(completed.completed)} successful "
-        f"completions among {int(completed.n)} people's latest ended journeys ({p.price_year} prices).",
+        f"{int(effective.effective)} clients in effective treatment of {int(effective.n)}; "
+        f"{int(completed.completed)} successful completions among {int(completed.n)} clients in treatment "
+        f"(DSCP definitions, the treatment-outcomes study; {p.price_year} prices).",
         "Values are gross benefits per the DSCP model; they are not causal estimates of what treatment saved.",
     ]
     reference = {
@@ -58,12 +59,14 @@ STUDIES = [
         title="Economic value of effective treatment and successful completions",
         question="DOMAIN.md 7 (DSCP Appendix C; HM Treasury Green Book discounting)",
         definition=(
-            "Effective treatment journeys (the treatment-outcomes definition) x the present value of 4 years of "
-            "reduced harm (saving per person-year discounted at 3.5%, years 1-4), and successful completions (latest "
-            "ended journey per person) x the expected value of completion (that value plus the recovery probability "
-            "x the abstinence benefit, years 5-12). 2012 prices; every parameter shown and changeable."
+            "Clients in effective treatment (the treatment-outcomes study's DSCP definition, per client over the "
+            "period) x the present value of 4 years of reduced harm (saving per person-year discounted at 3.5%, "
+            "years 1-4), and successful completions (DSCP: clients whose latest journey in the period ended with a "
+            "completion) x the expected value of completion (that value plus the recovery probability x the "
+            "abstinence benefit, years 5-12). 2012 prices; every parameter shown and changeable."
         ),
         needs=("treatment.treatment_start_date", "treatment.discharge_date", "treatment.discharge_reason"),
+        optional=("person.birth_year",),  # the DSCP counts clients aged 18+
         compute=compute,
         parameters={"start": None, "end": None, **ECONOMIC_DEFAULTS},
     )

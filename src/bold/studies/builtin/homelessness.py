@@ -68,6 +68,7 @@ def applications(extract: Extract, params: dict) -> Cohort:
     cohort.first_event("days_to_treatment", "treatment", "treatment_start_date", within=(0, within))
     end = "discharge_date" if agreed(extract, "treatment.discharge_date") else None
     cohort.ongoing("already", "treatment", "treatment_start_date", end, within=(-LOOKBACK_DAYS, -1))
+    cohort.looks_back(LOOKBACK_DAYS)  # applications in the data's first year: their years are flagged partial
     common.complete_follow_up(cohort, within)
     return cohort.derive(reached=lambda t: t.days_to_treatment.notnull(), support_need=need_label)
 

@@ -12,9 +12,13 @@ are linked, so the definition is kept literal and every boundary explicit:
   out, so every order has a full window of follow-up.
 - Treatment started: a treatment journey starting on days 0 to ``within_days`` (182 by default, about six
   months) inclusive; day 183 does not count. Denominator: all orders in the cohort.
-- Already in treatment: a journey starting on days -``before_days`` to -1 (the 90 days before the order;
-  day 0 belongs to "treatment started"). Denominator: all orders. Orders near the start of the data have a
-  shorter look-back.
+- Already in treatment: a journey open on the index date: started before day 0 (day 0 belongs to "treatment
+  started") and not discharged before it (no discharge date, or one on day 0 or later). Denominator: all
+  orders. Needs ``treatment.discharge_date``; without it, a journey starting on days -``before_days`` to -1
+  (the 90 days before the order) stands in, with a note. Orders near the start of the data may have a journey
+  open that the data do not hold.
+- Reached treatment: treatment started in the window or already in treatment on day 0, as a share of all
+  orders (an order starting while a journey is open has not failed to reach treatment).
 - Days to treatment: median and quartiles of the days from order start to the first journey start in the
   window, among orders with one (DuckDB ``quantile_cont`` / Spark ``percentile``: linear interpolation);
   ``treatment_started_people`` counts the distinct people behind them.
@@ -35,12 +39,13 @@ import pandas as pd
 
 from bold.studies import statistics as st
 from bold.studies.builtin import common
-from bold.studies.language import PERSON, Cohort, Extract
+from bold.studies.language import PARTIAL, PERSON, Cohort, Extract
 from bold.studies.study import Study, StudyOutput, agreed
 
 ORDER_TYPES = ("CO", "SSO")
 DISCHARGE = "treatment.discharge_reason"
 TERMINATION = "probation.termination_reason"
+DISCHARGE_DATE = "treatment.discharge_date"
 QUARTILES = (("days_q1", 0.25), ("days_median", 0.5), ("days_q3", 0.75))  # of days to treatment
 
 DEFINITION = (
@@ -48,7 +53,9 @@ DEFINITION = (
     "a drug rehabilitation requirement (DRR) or alcohol treatment requirement (ATR); one row per order, day 0 "
     "is the order start. Treatment started: a treatment journey starting on days 0 to 182 inclusive "
     "(parameter within_days; day 183 does not count), as a share of all orders. Already in treatment: a "
-    "journey starting on days -90 to -1 (parameter before_days), as a share of all orders. Days to "
+    "journey open on the order start (started before day 0, no discharge before day 0), as a share of all "
+    "orders (without treatment.discharge_date agreed: a journey starting on days -90 to -1, parameter "
+    "before_days). Reached treatment: started in the window or already in treatment. Days to "
     "treatment: median and quartiles (linear interpolation) of days to the first journey start in the "
     "window, among orders with one. Journey completed: that first journey ended with an NDTMS completion "
     "reason (CDF, CAU), as a share of orders with a treatment start in the window; a missing discharge "
@@ -73,10 +80,14 @@ def orders(extract: Extract, params: dict) -> Cohort:
     within, before = params["within_days"], params["before_days"]
     take = ["discharge_reason"] if agreed(extract, DISCHARGE) else []
     cohort.first_event("days_to_treatment", "treatment", "treatment_start_date", within=(0, within), take=take)
-    cohort.last_event("days_to_prior_treatment", "treatment", "treatment_start_date", within=(-before, -1))
+    if agreed(extract, DISCHARGE_DATE):
+        cohort.ongoing("treated_before", "treatment", "treatment_start_date", end="discharge_date")
+    else:
+        cohort.last_event("days_to_prior_treatment", "treatment", "treatment_start_date", within=(-before, -1))
+        cohort.derive(treated_before=lambda t: t.days_to_prior_treatment.notnull())
     cohort.derive(
         treated=lambda t: t.days_to_treatment.notnull(),
-        treated_before=lambda t: t.days_to_prior_treatment.notnull(),
+        reached=lambda t: t.days_to_treatment.notnull() | t.treated_before,
         requirement_type=lambda t: requirement_type(t[drr].fill_null(False), t[atr].fill_null(False)),
     )
     if take:
@@ -98,14 +109,14 @@ def requirement_type(drr: ir.BooleanValue, atr: ir.BooleanValue) -> ir.StringVal
 
 def summary(cohort: Cohort, by: list[str]) -> pd.DataFrame:
     """One row per group: counts and shares of each measure, and the days-to-treatment quartiles."""
-    flags = {"treatment_started": "treated", "in_treatment_before": "treated_before"}
+    flags = {"treatment_started": "treated", "in_treatment_before": "treated_before", "reached_treatment": "reached"}
     flags.update({c: c for c in ("journey_completed", "order_completed") if c in cohort.t.columns})
     quartiles = {label: (lambda t, q=q: t.days_to_treatment.quantile(q)) for label, q in QUARTILES}
     # the quartiles are of orders with a treatment start: the people behind them are counted for disclosure control
     treated_people = {"treatment_started_people": lambda t: t[PERSON].nunique(where=t.treated)}
     extra = {**treated_people, **quartiles}
     table = common.shares(cohort, by, flags, denominators={"journey_completed": "treatment_started"}, extra=extra)
-    columns = [*by, "n", "people"]
+    columns = [*by, *([PARTIAL] if PARTIAL in table.columns else []), "n", "people"]
     for name in flags:
         columns += [name, f"{name}_share", f"{name}_share_low", f"{name}_share_high"]
     table = table[[*columns, *extra]]
@@ -133,6 +144,11 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         for entry, what in ((DISCHARGE, "journey completion"), (TERMINATION, "order completion"))
         if not agreed(extract, entry)
     ]
+    if not agreed(extract, DISCHARGE_DATE):
+        notes.append(
+            f"{DISCHARGE_DATE} is not in the agreement: 'already in treatment' counts a journey starting in the "
+            f"{params['before_days']} days before the order, not a journey open on its start date"
+        )
     return StudyOutput(tables, charts, notes)
 
 
@@ -149,7 +165,7 @@ STUDIES = [
             "probation.alcohol_treatment_requirement",
             "treatment.treatment_start_date",
         ),
-        optional=(TERMINATION, DISCHARGE, "person.sex", "person.birth_year"),
+        optional=(TERMINATION, DISCHARGE, DISCHARGE_DATE, "person.sex", "person.birth_year"),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 182, "before_days": 90},
     )

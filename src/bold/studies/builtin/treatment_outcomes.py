@@ -1,27 +1,40 @@
-"""DSCP treatment outcome measures (docs/design/DOMAIN.md 6.5): effective treatment, successful completion and
-re-presentation after a successful completion, over treatment journeys.
+"""DSCP treatment outcome measures (docs/design/DOMAIN.md 6.5): effective treatment and successful completion as
+the DSCP evaluation defines them (seed 001, appendix B2), the per-journey effective treatment BOLD counted before,
+and re-presentation after a successful completion.
 
-Effective treatment: a journey starting in the period is effective if it ended (has a discharge date) with a
-completion reason (``common.COMPLETION_REASONS``), or lasted at least 83 days (12 weeks): length is discharge
-date minus start date in days, so 83 days counts and 82 does not. A journey with no discharge date is still
-open: effective if the data end is at least 83 days after its start, otherwise too early to tell, which is
-counted in its own column and left out of the denominator (``assessed = n - too_early_to_tell``). A discharge
-reason without a discharge date is treated as open and also counted in ``discharge_date_missing``.
+Effective treatment and successful completion (DSCP) are per client and period: the period is the study period
+(``start`` to ``end``, by default the data's first journey start to the data end) or, by financial year, each year
+on its own (clipped to the data at the edges, and flagged partial). The clients are everyone with a treatment
+journey crossing into the period (started by its end, and not discharged before its start), aged 18 or over at the
+journey's start (when ``person.birth_year`` is agreed; age by the mid-year convention, ``language.age_at``). Each
+client counts once, by their latest journey within the period (latest start; a completed one first on ties).
 
-Successful completion: per person, the latest journey ending (discharge date) in the period, ordered by
-discharge date, then start date, then completions first; the share of those ending with a completion reason
-among all of them. One row per person, so ``n`` counts people. By financial year, each year is its own
-period (a person's latest journey ending in each year).
+- Effective treatment: only journeys starting no less than 83 days before the period end count (footnote 35: so
+  every journey could have lasted 83 days; a start 83 days before the end counts, 82 does not). The latest such
+  journey is effective if it ended in the period with a completion reason (``common.COMPLETION_REASONS``) or its
+  length, discharge date (if in the period) or else the period end minus the start date, is at least 83 days.
+  Denominator: the clients.
+- Successful completion: the latest journey ended in the period with a completion reason. Two shares: of the
+  clients whose latest journey exited in the period ("clients with completions, successful or otherwise", the
+  DSCP's percentage) and of all clients in treatment (as the DSCP's Table 7.7 and PHOF's indicator set it, so
+  keeping clients longer is not rewarded). Transfers (``common.TRANSFER_REASONS``, NDTMS's "transferred, not in
+  custody" and "transferred, in custody") are not exits, as NDTMS counts them: the client continues treatment
+  with another provider; they are counted in ``transferred``, left out of the exits and count as not completed
+  among all in treatment.
+
+Effective treatment per journey (the ``effective_per_journey_*`` tables, BOLD's earlier measure): each journey
+starting in the period is effective if it ended with a completion reason or lasted at least 83 days (discharge
+date minus start date); an open journey is effective if the data end is at least 83 days after its start, and
+otherwise too early to tell (``too_early_to_tell``, left out of the denominator ``assessed``). A discharge reason
+without a discharge date is treated as open and also counted in ``discharge_date_missing``.
 
 Re-presentation: journeys ending in the period with a completion reason, at least 365 days before the data
 end (complete follow-up); the share where the same person starts a journey on days 1 to 365 after the
 discharge date (day 0 is the discharge date, a start on day 0 is not a return). Per journey, so a person
 completing twice counts twice.
 
-83 and 365 are the defaults of the ``effective_days`` and ``re_presentation_days`` parameters; the period
-(``start``, ``end``) applies to the start date for effective treatment and to the discharge date for the
-other two. As everywhere in the study language, one person's journeys on the same index date (start date for
-effective treatment, discharge date for the others) count once, as duplicate records of one journey.
+83 and 365 are the defaults of the ``effective_days`` and ``re_presentation_days`` parameters. As everywhere in
+the study language, one person's journeys on the same start date count once, as duplicate records of one journey.
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import ibis.expr.types as ir
 
 from bold.studies import statistics as st
 from bold.studies.builtin import common
-from bold.studies.language import PERSON, Cohort, Extract, financial_year
+from bold.studies.language import PERSON, Cohort, Extract, age_at, financial_years
 from bold.studies.study import Study, StudyOutput, agreed
 
 SUBSTANCE_GROUPS = {"OPI": "opiate", "NOP": "non-opiate", "ALC": "alcohol", "NOA": "non-opiate and alcohol"}
@@ -49,20 +62,24 @@ HOUSING = {"1": "no housing problem", "2": "housing problem", "3": "urgent housi
 OPTIONAL_FIELDS = ("substance_group", "referral_source", "housing_need", "local_authority")
 
 DEFINITION = (
-    "DSCP measures (DOMAIN.md 6.5). Effective treatment: treatment journeys starting in the period that ended "
-    "(discharge date present) with a completion reason (CDF, CAU) or lasted at least 83 days (12 weeks), length "
-    "being discharge date minus start date in days (83 counts, 82 does not); an open journey (no discharge date, "
-    "including one with a discharge reason but no date, counted in discharge_date_missing) is effective if the "
-    "data end is at least 83 days after its start, and otherwise too early to tell: counted in "
-    "too_early_to_tell and left out of the denominator (assessed). Successful completion: per person, the "
-    "latest journey ending in the period (by discharge date, then start date, completions first on ties); the "
-    "share ending with a completion reason among all such ended journeys (by financial year, each year is its "
-    "own period). Re-presentation: journeys ending in the period with a completion reason at least 365 days "
-    "before the data end; the share where the same person starts a new journey on days 1 to 365 after the "
-    "discharge date (day 0 = discharge date). 83 and 365 are parameter defaults (effective_days, "
-    "re_presentation_days). The period applies to the start date for effective treatment, to the discharge date "
-    "for the others. Intervals: Wilson 95%."
+    "DSCP definitions (seed 001, appendix B2; DOMAIN.md 6.5), per client and period (the study period, or each "
+    "financial year on its own, partial years flagged): clients with a treatment journey crossing into the period "
+    "(started by its end, not discharged before its start), aged 18+ at the journey start (mid-year convention), "
+    "each counted once by their latest journey within the period. Effective treatment: of journeys starting no "
+    "less than 83 days before the period end (83 counts, 82 does not), the latest is effective if it ended in the "
+    "period with a completion reason (CDF, CAU) or its length (to its discharge if in the period, else to the "
+    "period end) is at least 83 days; share of clients. Successful completion: the latest journey ended in the "
+    "period with a completion reason, as a share of clients whose latest journey exited in the period (the DSCP's "
+    "percentage) and of all clients in treatment (Table 7.7); transfers (TNC, TIC) are not exits, as NDTMS counts "
+    "them: left out of exits, counted in transferred. Effective treatment per journey (effective_per_journey "
+    "tables): journeys starting in the period that ended with a completion reason or lasted at least 83 days; an "
+    "open journey is effective once 83 days old at the data end, otherwise too early to tell (left out of "
+    "assessed). Re-presentation: journeys ending in the period with a completion reason at least 365 days before "
+    "the data end; the share where the same person starts a new journey on days 1 to 365 after the discharge date "
+    "(day 0 = discharge date). 83 and 365 are parameter defaults (effective_days, re_presentation_days). "
+    "Intervals: Wilson 95%."
 )
+ADULT = 18  # the DSCP counted clients aged 18+
 
 
 def _optional(extract: Extract) -> list[str]:
@@ -97,7 +114,8 @@ def add_breakdowns(cohort: Cohort) -> list[str]:
     return [*names, *groups]
 
 
-def effective(extract: Extract, params: dict) -> Cohort:
+def effective_per_journey(extract: Extract, params: dict) -> Cohort:
+    """Each journey starting in the period (BOLD's per-journey measure, kept beside the DSCP's per client)."""
     days = params["effective_days"]
     by_end = extract.data_end - dt.timedelta(days=days)  # an open journey started on or before this has lasted
     cohort = Cohort(
@@ -118,28 +136,50 @@ def effective(extract: Extract, params: dict) -> Cohort:
     )
 
 
-def latest_ended(extract: Extract, params: dict, per_year: bool = False) -> Cohort:
-    """One row per person (per person and financial year of discharge when ``per_year``): the latest journey
-    ending in the period."""
-    cohort = Cohort(
-        extract,
-        "treatment",
-        index="discharge_date",
-        fields=["treatment_start_date", "discharge_reason", *_optional(extract)],
-        period=common.period(params),
-    )
+def periods(cohort: Cohort, params: dict, per_year: bool) -> list[tuple[str, dt.date, dt.date]]:
+    """The study period (from the data's first journey start to the data end unless set), or its financial
+    years, each clipped to the data."""
+    start, end = common.period(params)
+    first = max(d for d in (start, cohort.first_date()) if d is not None)
+    last = min(d for d in (end, cohort.extract.data_end) if d is not None)
+    return financial_years(first, last) if per_year else [("all", first, last)]
+
+
+def clients(
+    extract: Extract, params: dict, per_year: bool = False, effective: bool = False, breakdowns: bool = True
+) -> Cohort:
+    """One row per client (per client and financial year when ``per_year``, the year in ``financial_year``):
+    their latest journey within the period, of those starting at least ``effective_days`` before the period end
+    when counting ``effective`` treatment. Adds the DSCP outcomes: ``effective``, ``completed``, ``exited``,
+    ``transferred``; the optional fields for breakdowns unless ``breakdowns`` is false."""
+    days = params["effective_days"]
+    fields = ["discharge_date", "discharge_reason", *(_optional(extract) if breakdowns else [])]
+    cohort = Cohort(extract, "treatment", index="treatment_start_date", fields=fields)
+    name = "financial_year" if per_year else "period"
+    spans = periods(cohort, params, per_year)
+    cohort.crossing(spans, "discharge_date", name=name).covers(spans[0][1], spans[-1][2])
+    if effective:  # footnote 35: "journey start dates were restricted to be no less than 83 days before the end"
+        cohort.keep(lambda t: t.index_date <= t.period_end.sub(ibis.interval(days=days)))
+    if agreed(extract, "person.birth_year"):
+        cohort.person(["birth_year"])
+        cohort.keep(lambda t: t.birth_year.isnull() | (age_at(t) >= ADULT))
+    ended = lambda t: t.discharge_date.notnull() & (t.discharge_date <= t.period_end)  # noqa: E731
     cohort.derive(
-        completed=lambda t: t.discharge_reason.isin(common.COMPLETION_REASONS).fill_null(False),
-        financial_year=financial_year,
-    )
-    keys = [PERSON, "financial_year"] if per_year else [PERSON]
-    cohort.derive(
+        ended=ended,
+        completed=lambda t: ended(t) & t.discharge_reason.isin(common.COMPLETION_REASONS).fill_null(False),
+    ).derive(
         _latest=lambda t: ibis.row_number().over(
-            group_by=[t[k] for k in keys],
-            order_by=[t.index_date.desc(), t.treatment_start_date.desc(), t.completed.cast("int64").desc()],
+            group_by=[t[PERSON], t[name]], order_by=[t.index_date.desc(), t.completed.cast("int64").desc()]
         )
     )
-    return cohort.keep(lambda t: t._latest == 0)
+    cohort.keep(lambda t: t._latest == 0)
+    return cohort.derive(
+        length=lambda t: ibis.ifelse(t.ended, t.discharge_date, t.period_end).delta(t.index_date, unit="day"),
+        transferred=lambda t: t.ended & t.discharge_reason.isin(common.TRANSFER_REASONS).fill_null(False),
+    ).derive(
+        effective=lambda t: t.completed | (t.length >= days),
+        exited=lambda t: t.ended & ~t.transferred,
+    )
 
 
 def completers(extract: Extract, params: dict) -> Cohort:
@@ -157,7 +197,7 @@ def completers(extract: Extract, params: dict) -> Cohort:
     return cohort.derive(returned=lambda t: t.days_to_return.notnull())
 
 
-def effective_table(cohort: Cohort, by: list[str]):
+def effective_per_journey_table(cohort: Cohort, by: list[str]):
     counts = {f: f for f in ("too_early_to_tell", "discharge_date_missing")}
     assessed = {"assessed": lambda t: (~t.too_early_to_tell).cast("int64").sum()}  # the denominator
     table = common.shares(
@@ -166,24 +206,44 @@ def effective_table(cohort: Cohort, by: list[str]):
     return st.declare(table, assessed=st.events())
 
 
+def effective_table(cohort: Cohort, by: list[str]):
+    """Clients in effective treatment among all clients (DSCP)."""
+    return common.shares(cohort, by, {"effective": "effective"})
+
+
+def completion_table(cohort: Cohort, by: list[str]):
+    """Successful completions among clients who exited (DSCP) and among all clients in treatment (Table 7.7)."""
+    return common.shares(
+        cohort,
+        by,
+        {"completed": "completed", "completed_in_treatment": "completed"},
+        denominators={"completed": "exits"},
+        counts={"exits": "exited", "transferred": "transferred"},
+    )
+
+
+def _dscp_tables(extract: Extract, params: dict, prefix: str, effective: bool, table) -> dict:
+    tables = {}
+    cohort = clients(extract, params, effective=effective)
+    groups = [g for g in add_breakdowns(cohort) if g != "financial_year"]
+    tables[f"{prefix}_overall"] = table(cohort, [])
+    for by in groups:
+        tables[f"{prefix}_by_{by}"] = table(cohort, [by])
+    tables[f"{prefix}_by_financial_year"] = table(
+        clients(extract, params, per_year=True, effective=effective), ["financial_year"]
+    )
+    return tables
+
+
 def compute(extract: Extract, params: dict) -> StudyOutput:
     tables = {}
-    journeys = effective(extract, params)
-    groups = add_breakdowns(journeys)
-    tables["effective_overall"] = effective_table(journeys, [])
-    for by in groups:
-        tables[f"effective_by_{by}"] = effective_table(journeys, [by])
+    tables.update(_dscp_tables(extract, params, "effective", True, effective_table))
+    tables.update(_dscp_tables(extract, params, "completion", False, completion_table))
 
-    ended = latest_ended(extract, params)
-    groups = add_breakdowns(ended)
-    events = {"completed": "completed"}
-    tables["completion_overall"] = common.shares(ended, [], events)
-    for by in groups:
-        if by != "financial_year":
-            tables[f"completion_by_{by}"] = common.shares(ended, [by], events)
-    tables["completion_by_financial_year"] = common.shares(
-        latest_ended(extract, params, per_year=True), ["financial_year"], events
-    )
+    journeys = effective_per_journey(extract, params)
+    add_breakdowns(journeys)
+    tables["effective_per_journey_overall"] = effective_per_journey_table(journeys, [])
+    tables["effective_per_journey_by_financial_year"] = effective_per_journey_table(journeys, ["financial_year"])
 
     returns = completers(extract, params)
     groups = add_breakdowns(returns)
@@ -197,13 +257,13 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             tables["effective_by_financial_year"],
             "financial_year",
             "effective_share",
-            "Effective treatment by financial year of start",
+            "Clients in effective treatment by financial year (DSCP)",
         ),
         "completion_by_financial_year": common.share_chart(
             tables["completion_by_financial_year"],
             "financial_year",
             "completed_share",
-            "Successful completion by financial year of discharge",
+            "Successful completions among clients who exited, by financial year (DSCP)",
         ),
     }
     notes = [
@@ -211,6 +271,8 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         for f in OPTIONAL_FIELDS
         if not agreed(extract, f"treatment.{f}")
     ]
+    if not agreed(extract, "person.birth_year"):
+        notes.append("person.birth_year is not in the agreement: clients of every age count, not only those 18+")
     return StudyOutput(tables, charts, notes)
 
 
