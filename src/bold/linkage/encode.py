@@ -150,7 +150,7 @@ def encode_file(
     con.execute(MACROS)
     result = read(con, Path(path), contract, mapping.renames, encoding)
     con.execute(f"create or replace temp table prepared as select *, {prepare_sql(contract)} from raw")
-    ids_only = Contract(**{**contract.model_dump(), "columns": contract.identifiers})
+    ids_only = Contract(**{**contract.model_dump(), "columns": contract.identifiers, "event_date": None})
     normalised = dict(identifier_columns(contract))
     roles = encoded_roles(contract)
     values = ", ".join(f"{normalised[r]} as {q(r)}" for r in roles if r in normalised)
