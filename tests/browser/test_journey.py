@@ -136,8 +136,10 @@ def test_the_whole_journey(chromium, world, shots):
 
     # the analyst runs a study, reads its check report and asks for release
     people.go("ana", f"/projects/{PROJECT}/run")
+    # choosing a study shows its settings in place (htmx swaps the form and pushes the URL); wait for them
     ana.get_by_label("Study").select_option("continuity-of-care")
-    follow(ana.get_by_role("button", name="Show its settings"))
+    ana.wait_for_url("**/run?study=continuity-of-care*")
+    ana.get_by_role("button", name=re.compile("^Run Continuity", re.I)).wait_for()
     accessible(ana, "run a study")
     ana.get_by_role("button", name=re.compile("^Run Continuity", re.I)).click()
     ana.wait_for_url("**/jobs/*")

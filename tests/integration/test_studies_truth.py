@@ -33,13 +33,18 @@ def run(ws, study, table, **params):
     return runner.run(ws, "bold-questions", study, parameters=params, by="ana", today=TODAY).table(table)
 
 
-def test_continuity_of_care(truly_linked):
-    ws, out, _, _ = truly_linked
-    overall = run(ws, "continuity-of-care", "overall").iloc[0]
+def continuity_cohort(out) -> pd.DataFrame:
+    """The true continuity cohort: releases with a need, at least 42 days before the data end."""
     truth = pd.read_parquet(out / "truth" / "releases.parquet")
     release = pd.to_datetime(truth.release_date)
     data_end = (release + pd.to_timedelta(truth.days_to_period_end, unit="D")).max()
-    cohort = truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=42))]
+    return truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=42))].copy()
+
+
+def test_continuity_of_care(truly_linked):
+    ws, out, _, _ = truly_linked
+    overall = run(ws, "continuity-of-care", "overall").iloc[0]
+    cohort = continuity_cohort(out)
     assert overall.n == len(cohort)
     true_share = cohort.days_to_treatment.between(0, 21).mean()
     assert overall.treated_21_days_share_low <= true_share <= overall.treated_21_days_share_high
@@ -49,10 +54,7 @@ def test_continuity_of_care(truly_linked):
 def test_pick_up_within_42_days_of_local_referrals(truly_linked):
     ws, out, events, _ = truly_linked
     overall = run(ws, "continuity-of-care", "overall").iloc[0]
-    truth = pd.read_parquet(out / "truth" / "releases.parquet")
-    release = pd.to_datetime(truth.release_date)
-    data_end = (release + pd.to_timedelta(truth.days_to_period_end, unit="D")).max()
-    cohort = truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=42))].copy()
+    cohort = continuity_cohort(out)
     cohort["release"] = pd.to_datetime(cohort.release_date)
     cohort = cohort.drop_duplicates(["person_id", "release"]).reset_index(names="row")
     journeys = events[events.event == "treatment_journey"][["person_id", "date", "local_authority"]]
