@@ -35,7 +35,7 @@ EXTRACT = Path("projects", PROJECT, "extract.duckdb")  # inside the workspace
 
 def prepare(people: int, work: Path, reuse: bool) -> Path:
     """A workspace holding the built ``bold-questions`` extract for ``people`` synthetic people."""
-    from bold.governance import projects
+    from bold.governance import decisions, projects
     from bold.ingest.pipeline import ingest
     from bold.linkage.truth import write_true_links
     from bold.synth.config import SOURCES, SynthConfig
@@ -55,7 +55,10 @@ def prepare(people: int, work: Path, reuse: bool) -> Path:
         ingest(ws, source, synth / f"{source}.parquet", by="cara")
     write_true_links(ws, synth / "truth", by="lin")
     projects.submit(ws, AGREEMENT, by="ana")
-    projects.approve(ws, PROJECT, by="grace")
+    projects.record_dpia(ws, PROJECT, AGREEMENT.with_name("dpia.yaml"), by="grace")
+    projects.approve(ws, PROJECT, decisions.load_answers(AGREEMENT.with_name("board-answers.yaml")), by="grace")
+    for source in projects.get(ws, PROJECT).sources:
+        projects.sign_off(ws, PROJECT, source, by="cara")
     projects.build(ws, PROJECT, by="adam")
     print(f"  ingested, linked by the truth and built in {time.perf_counter() - t0:.0f} s", flush=True)
     return ws_dir

@@ -66,13 +66,40 @@ def add_team(ws, agreement: Path) -> None:
             known.add(person["name"])
 
 
+EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
+BOARD_ANSWERS = EXAMPLES / "board-answers.yaml"  # yes to every human criterion, each with a reason
+DPIA = EXAMPLES / "dpia.yaml"  # low residual risk
+
+
+def board_answers():
+    from bold.governance.decisions import load_answers
+
+    return load_answers(BOARD_ANSWERS)
+
+
+def cleared(ws, project_id: str, board: str = "grace"):
+    """What a project goes through between submission and build: ``board`` records its DPIA and approves it
+    with an answer on every human criterion, and each source's custodian (who sent it) signs its use off."""
+    from bold import store
+    from bold.governance import decisions, projects
+
+    projects.record_dpia(ws, project_id, DPIA, by=board)
+    project = projects.approve(ws, project_id, decisions.load_answers(BOARD_ANSWERS), by=board)
+    with store.connect(ws) as db:
+        custodians = {s: sorted(decisions.custodians_of(db, s)) for s in project.sources}
+    for source, who in custodians.items():
+        if who:
+            project = projects.sign_off(ws, project_id, source, by=who[0])
+    return project
+
+
 def approved_and_built(ws, agreement: Path, today):
-    """Submit an agreement as ana (adding its team first), approve it as grace and build its extract; the
+    """Submit an agreement as ana (adding its team first), clear it (``cleared``) and build its extract; the
     project id."""
     from bold.governance import projects
 
     add_team(ws, agreement)
     project = projects.submit(ws, agreement, by="ana")
-    projects.approve(ws, project.id, by="grace")
+    cleared(ws, project.id)
     projects.build(ws, project.id, today=today, by="adam")
     return project.id

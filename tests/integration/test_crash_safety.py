@@ -36,7 +36,7 @@ from bold.studies import outputs, runner
 from bold.synth.config import SynthConfig
 from bold.synth.generate import generate
 from bold.workspace import Workspace
-from tests.conftest import add_team
+from tests.conftest import add_team, cleared
 from tests.integration.test_ingest_versions import HISTORY_POINTS
 
 TODAY = dt.date(2026, 11, 22)
@@ -144,7 +144,7 @@ def world(tmp_path_factory):
     run = link_workspace(linked, by="lin")
     add_team(linked, root / "agreement.yaml")  # everyone the agreement names must be on the platform
     project = projects.submit(linked, root / "agreement.yaml", by="ana")
-    projects.approve(linked, project.id, by="grace")
+    cleared(linked, project.id)
 
     projects.build(linked, project.id, today=TODAY, by="adam")  # makes the project key: same pseudonyms in copies
     built = copy(linked, root / "built")

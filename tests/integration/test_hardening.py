@@ -18,6 +18,7 @@ from bold.cli import app
 from bold.errors import BoldError, Kind
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import board_answers, cleared
 
 runner = CliRunner()
 PASSWORD = "a-long-test-password"
@@ -338,7 +339,7 @@ def test_everyone_named_in_an_agreement_is_an_active_person_in_that_role(ws, tmp
     assert "cara is named as analyst but does not hold that role" in red
     assert not project.assessment["acceptable"]
     with pytest.raises(BoldError, match=r"crosses red lines and cannot be approved: .*nobody"):
-        projects.approve(ws, "team-wrong", by="grace")
+        projects.approve(ws, "team-wrong", board_answers(), by="grace")
 
 
 # 9. Role combinations let one person see identifiers and content.
@@ -462,7 +463,7 @@ def test_studies_are_bounded_in_size_and_time(ws, tmp_path, small_population, mo
     agreement = tmp_path / "agreement.yaml"
     agreement.write_text(yaml.safe_dump(data))
     project = projects.submit(ws, agreement, by="ana")
-    projects.approve(ws, project.id, by="grace")
+    cleared(ws, project.id)
     prisons = ["HMP A", "HMP B", "HMP C"]
     write_extract(
         projects.project_dir(ws, project.id).mkdir(parents=True) or projects.extract_path(ws, project.id),

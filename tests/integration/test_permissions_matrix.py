@@ -34,6 +34,7 @@ from bold.governance.permissions import PERMISSIONS, ROLES, Permission, Role
 from bold.ingest.pipeline import ingest
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import DPIA, board_answers
 
 PASSWORD = "a-long-test-password"
 ALL = set(ROLES)
@@ -53,6 +54,8 @@ EXPECTED = {
     "project submit": {"analyst", "governance", "admin"},
     "project approve": {"governance"},
     "project refuse": {"governance"},
+    "project dpia": {"governance"},
+    "project sign-off": {"custodian"},
     "project amend": {"analyst", "governance", "admin"},
     "project withdraw": {"analyst", "governance", "admin"},
     "project show": ALL,
@@ -121,7 +124,9 @@ CALLS = {
     ),
     Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),
     Permission.PROJECT_SUBMIT: lambda ws, u: project_actions.submit(ws, u, ws.root / "missing.yaml"),
-    Permission.PROJECT_APPROVE: lambda ws, u: project_actions.approve(ws, u, "no-such-project"),
+    Permission.PROJECT_APPROVE: lambda ws, u: project_actions.approve(ws, u, "no-such-project", board_answers()),
+    Permission.PROJECT_DPIA: lambda ws, u: project_actions.record_dpia(ws, u, "no-such-project", DPIA),
+    Permission.PROJECT_SIGN_OFF: lambda ws, u: project_actions.sign_off(ws, u, "no-such-project", "prison"),
     Permission.PROJECT_REFUSE: (
         lambda ws, u: project_actions.refuse(ws, u, "no-such-project", "a reason"),
         lambda ws, u: project_actions.ask_for_changes(ws, u, "no-such-project", "a change"),
@@ -131,6 +136,7 @@ CALLS = {
     Permission.PROJECT_SHOW: (
         lambda ws, u: project_actions.show(ws, u, "no-such-project"),
         lambda ws, u: project_actions.moves(ws, u, "no-such-project"),
+        lambda ws, u: project_actions.versions(ws, u, "no-such-project"),
     ),
     Permission.PROJECT_LIST: lambda ws, u: project_actions.list_projects(ws, u),
     Permission.PROJECT_BUILD: lambda ws, u: project_actions.build(ws, u, "no-such-project"),
@@ -323,13 +329,14 @@ def _project_in(ws: Workspace, folder: Path, state: str, project_id: str) -> Non
     """A project in ``state``, submitted by the analyst named in it and decided by the governance board."""
     project_actions.submit(ws, _user("analyst"), _agreement(folder, project_id))
     board, team = _user("governance"), _user("analyst")
+    project_actions.record_dpia(ws, board, project_id, DPIA)  # what the board needs before it can approve
     steps = {
         "submitted": [],
-        "approved": [lambda: project_actions.approve(ws, board, project_id)],
+        "approved": [lambda: project_actions.approve(ws, board, project_id, board_answers())],
         "refused": [lambda: project_actions.refuse(ws, board, project_id, "the purpose is too broad")],
         "withdrawn": [lambda: project_actions.withdraw(ws, team, project_id)],
         "closed": [
-            lambda: project_actions.approve(ws, board, project_id),
+            lambda: project_actions.approve(ws, board, project_id, board_answers()),
             lambda: project_actions.close(ws, board, project_id),
         ],
     }[state]
@@ -340,7 +347,7 @@ def _project_in(ws: Workspace, folder: Path, state: str, project_id: str) -> Non
 
 def _move(ws: Workspace, folder: Path, move: str, user: User, project_id: str):
     calls = {
-        "approve": lambda: project_actions.approve(ws, user, project_id),
+        "approve": lambda: project_actions.approve(ws, user, project_id, board_answers()),
         "refuse": lambda: project_actions.refuse(ws, user, project_id, "not proportionate"),
         "amend": lambda: project_actions.amend(ws, user, project_id, _agreement(folder, project_id, "Amended")),
         "withdraw": lambda: project_actions.withdraw(ws, user, project_id),

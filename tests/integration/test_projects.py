@@ -16,7 +16,7 @@ from bold.linkage.run import link_workspace
 from bold.security import encryption
 from bold.store import audit
 from bold.workspace import Workspace
-from tests.conftest import add_team
+from tests.conftest import add_team, board_answers, cleared
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -43,7 +43,7 @@ def agreement(tmp_path, **changes) -> Path:
 
 def submit_and_approve(ws, path, monkeypatch):
     project = projects.submit(ws, path, by="ana")
-    projects.approve(ws, project.id, by="grace")
+    cleared(ws, project.id)
     return project.id
 
 
@@ -76,13 +76,13 @@ def test_red_lines_are_found_and_block_approval(linked, tmp_path, monkeypatch, c
     assert not project.assessment["acceptable"]
     assert any(red_line in r for r in project.assessment["red_lines"]), project.assessment["red_lines"]
     with pytest.raises(ProjectError, match="red lines"):
-        projects.approve(linked, pid, by="grace")
+        projects.approve(linked, pid, board_answers(), by="grace")
 
 
 def test_the_submitter_cannot_approve(linked, tmp_path, monkeypatch):
     projects.submit(linked, agreement(tmp_path, id="self-approval"), by="ana")
     with pytest.raises(ProjectError, match="cannot also approve"):
-        projects.approve(linked, "self-approval", by="ana")
+        projects.approve(linked, "self-approval", board_answers(), by="ana")
     assert audit.entries(linked, action="project approval refused")
 
 

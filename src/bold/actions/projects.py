@@ -10,6 +10,7 @@ from pathlib import Path
 from bold.actions.access import require
 from bold.errors import Invalid
 from bold.governance import projects
+from bold.governance.decisions import Answer, Version
 from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.governance.people import User
 from bold.governance.permissions import Permission, allows
@@ -22,14 +23,34 @@ def submit(ws: Workspace, user: User, agreement: Path) -> Project:
     return projects.submit(ws, agreement, by=user.name)
 
 
-def approve(ws: Workspace, user: User, project_id: str) -> Project:
+def approve(ws: Workspace, user: User, project_id: str, answers: list[Answer] | None) -> Project:
+    """Approve the version under review: ``answers`` is the board's answer and reason on each human criterion."""
     require(ws, user, Permission.PROJECT_APPROVE)
-    return projects.approve(ws, project_id, by=user.name)
+    return projects.approve(ws, project_id, answers, by=user.name)
 
 
-def refuse(ws: Workspace, user: User, project_id: str, reason: str) -> Project:
+def refuse(
+    ws: Workspace, user: User, project_id: str, reason: str, answers: list[Answer] | None = None
+) -> Project:
     require(ws, user, Permission.PROJECT_REFUSE)
-    return projects.refuse(ws, project_id, reason, by=user.name)
+    return projects.refuse(ws, project_id, reason, answers, by=user.name)
+
+
+def record_dpia(ws: Workspace, user: User, project_id: str, dpia: Path) -> Project:
+    require(ws, user, Permission.PROJECT_DPIA)
+    return projects.record_dpia(ws, project_id, dpia, by=user.name)
+
+
+def sign_off(ws: Workspace, user: User, project_id: str, source: str, conditions: str | None = None) -> Project:
+    """A custodian signs off the version's use of their source (``conditions``: any they attach)."""
+    require(ws, user, Permission.PROJECT_SIGN_OFF)
+    return projects.sign_off(ws, project_id, source, conditions, by=user.name)
+
+
+def versions(ws: Workspace, user: User, project_id: str) -> list[Version]:
+    """Every version of the project's agreement with what was decided about it (public, as on the register)."""
+    require(ws, user, Permission.PROJECT_SHOW)
+    return projects.versions(ws, project_id)
 
 
 CHANGES_REQUESTED = "Changes requested: "  # how a refusal that asks for an amendment begins
@@ -76,7 +97,11 @@ def list_projects(ws: Workspace, user: User) -> list[Project]:
 
 
 # The moves a page offers, in the order it shows them; "build" is the admin's, made on an approved project.
-MOVES = ("approve", "refuse", "amend", "withdraw", "build", "close")
+MOVES = ("dpia", "approve", "refuse", "sign-off", "amend", "withdraw", "build", "close")
+_RECORDS = {  # the moves that record something about the version without changing the project's state
+    "dpia": (Permission.PROJECT_DPIA, (ProjectState.SUBMITTED,)),
+    "sign-off": (Permission.PROJECT_SIGN_OFF, (ProjectState.SUBMITTED, ProjectState.APPROVED)),
+}
 
 
 def moves(ws: Workspace, user: User, project_id: str) -> list[str]:
@@ -89,6 +114,9 @@ def moves(ws: Workspace, user: User, project_id: str) -> list[str]:
     for move in MOVES:
         if move == "build":
             permission, possible = Permission.PROJECT_BUILD, project.status == ProjectState.APPROVED
+        elif move in _RECORDS:
+            permission, states = _RECORDS[move]
+            possible = project.status in states
         else:
             t = PROJECT.transitions[move]
             permission, possible = t.permission, project.status in t.sources

@@ -38,28 +38,110 @@ def project_submit(file: AgreementArgument, workspace: WorkspaceOption = Path(".
     _print_assessment(projects.submit(*signed_in(workspace), file))
 
 
-@project_app.command("approve")
-def project_approve(project_id: ProjectArgument, workspace: WorkspaceOption = Path(".")):
-    """Approve a submitted project (never by its submitter; not if it crosses a red line)."""
+AnswersOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--answers",
+        help="The board's answer (yes or no) and reason on each human criterion, as YAML "
+        "(docs/examples/board-answers.yaml; `bold project criteria` lists them).",
+    ),
+]
+
+
+def _answers(path: Path | None):
+    from bold.governance.decisions import load_answers
+
+    return None if path is None else load_answers(path)
+
+
+@project_app.command("criteria")
+def project_criteria():
+    """List the criteria only people can judge, by the ids the board's answers use."""
+    from bold.governance.decisions import HUMAN_CRITERIA
+
+    console.print(table(("criterion", "the board answers"), list(HUMAN_CRITERIA.items()), ids=("criterion",)))
+
+
+@project_app.command("dpia")
+def project_dpia(
+    project_id: ProjectArgument,
+    file: Annotated[Path, typer.Argument(help="The DPIA (YAML): docs/examples/dpia.yaml shows its fields.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Record the data protection impact assessment of the version under review (before the board decides)."""
     from bold.actions import projects
 
-    project = projects.approve(*signed_in(workspace), project_id)
-    console.print(f"Project {shown(project.id)} approved by {shown(project.approved_by)}")
+    project = projects.record_dpia(*signed_in(workspace), project_id, file)
+    console.print(f"DPIA of {shown(project.id)} version {project.version} recorded")
+
+
+@project_app.command("approve")
+def project_approve(project_id: ProjectArgument, answers: AnswersOption = None, workspace: WorkspaceOption = Path(".")):
+    """Approve a submitted project: its DPIA recorded, yes to every human criterion with a reason (never by its
+    submitter; not if it crosses a red line)."""
+    from bold.actions import projects
+
+    project = projects.approve(*signed_in(workspace), project_id, _answers(answers))
+    console.print(f"Project {shown(project.id)} version {project.version} approved by {shown(project.approved_by)}")
 
 
 @project_app.command("refuse")
 def project_refuse(
     project_id: ProjectArgument,
     reason: Annotated[str, typer.Option(help="Why, for the project team and the public register.")],
+    answers: AnswersOption = None,
     workspace: WorkspaceOption = Path("."),
 ):
     """Refuse a submitted project, with the reason; the team may amend and resubmit it."""
     from bold.actions import projects
 
-    project = projects.refuse(*signed_in(workspace), project_id, reason)
+    project = projects.refuse(*signed_in(workspace), project_id, reason, _answers(answers))
     console.print(
         f"Project {shown(project.id)} refused by {shown(project.decided_by)}: {shown(project.decision_reason)}"
     )
+
+
+@project_app.command("sign-off")
+def project_sign_off(
+    project_id: ProjectArgument,
+    source: Annotated[str, typer.Option(help="Your source whose use you agree to.")],
+    conditions: Annotated[str | None, typer.Option(help="Any conditions you attach, for the register.")] = None,
+    workspace: WorkspaceOption = Path("."),
+):
+    """As a source's custodian, agree to this version of the project's use of it (needed before it is built)."""
+    from bold.actions import projects
+
+    project = projects.sign_off(*signed_in(workspace), project_id, source, conditions)
+    console.print(f"{shown(source)} signed off for {shown(project.id)} version {project.version}")
+
+
+@project_app.command("history")
+def project_history(project_id: ProjectArgument, workspace: WorkspaceOption = Path("."), as_json: JsonOption = False):
+    """Every version of the project's agreement: who submitted it, its DPIA, sign-offs and the board's decision."""
+    from bold.actions import projects
+
+    found = projects.versions(*signed_in(workspace), project_id)
+    if as_json:
+        print_json([v.summary() for v in found])
+        return
+    for v in found:
+        s = v.summary()
+        console.print(
+            f"[bold]version {v.number}[/] submitted by {shown(v.submitted_by)} {v.submitted_at[:10]}: "
+            + (f"{v.outcome} by {shown(v.decided_by)} {v.decided_at[:10]}" if v.outcome else "awaiting the board")
+            + (f" ({shown(v.reason)})" if v.reason else "")
+        )
+        dpia = s["dpia"]
+        console.print(
+            f"  DPIA: {dpia['residual_risk']} residual risk, {dpia['risks']} risks, "
+            f"{len(dpia['public_involvement'])} public involvement(s)"
+            if dpia
+            else "  DPIA: not recorded"
+        )
+        for a in v.answers or []:
+            console.print(f"  {shown(a['criterion'])}: {a['answer']} ({shown(a['reason'])})")
+        signed = ", ".join(f"{shown(o.source)} by {shown(o.signed_by)}" for o in v.sign_offs)
+        console.print(f"  Signed off: {signed or 'none yet'}")
 
 
 @project_app.command("amend")

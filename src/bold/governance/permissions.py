@@ -41,6 +41,8 @@ class Permission(StrEnum):
     PROJECT_SUBMIT = "project submit"
     PROJECT_APPROVE = "project approve"
     PROJECT_REFUSE = "project refuse"
+    PROJECT_DPIA = "project dpia"  # record the data protection impact assessment of the version under review
+    PROJECT_SIGN_OFF = "project sign-off"  # a custodian agrees to a project's use of their source
     PROJECT_AMEND = "project amend"
     PROJECT_WITHDRAW = "project withdraw"
     PROJECT_SHOW = "project show"
@@ -75,7 +77,9 @@ _EVERYONE = {P.STATUS, P.SOURCES, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, 
 
 # The role table: what each role may do. A person may hold several roles and may do what any of them allows.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.CUSTODIAN: frozenset(_EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT, P.BATCH_WITHDRAW, P.RETENTION_SHOW}),
+    Role.CUSTODIAN: frozenset(
+        _EVERYONE | {P.INGEST, P.OPTOUT_ADD, P.OPTOUT_COUNT, P.BATCH_WITHDRAW, P.RETENTION_SHOW, P.PROJECT_SIGN_OFF}
+    ),
     Role.LINKER: frozenset(_EVERYONE | {P.LINK, P.LINK_REPORT}),
     Role.ANALYST: frozenset(
         _EVERYONE
@@ -118,6 +122,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PROJECT_SUBMIT,
             P.PROJECT_APPROVE,
             P.PROJECT_REFUSE,
+            P.PROJECT_DPIA,
             P.PROJECT_AMEND,
             P.PROJECT_WITHDRAW,
             P.PROJECT_CLOSE,

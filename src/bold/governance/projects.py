@@ -1,5 +1,10 @@
 """Projects: submit, approve or refuse, amend, withdraw, build the extract, close.
 
+Each submission and amendment is a version of the agreement, kept with what was decided about it: its DPIA,
+the board's answers and each custodian's sign-off (``bold.governance.decisions``). The board approves only a
+version with a DPIA and an answer to every human criterion; the admin builds only a version every custodian
+has signed off.
+
 A project's states and the moves between them are data (``bold.governance.lifecycle.PROJECT``); each move
 re-reads the project inside the transaction that changes it, so two people deciding at once cannot both
 succeed, and its audit entry commits with it. Only an approved project within its dates can be built; its
@@ -35,7 +40,9 @@ import yaml
 
 from bold import faults, keyed, store
 from bold.errors import BoldError, Kind
+from bold.governance import decisions
 from bold.governance.agreement import PERSON_DATASET, Agreement, assess, load_agreement
+from bold.governance.decisions import Answer, DecisionError, VersionOutcome
 from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.ingest import resolved
 from bold.ingest.pipeline import committed_batches
@@ -78,6 +85,16 @@ class Project:
     build_notice: list[dict] | None = None
     expired_at: str | None = None  # when retention deleted its extract, after its end date
 
+    @property
+    def version(self) -> int:
+        """The agreement's version: 1 when submitted, one more at each amendment."""
+        return self.amendments + 1
+
+    @property
+    def sources(self) -> list[str]:
+        """The sources the agreement requests (each needs its custodian's sign-off)."""
+        return [d for d in self.agreement.datasets if d != PERSON_DATASET]
+
     def team(self, role: str) -> set[str]:
         """The people the agreement names in ``role``."""
         return {p.name for p in self.agreement.people if p.role == role}
@@ -96,6 +113,7 @@ class Project:
             "decided_by": self.decided_by,
             "decision_reason": self.decision_reason,
             "amendments": self.amendments,
+            "version": self.version,
             "built_at": self.built_at,
         }
 
@@ -175,11 +193,13 @@ def submit(ws: Workspace, path: Path, *, by: str) -> Project:
             raise ProjectError(
                 f"project {agreement.id!r} already exists; to change its agreement use bold project amend"
             )
+        stamp = now()
         tx.execute(
             "insert into projects (id, title, agreement, status, assessment, submitted_by, submitted_at) "
             "values (?, ?, ?, ?, ?, ?, ?)",
-            (agreement.id, agreement.title, text, PROJECT.initial.value, json.dumps(assessment), by, now()),
+            (agreement.id, agreement.title, text, PROJECT.initial.value, json.dumps(assessment), by, stamp),
         )
+        decisions.add_version(tx.db, agreement.id, 1, text, assessment, by, stamp)
         tx.audit(
             by,
             "project submitted",
@@ -195,18 +215,26 @@ def _refuse(ws: Workspace, action: str, project_id: str, reason: str, message: s
     return ProjectError(message, kind=Kind.REFUSED)
 
 
-def approve(ws: Workspace, project_id: str, *, by: str) -> Project:
-    return _decide(ws, project_id, "approve", None, by)
+def approve(ws: Workspace, project_id: str, answers: list[Answer] | None, *, by: str) -> Project:
+    """Approve the current version: its DPIA recorded, and ``answers`` yes to every human criterion."""
+    decisions.check_answers(answers, approving=True)
+    return _decide(ws, project_id, "approve", None, answers, by)
 
 
-def refuse(ws: Workspace, project_id: str, reason: str, *, by: str) -> Project:
+def refuse(
+    ws: Workspace, project_id: str, reason: str, answers: list[Answer] | None = None, *, by: str
+) -> Project:
     if not reason.strip():
         raise ProjectError("a refusal needs a reason, for the team and the register", kind=Kind.INVALID)
-    return _decide(ws, project_id, "refuse", reason, by)
+    decisions.check_answers(answers, approving=False)
+    return _decide(ws, project_id, "refuse", reason, answers, by)
 
 
-def _decide(ws: Workspace, project_id: str, move: str, reason: str | None, by: str) -> Project:
-    """The board's decision on a submitted project; never by its submitter, never approving a red line."""
+def _decide(
+    ws: Workspace, project_id: str, move: str, reason: str | None, answers: list[Answer] | None, by: str
+) -> Project:
+    """The board's decision on a submitted project; never by its submitter, never approving a red line or a
+    version without its DPIA."""
     refusal = None
     with store.transaction(ws) as tx:
         project = _read(tx.db, project_id)
@@ -218,6 +246,8 @@ def _decide(ws: Workspace, project_id: str, move: str, reason: str | None, by: s
                 "red lines crossed",
                 f"{project_id} crosses red lines and cannot be approved: " + "; ".join(project.assessment["red_lines"]),
             )
+        elif move == "approve" and (dpia_problem := _dpia_problem(tx.db, project)):
+            refusal = ("no acceptable DPIA", dpia_problem)
         else:
             stamp = now()
             approved = (by, stamp) if move == "approve" else (None, None)
@@ -226,9 +256,77 @@ def _decide(ws: Workspace, project_id: str, move: str, reason: str | None, by: s
                 "approved_by = ?, approved_at = ? where id = ?",
                 (target.value, by, stamp, reason, *approved, project_id),
             )
-            tx.audit(by, f"project {target.value}", project_id, {"reason": reason} if reason else None)
+            decisions.set_outcome(
+                tx.db, project_id, project.version, VersionOutcome(target.value), by, stamp, reason, answers
+            )
+            details = {"version": project.version, **({"reason": reason} if reason else {})}
+            if answers is not None:
+                details["answers"] = {a.criterion: a.answer for a in answers}
+            tx.audit(by, f"project {target.value}", project_id, details)
             return _read(tx.db, project_id)
     raise _refuse(ws, f"project {'approval' if move == 'approve' else 'refusal'} refused", project_id, *refusal, by)
+
+
+def _dpia_problem(db, project: Project) -> str | None:
+    try:
+        decisions.check_dpia(db, project.id, project.version)
+    except DecisionError as exc:
+        return str(exc)
+    return None
+
+
+def record_dpia(ws: Workspace, project_id: str, path: Path, *, by: str) -> Project:
+    """Record the board's DPIA of the version under review (replacing an earlier one of the same version)."""
+    dpia = decisions.load_dpia(path)
+    with store.transaction(ws) as tx:
+        project = _read(tx.db, project_id)
+        if project.status != ProjectState.SUBMITTED:
+            raise ProjectError(
+                f"project {project_id} is {project.status.value}; a DPIA is recorded before the board decides "
+                "(amend the agreement to assess a new version)"
+            )
+        replaced = decisions.record_dpia(tx.db, project_id, project.version, dpia, by, now())
+        tx.audit(
+            by,
+            "project dpia recorded",
+            project_id,
+            {
+                "version": project.version,
+                "risks": len(dpia.risks),
+                "public_involvement": len(dpia.public_involvement),
+                "residual_risk": dpia.residual_risk,
+                "replaced": replaced,
+            },
+        )
+        return _read(tx.db, project_id)
+
+
+def sign_off(ws: Workspace, project_id: str, source: str, conditions: str | None = None, *, by: str) -> Project:
+    """A custodian agrees to this version's use of their source (with any conditions, for the register)."""
+    with store.transaction(ws) as tx:
+        project = _read(tx.db, project_id)
+        if project.status not in (ProjectState.SUBMITTED, ProjectState.APPROVED):
+            raise ProjectError(f"project {project_id} is {project.status.value}; only a live project is signed off")
+        if source not in project.sources:
+            raise ProjectError(
+                f"project {project_id} does not request {source!r}; it requests {', '.join(project.sources) or 'no source'}",
+                kind=Kind.INVALID,
+            )
+        conditions = (conditions or "").strip() or None
+        decisions.sign_off(tx.db, project_id, project.version, source, by, now(), conditions)
+        tx.audit(
+            by,
+            "project signed off",
+            project_id,
+            {"version": project.version, "source": source, "conditions": conditions is not None},
+        )
+        return _read(tx.db, project_id)
+
+
+def versions(ws: Workspace, project_id: str) -> list[decisions.Version]:
+    with store.connect(ws) as db:
+        _read(db, project_id)
+        return decisions.versions(db, project_id)
 
 
 def _check_team(project: Project, by: str, move: str) -> None:
@@ -254,6 +352,10 @@ def amend(ws: Workspace, project_id: str, path: Path, *, by: str) -> Project:
             "amendments = amendments + 1 where id = ?",
             (agreement.title, text, json.dumps(assessment), target.value, project_id),
         )
+        stamp = now()
+        if project.status == ProjectState.SUBMITTED:  # undecided: superseded before the board decided on it
+            decisions.set_outcome(tx.db, project_id, project.version, VersionOutcome.AMENDED, by, stamp)
+        decisions.add_version(tx.db, project_id, project.version + 1, text, assessment, by, stamp)
         extract_deleted = _delete_extract(ws, project_id)
         tx.audit(
             by,
@@ -274,10 +376,13 @@ def withdraw(ws: Workspace, project_id: str, *, by: str) -> Project:
         project = _read(tx.db, project_id)
         target = PROJECT.move("withdraw", project.status, project_id, ProjectError)
         _check_team(project, by, "withdraw")
+        stamp = now()
         tx.execute(
             "update projects set status = ?, closed_by = ?, closed_at = ? where id = ?",
-            (target.value, by, now(), project_id),
+            (target.value, by, stamp, project_id),
         )
+        if project.status == ProjectState.SUBMITTED:  # a refused version keeps its refusal
+            decisions.set_outcome(tx.db, project_id, project.version, VersionOutcome.WITHDRAWN, by, stamp)
         tx.audit(by, "project withdrawn", project_id)
         return _read(tx.db, project_id)
 
@@ -350,11 +455,12 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
     project = get(ws, project_id)
     try:
         usable(project, today)
+        _signed_off(ws, project)
     except ProjectError as exc:
         store.audit.record(ws, "project build refused", project_id, {"reason": str(exc)}, by=by)
         raise
     quality = source_quality(ws)
-    sources = [d for d in project.agreement.datasets if d != PERSON_DATASET]
+    sources = project.sources
     failing = [d for d in sources if d not in quality or quality[d] > MAX_QUARANTINE_SHARE]
     if failing:
         raise ProjectError(f"sources below the quality thresholds or not ingested: {', '.join(failing)}")
@@ -366,6 +472,17 @@ def build(ws: Workspace, project_id: str, today: dt.date | None = None, *, by: s
         shared_dir(evidence_dir(ws, project_id))
     with _build_lock(folder, project_id):
         return _build(ws, project, key, sources, folder, by)
+
+
+def _signed_off(ws: Workspace, project: Project) -> None:
+    """Refuse to build a version some custodian has not signed off."""
+    with store.connect(ws) as db:
+        missing = decisions.missing_sign_offs(db, project.id, project.version, project.sources)
+    if missing:
+        raise ProjectError(
+            f"project {project.id} version {project.version} is not signed off by the custodians of "
+            f"{', '.join(missing)}: each signs off its use first (bold project sign-off {project.id} --source S)"
+        )
 
 
 @contextmanager

@@ -300,6 +300,49 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "alter table projects add column expired_at text",
         ],
     ),
+    (
+        "decision records: every version of a project's agreement with its outcome and the board's answers, its "
+        "DPIA, and each custodian's sign-off; a project made before keeps its current agreement as its one version",
+        [
+            """create table project_versions (
+                project_id text not null,
+                version integer not null,
+                agreement text not null,
+                assessment text not null,
+                submitted_by text not null,
+                submitted_at text not null,
+                outcome text check (outcome in ('approved', 'refused', 'amended', 'withdrawn')),
+                decided_by text,
+                decided_at text,
+                reason text,
+                answers text,
+                primary key (project_id, version)
+            )""",
+            """insert into project_versions (project_id, version, agreement, assessment, submitted_by, submitted_at,
+                   outcome, decided_by, decided_at, reason)
+               select id, amendments + 1, agreement, assessment, submitted_by, submitted_at,
+                   case status when 'closed' then 'approved' when 'submitted' then null else status end,
+                   case status when 'withdrawn' then closed_by else decided_by end,
+                   case status when 'withdrawn' then closed_at else decided_at end, decision_reason from projects""",
+            """create table project_dpias (
+                project_id text not null,
+                version integer not null,
+                dpia text not null,
+                recorded_by text not null,
+                recorded_at text not null,
+                primary key (project_id, version)
+            )""",
+            """create table project_sign_offs (
+                project_id text not null,
+                version integer not null,
+                source text not null,
+                signed_by text not null,
+                signed_at text not null,
+                conditions text,
+                primary key (project_id, version, source)
+            )""",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)
