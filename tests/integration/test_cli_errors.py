@@ -96,7 +96,11 @@ ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
     ("link", "explain"): (["00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"], {}),
     ("link", "review"): ([], {}),
     ("project", "submit"): (["{agreement}"], {}),
-    ("project", "approve"): ([PROJECT], as_("grace")),
+    ("project", "criteria"): ([], {}),
+    ("project", "dpia"): ([PROJECT, "{dpia}"], as_("grace")),
+    ("project", "approve"): ([PROJECT, "--answers", "{answers}"], as_("grace")),
+    ("project", "sign-off"): ([PROJECT, "--source", "prison"], {}),
+    ("project", "history"): ([PROJECT], {}),
     ("project", "refuse"): ([PROJECT, "--reason", "not yet"], as_("grace")),
     ("project", "amend"): ([PROJECT, "{agreement}"], as_("ana")),
     ("project", "withdraw"): ([PROJECT], as_("ana")),
@@ -185,6 +189,7 @@ def world(tmp_path_factory) -> dict[str, str]:
     shutil.copytree(ws, damaged)
     (damaged / "governance.db").write_text("this is not a database\n")
     places = {"tmp": tmp, "ws": ws, "damaged": damaged, "secret": secret, "agreement": tmp / "agreement.yaml"}
+    places |= {"dpia": EXAMPLE.with_name("dpia.yaml"), "answers": EXAMPLE.with_name("board-answers.yaml")}
     places |= {name: tmp / name.replace("_", ".") for name in [*files, "binary_csv"]}
     return {k: str(v) for k, v in places.items()}
 
@@ -538,6 +543,16 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("project", "submit"), ["{agreement}", *W], {}, CONFLICT, f"project '{PROJECT}' already exists"),
     (("project", "approve"), ["nope", *W], as_("grace"), NOT_FOUND, "no project 'nope'"),
     (("project", "approve"), [PROJECT, *W], as_("grace"), REFUSED, "crosses red lines and cannot be approved"),
+    (("project", "approve"), [PROJECT, "--answers", "{list_yaml}", *W], as_("grace"), INVALID,
+     "list.yaml: expected the board's answers"),
+    (("project", "approve"), [PROJECT, "--answers", "{roles_yaml}", *W], as_("grace"), INVALID,
+     "roles.yaml: line 1: answers: Field required"),
+    (("project", "dpia"), [PROJECT, "{agreement}", *W], as_("grace"), INVALID,
+     "agreement.yaml: line 1: summary: Field required"),
+    (("project", "dpia"), [PROJECT, "{dpia}", *W], as_("ana"), REFUSED, "ana (analyst) may not project dpia"),
+    (("project", "sign-off"), [PROJECT, "--source", "prison", *W], as_("grace"), REFUSED,
+     "grace (governance) may not project sign-off"),
+    (("project", "history"), ["nope", *W], {}, NOT_FOUND, "no project 'nope'"),
     (("project", "approve"), [PROJECT, *W], {}, REFUSED, "adam (admin) may not project approve"),
     (("project", "refuse"), ["nope", "--reason", "no", *W], as_("grace"), NOT_FOUND, "no project 'nope'"),
     (("project", "amend"), ["nope", "{agreement}", *W], as_("ana"), INVALID,
@@ -616,7 +631,7 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("serve",), ["--max-upload-mb", "0", *W], {}, INVALID, "--max-upload-mb 0: expected at least 1"),
     (("serve",), ["--tls-cert", "{tmp}/c.pem", *W], {}, INVALID, "--tls-cert and --tls-key go together"),
 ]  # fmt: skip
-NOTHING_TO_GET_WRONG = {("status",), ("project", "list"), ("study", "list")}  # no argument but the workspace
+NOTHING_TO_GET_WRONG = {("status",), ("project", "list"), ("study", "list"), ("project", "criteria")}  # no argument but the workspace
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ import yaml
 
 from bold.actions import people as people_actions
 from bold.actions import projects as project_actions
+from bold.errors import BoldError
 from bold.governance import projects as project_stage
 from bold.governance.people import User
 from bold.governance.permissions import Role
@@ -23,7 +24,7 @@ from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace, model_path
 from bold.security.private import private_dir, write_private
 from bold.workspace import Workspace
-from tests.conftest import make_population
+from tests.conftest import DPIA, board_answers, make_population
 from tests.old_workspace import extract_fixture
 from tests.web import PASSWORD, PEOPLE, browser, people_workspace
 
@@ -72,6 +73,25 @@ def submitted(root: Path, name: str = "ana", **changes):
     return b
 
 
+ANSWERS = {f"answer_{c}": "yes" for c in project_actions.HUMAN_CRITERIA} | {
+    f"reason_{c}": f"the board's reason on {c}" for c in project_actions.HUMAN_CRITERIA
+}
+
+
+def with_dpia(board):
+    """``board`` (a governance browser) after recording the example DPIA of the version under review."""
+    r = board.post(f"/projects/{P}/dpia", files={"file": ("dpia.yaml", DPIA.read_text(), "application/yaml")})
+    assert r.status_code == 303 and r.headers["location"] == f"/projects/{P}?done=dpia", r.text
+    return board
+
+
+def adam_cannot_build_yet(root: Path) -> bool:
+    """The admin's build of a project some custodian has not signed off is refused, saying which sources."""
+    with pytest.raises(BoldError, match=r"not signed off by the custodians of treatment, deaths, hospital"):
+        project_actions.build(Workspace.open(root), User("adam", frozenset({Role.ADMIN})), P)
+    return True
+
+
 def state(root: Path) -> str:
     return project_stage.get(Workspace.open(root), P).status.value
 
@@ -97,11 +117,21 @@ def test_an_analyst_submits_and_the_board_sees_it_waiting_and_approves(root):
     assert r.status_code == 422 and "a refusal needs a reason" in r.text and TITLE in r.text
     assert state(root) == "submitted"
 
-    r = ana.post(f"/projects/{P}/approve")
+    r = ana.post(f"/projects/{P}/approve", ANSWERS)
     assert r.status_code == 403 and "may not project approve" in r.text
     assert state(root) == "submitted"
 
-    r = grace.post(f"/projects/{P}/approve")
+    r = grace.post(f"/projects/{P}/approve", ANSWERS)
+    assert r.status_code == 403 and "has no DPIA" in r.text and state(root) == "submitted"
+    assert ana.post(f"/projects/{P}/dpia", files={"file": ("d.yaml", "x: 1", "text/yaml")}).status_code == 403
+    r = grace.post(f"/projects/{P}/dpia", files={"file": ("d.yaml", "summary: s\n", "text/yaml")})
+    assert r.status_code == 422 and "the DPIA sent: line 1: risks: Field required" in r.text
+    with_dpia(grace)
+    r = grace.post(f"/projects/{P}/approve", {**ANSWERS, "reason_impact": " "})
+    assert r.status_code == 422 and "the answer on impact: reason" in r.text and state(root) == "submitted"
+    r = grace.post(f"/projects/{P}/approve", {**ANSWERS, "answer_no-stigma": "no"})
+    assert r.status_code == 422 and "answered no to no-stigma" in r.text and state(root) == "submitted"
+    r = grace.post(f"/projects/{P}/approve", ANSWERS)
     assert r.status_code == 303
     page = grace.page(r.headers["location"]).text
     assert "The project is approved" in page and f'action="/projects/{P}/approve"' not in page
@@ -145,7 +175,7 @@ def test_the_submitter_cannot_decide_their_own_project(root):
     grace = submitted(root, "grace")  # governance may submit too, but then another member decides
     page = grace.page(f"/projects/{P}").text
     assert f'action="/projects/{P}/approve"' not in page and "another member of the governance board" in page
-    r = grace.post(f"/projects/{P}/approve")
+    r = grace.post(f"/projects/{P}/approve", ANSWERS)
     assert r.status_code == 403 and TITLE in r.text  # the project page, with the stage's refusal as its error
     assert "grace submitted continuity-of-care and cannot also approve it" in r.text
     assert state(root) == "submitted"
@@ -187,10 +217,21 @@ def test_the_board_asks_for_changes_and_the_team_amends(root):
 
 def test_the_admin_builds_in_the_background_and_the_board_closes_with_a_confirmation(root):
     ana = submitted(root)
-    grace = browser(root, "grace")
-    assert grace.post(f"/projects/{P}/approve").status_code == 303
+    grace = with_dpia(browser(root, "grace"))
+    assert grace.post(f"/projects/{P}/approve", ANSWERS).status_code == 303
     assert f'action="/projects/{P}/build"' not in ana.page(f"/projects/{P}").text
     assert ana.post(f"/projects/{P}/build").status_code == 403
+    cara = browser(root, "cara")
+    assert 'action="/projects/continuity-of-care/sign-off"' in cara.page(f"/projects/{P}").text
+    r = cara.post(f"/projects/{P}/sign-off", {"source": "homelessness", "conditions": ""})
+    assert r.status_code == 422 and "does not request &#39;homelessness&#39;" in r.text
+    r = cara.post(f"/projects/{P}/sign-off", {"source": "prison", "conditions": ""})
+    assert r.status_code == 303
+    assert adam_cannot_build_yet(root)
+    for source in ("prison", "treatment", "deaths", "hospital"):
+        r = cara.post(f"/projects/{P}/sign-off", {"source": source, "conditions": "results by region only"})
+        assert r.status_code == 303, r.text
+    assert "treatment (cara: results by region only)" in grace.page(f"/projects/{P}").text
 
     adam = browser(root, "adam")
     assert f'action="/projects/{P}/build"' in adam.page(f"/projects/{P}").text
@@ -224,8 +265,8 @@ def test_the_admin_builds_in_the_background_and_the_board_closes_with_a_confirma
 
 def test_the_audit_page_lists_entries_and_verifies_the_chain(root):
     submitted(root)
-    grace = browser(root, "grace")
-    grace.post(f"/projects/{P}/approve")
+    grace = with_dpia(browser(root, "grace"))
+    grace.post(f"/projects/{P}/approve", ANSWERS)
     page = grace.page("/audit").text
     table = page.split("Audit entries, newest first")[-1]
     assert "signed in" in table and "project approved" in table and "project submitted" in table
@@ -275,8 +316,11 @@ def test_moves_are_offered_by_role_state_and_record(root):
     def moves(name):  # the person as signing in gives them (without hashing a password for each)
         return project_actions.moves(ws, User(name, frozenset(Role(r) for r in PEOPLE[name])), P)
 
-    assert moves("grace") == ["approve", "refuse"]
-    assert moves("ana") == ["amend", "withdraw"]
+    assert moves("grace") == ["dpia", "approve", "refuse"]
+    assert moves("ana") == ["amend", "withdraw"] and moves("cara") == ["sign-off"]
     assert moves("ali") == [] and moves("adam") == [] and moves("oscar") == []
-    project_actions.approve(ws, people_actions.sign_in(ws, "grace", PASSWORD), P)  # signed in, as a face does
+    grace = people_actions.sign_in(ws, "grace", PASSWORD)  # signed in, as a face does
+    project_actions.record_dpia(ws, grace, P, DPIA)
+    project_actions.approve(ws, grace, P, board_answers())
     assert moves("grace") == ["close"] and moves("adam") == ["build", "close"] and moves("ana") == ["amend"]
+    assert moves("cara") == ["sign-off"]

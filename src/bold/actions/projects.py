@@ -10,7 +10,9 @@ from pathlib import Path
 from bold.actions.access import require
 from bold.errors import Invalid
 from bold.governance import projects
-from bold.governance.decisions import Answer, Version
+from bold.governance.decisions import HUMAN_CRITERIA, Answer, Version, answers_from, load_answers
+
+__all__ = ["HUMAN_CRITERIA", "answers_from", "load_answers"]  # how faces read the board's answers
 from bold.governance.lifecycle import PROJECT, ProjectState
 from bold.governance.people import User
 from bold.governance.permissions import Permission, allows

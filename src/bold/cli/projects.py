@@ -49,7 +49,7 @@ AnswersOption = Annotated[
 
 
 def _answers(path: Path | None):
-    from bold.governance.decisions import load_answers
+    from bold.actions.projects import load_answers
 
     return None if path is None else load_answers(path)
 
@@ -57,7 +57,7 @@ def _answers(path: Path | None):
 @project_app.command("criteria")
 def project_criteria():
     """List the criteria only people can judge, by the ids the board's answers use."""
-    from bold.governance.decisions import HUMAN_CRITERIA
+    from bold.actions.projects import HUMAN_CRITERIA
 
     console.print(table(("criterion", "the board answers"), list(HUMAN_CRITERIA.items()), ids=("criterion",)))
 

@@ -217,7 +217,6 @@ def _refuse(ws: Workspace, action: str, project_id: str, reason: str, message: s
 
 def approve(ws: Workspace, project_id: str, answers: list[Answer] | None, *, by: str) -> Project:
     """Approve the current version: its DPIA recorded, and ``answers`` yes to every human criterion."""
-    decisions.check_answers(answers, approving=True)
     return _decide(ws, project_id, "approve", None, answers, by)
 
 
@@ -226,7 +225,6 @@ def refuse(
 ) -> Project:
     if not reason.strip():
         raise ProjectError("a refusal needs a reason, for the team and the register", kind=Kind.INVALID)
-    decisions.check_answers(answers, approving=False)
     return _decide(ws, project_id, "refuse", reason, answers, by)
 
 
@@ -249,6 +247,7 @@ def _decide(
         elif move == "approve" and (dpia_problem := _dpia_problem(tx.db, project)):
             refusal = ("no acceptable DPIA", dpia_problem)
         else:
+            decisions.check_answers(answers, approving=move == "approve")
             stamp = now()
             approved = (by, stamp) if move == "approve" else (None, None)
             tx.execute(

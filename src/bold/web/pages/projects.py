@@ -26,7 +26,9 @@ router = APIRouter()
 # What the project page says after a move (a fixed text per move: nothing a link could make it say).
 DONE = {
     "submitted": "The agreement is submitted: the governance board will decide on it.",
-    "approved": "The project is approved. The admin can now build its extract.",
+    "approved": "The project is approved. Once each custodian has signed it off, the admin can build its extract.",
+    "dpia": "The DPIA of this version is recorded.",
+    "signed-off": "Your sign-off is recorded.",
     "refused": "The project is refused. Its team may amend and resubmit it, or withdraw it.",
     "changes": "The team is asked for changes. When they amend the agreement it comes back to the board.",
     "amended": "The amended agreement is submitted: it goes back to the board for a decision.",
@@ -153,6 +155,8 @@ def _project_page(request: Request, who: Caller, project_id: str, error: str | N
         "projects_show.html",
         status_code=status,
         p=p,
+        versions=[v.summary() for v in projects.versions(who.ws, who.user, project_id)],
+        criteria=projects.HUMAN_CRITERIA,
         a=p.agreement,
         moves=projects.moves(who.ws, who.user, project_id),
         history=_history(p),
@@ -189,8 +193,47 @@ def show(request: Request, project_id: str, who: Caller = needs(Permission.PROJE
 
 
 @router.post("/projects/{project_id}/approve")
-def approve(request: Request, project_id: str, who: Caller = needs(Permission.PROJECT_APPROVE)):
-    return _moved(request, who, project_id, lambda: projects.approve(who.ws, who.user, project_id), "approved")
+async def approve(request: Request, project_id: str, who: Caller = needs(Permission.PROJECT_APPROVE)):
+    """Approve with the board's answer (``answer_ID``: yes or no) and reason (``reason_ID``) on each criterion."""
+    form = await request.form()
+    items = [
+        {"criterion": c, "answer": form.get(f"answer_{c}", ""), "reason": form.get(f"reason_{c}", "")}
+        for c in projects.HUMAN_CRITERIA
+    ]
+
+    def move():
+        return projects.approve(who.ws, who.user, project_id, projects.answers_from(items))
+
+    return _moved(request, who, project_id, move, "approved")
+
+
+@router.post("/projects/{project_id}/dpia")
+def dpia(
+    request: Request, project_id: str, file: UploadFile | None = File(None), who: Caller = needs(Permission.PROJECT_DPIA)
+):
+    def move():
+        if file is None or not file.filename:
+            raise Invalid("choose the DPIA's file (YAML)")
+        with uploads.received(who.ws) as folder:
+            path = uploads.save(file.file, folder / "dpia.yaml")
+            try:
+                projects.record_dpia(who.ws, who.user, project_id, path)
+            except BoldError as exc:
+                raise uploads.without_paths(exc, {path: "the DPIA sent"}) from None
+
+    return _moved(request, who, project_id, move, "dpia")
+
+
+@router.post("/projects/{project_id}/sign-off")
+def sign_off(
+    request: Request,
+    project_id: str,
+    source: str = Form(""),
+    conditions: str = Form(""),
+    who: Caller = needs(Permission.PROJECT_SIGN_OFF),
+):
+    move = lambda: projects.sign_off(who.ws, who.user, project_id, source, conditions)  # noqa: E731
+    return _moved(request, who, project_id, move, "signed-off")
 
 
 @router.post("/projects/{project_id}/refuse")
