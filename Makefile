@@ -34,11 +34,17 @@ demo: $(STAMP)
 	BOLD_USER=lin $(BIN)/bold link --workspace $(DEMO)/workspace
 	BOLD_USER=lin $(BIN)/bold link report --workspace $(DEMO)/workspace --truth $(DEMO)/synth/truth
 	BOLD_USER=ana $(BIN)/bold project submit docs/examples/continuity-of-care.yaml --workspace $(DEMO)/workspace
-	BOLD_USER=grace $(BIN)/bold project approve continuity-of-care --workspace $(DEMO)/workspace
-	BOLD_USER=adam $(BIN)/bold project build continuity-of-care --workspace $(DEMO)/workspace
 	BOLD_USER=ana $(BIN)/bold project submit docs/examples/bold-questions.yaml --workspace $(DEMO)/workspace
-	BOLD_USER=grace $(BIN)/bold project approve bold-questions --workspace $(DEMO)/workspace
-	BOLD_USER=adam $(BIN)/bold project build bold-questions --workspace $(DEMO)/workspace
+	@# For each project: grace records the DPIA and approves with the board's answers; cara, who sent every
+	@# source, signs off each use; adam builds the extract.
+	set -e; W=$(DEMO)/workspace; for p in continuity-of-care bold-questions; do \
+	  BOLD_USER=grace $(BIN)/bold project dpia $$p docs/examples/dpia.yaml --workspace $$W; \
+	  BOLD_USER=grace $(BIN)/bold project approve $$p --answers docs/examples/board-answers.yaml --workspace $$W; \
+	  for s in $$(BOLD_USER=grace $(BIN)/bold project show $$p --json --workspace $$W | \
+	    $(BIN)/python -c "import json,sys; print(' '.join(d for d in json.load(sys.stdin)['agreement']['datasets'] if d != 'person'))"); do \
+	    BOLD_USER=cara $(BIN)/bold project sign-off $$p --source $$s --workspace $$W; done; \
+	  BOLD_USER=adam $(BIN)/bold project build $$p --workspace $$W; \
+	done
 	BOLD_USER=ana $(BIN)/bold study run bold-questions all --workspace $(DEMO)/workspace
 	BOLD_USER=ana $(BIN)/bold study run bold-questions pilot-evaluation --workspace $(DEMO)/workspace \
 	  --param pilot_start=$$($(BIN)/python -c "import json; print(json.load(open('$(DEMO)/synth/truth/summary.json'))['pilot_start'])") \

@@ -125,8 +125,21 @@ def test_the_whole_journey(chromium, world, shots):
     follow(grace.locator(f"main a[href='/projects/{PROJECT}']").first)
     accessible(grace, "project page")
     shots(grace, "governance-project")
+    grace.get_by_label("The DPIA's file (YAML)").set_input_files(str(AGREEMENT.with_name("dpia.yaml")))
+    follow(grace.get_by_role("button", name="Record the DPIA"))
+    for criterion in grace.locator("fieldset.criterion").all():  # the board's answer on each human criterion
+        criterion.get_by_label("Yes").check()
+        criterion.get_by_label("The board's reason").fill("Considered at the board meeting; see the minutes.")
     follow(grace.get_by_role("button", name="Approve the project"))
     assert "approved" in grace.locator("main").inner_text().lower()
+
+    # the custodian signs off each source the project uses
+    cara = people.go("cara", f"/projects/{PROJECT}")
+    for source in ("prison", "treatment", "deaths", "hospital"):
+        cara.get_by_label("Your source").select_option(source)
+        follow(cara.get_by_role("button", name="Sign off"))
+        assert "Your sign-off is recorded" in cara.locator("main").inner_text()
+    accessible(cara, "sign-off")
 
     # the admin builds the project's extract
     adam = people.go("adam", f"/projects/{PROJECT}")

@@ -631,7 +631,12 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("serve",), ["--max-upload-mb", "0", *W], {}, INVALID, "--max-upload-mb 0: expected at least 1"),
     (("serve",), ["--tls-cert", "{tmp}/c.pem", *W], {}, INVALID, "--tls-cert and --tls-key go together"),
 ]  # fmt: skip
-NOTHING_TO_GET_WRONG = {("status",), ("project", "list"), ("study", "list"), ("project", "criteria")}  # no argument but the workspace
+NOTHING_TO_GET_WRONG = {
+    ("status",),
+    ("project", "list"),
+    ("study", "list"),
+    ("project", "criteria"),
+}  # no argument but the workspace
 
 
 @pytest.mark.parametrize(

@@ -287,7 +287,11 @@ def test_each_service_runs_its_own_command_as_its_own_user(run_by_services):
     assert grp.getgrgid(ws.links_path.stat().st_gid).gr_name == services.group_name("links", prefix)
     _ok(_cli(setting, "governance", "ana", "project", "submit", str(EXAMPLE)))
     project = json.loads(_ok(_cli(setting, "governance", "grace", "project", "list", "--json")))[0]["id"]
-    _ok(_cli(setting, "governance", "grace", "project", "approve", project))
+    _ok(_cli(setting, "governance", "grace", "project", "dpia", project, str(EXAMPLE.with_name("dpia.yaml"))))
+    answers = str(EXAMPLE.with_name("board-answers.yaml"))
+    _ok(_cli(setting, "governance", "grace", "project", "approve", project, "--answers", answers))
+    for source in ("prison", "treatment", "deaths", "hospital"):
+        _ok(_cli(setting, "governance", "cara", "project", "sign-off", project, "--source", source))
     _ok(_cli(setting, "build", "adam", "project", "build", project))
     key = ws.keys_dir / "projects" / f"{project}.key"
     assert (key.stat().st_mode & 0o777, grp.getgrgid(key.stat().st_gid).gr_name) == (

@@ -31,9 +31,7 @@ def approve(ws: Workspace, user: User, project_id: str, answers: list[Answer] | 
     return projects.approve(ws, project_id, answers, by=user.name)
 
 
-def refuse(
-    ws: Workspace, user: User, project_id: str, reason: str, answers: list[Answer] | None = None
-) -> Project:
+def refuse(ws: Workspace, user: User, project_id: str, reason: str, answers: list[Answer] | None = None) -> Project:
     require(ws, user, Permission.PROJECT_REFUSE)
     return projects.refuse(ws, project_id, reason, answers, by=user.name)
 

@@ -117,7 +117,8 @@ def answers_from(items: list[dict]) -> list[Answer]:
 def _known(answers: list[Answer], where: str) -> list[Answer]:
     unknown = sorted({a.criterion for a in answers} - set(HUMAN_CRITERIA))
     if unknown:
-        raise DecisionError(f"{where}unknown criteria {', '.join(unknown)}; the criteria are {', '.join(HUMAN_CRITERIA)}")
+        criteria = ", ".join(HUMAN_CRITERIA)
+        raise DecisionError(f"{where}unknown criteria {', '.join(unknown)}; the criteria are {criteria}")
     twice = sorted({a.criterion for a in answers if sum(b.criterion == a.criterion for b in answers) > 1})
     if twice:
         raise DecisionError(f"{where}criteria answered more than once: {', '.join(twice)}")
@@ -243,7 +244,9 @@ def record_dpia(db, project_id: str, number: int, dpia: Dpia, by: str, at: str) 
 
 
 def dpia_of(db, project_id: str, number: int) -> Dpia | None:
-    row = db.execute("select dpia from project_dpias where project_id = ? and version = ?", (project_id, number)).fetchone()
+    row = db.execute(
+        "select dpia from project_dpias where project_id = ? and version = ?", (project_id, number)
+    ).fetchone()
     return None if row is None else Dpia(**json.loads(row[0]))
 
 

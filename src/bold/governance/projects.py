@@ -220,9 +220,7 @@ def approve(ws: Workspace, project_id: str, answers: list[Answer] | None, *, by:
     return _decide(ws, project_id, "approve", None, answers, by)
 
 
-def refuse(
-    ws: Workspace, project_id: str, reason: str, answers: list[Answer] | None = None, *, by: str
-) -> Project:
+def refuse(ws: Workspace, project_id: str, reason: str, answers: list[Answer] | None = None, *, by: str) -> Project:
     if not reason.strip():
         raise ProjectError("a refusal needs a reason, for the team and the register", kind=Kind.INVALID)
     return _decide(ws, project_id, "refuse", reason, answers, by)
@@ -308,7 +306,8 @@ def sign_off(ws: Workspace, project_id: str, source: str, conditions: str | None
             raise ProjectError(f"project {project_id} is {project.status.value}; only a live project is signed off")
         if source not in project.sources:
             raise ProjectError(
-                f"project {project_id} does not request {source!r}; it requests {', '.join(project.sources) or 'no source'}",
+                f"project {project_id} does not request {source!r}; "
+                f"it requests {', '.join(project.sources) or 'no source'}",
                 kind=Kind.INVALID,
             )
         conditions = (conditions or "").strip() or None

@@ -43,12 +43,32 @@ PROMISES_WONT = (
 )
 
 
-def _project_entry(p: projects.Project, released: list[dict]) -> dict:
+def _public_version(v) -> dict:
+    """A version as the register shows it: what was decided, when and why, with no staff member's name."""
+    s = v.summary()
+    dpia = s["dpia"] and {k: s["dpia"][k] for k in ("summary", "risks", "public_involvement", "residual_risk")}
+    return {
+        "version": v.number,
+        "submitted": v.submitted_at[:10],
+        "outcome": v.outcome,
+        "decided": v.decided_at[:10] if v.decided_at else None,
+        "reason": v.reason,
+        "board_answers": v.answers,
+        "dpia": dpia,
+        "custodians_signed_off": [
+            {"source": o.source, "on": o.signed_at[:10], "conditions": o.conditions} for o in v.sign_offs
+        ],
+    }
+
+
+def _project_entry(p: projects.Project, released: list[dict], versions: list) -> dict:
     a = p.agreement
     return {
         "id": a.id,
         "title": a.title,
         "status": p.status,
+        "version": p.version,
+        "versions": [_public_version(v) for v in versions],
         "purpose": a.purpose.strip(),
         "public_benefit": a.public_benefit.strip(),
         "legal_basis": a.legal_basis.strip(),
@@ -100,7 +120,10 @@ def contents(
 ) -> dict:
     """What the register says, from the store as it is now (the published files and the web pages show it).
     ``data_held`` gives the data asset register (``bold.actions.sources.data_held``)."""
-    entries = [_project_entry(p, released(p.id) if released else []) for p in projects.all_projects(ws)]
+    entries = [
+        _project_entry(p, released(p.id) if released else [], projects.versions(ws, p.id))
+        for p in projects.all_projects(ws)
+    ]
     head = audit.entries(ws, limit=1)
     return {
         "platform": "BOLD",

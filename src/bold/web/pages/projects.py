@@ -209,7 +209,10 @@ async def approve(request: Request, project_id: str, who: Caller = needs(Permiss
 
 @router.post("/projects/{project_id}/dpia")
 def dpia(
-    request: Request, project_id: str, file: UploadFile | None = File(None), who: Caller = needs(Permission.PROJECT_DPIA)
+    request: Request,
+    project_id: str,
+    file: UploadFile | None = File(None),
+    who: Caller = needs(Permission.PROJECT_DPIA),
 ):
     def move():
         if file is None or not file.filename:
