@@ -76,6 +76,7 @@ EXPECTED = {
     "releases list": {"analyst", "output_checker", "governance", "admin"},
     "releases show": {"analyst", "output_checker"},
     "releases verify": {"analyst", "output_checker", "governance", "admin"},
+    "releases impact": {"governance"},
     "audit verify": {"governance", "admin"},
     "audit show": {"governance", "admin"},
     "register build": {"governance", "admin"},
@@ -179,6 +180,9 @@ CALLS = {
     ),
     Permission.RELEASES_VERIFY: lambda ws, u: output_actions.verify_release(
         ws, u, "no-such-project", "no-such-release"
+    ),
+    Permission.RELEASES_IMPACT: lambda ws, u: output_actions.add_impact_note(
+        ws, u, "no-such-project", "no-such-release", "a note"
     ),
     Permission.OUTPUTS_SHOW: (
         lambda ws, u: output_actions.show(ws, u, "no-such-project", "no-such-output"),

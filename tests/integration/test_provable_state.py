@@ -31,7 +31,7 @@ from bold.security.private import private_dir, write_private
 from bold.store import audit, transaction
 from bold.studies import outputs, runner
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, board_answers, ingested
+from tests.conftest import DPIA, approved_and_built, board_answers, ingested
 from tests.old_workspace import OLD_ENTRIES, UPGRADE_ENTRIES, extract_fixture
 from tests.old_workspace import PASSWORD as OLD_PASSWORD
 
@@ -241,8 +241,9 @@ def test_a_rollback_is_detected_against_the_witness_by_default(ws, tmp_path):
     for name in ("governance.db", "audit/audit.head"):
         shutil.copy2(ws.root / name, old / Path(name).name)
     add_person(ws, "mallory", ["analyst"], "a-new-person-password", by="adam")
+    projects.record_dpia(ws, SUBMITTED, DPIA, by="grace")
     projects.approve(ws, SUBMITTED, board_answers(), by="grace")
-    assert len(witness.read_text().splitlines()) == 2  # every commit appended its head
+    assert len(witness.read_text().splitlines()) == 3  # every commit appended its head
     for name in ("governance.db", "audit/audit.head"):
         shutil.copy2(old / Path(name).name, ws.root / name)
     result = verify(ws)  # no --published: bold.toml names the witness

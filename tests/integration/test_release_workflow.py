@@ -526,6 +526,41 @@ def test_views_and_downloads_are_audited_and_the_analyst_reads_the_report(ws, tm
     assert audit.entries(ws, action="refused", who="otto")
 
 
+def test_a_release_carries_its_checked_summary_and_later_impact_notes_to_the_register(ws):
+    """Build 6 of issue 18: the summary is part of the request the checkers approve; impact notes come later, from
+    governance only, and both are published with the release."""
+    ws, ids = ws
+    with pytest.raises(BoldError, match="keep it under 2,000"):
+        actions.request(ws, user(ANALYST), P, [ids[0]], "for the report", "suppressed", "x" * 2_001)
+    summary = "About four in ten people leaving prison with a drug problem started treatment within three weeks."
+    request_id = actions.request(ws, user(ANALYST), P, [ids[0]], "for the annual report", "suppressed", summary).id
+    assert actions.show_request(ws, user("oscar"), P, request_id).summary == summary  # what the checkers read
+    vote_both(ws, ids[0], "approve", "approve")
+    actions.decide(ws, user("oscar"), P, request_id)
+    found = actions.release_output(ws, user("olivia", "output_checker"), P, ids[0])
+
+    board = user("grace", "governance")
+    with pytest.raises(AccessError, match="may not releases impact"):
+        actions.add_impact_note(ws, user(ANALYST), P, found.id, "we changed things")
+    with pytest.raises(BoldError, match="an impact note needs its text"):
+        actions.add_impact_note(ws, board, P, found.id, "   ")
+    with pytest.raises(BoldError, match="has no release 'rel-nope'") as refused:
+        actions.add_impact_note(ws, board, P, "rel-nope", "a note")
+    assert refused.value.kind == Kind.NOT_FOUND
+    first = "The prison's health care team now books a treatment appointment before release."
+    actions.add_impact_note(ws, board, P, found.id, first)
+    actions.add_impact_note(ws, board, P, found.id, "Cited in the regional drugs strategy, 2027.")
+    assert len(audit.entries(ws, action="impact note added", who="grace")) == 2
+
+    entry = next(p for p in register_actions.public_register(ws)["projects"] if p["id"] == P)
+    (released,) = entry["released_outputs"]
+    assert released["summary"] == summary
+    assert [n["note"] for n in released["impact"]] == [first, "Cited in the regional drugs strategy, 2027."]
+    assert "grace" not in json.dumps(released)
+    page = (register_actions.build(ws, board) / "index.html").read_text()
+    assert summary in page and "books a treatment appointment" in page
+
+
 def test_the_register_lists_released_outputs(ws, tmp_path):
     ws, ids = ws
     found = _released(ws, ids[0])

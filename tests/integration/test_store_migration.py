@@ -169,6 +169,16 @@ def test_the_old_chain_keeps_verifying_after_new_actions(old, tmp_path):
     project = project_actions.refuse(ws, grace, PROJECT, "the amendment needs a new legal basis")
     assert project.status == ProjectState.REFUSED
     assert project.decided_by == "grace" and project.decision_reason == "the amendment needs a new legal basis"
+    # the old agreement became version 1 (approved, with no DPIA or answers then recorded), the amendment version 2
+    first, second = project_actions.versions(ws, grace, PROJECT)
+    assert (first.number, first.outcome, first.decided_by, first.dpia, first.answers) == (
+        1,
+        "approved",
+        "grace",
+        None,
+        None,
+    )
+    assert "Amended title" not in first.agreement and (second.number, second.outcome) == (2, "refused")
 
     # reading the pending output is audited
     listed = output_actions.list_outputs(ws, oscar, PROJECT)

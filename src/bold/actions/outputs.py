@@ -101,19 +101,37 @@ def report(ws: Workspace, user: User, project_id: str, output_id: str) -> dict:
 
 
 def request(
-    ws: Workspace, user: User, project_id: str, output_ids: list[str], context: str, controls: str
+    ws: Workspace,
+    user: User,
+    project_id: str,
+    output_ids: list[str],
+    context: str,
+    controls: str,
+    summary: str | None = None,
 ) -> release.Request:
-    """Ask two output checkers to release checked outputs the analyst ran."""
+    """Ask two output checkers to release checked outputs the analyst ran (``summary``: a plain-language
+    account for the public register, which the checkers review with the outputs)."""
     require(ws, user, Permission.OUTPUTS_REQUEST)
-    return release.request(ws, project_id, output_ids, context, controls, by=user.name)
+    return release.request(ws, project_id, output_ids, context, controls, summary, by=user.name)
 
 
 def resubmit(
-    ws: Workspace, user: User, project_id: str, request_id: str, context: str | None = None
+    ws: Workspace,
+    user: User,
+    project_id: str,
+    request_id: str,
+    context: str | None = None,
+    summary: str | None = None,
 ) -> release.Request:
     """Send a returned request back for review (each returned output gets a new version and fresh votes)."""
     require(ws, user, Permission.OUTPUTS_REQUEST)
-    return release.resubmit(ws, project_id, request_id, context, by=user.name)
+    return release.resubmit(ws, project_id, request_id, context, summary, by=user.name)
+
+
+def add_impact_note(ws: Workspace, user: User, project_id: str, release_id: str, note: str):
+    """Governance records what a released output changed; published on the register, audited."""
+    require(ws, user, Permission.RELEASES_IMPACT)
+    return release.add_impact_note(ws, project_id, release_id, note, by=user.name)
 
 
 def withdraw(ws: Workspace, user: User, project_id: str, output_id: str):

@@ -26,6 +26,8 @@ def _print_request(req) -> None:
         f"Request [bold]{shown(req.id)}[/] by {shown(req.requested_by)}, round {req.round}: "
         f"{shown(req.context)} (controls: {shown(req.controls)})"
     )
+    if req.summary:
+        console.print(f"Summary for the public (checked with the outputs): {shown(req.summary)}")
     console.print(
         table(
             ("output", "version", "status"),
@@ -84,6 +86,10 @@ def outputs_request(
     output_ids: Annotated[list[str] | None, typer.Argument(help="The outputs to release.")] = None,
     context: Annotated[str, typer.Option(help="What the outputs are for and how to read them.")] = "",
     controls: Annotated[str, typer.Option(help="The disclosure controls you applied.")] = "",
+    summary: Annotated[
+        str | None,
+        typer.Option(help="A plain-language summary for the public register; the checkers review it with the outputs."),
+    ] = None,
     resubmit: Annotated[
         str | None,
         typer.Option(help="Resubmit this returned request instead (its returned outputs get a new version)."),
@@ -98,9 +104,9 @@ def outputs_request(
     if resubmit:
         if output_ids:
             raise Invalid("--resubmit takes the request, not outputs")
-        req = outputs.resubmit(ws, user, project_id, resubmit, context or None)
+        req = outputs.resubmit(ws, user, project_id, resubmit, context or None, summary)
     else:
-        req = outputs.request(ws, user, project_id, list(output_ids or []), context, controls)
+        req = outputs.request(ws, user, project_id, list(output_ids or []), context, controls, summary)
     if as_json:
         print_json(req)
         return
@@ -255,6 +261,20 @@ def releases_verify(
         console.print(f"Release {shown(release_id)}: every checksum matches.")
     if problems:
         raise Conflict(f"release {release_id} does not verify: {'; '.join(problems)}")
+
+
+@releases_app.command("impact")
+def releases_impact(
+    project_id: ProjectArgument,
+    release_id: ReleaseArgument,
+    note: Annotated[str, typer.Option(help="What the released result changed, in plain language, for the public.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Add governance's note of a release's impact; it is published with the release on the register."""
+    from bold.actions import outputs
+
+    outputs.add_impact_note(*signed_in(workspace), project_id, release_id, note)
+    console.print(f"Impact note added to release {shown(release_id)}; it shows on the register once rebuilt.")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bold import faults, store
-from bold.disclosure import check
+from bold.disclosure import check, impact
 from bold.errors import BoldError, Kind
 from bold.governance import projects
 from bold.governance.lifecycle import OUTPUT, OutputState
@@ -71,6 +71,7 @@ class Request:
     requested_at: str
     round: int
     outputs: list[RequestedOutput]
+    summary: str | None = None  # for the public register, approved with the outputs
     votes: list[Vote] = field(default_factory=list)  # only those the viewer may see
     hidden_votes: int = 0  # votes cast by others that the viewer may not see yet
     decisions: list[dict] = field(default_factory=list)
@@ -181,22 +182,33 @@ def _refusal(ws: Workspace, action: str, obj: str, exc: BoldError, by: str) -> N
 # --- the moves ----------------------------------------------------------------------------------------
 
 
-def request(ws: Workspace, project_id: str, output_ids: list[str], context: str, controls: str, *, by: str) -> Request:
-    """Ask for release of checked outputs the analyst ran, with the context and the controls they applied."""
+def request(
+    ws: Workspace,
+    project_id: str,
+    output_ids: list[str],
+    context: str,
+    controls: str,
+    summary: str | None = None,
+    *,
+    by: str,
+) -> Request:
+    """Ask for release of checked outputs the analyst ran, with the context and the controls they applied, and
+    optionally a plain-language summary for the public that the checkers review with them."""
     if not output_ids:
         raise ReleaseError("name at least one output to request release of")
     if len(set(output_ids)) != len(output_ids):
         raise ReleaseError("an output is named twice")
     if not context.strip() or not controls.strip():
         raise ReleaseError("a release request needs its context and the controls applied (--context, --controls)")
+    summary = impact.plain_text(summary, "the summary")
     project = _project(ws, project_id)
     request_id = f"req-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
     try:
         with store.transaction(ws) as tx:
             tx.execute(
-                "insert into release_requests (id, project, context, controls, requested_by, requested_at) "
-                "values (?, ?, ?, ?, ?, ?)",
-                (request_id, project_id, context.strip(), controls.strip(), by, now()),
+                "insert into release_requests (id, project, context, controls, requested_by, requested_at, summary) "
+                "values (?, ?, ?, ?, ?, ?, ?)",
+                (request_id, project_id, context.strip(), controls.strip(), by, now(), summary),
             )
             for output_id in output_ids:
                 row = _output_row(tx, project_id, output_id)
@@ -214,8 +226,18 @@ def request(ws: Workspace, project_id: str, output_ids: list[str], context: str,
     return get_request(ws, project_id, request_id, viewer=by)
 
 
-def resubmit(ws: Workspace, project_id: str, request_id: str, context: str | None = None, *, by: str) -> Request:
-    """Send a returned request back for review: each returned output gets a new version and needs fresh votes."""
+def resubmit(
+    ws: Workspace,
+    project_id: str,
+    request_id: str,
+    context: str | None = None,
+    summary: str | None = None,
+    *,
+    by: str,
+) -> Request:
+    """Send a returned request back for review: each returned output gets a new version and needs fresh votes
+    (``context`` and ``summary``, when given, replace the request's; the checkers read them again)."""
+    summary = impact.plain_text(summary, "the summary")
     project = _project(ws, project_id)
     try:
         with store.transaction(ws) as tx:
@@ -233,8 +255,9 @@ def resubmit(ws: Workspace, project_id: str, request_id: str, context: str | Non
             if not returned:
                 OUTPUT.move("resubmit", row["status"], row["id"], ReleaseError)  # says what state it is in
             tx.execute(
-                "update release_requests set round = round + 1, resubmitted_at = ?, context = ? where id = ?",
-                (now(), (context or req["context"]).strip(), request_id),
+                "update release_requests set round = round + 1, resubmitted_at = ?, context = ?, summary = ? "
+                "where id = ?",
+                (now(), (context or req["context"]).strip(), summary or req["summary"], request_id),
             )
             for item, row in returned:
                 checked_files(ws, row)
@@ -491,6 +514,7 @@ def get_request(ws: Workspace, project_id: str, request_id: str, *, viewer: str)
         requested_by=req["requested_by"],
         requested_at=req["requested_at"],
         round=req["round"],
+        summary=req["summary"],
         outputs=[
             RequestedOutput(i["output"], i["version"], i["check_sha256"], OutputState(i["status"])) for i in items
         ],
@@ -687,6 +711,12 @@ def verify_release(ws: Workspace, project_id: str, release_id: str, *, by: str) 
     return problems
 
 
+def add_impact_note(ws: Workspace, project_id: str, release_id: str, note: str, *, by: str) -> impact.ImpactNote:
+    """Governance's note of what a released output changed, published with it on the register."""
+    get_release(ws, project_id, release_id)
+    return impact.add_note(ws, project_id, release_id, note, by=by)
+
+
 def register_entries(ws: Workspace, project_id: str) -> list[dict]:
     """What the transparency register says of a project's released outputs."""
     entries = []
@@ -697,6 +727,8 @@ def register_entries(ws: Workspace, project_id: str) -> list[dict]:
             manifest = {}
         with store.connect(ws) as db:
             row = db.execute("select * from outputs where id = ?", (found.output,)).fetchone()
+            asked = db.execute("select summary from release_requests where id = ?", (found.request,)).fetchone()
+        summary = asked["summary"] if asked else None
         try:
             definition = outputs.get(ws, project_id, found.output).manifest().get("definition", "")
         except (OSError, ValueError, BoldError):
@@ -712,6 +744,8 @@ def register_entries(ws: Workspace, project_id: str) -> list[dict]:
                 "checksums": found.checksums,
                 "checked": (row["checked_at"] or "")[:10] if row else None,
                 "released": found.released_at[:10],
+                "summary": summary,
+                "impact": [{"on": n.written_at[:10], "note": n.note} for n in impact.notes(ws, found.id)],
             }
         )
     return entries

@@ -63,6 +63,7 @@ class Permission(StrEnum):
     RELEASES_LIST = "releases list"
     RELEASES_SHOW = "releases show"  # and download the released files
     RELEASES_VERIFY = "releases verify"
+    RELEASES_IMPACT = "releases impact"  # governance's note of what a released output changed, for the register
     AUDIT_VERIFY = "audit verify"
     AUDIT_SHOW = "audit show"
     REGISTER_BUILD = "register build"
@@ -129,6 +130,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.OUTPUTS_LIST,
             P.RELEASES_LIST,
             P.RELEASES_VERIFY,
+            P.RELEASES_IMPACT,
             P.AUDIT_VERIFY,
             P.AUDIT_SHOW,
             P.REGISTER_BUILD,

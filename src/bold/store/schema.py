@@ -343,6 +343,21 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        "impact: a release request's plain-language summary for the public (read by the checkers with the outputs), "
+        "and the impact notes governance adds to a release afterwards",
+        [
+            "alter table release_requests add column summary text",
+            """create table impact_notes (
+                id integer primary key autoincrement,
+                project text not null,
+                release text not null,
+                note text not null,
+                written_by text not null,
+                written_at text not null
+            )""",
+        ],
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -265,9 +265,10 @@ def request_release(
     output: list[str] = Form([]),
     context: str = Form(""),
     controls: str = Form(""),
+    summary: str = Form(""),
     who: Caller = needs(Permission.OUTPUTS_REQUEST),
 ):
-    sent = {"output": output, "context": context, "controls": controls}
+    sent = {"output": output, "context": context, "controls": controls, "summary": summary}
     if not output or not context.strip() or not controls.strip():
         missing = [
             what
@@ -284,7 +285,7 @@ def request_release(
         request,
         who,
         project_id,
-        lambda: outputs.request(who.ws, who.user, project_id, output, context, controls),
+        lambda: outputs.request(who.ws, who.user, project_id, output, context, controls, summary),
         "Request {result.id} is sent: two output checkers will review it.",
         sent,
     )
@@ -347,17 +348,41 @@ def report(request: Request, project_id: str, output_id: str, who: Caller = need
 # --- releases -----------------------------------------------------------------------------------------------
 
 
-@router.get("/projects/{project_id}/releases")
-def releases(request: Request, project_id: str, who: Caller = needs(Permission.RELEASES_LIST)):
+def _releases_page(request: Request, who: Caller, project_id: str, error: str | None = None, status: int = 200):
     project = projects.show(who.ws, who.user, project_id)
     found = outputs.list_releases(who.ws, who.user, project_id)
     return page(
         request,
         "analyst_releases.html",
+        status_code=status,
         project=project,
         releases=sorted(found, key=lambda r: (r.released_at, r.id), reverse=True),
         can_open=who.may(Permission.RELEASES_SHOW),
+        may_note=who.may(Permission.RELEASES_IMPACT),
+        done=error is None and request.query_params.get("done") == "impact",
+        error=error,
     )
+
+
+@router.get("/projects/{project_id}/releases")
+def releases(request: Request, project_id: str, who: Caller = needs(Permission.RELEASES_LIST)):
+    return _releases_page(request, who, project_id)
+
+
+@router.post("/projects/{project_id}/releases/impact")
+def impact_note(
+    request: Request,
+    project_id: str,
+    release_id: str = Form("", alias="release"),
+    note: str = Form(""),
+    who: Caller = needs(Permission.RELEASES_IMPACT),
+):
+    """Governance's note of what a release changed (published on the register)."""
+    try:
+        outputs.add_impact_note(who.ws, who.user, project_id, release_id, note)
+    except BoldError as exc:
+        return _releases_page(request, who, project_id, error=str(exc), status=HTTP_STATUSES[exc.kind])
+    return RedirectResponse(f"/projects/{project_id}/releases?done=impact", status_code=303)
 
 
 @router.get("/projects/{project_id}/releases/{release_id}")
