@@ -220,3 +220,20 @@ def test_the_cli_walks_a_version_from_dpia_to_sign_off(ws, tmp_path):
     assert "version 1" in shown.output and "approved by grace" in shown.output and "prison by cara" in shown.output
     (v,) = json.loads(bold("grace", "project", "history", P, "--json").output)
     assert v["outcome"] == "approved" and v["sign_offs"][0]["conditions"] == "by region"
+
+
+def test_a_decision_record_edited_outside_bold_fails_the_audit(ws):
+    """The board's records are sealed by the audit chain like the project itself: a sign-off or a DPIA changed
+    by hand (to let a build through, or soften a risk) is named by ``bold audit verify``."""
+    import sqlite3
+
+    projects.record_dpia(ws, P, DPIA, by="grace")
+    projects.sign_off(ws, P, "prison", by="cara")
+    assert audit.verify(ws).ok
+    db = sqlite3.connect(ws.governance_path)
+    with db:
+        db.execute("insert into project_sign_offs values (?, 1, 'treatment', 'cara', '2026-01-01', null)", (P,))
+        db.execute("update project_dpias set dpia = replace(dpia, '\"low\"', '\"medium\"')")
+    db.close()
+    result = audit.verify(ws)
+    assert not result.ok and result.changed_tables == ["project_dpias", "project_sign_offs"], result.problems

@@ -104,6 +104,7 @@ TABLES: dict[str, tuple[str, ...]] = {
         "requested_at",
         "round",
         "resubmitted_at",
+        "summary",
     ),
     "release_request_outputs": ("request", "output", "version", "check_sha256"),
     "release_votes": ("request", "output", "version", "checker", "vote", "comment", "voted_at"),
@@ -124,6 +125,22 @@ TABLES: dict[str, tuple[str, ...]] = {
     "optout_purges": ("source", "records", "purged_at"),
     "quarantined_rows": ("batch_id", "file_row", "record_digest", "reasons"),
     "quarantine_resolutions": ("batch_id", "file_row", "resolved_by"),
+    "project_versions": (
+        "project_id",
+        "version",
+        "agreement",
+        "assessment",
+        "submitted_by",
+        "submitted_at",
+        "outcome",
+        "decided_by",
+        "decided_at",
+        "reason",
+        "answers",
+    ),
+    "project_dpias": ("project_id", "version", "dpia", "recorded_by", "recorded_at"),
+    "project_sign_offs": ("project_id", "version", "source", "signed_by", "signed_at", "conditions"),
+    "impact_notes": ("id", "project", "release", "note", "written_by", "written_at"),
 }
 MODULUS = 2**256
 CHANGES = "bold_state_changes"
