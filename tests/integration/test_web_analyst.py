@@ -127,7 +127,12 @@ def test_ana_runs_a_study_reads_its_check_report_and_asks_for_release(root):
     assert blank.status_code == 422 and "say what the outputs are for" in text(blank)
     asked = ana.post(
         f"/projects/{P}/outputs/request",
-        {"output": [output_id], "context": "the commissioners' annual report", "controls": "counts under 10 hidden"},
+        {
+            "output": [output_id],
+            "context": "the commissioners' annual report",
+            "controls": "counts under 10 hidden",
+            "summary": "Most people leaving prison with a drug problem are not in treatment three weeks later.",
+        },
     )
     assert asked.status_code == 200, text(asked)
     request_id = re.search(r"Request (req-[\w-]+) is sent", text(asked)).group(1)
@@ -136,6 +141,8 @@ def test_ana_runs_a_study_reads_its_check_report_and_asks_for_release(root):
     )
     again = text(ana.page(report_url))
     assert request_id in again and "the commissioners' annual report" in again
+    review = text(browser(root, "oscar").page(f"/projects/{P}/requests/{request_id}"))
+    assert "Summary for the public register Most people leaving prison" in review  # checked with the outputs
 
 
 def test_an_analyst_the_agreement_does_not_name_is_refused_by_the_runner_on_the_job_page(root):
@@ -259,6 +266,18 @@ def test_the_release_pages_show_its_tables_and_charts_and_downloads_match_the_ch
     assert "sandbox" in image.headers["content-security-policy"]
 
     assert ana.get(f"/projects/{P}/releases/{rel.id}/files/report.json").status_code == 404  # stays with checkers
+    assert "Add the impact note" not in listed.text  # governance's alone
+    assert ana.post(f"/projects/{P}/releases/impact", {"release": rel.id, "note": "x"}).status_code == 403
+    grace = browser(root, "grace")
+    assert "Add the impact note" in grace.page(f"/projects/{P}/releases").text
+    blank = grace.post(f"/projects/{P}/releases/impact", {"release": rel.id, "note": " "})
+    assert blank.status_code == 422 and "an impact note needs its text" in text(blank)
+    noted = grace.post(
+        f"/projects/{P}/releases/impact", {"release": rel.id, "note": "The prison now books appointments."}
+    )
+    assert noted.status_code == 303 and "The impact note is added" in text(grace.page(noted.headers["location"]))
+    public = text(browser(root).page(f"/register/{P}"))
+    assert "What it changed" in public and "The prison now books appointments." in public
     assert browser(root, "ali").get(f"/projects/{P}/releases/{rel.id}").status_code == 403  # not of the team
 
     (rel.folder / "overall.csv").write_text("n\n1\n")  # a released file changed afterwards
