@@ -83,3 +83,15 @@ def invalid(path: Path, exc: ValidationError, node: yaml.Node | None, prefix: tu
     if first["type"] == "extra_forbidden":
         message = "not a field of the template"
     return f"{path}: {f'line {line}: ' if line else ''}{where + ': ' if where else ''}{message}"
+
+
+def parse(path: Path, model, what: str, error: type[Exception], expected: str):
+    """``path`` read as the pydantic ``model``, and its text; ``error`` naming the file, line and field when it
+    is not YAML, not a mapping (``expected`` says what it should hold) or not valid."""
+    data, text, node = read(path, what, error)
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected {expected}")
+    try:
+        return model(**data), text
+    except ValidationError as exc:
+        raise error(invalid(path, exc, node)) from None

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bold import yamlfile
 from bold.errors import Invalid
@@ -122,13 +122,8 @@ class Agreement(BaseModel):
 
 def load_agreement(path: Path) -> tuple[Agreement, str]:
     """The agreement and its text (kept verbatim with the project)."""
-    data, text, node = yamlfile.read(path, "the agreement", AgreementError)
-    if not isinstance(data, dict):
-        raise AgreementError(f"{path}: expected the fields of a data sharing agreement (id, title, questions...)")
-    try:
-        return Agreement(**data), text
-    except ValidationError as exc:
-        raise AgreementError(yamlfile.invalid(path, exc, node)) from None
+    expected = "the fields of a data sharing agreement (id, title, questions...)"
+    return yamlfile.parse(path, Agreement, "the agreement", AgreementError, expected)
 
 
 CONTENT_ROLES = ("analyst", "output_checker")  # the roles of an agreement that see its data or results

@@ -88,14 +88,7 @@ class Dpia(_Strict):
 
 
 def _load(path: Path, model: type[BaseModel], what: str, template: str) -> BaseModel:
-    """``path`` read as ``model``; an error naming the file, line and field otherwise."""
-    data, _, node = yamlfile.read(path, what, DecisionError)
-    if not isinstance(data, dict):
-        raise DecisionError(f"{path}: expected {what} ({template})")
-    try:
-        return model(**data)
-    except ValidationError as exc:
-        raise DecisionError(yamlfile.invalid(path, exc, node)) from None
+    return yamlfile.parse(path, model, what, DecisionError, f"{what} ({template})")[0]
 
 
 def load_answers(path: Path) -> list[Answer]:

@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bold import yamlfile
 from bold.errors import Invalid
@@ -195,13 +195,7 @@ def source_types() -> tuple[str, ...]:
 
 
 def parse_contract(path: Path) -> Contract:
-    data, _, node = yamlfile.read(path, "the contract", ContractError)
-    if not isinstance(data, dict):
-        raise ContractError(f"{path}: expected the fields of a data contract")
-    try:
-        return Contract(**data)
-    except ValidationError as exc:
-        raise ContractError(yamlfile.invalid(path, exc, node)) from None
+    return yamlfile.parse(path, Contract, "the contract", ContractError, "the fields of a data contract")[0]
 
 
 @functools.cache
