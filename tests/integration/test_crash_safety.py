@@ -452,10 +452,12 @@ def test_training_survives_an_em_pass_whose_sample_gives_an_m_of_zero(world, tmp
 
 def test_every_fault_point_is_exercised():
     # release:copied is exercised in test_release_workflow.py, which has the checked outputs a release needs, and
-    # retention's points in test_retention.py, which has batches old enough to expire
+    # retention's points in test_retention.py, which has batches old enough to expire, and the sign-in's in
+    # test_people_lifecycle.py, with the lockout it guards
+    from tests.integration.test_people_lifecycle import SIGN_IN_POINT
     from tests.integration.test_retention import RETENTION_POINTS
 
-    assert set(faults.POINTS) == USED | {"release:copied", *RETENTION_POINTS}
+    assert set(faults.POINTS) == USED | {"release:copied", SIGN_IN_POINT, *RETENTION_POINTS}
 
 
 def test_a_fault_point_does_nothing_unless_named(monkeypatch):

@@ -261,7 +261,7 @@ def test_train_approve_and_show_through_the_command_line(ws):
     other = cli("cara", "user", "show", "adam", "-w", w)
     assert other.exit_code == EXIT_CODES[Kind.REFUSED] and "their own record only" in other.output
     assert audit.entries(ws, action="refused", who="cara")
-    assert [e["object"] for e in audit.entries(ws, action="training recorded", who="adam")][0] == "cara"
+    assert audit.entries(ws, action="training recorded", who="adam")[0]["object"] == "cara"
     assert "vetted, ref 9" in audit.entries(ws, action="person approved", who="alex")[0]["details"]
     assert audit.verify(ws).ok
 
@@ -317,3 +317,44 @@ def test_the_last_active_admin_cannot_be_deactivated(ws):
     assert people_actions.sign_in(ws, "alex", PASSWORD).name == "alex"
     assert [e["object"] for e in audit.entries(ws, action="person deactivated")] == ["alex"]
     assert audit.verify(ws).ok
+
+
+def test_the_people_page_lets_an_admin_manage_people(ws):
+    client = browser(ws.root)
+    assert client.sign_in("adam", PASSWORD).status_code == 303
+    listed = client.page("/people")
+    assert listed.status_code == 200 and "cara" in listed.text and "no training on record" in listed.text
+    done = client.post(
+        "/people/train", {"person": "cara", "course": "data protection", "completed": "2026-01-05", "expires": ""}
+    )
+    assert done.status_code == 303
+    client.page("/people")
+    until = (TODAY + dt.timedelta(days=100)).isoformat()
+    assert client.post("/people/approve", {"person": "cara", "expires": until, "note": "ref 7"}).status_code == 303
+    assert until in client.page("/people").text
+    assert people.standing(ws, "cara").gaps == []
+    client.page("/people")
+    self_approval = client.post("/people/approve", {"person": "adam", "expires": until, "note": ""})
+    assert self_approval.status_code == 403 and "cannot approve yourself" in self_approval.text
+    client.page("/people")
+    bad = client.post("/people/train", {"person": "cara", "course": "x", "completed": "soon", "expires": ""})
+    assert bad.status_code == 422 and "is not a date" in bad.text
+    client.page("/people")
+    assert client.post("/people/cara/deactivate", {}).status_code == 303
+    assert people.standing(ws, "cara").state == "deactivated"
+    client.page("/people")
+    assert client.post("/people/cara/reactivate", {}).status_code == 303
+    client.page("/people")
+    last = client.post("/people/adam/deactivate", {})
+    assert last.status_code == 403 and "cannot deactivate yourself" in last.text
+    for _ in range(5):
+        with pytest.raises(AccessError):
+            people.sign_in(ws, "cara", "not-her-password")
+    page = client.page("/people")
+    assert "Unlock cara" in page.text
+    assert client.post("/people/cara/unlock", {}).status_code == 303
+    assert people.sign_in(ws, "cara", PASSWORD).name == "cara"
+    cara = browser(ws.root)
+    assert cara.sign_in("cara", PASSWORD).status_code == 303
+    assert cara.page("/people").status_code == 403  # a custodian may not list people
+    assert [e["actor"] for e in audit.entries(ws, action="person unlocked")] == ["adam"]

@@ -7,10 +7,10 @@ import pytest
 from bold.actions.access import require
 from bold.actions.people import sign_in
 from bold.governance.people import AccessError, add_person, people
-from tests.conftest import clear
 from bold.governance.permissions import PERMISSIONS, ROLES, Permission
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import clear
 
 PASSWORD = "a-long-test-password"
 

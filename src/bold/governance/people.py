@@ -219,7 +219,9 @@ def unlock(ws: Workspace, name: str, *, by: str) -> None:
         if _person_row(tx, name)["locked_at"] is None:
             raise AccessError(f"{name} is not locked", kind=Kind.CONFLICT)
         failures = tx.execute("select failures from sign_in_failures where name = ?", (name,)).fetchone()
-        tx.execute("update people set locked_at = null, changed_at = ?, changed_by = ? where name = ?", (now(), by, name))
+        tx.execute(
+            "update people set locked_at = null, changed_at = ?, changed_by = ? where name = ?", (now(), by, name)
+        )
         tx.execute("delete from sign_in_failures where name = ?", (name,))
         tx.audit(by, "person unlocked", name, {"failures": failures["failures"] if failures else 0})
 
@@ -346,16 +348,16 @@ def standing(ws: Workspace, name: str, on: dt.date | None = None) -> Standing:
             raise AccessError(f"no person {name!r}", kind=Kind.NOT_FOUND)
         training = [
             Training(r["course"], r["completed_on"], r["expires_on"], r["recorded_by"], r["recorded_at"])
-            for r in db.execute(
-                "select * from training where name = ? order by completed_on, id", (name,)
-            ).fetchall()
+            for r in db.execute("select * from training where name = ? order by completed_on, id", (name,)).fetchall()
         ]
         approvals = [
             Approval(r["expires_on"], r["note"], r["approved_by"], r["approved_at"])
             for r in db.execute("select * from approvals where name = ? order by approved_at, id", (name,)).fetchall()
         ]
     state = "deactivated" if not row["active"] else "locked" if row["locked_at"] else "active"
-    return Standing(name, _roles(row["roles"]), state, training, approvals, _gaps(row, training, approvals, on or today()))
+    return Standing(
+        name, _roles(row["roles"]), state, training, approvals, _gaps(row, training, approvals, on or today())
+    )
 
 
 def data_gaps(ws: Workspace, name: str) -> list[str]:
