@@ -56,8 +56,9 @@ def built(tmp_path_factory):
     for source in ("treatment", "deaths", "hospital"):
         ingest(ws, source, out / f"{source}.parquet", by="cara")
     link_workspace(ws, retrain=True, by="lin")
-    add_person(ws, "cara", ["custodian"], PASSWORD, by="test")
-    clear(ws, "cara")
+    for name, role in (("cara", "custodian"), ("adam", "admin")):
+        add_person(ws, name, [role], PASSWORD, by="test")
+        clear(ws, name)
     approved_and_built(ws, EXAMPLE, TODAY)
     return ws, out
 
