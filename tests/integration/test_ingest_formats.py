@@ -165,6 +165,7 @@ def invoke(*args):
 def test_cli_fully_quarantined_ingest_exits_non_zero_and_check_stores_nothing(tmp_path):
     root = tmp_path / "ws"
     assert invoke("init", root).exit_code == 0
+    clear(Workspace.open(root), "adam")  # trained and approved, as acting on data needs
     path = deaths_file(tmp_path, ROWS)
 
     renamed_only = mapping_file(tmp_path, "RegNo: REG_ID\nDateOfDeath: DOD\n", "rename.yaml")
