@@ -26,8 +26,15 @@ demo: $(STAMP)
 	rm -rf $(DEMO)
 	$(BIN)/bold synth --people 20000 --seed 42 --out $(DEMO)/synth
 	BOLD_USER=adam $(BIN)/bold init $(DEMO)/workspace --name demo
-	for p in cara:custodian lin:linker ana:analyst grace:governance oscar:output_checker olivia:output_checker; do \
+	for p in alex:admin cara:custodian lin:linker ana:analyst grace:governance oscar:output_checker olivia:output_checker; do \
 	  BOLD_USER=adam $(BIN)/bold user add $${p%%:*} --role $${p##*:} --workspace $(DEMO)/workspace || exit 1; done
+	@# Acting on data needs current training and approval; an admin never approves themself, so alex approves adam.
+	set -e; for p in adam alex cara lin ana grace oscar olivia; do \
+	  BOLD_USER=adam $(BIN)/bold user train $$p --course "data protection and safe researcher" \
+	    --completed $$(date -u +%F) --expires $$(date -u -d '+1 year' +%F) --workspace $(DEMO)/workspace; \
+	  A=adam; [ $$p = adam ] && A=alex; \
+	  BOLD_USER=$$A $(BIN)/bold user approve $$p --expires $$(date -u -d '+1 year' +%F) \
+	    --by-note "demo: approved by the programme board" --workspace $(DEMO)/workspace; done
 	BOLD_USER=cara $(BIN)/bold optout add $(DEMO)/synth/optouts.csv --yes --workspace $(DEMO)/workspace
 	for s in $(SOURCES); do BOLD_USER=cara $(BIN)/bold ingest $(DEMO)/synth/$$s.csv --source $$s --workspace $(DEMO)/workspace || exit 1; done
 	BOLD_USER=cara $(BIN)/bold status --workspace $(DEMO)/workspace
@@ -74,7 +81,7 @@ demo: $(STAMP)
 	BOLD_USER=grace $(BIN)/bold audit verify --workspace $(DEMO)/workspace
 	@echo
 	@echo "The web application on the demo workspace:  $(BIN)/bold serve --workspace $(DEMO)/workspace"
-	@echo "then open http://127.0.0.1:8000/ and sign in as adam (admin), cara (custodian), lin (linker), ana (analyst),"
+	@echo "then open http://127.0.0.1:8000/ and sign in as adam or alex (admins), cara (custodian), lin (linker), ana (analyst),"
 	@echo "grace (governance), oscar or olivia (output checkers), each with the password demo-only-password (docs/web.md)."
 
 test: $(STAMP)

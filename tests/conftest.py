@@ -52,6 +52,28 @@ def ingested(root: Path, out: Path):
 TEAM_PASSWORD = "a-long-test-password"  # as the tests that sign the team in expect
 
 
+def clear(ws, *names: str, by: str = "test-admin") -> None:
+    """Give each person what acting on data needs, as an admin would with ``bold user train`` and ``bold user
+    approve``: a current training record and a current approval (by ``by``, never the person themself)."""
+    import datetime as dt
+
+    from bold.governance import people
+
+    today = people.today()
+    for name in names:
+        people.record_training(ws, name, "data protection", today - dt.timedelta(days=30), None, by=by)
+        people.approve(ws, name, today + dt.timedelta(days=365), "test team", by=by)
+
+
+def add_cleared(ws, name: str, roles: list[str], password: str = TEAM_PASSWORD, *, by: str = "test-admin"):
+    """Add a person who may act on data (trained and approved); the person."""
+    from bold.governance.people import add_person
+
+    person = add_person(ws, name, roles, password, by=by)
+    clear(ws, name, by=by)
+    return person
+
+
 def add_team(ws, agreement: Path) -> None:
     """Add the people an agreement names, each with the role it names them in (an agreement naming people who
     are not on the platform, or not in that role, crosses a red line)."""
@@ -63,6 +85,7 @@ def add_team(ws, agreement: Path) -> None:
     for person in yaml.safe_load(Path(agreement).read_text())["people"]:
         if person["name"] not in known:
             add_person(ws, person["name"], [person["role"]], TEAM_PASSWORD, by="test")
+            clear(ws, person["name"])
             known.add(person["name"])
 
 
@@ -77,7 +100,7 @@ def board_answers():
     return load_answers(BOARD_ANSWERS)
 
 
-def cleared(ws, project_id: str, board: str = "grace"):
+def decided_and_signed_off(ws, project_id: str, board: str = "grace"):
     """What a project goes through between submission and build: ``board`` records its DPIA and approves it
     with an answer on every human criterion, and each source's custodian (who sent it) signs its use off."""
     from bold import store
@@ -94,12 +117,12 @@ def cleared(ws, project_id: str, board: str = "grace"):
 
 
 def approved_and_built(ws, agreement: Path, today):
-    """Submit an agreement as ana (adding its team first), clear it (``cleared``) and build its extract; the
-    project id."""
+    """Submit an agreement as ana (adding its team first), take it through ``decided_and_signed_off`` and build its
+    extract; the project id."""
     from bold.governance import projects
 
     add_team(ws, agreement)
     project = projects.submit(ws, agreement, by="ana")
-    cleared(ws, project.id)
+    decided_and_signed_off(ws, project.id)
     projects.build(ws, project.id, today=today, by="adam")
     return project.id

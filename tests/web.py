@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from bold.actions import people
 from bold.actions import workspace as workspace_actions
 from bold.web.app import create_app
+from tests.conftest import clear
 
 PASSWORD = "web-test-password"  # every test person's; at least 12 characters
 PEOPLE = {
@@ -33,6 +34,7 @@ def people_workspace(root: Path) -> Path:
     for name, roles in PEOPLE.items():
         if name != "adam":
             people.add(ws, admin, name, roles, PASSWORD)
+    clear(ws, *PEOPLE)
     return root
 
 
@@ -43,6 +45,7 @@ def add_people(ws, names=PEOPLE) -> None:
     for name in names:
         if name not in known:
             people.add(ws, admin, name, PEOPLE[name], PASSWORD)
+            clear(ws, name)
 
 
 class Browser(TestClient):

@@ -19,7 +19,7 @@ from bold.disclosure.profiles import PROFILES
 from bold.errors import EXIT_CODES, HTTP_STATUSES, KIND_MEANING, Kind
 from bold.governance.agreement import PERSON_DATASET, PERSON_FIELDS
 from bold.governance.lifecycle import LIFECYCLES, Lifecycle
-from bold.governance.permissions import PERMISSIONS, Permission, Role
+from bold.governance.permissions import NEEDS_CLEARANCE, PERMISSIONS, Permission, Role
 from bold.security import services
 from bold.sources import catalogue, load_contract, source_types
 from bold.web import routes
@@ -31,10 +31,11 @@ RELEASE_PERMISSIONS = tuple(p for p in Permission if p.value.startswith(("output
 
 
 def role_table(permissions=tuple(Permission)) -> str:
-    header = "| action | " + " | ".join(ROLE_HEADINGS[r] for r in Role) + " |"
-    lines = [header, "|---|" + "---|" * len(Role)]
+    """Which roles may do each action, and whether it acts on data (then needing current training and approval)."""
+    header = "| action | " + " | ".join(ROLE_HEADINGS[r] for r in Role) + " | needs training and approval |"
+    lines = [header, "|---|" + "---|" * (len(Role) + 1)]
     for p in permissions:
-        cells = ["yes" if r in PERMISSIONS[p] else "" for r in Role]
+        cells = ["yes" if r in PERMISSIONS[p] else "" for r in Role] + ["yes" if p in NEEDS_CLEARANCE else ""]
         lines.append(f"| `{p.value}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

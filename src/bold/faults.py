@@ -36,6 +36,7 @@ POINTS = (
     "retention:after-extracts",  # expired projects' extracts deleted, the projects not yet marked (not committed)
     "retention:after-records",  # expired records gone from extracts, links and zones; history versions not yet
     "retention:before-commit",  # everything deleted, batches and projects marked, the store transaction open
+    "sign-in:counted",  # a sign-in attempt counted as a failure and committed, its password not yet checked
 )
 
 

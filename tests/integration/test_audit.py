@@ -13,6 +13,7 @@ from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import clear
 
 runner = CliRunner()
 
@@ -86,6 +87,7 @@ def test_audit_commands(ws):
     from bold.governance.people import add_person
 
     add_person(ws, "grace", ["governance"], GOVERNANCE["BOLD_PASSWORD"], by="test")
+    clear(ws, "grace")
     ok = runner.invoke(app, ["audit", "verify", "-w", str(ws.root)], env=GOVERNANCE)
     assert ok.exit_code == 0 and "intact" in ok.output
     shown = runner.invoke(app, ["audit", "show", "-w", str(ws.root), "--action", "ingest"], env=GOVERNANCE)

@@ -28,6 +28,8 @@ from typer.testing import CliRunner
 
 from bold.cli import app
 from bold.errors import EXIT_CODES
+from bold.workspace import Workspace
+from tests.conftest import clear
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,6 +86,11 @@ ARGS: dict[tuple[str, ...], tuple[list[str], dict[str, str]]] = {
     ("user", "list"): ([], {}),
     ("user", "deactivate"): (["oscar"], {}),
     ("user", "password"): ([], {"BOLD_NEW_PASSWORD": "another-long-password"}),
+    ("user", "reactivate"): (["oscar"], {}),
+    ("user", "unlock"): (["wanda"], {}),
+    ("user", "train"): (["grace", "--course", "data protection", "--completed", "2026-01-02"], {}),
+    ("user", "approve"): (["grace", "--expires", "2099-01-01"], {}),
+    ("user", "show"): ([], {}),
     ("optout", "add"): (["{optout_csv}"], {}),
     ("batch", "quarantine", "export"): (["prison/none", "--out", "{tmp}/quarantine.csv"], {}),
     ("optout", "count"): ([], {}),
@@ -147,6 +154,7 @@ def world(tmp_path_factory) -> dict[str, str]:
         env = {"BOLD_NEW_PASSWORD": as_(name)["BOLD_PASSWORD"]}
         added = invoke("user", "add", name, "--role", role, "-w", ws, env=env)
         assert added.exit_code == 0, added.output
+    clear(Workspace.open(ws), "adam", *PEOPLE)  # trained and approved: the data commands get past the check
     (tmp / "not-a-workspace").mkdir()
     (tmp / "bad-settings").mkdir()
     (tmp / "bad-settings" / "bold.toml").write_text("[workspace\nname = ")
@@ -490,6 +498,26 @@ BAD: list[tuple[tuple[str, ...], list[str], dict[str, str], int, str]] = [
     (("user", "deactivate"), ["nobody", *W], {}, NOT_FOUND, "no person 'nobody'"),
     (("user", "deactivate"), ["adam", *W], {}, REFUSED, "you cannot deactivate yourself"),
     (("user", "password"), [*W], {"BOLD_NEW_PASSWORD": "short"}, INVALID, "a password needs at least 12 characters"),
+    (("user", "reactivate"), ["nobody", *W], {}, NOT_FOUND, "no person 'nobody'"),
+    (("user", "reactivate"), ["ana", *W], {}, CONFLICT, "ana is active: nothing to reactivate"),
+    (("user", "reactivate"), ["ana", *W], as_("ana"), REFUSED, "ana (analyst) may not user reactivate"),
+    (("user", "unlock"), ["nobody", *W], {}, NOT_FOUND, "no person 'nobody'"),
+    (("user", "unlock"), ["ana", *W], {}, CONFLICT, "ana is not locked"),
+    (("user", "unlock"), ["ana", *W], as_("ana"), REFUSED, "ana (analyst) may not user unlock"),
+    (("user", "train"), ["ana", "--course", "dp", "--completed", "yesterday", *W], {}, INVALID,
+     "--completed 'yesterday' is not a date; expected YYYY-MM-DD"),
+    (("user", "train"), ["ana", "--course", "dp", "--completed", "2099-01-01", *W], {}, INVALID,
+     "a course completed in the future"),
+    (("user", "train"), ["ana", "--course", "dp", "--completed", "2026-01-02", "--expires", "2025-01-01", *W], {},
+     INVALID, "--expires 2025-01-01: expected a date after --completed 2026-01-02"),
+    (("user", "train"), ["nobody", "--course", "dp", "--completed", "2026-01-02", *W], {}, NOT_FOUND,
+     "no person 'nobody'"),
+    (("user", "approve"), ["adam", "--expires", "2099-01-01", *W], {}, REFUSED, "you cannot approve yourself"),
+    (("user", "approve"), ["ana", "--expires", "2001-01-01", *W], {}, INVALID, "expected a date after today"),
+    (("user", "approve"), ["ana", "--expires", "2099-01-01", *W], as_("ana"), REFUSED,
+     "ana (analyst) may not user approve"),
+    (("user", "show"), ["adam", *W], as_("ana"), REFUSED, "ana may see their own record only"),
+    (("user", "show"), ["nobody", *W], {}, NOT_FOUND, "no person 'nobody'"),
     (("user", "password"), [*W], {}, INVALID, "set BOLD_NEW_PASSWORD for adam"),
     (("optout", "add"), ["{tmp}/nope.csv", *W], {}, INVALID, "nope.csv: no such file"),
     (("optout", "add"), ["{junk_csv}", *W], {}, INVALID,

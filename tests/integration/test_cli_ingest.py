@@ -5,6 +5,8 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from bold.cli import app
+from bold.workspace import Workspace
+from tests.conftest import clear
 
 runner = CliRunner()
 ADMIN = {"BOLD_USER": "adam", "BOLD_PASSWORD": "a-long-admin-password"}
@@ -32,6 +34,12 @@ def test_init_ingest_status_and_optout(tmp_path, small_population):
         env={**ADMIN, "BOLD_NEW_PASSWORD": custodian["BOLD_PASSWORD"]},
     )
     assert added.exit_code == 0, added.output
+    blocked = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws, env=custodian)
+    assert blocked.exit_code == 4 and "cara may not ingest: it acts on data" in blocked.output
+    trained = invoke("user", "train", "cara", "--course", "data protection", "--completed", "2026-01-05", "-w", ws)
+    approved = invoke("user", "approve", "cara", "--expires", "2099-12-31", "-w", ws)
+    assert trained.exit_code == approved.exit_code == 0, (trained.output, approved.output)
+    clear(Workspace.open(ws), "adam")  # approved by another admin: the workspace has none yet
     refused = invoke("link", "--workspace", ws, env=custodian)
     assert refused.exit_code != 0 and "cara (custodian) may not link" in refused.output
     result = invoke("ingest", out / "prison.csv", "--source", "prison", "--workspace", ws, env=custodian)
@@ -51,6 +59,7 @@ def test_init_ingest_status_and_optout(tmp_path, small_population):
 def test_ingest_errors_are_one_line(tmp_path):
     ws = tmp_path / "ws"
     invoke("init", ws)
+    clear(Workspace.open(ws), "adam")  # trained and approved: the cases below get past the check
     cases = [
         (("ingest", tmp_path / "nope.csv", "-s", "prison", "-w", ws), "no such file"),
         (("ingest", tmp_path / "nope.csv", "-s", "pharmacy", "-w", ws), "unknown source type 'pharmacy'"),

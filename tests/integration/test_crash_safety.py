@@ -36,7 +36,7 @@ from bold.studies import outputs, runner
 from bold.synth.config import SynthConfig
 from bold.synth.generate import generate
 from bold.workspace import Workspace
-from tests.conftest import add_team, cleared
+from tests.conftest import add_team, decided_and_signed_off
 from tests.integration.test_ingest_versions import HISTORY_POINTS
 
 TODAY = dt.date(2026, 11, 22)
@@ -144,7 +144,7 @@ def world(tmp_path_factory):
     run = link_workspace(linked, by="lin")
     add_team(linked, root / "agreement.yaml")  # everyone the agreement names must be on the platform
     project = projects.submit(linked, root / "agreement.yaml", by="ana")
-    cleared(linked, project.id)
+    decided_and_signed_off(linked, project.id)
 
     projects.build(linked, project.id, today=TODAY, by="adam")  # makes the project key: same pseudonyms in copies
     built = copy(linked, root / "built")
@@ -452,10 +452,12 @@ def test_training_survives_an_em_pass_whose_sample_gives_an_m_of_zero(world, tmp
 
 def test_every_fault_point_is_exercised():
     # release:copied is exercised in test_release_workflow.py, which has the checked outputs a release needs, and
-    # retention's points in test_retention.py, which has batches old enough to expire
+    # retention's points in test_retention.py, which has batches old enough to expire, and the sign-in's in
+    # test_people_lifecycle.py, with the lockout it guards
+    from tests.integration.test_people_lifecycle import SIGN_IN_POINT
     from tests.integration.test_retention import RETENTION_POINTS
 
-    assert set(faults.POINTS) == USED | {"release:copied", *RETENTION_POINTS}
+    assert set(faults.POINTS) == USED | {"release:copied", SIGN_IN_POINT, *RETENTION_POINTS}
 
 
 def test_a_fault_point_does_nothing_unless_named(monkeypatch):

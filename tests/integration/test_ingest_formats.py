@@ -16,6 +16,7 @@ from bold.ingest.reader import IngestError
 from bold.sources import load_contract, load_mapping
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import clear
 
 TODAY = dt.date(2026, 11, 22)
 ADMIN = {"BOLD_USER": "adam", "BOLD_PASSWORD": "a-long-admin-password"}
@@ -164,6 +165,7 @@ def invoke(*args):
 def test_cli_fully_quarantined_ingest_exits_non_zero_and_check_stores_nothing(tmp_path):
     root = tmp_path / "ws"
     assert invoke("init", root).exit_code == 0
+    clear(Workspace.open(root), "adam")  # trained and approved, as acting on data needs
     path = deaths_file(tmp_path, ROWS)
 
     renamed_only = mapping_file(tmp_path, "RegNo: REG_ID\nDateOfDeath: DOD\n", "rename.yaml")
@@ -197,6 +199,7 @@ def test_the_sender_exports_the_quarantine_to_fix_and_send_again(ws, tmp_path):
 
     for name, role in (("cara", "custodian"), ("dora", "custodian"), ("adam", "admin")):
         people.add_person(ws, name, [role], f"a-long-password-for-{name}", by="adam")
+        clear(ws, name)
     rows = [*ROWS, "D4,,Dan,Fox,07/03/1980,M,,2024-05-01,X42,Y", "D5,,Eve,Gray,1981-01-01,X,,2024-05-01,X42,Y"]
     mapping = load_mapping(mapping_file(tmp_path), load_contract("deaths"))
     sent = ingest(ws, "deaths", deaths_file(tmp_path, rows), mapping=mapping, today=TODAY, by="cara")

@@ -23,7 +23,7 @@ from bold.linkage import explain, features, review
 from bold.linkage.files import link_files
 from bold.linkage.run import link_workspace
 from bold.security.paths import PathError
-from tests.conftest import ingested
+from tests.conftest import clear, ingested
 
 FEBRL_MAP = {
     "forename": "given_name",
@@ -226,6 +226,7 @@ def linked_workspace(tmp_path_factory, small_population):
     ws = ingested(tmp_path_factory.mktemp("explain") / "ws", out)
     for name, role in (("lin", "linker"), ("ana", "analyst"), ("grace", "governance")):
         add_person(ws, name, [role], "a-long-test-password", by="test")
+        clear(ws, name)
     link_workspace(ws, by="lin")
     return ws
 

@@ -26,7 +26,7 @@ from bold.linkage.run import link_workspace
 from bold.studies import outputs, runner
 from bold.workspace import Workspace
 from tests import zones
-from tests.conftest import approved_and_built
+from tests.conftest import approved_and_built, clear
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -46,6 +46,7 @@ def built(tmp_path_factory, small_population):
     link_workspace(ws, retrain=True, by="lin")
     for name, role in (("cara", "custodian"), ("oscar", "output_checker")):  # before the team is added
         add_person(ws, name, [role], PASSWORD, by="test")
+        clear(ws, name)
     approved_and_built(ws, EXAMPLE, TODAY)
     runner.run(ws, "continuity-of-care", "continuity-of-care", by="ana", today=TODAY)
     return ws

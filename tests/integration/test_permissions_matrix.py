@@ -9,6 +9,7 @@ unknown project, which is not a refusal).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import inspect
 from pathlib import Path
 
@@ -29,12 +30,12 @@ from bold.actions import studies as study_actions
 from bold.actions import workspace as workspace_actions
 from bold.errors import BoldError, Kind
 from bold.governance.lifecycle import OUTPUT, PROJECT, ProjectState
-from bold.governance.people import AccessError, User, add_person
+from bold.governance.people import AccessError, User
 from bold.governance.permissions import PERMISSIONS, ROLES, Permission, Role
 from bold.ingest.pipeline import ingest
 from bold.store import audit
 from bold.workspace import Workspace
-from tests.conftest import DPIA, board_answers
+from tests.conftest import DPIA, add_cleared, board_answers
 
 PASSWORD = "a-long-test-password"
 ALL = set(ROLES)
@@ -84,6 +85,11 @@ EXPECTED = {
     "user list": {"governance", "admin"},
     "user deactivate": {"admin"},
     "user password": ALL,
+    "user reactivate": {"admin"},
+    "user unlock": {"admin"},
+    "user train": {"admin"},
+    "user approve": {"admin"},
+    "user show": ALL,
 }
 
 
@@ -198,6 +204,13 @@ CALLS = {
     Permission.USER_LIST: lambda ws, u: people_actions.list_people(ws, u),
     Permission.USER_DEACTIVATE: lambda ws, u: people_actions.deactivate(ws, u, "no-such-person"),
     Permission.USER_PASSWORD: lambda ws, u: people_actions.change_password(ws, u, PASSWORD),
+    Permission.USER_REACTIVATE: lambda ws, u: people_actions.reactivate(ws, u, "no-such-person"),
+    Permission.USER_UNLOCK: lambda ws, u: people_actions.unlock(ws, u, "no-such-person"),
+    Permission.USER_TRAIN: lambda ws, u: people_actions.train(
+        ws, u, "no-such-person", "data protection", dt.date(2026, 1, 1)
+    ),
+    Permission.USER_APPROVE: lambda ws, u: people_actions.approve(ws, u, "no-such-person", dt.date(2099, 1, 1)),
+    Permission.USER_SHOW: lambda ws, u: people_actions.show(ws, u, u.name),
 }
 
 
@@ -205,7 +218,7 @@ CALLS = {
 def ws(tmp_path_factory):
     ws = Workspace.init(tmp_path_factory.mktemp("matrix") / "ws")
     for role in ROLES:
-        add_person(ws, role, [role], PASSWORD, by="test")
+        add_cleared(ws, role, [role], PASSWORD)
     return ws
 
 
@@ -320,8 +333,8 @@ def lifecycle_ws(tmp_path_factory, small_population):
     ws = Workspace.init(tmp_path_factory.mktemp("lifecycle") / "ws")
     ingest(ws, "prison", out / "prison.parquet", by="custodian")
     for role in ROLES:
-        add_person(ws, role, [role], PASSWORD, by="test")
-    add_person(ws, "second_checker", ["output_checker"], PASSWORD, by="test")  # named in every agreement
+        add_cleared(ws, role, [role], PASSWORD)
+    add_cleared(ws, "second_checker", ["output_checker"], PASSWORD)  # named in every agreement
     return ws
 
 

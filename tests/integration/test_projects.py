@@ -16,7 +16,7 @@ from bold.linkage.run import link_workspace
 from bold.security import encryption
 from bold.store import audit
 from bold.workspace import Workspace
-from tests.conftest import add_team, board_answers, cleared
+from tests.conftest import add_team, board_answers, decided_and_signed_off
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -43,7 +43,7 @@ def agreement(tmp_path, **changes) -> Path:
 
 def submit_and_approve(ws, path, monkeypatch):
     project = projects.submit(ws, path, by="ana")
-    cleared(ws, project.id)
+    decided_and_signed_off(ws, project.id)
     return project.id
 
 

@@ -13,6 +13,7 @@ from bold.cli import app
 from bold.errors import EXIT_CODES, Kind
 from bold.governance.people import AccessError, add_person
 from bold.workspace import Workspace
+from tests.conftest import clear
 from tests.integration.test_linkage import FEBRL_MAP
 
 PASSWORD = "a-long-test-password"
@@ -24,6 +25,7 @@ def ws(tmp_path_factory):
     ws = Workspace.init(tmp_path_factory.mktemp("api") / "ws")
     for name, role in (("adam", "admin"), ("cara", "custodian"), ("ana", "analyst"), ("oscar", "output_checker")):
         add_person(ws, name, [role], PASSWORD, by="test")
+        clear(ws, name)
     return ws
 
 

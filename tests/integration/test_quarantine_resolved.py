@@ -22,6 +22,7 @@ from bold.governance import people, projects, withdrawals
 from bold.ingest import pipeline, quarantine, resolved
 from bold.ingest.pipeline import ingest
 from bold.workspace import Workspace
+from tests.conftest import clear
 
 HEADER = "REG_ID,NHS_NO,FORENAMES,SURNAME,DOB,SEX,USUAL_RES_POSTCODE,DOD,UNDERLYING_CAUSE,DRUG_RELATED"
 GOOD = [
@@ -42,6 +43,7 @@ PASSWORD = "a-long-password-for-cara"
 def ws(tmp_path):
     ws = Workspace.init(tmp_path / "ws")
     people.add_person(ws, "cara", ["custodian"], PASSWORD, by="adam")
+    clear(ws, "cara")
     return ws
 
 

@@ -39,7 +39,7 @@ from bold.studies import outputs, statistics
 from bold.studies.builtin import catalogue
 from bold.studies.study import StudyOutput
 from bold.workspace import Workspace
-from tests.conftest import TEAM_PASSWORD, approved_and_built, make_population
+from tests.conftest import TEAM_PASSWORD, approved_and_built, clear, make_population
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 P = "continuity-of-care"
@@ -89,9 +89,11 @@ def snapshot(tmp_path_factory) -> tuple[Path, list[str]]:
         ingest(ws, source, out / f"{source}.parquet", by="cara")
     link_workspace(ws, by="lin")
     add_person(ws, "otto", ["output_checker"], TEAM_PASSWORD, by="test")  # a checker, but not of this agreement
+    clear(ws, "otto")
     for role, name in PEOPLE.items():
         if name in ("cara", "lin", "adam"):
             add_person(ws, name, [role], TEAM_PASSWORD, by="test")
+            clear(ws, name)
     approved_and_built(ws, AGREEMENT, TODAY)
     return root, [new_output(ws) for _ in range(OUTPUTS)]
 

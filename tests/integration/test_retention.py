@@ -31,7 +31,7 @@ from bold.linkage.run import link_workspace
 from bold.security import encryption
 from bold.sources import ContractError
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, make_population
+from tests.conftest import approved_and_built, clear, make_population
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 PROJECT = "continuity-of-care"
@@ -71,6 +71,7 @@ def built(tmp_path_factory):
     link_workspace(ws, retrain=True, by="lin")
     for name, role in (("adam", "admin"), ("cara", "custodian")):
         add_person(ws, name, [role], PASSWORD, by="test")
+        clear(ws, name)
     approved_and_built(ws, EXAMPLE, TODAY)
     return ws
 

@@ -10,6 +10,7 @@ from bold.governance.people import AccessError, add_person, people
 from bold.governance.permissions import PERMISSIONS, ROLES, Permission
 from bold.store import audit
 from bold.workspace import Workspace
+from tests.conftest import clear
 
 PASSWORD = "a-long-test-password"
 
@@ -42,6 +43,7 @@ def ws(tmp_path_factory):
     ws = Workspace.init(tmp_path_factory.mktemp("roles") / "ws")
     for role in ROLES:
         add_person(ws, role, [role], PASSWORD, by="test")
+        clear(ws, role)
     return ws
 
 

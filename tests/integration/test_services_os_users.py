@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from bold.cli import app
 from bold.security import services
 from bold.store import audit
-from tests.conftest import TEAM_PASSWORD, add_team, approved_and_built, ingested
+from tests.conftest import TEAM_PASSWORD, add_team, approved_and_built, clear, ingested
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("useradd", "groupadd", "usermod", "runuser")),
@@ -239,6 +239,7 @@ def run_by_services(deployed, small_population):
     os.chown(arrived, pwd.getpwnam(services.user_name("ingest", prefix)).pw_uid, -1)
     for name, role in (("cara", "custodian"), ("lin", "linker"), ("adam", "admin")):
         add_person(ws, name, [role], TEAM_PASSWORD, by="test")
+        clear(ws, name)
     add_team(ws, EXAMPLE)
     done = CliRunner().invoke(app, ["service", "setup", str(ws.root), "--prefix", prefix])
     assert done.exit_code == 0, done.output

@@ -20,6 +20,7 @@ from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
 from bold.sources import catalogue, load_contract, source_types
 from bold.workspace import Workspace
+from tests.conftest import clear
 
 PASSWORD = "a-long-test-password"
 DOCS = Path(__file__).parents[2] / "docs"
@@ -29,8 +30,11 @@ DOCS = Path(__file__).parents[2] / "docs"
 def ws(tmp_path_factory):
     ws = Workspace.init(tmp_path_factory.mktemp("sources") / "ws")
     add_person(ws, "cara", [Role.CUSTODIAN], PASSWORD, by="test")
+    clear(ws, "cara")
     add_person(ws, "lin", [Role.LINKER], PASSWORD, by="test")
+    clear(ws, "lin")
     add_person(ws, "grace", [Role.GOVERNANCE], PASSWORD, by="test")
+    clear(ws, "grace")
     return ws
 
 

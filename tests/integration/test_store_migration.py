@@ -4,6 +4,7 @@ BOLD is refused, and a migration that fails halfway leaves the store as it was."
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import stat
@@ -20,7 +21,9 @@ from bold.actions import projects as project_actions
 from bold.actions import workspace as workspace_actions
 from bold.cli import app
 from bold.errors import Conflict, Kind
+from bold.governance import people
 from bold.governance.lifecycle import OutputState, ProjectState
+from bold.governance.people import AccessError
 from bold.store import db as store_db
 from bold.store import schema
 from tests.old_workspace import OLD_ENTRIES, PASSWORD, UPGRADE_ENTRIES, extract_fixture, safe_members
@@ -180,12 +183,19 @@ def test_the_old_chain_keeps_verifying_after_new_actions(old, tmp_path):
     )
     assert "Amended title" not in first.agreement and (second.number, second.outcome) == (2, "refused")
 
-    # reading the pending output is audited
+    # reading the pending output needs oscar trained and approved (an old workspace's people are neither), and is
+    # audited; the records are the new tables
+    refused = output_actions.list_outputs(ws, oscar, PROJECT)
+    with pytest.raises(AccessError, match="oscar may not outputs show: it acts on data"):
+        output_actions.show(ws, oscar, PROJECT, refused[0].id, table="overall")
+    people_actions.train(ws, adam, "oscar", "output checking", dt.date(2026, 1, 5))
+    people_actions.approve(ws, adam, "oscar", people.today() + dt.timedelta(days=90))
     listed = output_actions.list_outputs(ws, oscar, PROJECT)
     view = output_actions.show(ws, oscar, PROJECT, listed[0].id, table="overall")
     assert not view.damaged and len(view.tables["overall"]) > 0
 
-    new = ["person added", "person deactivated", "project amended", "project refused", "output viewed"]
+    new = ["person added", "person deactivated", "project amended", "project refused", "refused", "training recorded"]
+    new += ["person approved", "output viewed"]
     shown = audit_actions.show(ws, grace, limit=100)
     assert [e["action"] for e in reversed(shown)][OLD_ENTRIES + UPGRADE_ENTRIES :] == new
     assert (

@@ -22,7 +22,7 @@ from bold.studies import outputs, runner
 from bold.studies.builtin import catalogue
 from bold.studies.language import StudyError
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, ingested
+from tests.conftest import approved_and_built, clear, ingested
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
 TODAY = dt.date(2026, 11, 22)
@@ -161,6 +161,7 @@ def test_the_command_line_runs_a_study_and_shows_it_only_to_output_checkers(stud
     for name, role in (("ana", "analyst"), ("oscar", "output_checker")):
         if not any(p.name == name for p in __import__("bold.governance.people", fromlist=["people"]).people(ws)):
             add_person(ws, name, [role], "a-long-test-password", by="test")
+            clear(ws, name)
     cli = CliRunner()
     monkeypatch.setenv("BOLD_PASSWORD", "a-long-test-password")
     monkeypatch.setenv("BOLD_USER", "ana")

@@ -20,7 +20,7 @@ from bold.linkage.run import link_workspace
 from bold.store import audit
 from bold.synth.config import SOURCES
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, make_population
+from tests.conftest import approved_and_built, clear, make_population
 from tests.web import PASSWORD, browser, people_workspace
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
@@ -40,6 +40,7 @@ def built(tmp_path_factory):
     project = approved_and_built(ws, AGREEMENT, TODAY)
     admin = people.sign_in(ws, "adam", PASSWORD)
     people.add(ws, admin, "otto", ["output_checker"], PASSWORD)  # a checker, but not one the agreement names
+    clear(ws, "otto")  # trained and approved: refused by the agreement, not for want of clearance
     ana = people.sign_in(ws, "ana", PASSWORD)
     output = studies.run(ws, ana, project, "continuity-of-care", today=TODAY)
     request = outputs.request(

@@ -128,13 +128,13 @@ def test_lockout_after_repeated_failures_is_audited(root):
     admin = people.sign_in(ws, "adam", PASSWORD)
     people.add(ws, admin, "victim", ["analyst"], PASSWORD)
     client = browser(root)
-    for _ in range(people.people.MAX_FAILED_SIGN_INS):
+    for _ in range(people.people.DEFAULT_MAX_FAILED_SIGN_INS):
         response = client.sign_in("victim", "not-the-password")
         assert response.status_code == 403 and "sign-in failed" in response.text
     response = client.sign_in("victim")  # the right password, but locked
     assert response.status_code == 403 and "locked" in response.text
     assert SESSION_COOKIE not in client.cookies
-    assert [e for e in _audit(root, "sign-in locked") if e["actor"] == "victim"]
+    assert [e for e in _audit(root, "sign-in locked") if (e["actor"], e["object"]) == ("bold", "victim")]
     assert len([e for e in _audit(root, "failed sign-in") if e["actor"] == "victim"]) >= 5
 
 

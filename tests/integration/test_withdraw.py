@@ -27,7 +27,7 @@ from bold.ingest.pipeline import ingest
 from bold.linkage.run import link_workspace
 from bold.security import encryption
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, make_population
+from tests.conftest import approved_and_built, clear, make_population
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -56,7 +56,9 @@ def built(tmp_path_factory):
     for source in ("treatment", "deaths", "hospital"):
         ingest(ws, source, out / f"{source}.parquet", by="cara")
     link_workspace(ws, retrain=True, by="lin")
-    add_person(ws, "cara", ["custodian"], PASSWORD, by="test")
+    for name, role in (("cara", "custodian"), ("adam", "admin")):
+        add_person(ws, name, [role], PASSWORD, by="test")
+        clear(ws, name)
     approved_and_built(ws, EXAMPLE, TODAY)
     return ws, out
 

@@ -14,7 +14,7 @@ from bold.actions import workspace as workspace_actions
 from bold.governance import projects
 from bold.security import encryption
 from bold.store import audit
-from tests.conftest import approved_and_built, ingested
+from tests.conftest import approved_and_built, clear, ingested
 from tests.old_workspace import OLD_ENTRIES, PASSWORD, extract_fixture
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
@@ -72,6 +72,7 @@ def test_an_older_workspace_is_encrypted_when_first_opened(tmp_path):
     assert not any(encryption.is_encrypted(p) for p in plain)
     ws = workspace_actions.open_workspace(old)
     assert all(encryption.is_encrypted(p) for p in plain)
+    clear(ws, "ana")  # an older release's people are neither trained nor approved
     analyst = people.sign_in(ws, "ana", PASSWORD)
     status = workspace_actions.status(ws, analyst)
     assert sum(b.rows_accepted for b in status.batches) == 1971 and status.latest_run.run_id == 1

@@ -8,7 +8,7 @@ import datetime as dt
 from bold.actions.access import require
 from bold.errors import Conflict
 from bold.governance import retention
-from bold.governance.people import User
+from bold.governance.people import SYSTEM, User
 from bold.governance.permissions import Permission
 from bold.governance.retention import Retention
 from bold.workspace import Workspace, WorkspaceError
@@ -34,6 +34,6 @@ def enforce(ws: Workspace) -> Retention | None:
     try:
         if not retention.due(ws):
             return None
-        return retention.apply(ws, by="bold")
+        return retention.apply(ws, by=SYSTEM)
     except (Conflict, WorkspaceError, PermissionError):
         return None

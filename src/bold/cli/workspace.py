@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from bold.cli import remote
-from bold.cli.common import JsonOption, WorkspaceOption, console, new_password, print_json, shown, signed_in, table
+from bold.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    new_password,
+    parse_date,
+    print_json,
+    shown,
+    signed_in,
+    table,
+)
 from bold.errors import Invalid
 
 
@@ -125,7 +135,10 @@ def user_list(workspace: WorkspaceOption = Path("."), as_json: JsonOption = Fals
     if as_json:
         print_json(found)
         return
-    rows = [(p.name, ", ".join(sorted(p.roles)), "" if p.active else "deactivated") for p in found]
+    rows = [
+        (p.name, ", ".join(sorted(p.roles)), "deactivated" if not p.active else "locked" if p.locked else "")
+        for p in found
+    ]
     console.print(table(("name", "roles", "state"), rows, ids=("name",)))
 
 
@@ -140,6 +153,95 @@ def user_deactivate(
     ws, user = signed_in(workspace)
     people.deactivate(ws, user, name)
     console.print(f"{shown(name)} deactivated: they can no longer sign in")
+
+
+@user_app.command("reactivate")
+def user_reactivate(
+    name: Annotated[str, typer.Argument(help="The deactivated person who may sign in again.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Let a deactivated person sign in again, with the password they had (admin only); audited."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    people.reactivate(ws, user, name)
+    console.print(f"{shown(name)} reactivated: they can sign in again")
+
+
+@user_app.command("unlock")
+def user_unlock(
+    name: Annotated[str, typer.Argument(help="The person locked out after repeated failed sign-ins.")],
+    workspace: WorkspaceOption = Path("."),
+):
+    """Lift a lockout after repeated failed sign-ins (admin only); audited."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    people.unlock(ws, user, name)
+    console.print(f"{shown(name)} unlocked: they can sign in again")
+
+
+@user_app.command("train")
+def user_train(
+    name: Annotated[str, typer.Argument(help="The person who completed the training.")],
+    course: Annotated[str, typer.Option("--course", help="The course, as it is known (e.g. 'data protection').")],
+    completed: Annotated[str, typer.Option("--completed", help="The date it was completed (YYYY-MM-DD).")],
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="The date it expires (YYYY-MM-DD; default: never).")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+):
+    """Record a person's training (admin only); acting on data needs current training and a current approval."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    done = parse_date(completed, "--completed")
+    record = people.train(ws, user, name, course, done, parse_date(expires, "--expires"))
+    until = f", valid until {record.expires_on}" if record.expires_on else " (it does not expire)"
+    console.print(f"Training recorded for {shown(name)}: {shown(record.course)} on {record.completed_on}{until}")
+
+
+@user_app.command("approve")
+def user_approve(
+    name: Annotated[str, typer.Argument(help="The person approved to work on data.")],
+    expires: Annotated[str, typer.Option("--expires", help="The date the approval ends (YYYY-MM-DD).")],
+    note: Annotated[
+        str | None, typer.Option("--by-note", help="On what authority, e.g. 'vetted by MoJ security, ref 123'.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+):
+    """Approve a person to work on data until a date (admin only, never oneself); audited."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    record = people.approve(ws, user, name, parse_date(expires, "--expires"), note)
+    console.print(f"{shown(name)} approved to work on data until {record.expires_on}")
+
+
+@user_app.command("show")
+def user_show(
+    name: Annotated[str | None, typer.Argument(help="The person (default: yourself; others: admin only).")] = None,
+    workspace: WorkspaceOption = Path("."),
+    as_json: JsonOption = False,
+):
+    """A person's roles, state (active, deactivated or locked), training and approval with their expiry dates,
+    and whether they may act on data today."""
+    from bold.actions import people
+
+    ws, user = signed_in(workspace)
+    found = people.show(ws, user, name or user.name)
+    if as_json:
+        print_json(found)
+        return
+    console.print(f"{shown(found.name)}: {', '.join(sorted(found.roles))}; {found.state}")
+    training = [(t.course, t.completed_on, t.expires_on or "never", t.recorded_by) for t in found.training]
+    console.print(table(("training", "completed", "expires", "recorded by"), training, title_justify="left"))
+    approvals = [(a.expires_on, a.approved_by, shown(a.note or "")) for a in found.approvals]
+    console.print(table(("approved until", "by", "note"), approvals, title_justify="left"))
+    if found.gaps:
+        console.print(f"May not act on data: {'; '.join(found.gaps)}.")
+    else:
+        console.print("May act on data: training and approval are current.")
 
 
 @user_app.command("password")

@@ -1,7 +1,8 @@
 """Who may do what: the roles (DOMAIN.md section 4), the permissions, and the one table joining them.
 
-Every action checks its permission against ``ROLE_PERMISSIONS`` before doing anything, and the docs render
-the same table (``bold.docs_tables``), so the rule lives in one place. Rules that depend on a particular
+Every action checks its permission against ``ROLE_PERMISSIONS`` before doing anything (and, for the actions
+in ``NEEDS_CLEARANCE``, that the person is trained and approved), and the docs render the same table
+(``bold.docs_tables``), so the rule lives in one place. Rules that depend on a particular
 project (the submitter may not approve it; only the analysts named in an agreement may run its studies;
 only its named output checkers, never the person who ran a study, may read an output) are applied by the
 actions on top of this table.
@@ -71,10 +72,15 @@ class Permission(StrEnum):
     USER_LIST = "user list"
     USER_DEACTIVATE = "user deactivate"
     USER_PASSWORD = "user password"  # one's own password
+    USER_REACTIVATE = "user reactivate"
+    USER_UNLOCK = "user unlock"  # lift a lockout after repeated failed sign-ins
+    USER_TRAIN = "user train"  # record a person's training
+    USER_APPROVE = "user approve"  # approve a person to work on data, until a date
+    USER_SHOW = "user show"  # a person's roles, state, training and approval: one's own, or anyone's for an admin
 
 
 P = Permission
-_EVERYONE = {P.STATUS, P.SOURCES, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASSWORD}
+_EVERYONE = {P.STATUS, P.SOURCES, P.PROJECT_SHOW, P.PROJECT_LIST, P.STUDY_LIST, P.USER_PASSWORD, P.USER_SHOW}
 
 # The role table: what each role may do. A person may hold several roles and may do what any of them allows.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -162,9 +168,36 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USER_ADD,
             P.USER_LIST,
             P.USER_DEACTIVATE,
+            P.USER_REACTIVATE,
+            P.USER_UNLOCK,
+            P.USER_TRAIN,
+            P.USER_APPROVE,
         }
     ),
 }
+
+# The actions that act on data (records, linkage, extracts, studies and their unreleased outputs): besides a role
+# that allows them, they need a current training record and a current approval (``bold user train``, ``bold user
+# approve``), checked by ``bold.actions.access.require``. Governance, the register, released outputs and managing
+# people do not, so an admin can always put an expired account right; nor does retention, which applies a policy.
+NEEDS_CLEARANCE: frozenset[Permission] = frozenset(
+    {
+        P.INGEST,
+        P.OPTOUT_ADD,
+        P.BATCH_WITHDRAW,
+        P.LINK,
+        P.PROJECT_BUILD,
+        P.STUDY_RUN,
+        P.OUTPUTS_SHOW,
+        P.OUTPUTS_CHECK,
+        P.OUTPUTS_REPORT,
+        P.OUTPUTS_REQUEST,
+        P.OUTPUTS_WITHDRAW,
+        P.OUTPUTS_REVIEW,
+        P.OUTPUTS_DECIDE,
+        P.OUTPUTS_RELEASE,
+    }
+)
 
 # Separation of duties: who links records sees identifiers, so never holds a role that sees content (a custodian's
 # files, a project's extract or outputs). ``bold user add`` refuses these combinations, and an agreement may not

@@ -32,7 +32,10 @@ TABLES: dict[str, tuple[str, ...]] = {
         "created_by",
         "changed_at",
         "changed_by",
+        "locked_at",
     ),
+    "training": ("id", "name", "course", "completed_on", "expires_on", "recorded_by", "recorded_at"),
+    "approvals": ("id", "name", "expires_on", "note", "approved_by", "approved_at"),
     "projects": (
         "id",
         "title",

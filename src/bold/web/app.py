@@ -26,7 +26,7 @@ from bold.errors import HTTP_STATUSES, BoldError
 from bold.web import api, uploads
 from bold.web.guard import CsrfRefused, SignInNeeded, csrf_checked, sign_in_url
 from bold.web.jobs import Jobs
-from bold.web.pages import account, analyst, audit, custodian, home, linkage, projects, public, review
+from bold.web.pages import account, analyst, audit, custodian, home, linkage, people, projects, public, review
 from bold.web.render import page
 from bold.web.security import SecurityHeaders, SizeLimit
 
@@ -41,6 +41,7 @@ ROUTERS = (
     linkage.router,
     projects.router,
     audit.router,
+    people.router,
     review.router,
     analyst.router,
     api.router,

@@ -31,6 +31,7 @@ NAV = (
     NavItem("/studies", "Question library", Permission.STUDY_LIST),
     NavItem("/review", "Review queue", Permission.OUTPUTS_REVIEW),
     NavItem("/audit", "Audit chain", Permission.AUDIT_SHOW),
+    NavItem("/people", "People", Permission.USER_LIST),
     NavItem("/jobs", "Background work", None),
 )
 PUBLIC_NAV = (

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse
 
 from bold.actions import people, sessions
-from bold.governance.people import LOCKOUT, MAX_FAILED_SIGN_INS, MIN_PASSWORD, AccessError
+from bold.governance.people import MIN_PASSWORD, AccessError, max_failed_sign_ins
 from bold.web.guard import SESSION_COOKIE, Caller, caller, local_path, signed_in, workspace
 from bold.web.render import page
 
@@ -21,8 +21,7 @@ def _sign_in_page(request: Request, next_path: str, name: str = "", error: str |
         next=local_path(next_path),
         name=name,
         error=error,
-        max_failures=MAX_FAILED_SIGN_INS,
-        lockout=LOCKOUT.seconds // 60,
+        max_failures=max_failed_sign_ins(workspace(request)),
     )
 
 
