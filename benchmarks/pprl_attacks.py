@@ -15,12 +15,9 @@ Target for the hardened encoding: no field above twice the floor, full name and 
 from __future__ import annotations
 
 import argparse
-import base64
 import shutil
 import time
 from pathlib import Path
-
-import numpy as np
 
 from bold.linkage import attacks
 
@@ -28,47 +25,11 @@ SECRET = b"benchmark-secret-known-only-to-custodians-0123456789abcdef"
 
 
 def field_level(records: attacks.Records) -> list[attacks.Column]:
-    """Today's encodings (encoding version 1): one balanced, keyed Bloom filter per identifier."""
-    from bold.linkage.encode import FieldEncoder
-
-    out = []
-    for fld in ("forename", "surname", "initials", "date_of_birth", "postcode_district"):
-        enc = FieldEncoder(SECRET, fld)
-        values = records.values[fld]
-        cache: dict[str, np.ndarray] = {}
-        bits = np.zeros((len(values), 2 * enc.bits), dtype=bool)
-        for i, v in enumerate(values):
-            if v:
-                if v not in cache:
-                    raw = np.frombuffer(base64.b64decode(enc.encode(v)), dtype=np.uint8)
-                    cache[v] = np.unpackbits(raw).astype(bool)
-                bits[i] = cache[v]
-        present = ~np.equal(values, None)
-        out.append(attacks.Column(fld, bits, present, (fld,), balanced=True))
-    return out
+    return attacks.field_level_columns(records, SECRET)
 
 
 def record_level(flip: float):
-    """Candidate hardening: one filter per record (per-field keys and weights) with BLIP bit flips, and
-    the initials-level record filter every source can make for meeting the treatment source."""
-    from bold.linkage.encode import INITIALS_K, RECORD_K, RecordEncoder
-
-    def encode(records: attacks.Records) -> list[attacks.Column]:
-        out = []
-        for name, weights in (("record", RECORD_K), ("record (initials)", INITIALS_K)):
-            enc = RecordEncoder(SECRET, weights, flip=flip)
-            fields = tuple(weights)
-            bits = np.zeros((len(records), enc.bits), dtype=bool)
-            present = np.zeros(len(records), dtype=bool)
-            for i in range(len(records)):
-                b = enc.encode_bits({f: records.values[f][i] for f in fields})
-                if b is not None:
-                    bits[i], present[i] = b, True
-            scored = tuple(f for f in fields if f in attacks.FIELDS)  # what the attack tries to recover
-            out.append(attacks.Column(name, bits, present, scored))
-        return out
-
-    return encode
+    return lambda records: attacks.record_level_columns(records, SECRET, flip)
 
 
 SCHEMES = [

@@ -63,9 +63,8 @@ def read_population(folder: Path, sources: tuple[str, ...] | None = None) -> Rec
     from bold.synth.config import SOURCES
 
     truth = pq.read_table(folder / "truth" / "records.parquet", columns=["source", "record_id", "person_id"])
-    person_of = dict(
-        zip(zip(truth["source"].to_pylist(), truth["record_id"].to_pylist()), truth["person_id"].to_pylist())
-    )
+    keys = zip(truth["source"].to_pylist(), truth["record_id"].to_pylist(), strict=True)
+    person_of = dict(zip(keys, truth["person_id"].to_pylist(), strict=True))
     person: list[int] = []
     values: dict[str, list] = {f: [] for f in NAME_FIELDS}
     for source in sources or SOURCES:
@@ -163,7 +162,7 @@ def _public_tuples(public: Public, fields: tuple[str, ...], public_records: Reco
 def frequency_alignment(col: Column, public: Public, public_records: Records | None = None) -> Guesses:
     """Rank identical encodings by frequency and align them with the public values ranked the same way."""
     idx = np.flatnonzero(col.present)
-    uniq, inverse, counts = _unique_rows(col.bits[idx])
+    _, inverse, counts = _unique_rows(col.bits[idx])
     order = np.argsort(-counts, kind="stable")
     ranked = _public_tuples(public, col.fields, public_records)
     rank_of = np.empty(len(order), dtype=int)
@@ -240,20 +239,22 @@ def estimated_bigrams(bits: np.ndarray, k: int) -> np.ndarray:
     return np.rint(-m / k * np.log1p(-ones / m)).astype(int)
 
 
-def aligned_seeds(bits, counts, fields, ranked, k) -> list[tuple[int, dict[str, str]]]:
+def aligned_seeds(
+    bits, counts, fields, ranked, k, min_count: int = SEED_MIN_COUNT, limit: int | None = SEEDS
+) -> list[tuple[int, dict[str, str]]]:
     """Frequency alignment within groups of equal length: the filters that set about b q-grams' bits,
     ranked by frequency, against the public values of b distinct q-grams, ranked the same way."""
     est = estimated_bigrams(bits, k)
     size = np.array([sum(len(bigrams(v)) for v in t) for t in ranked])
     seeds = []
     for b in np.unique(est):
-        rows = np.flatnonzero((est == b) & (counts >= SEED_MIN_COUNT))
+        rows = np.flatnonzero((est == b) & (counts >= min_count))
         rows = rows[np.argsort(-counts[rows], kind="stable")]
         values = np.flatnonzero(size == b)
         for row, v in zip(rows, values, strict=False):
             seeds.append((int(row), dict(zip(fields, ranked[v], strict=True))))
     seeds.sort(key=lambda s: -counts[s[0]])
-    return seeds[:SEEDS]
+    return seeds[:limit]
 
 
 def reidentify(
@@ -299,61 +300,119 @@ def reidentify(
     return best, top, second
 
 
-def mine_frequent_patterns(bits: np.ndarray, weights: np.ndarray, k: int, tolerance: float, limit: int = 400):
-    """Seed-free mining: from each frequent bit, intersect the records holding the bits most often set
-    with it until about ``k`` bits remain always (or nearly always) set together. Returns (positions, support)
-    per pattern, support being the weighted share of records holding it."""
+def mine_atoms(bits: np.ndarray, weights: np.ndarray, k: int, tolerance: float) -> np.ndarray:
+    """Seed-free mining of the bit patterns q-grams leave (unlabelled "atoms", about ``k`` bits each).
+
+    From every bit, the records holding it are intersected with those holding the bit most often set with
+    them until ``k`` bits are set in all that remain (Christen's "always set"); the pattern is then refined
+    as a fixed point: the records holding nearly all its bits, and the ``k`` bits most often set among them.
+    Returns (atoms, bits) bool."""
     w = weights.astype(np.float32)
-    total = w.sum()
     b = bits.astype(np.float32)
-    freq = w @ b
-    patterns: list[tuple[np.ndarray, float]] = []
-    covered = np.zeros(bits.shape[1], dtype=bool)
-    for seed in np.argsort(-freq):
-        if len(patterns) >= limit or freq[seed] == 0:
-            break
-        if covered[seed]:
-            continue
+    found: dict[bytes, np.ndarray] = {}
+    for seed in range(bits.shape[1]):
         members = bits[:, seed].copy()
-        chosen = {int(seed)}
-        while True:
-            mass = w[members].sum()
-            overlap = w[members] @ b[members]
-            overlap[list(chosen)] = -1
-            nxt = int(overlap.argmax())
-            if len(chosen) >= k or overlap[nxt] < 0.5 * mass:
+        if w[members].sum() == 0:
+            continue
+        for _ in range(3 * k):
+            share = (w[members] @ b[members]) / w[members].sum()
+            always = share >= 1 - tolerance - 1e-9
+            if always.sum() >= k:
                 break
-            chosen.add(nxt)
-            members &= bits[:, nxt]
-        mass = w[members].sum()
-        if mass == 0:
+            overlap = w[members] @ b[members]
+            overlap[always] = -1
+            members &= bits[:, int(overlap.argmax())]
+            if w[members].sum() == 0:
+                break
+        if w[members].sum() < 2:
             continue
-        share_set = (w[members] @ b[members]) / mass
-        positions = share_set >= 1 - tolerance
-        if positions.sum() < max(2, k // 2):
-            covered[seed] = True
-            continue
-        covered |= positions
-        patterns.append((positions, float(mass / total)))
-    return patterns
+        pattern = always
+        for _ in range(4):
+            held = b[:, pattern].sum(axis=1)
+            need = min(k, int(pattern.sum()))
+            holders = held >= need - max(3, int(tolerance * k) + 1)
+            if not holders.any():
+                break
+            share = (w[holders] @ b[holders]) / w[holders].sum()
+            pattern = np.zeros(bits.shape[1], dtype=bool)
+            pattern[np.argsort(-share)[:k]] = True
+        found[np.packbits(pattern).tobytes()] = pattern
+    return np.array(list(found.values())).reshape(len(found), bits.shape[1])
 
 
-def label_by_frequency(patterns, public: Public, fields: tuple[str, ...]) -> Mining:
-    """Label mined patterns with the public q-grams of the same share of records (rank against rank)."""
-    expected: Counter = Counter()
-    for f in fields:
-        if f == "year_of_birth":
-            continue
-        counts = public.counts["year_of_birth"] if f == "date_of_birth" else public.counts[f]
-        total = sum(counts.values())
-        for value, n in counts.items():
-            for g in bigrams(value) if f != "date_of_birth" else {g for g in bigrams(value + "0101")}:
-                expected[(f, g)] += n / total
-    ranked = [g for g, _ in expected.most_common()]
-    order = sorted(range(len(patterns)), key=lambda i: -patterns[i][1])
-    grams = ranked[: len(order)]
-    positions = np.array([patterns[i][0] for i in order[: len(grams)]])
-    return Mining(grams, positions.reshape(len(grams), -1) if len(grams) else np.zeros((0, 1), dtype=bool))
+@dataclass
+class Alphabet:
+    """The public values of each field a column holds, as q-gram indicator rows over one (field, q-gram) list."""
+
+    grams: list[tuple[str, str]]
+    values: dict[str, list[str]]
+    prior: dict[str, np.ndarray]
+    holds: dict[str, np.ndarray]  # field -> (values, grams) float32
+    size: dict[str, np.ndarray]  # field -> q-grams per value
+    share: np.ndarray  # public share of records holding each (field, q-gram)
+
+    @classmethod
+    def of(cls, public: Public, fields: tuple[str, ...]) -> Alphabet:
+        cand = {f: public.candidates(f) for f in fields if f != "year_of_birth"}
+        index: dict[tuple[str, str], int] = {}
+        share: list[float] = []
+        holds, size = {}, {}
+        for f, (values, prior) in cand.items():
+            rows, cols = [], []
+            total = prior.sum()
+            for v, value in enumerate(values):
+                for g in bigrams(value):
+                    j = index.setdefault((f, g), len(index))
+                    if j == len(share):
+                        share.append(0.0)
+                    share[j] += prior[v] / total
+                    rows.append(v)
+                    cols.append(j)
+            holds[f] = (rows, cols)
+            size[f] = np.array([len(bigrams(v)) for v in values])
+        grams = list(index)
+        dense = {}
+        for f, (rows, cols) in holds.items():
+            m = np.zeros((len(cand[f][0]), len(grams)), dtype=np.float32)
+            m[rows, cols] = 1
+            dense[f] = m
+        return cls(
+            grams, {f: c[0] for f, c in cand.items()}, {f: c[1] for f, c in cand.items()}, dense, size, np.array(share)
+        )
+
+
+def _assign(held, labels, alphabet: Alphabet, lengths, chunk: int = 1000) -> dict[str, np.ndarray]:
+    """Each filter's value per field: the public value whose q-grams, mapped to the atoms labelled with
+    them, best match (Dice) the atoms the filter holds; ties broken by the public prior."""
+    onehot = np.zeros((held.shape[1], len(alphabet.grams)), dtype=np.float32)
+    onehot[np.arange(held.shape[1]), labels] = 1
+    out = {}
+    h = held.astype(np.float32)
+    for f, holds in alphabet.holds.items():
+        expected = holds @ onehot.T  # values x atoms
+        weight = expected.sum(axis=1)
+        prior = alphabet.prior[f]
+        tie = 1e-6 * np.log1p(prior) / np.log1p(prior.max())
+        best = np.zeros(h.shape[0], dtype=int)
+        for start in range(0, h.shape[0], chunk):
+            x = h[start : start + chunk]
+            dice = 2 * (x @ expected.T) / np.maximum(x.sum(axis=1, keepdims=True) + weight[None, :], 1) + tie[None, :]
+            if lengths is not None:
+                dice[alphabet.size[f][None, :] != lengths[start : start + chunk, None]] = -1
+            best[start : start + chunk] = dice.argmax(axis=1)
+        out[f] = best
+    return out
+
+
+def _label(held, weights, assigned: dict[str, np.ndarray], alphabet: Alphabet, mask=None) -> np.ndarray:
+    """Label each atom with the (field, q-gram) whose holders (by the current assignment) best match the
+    filters holding the atom (weighted Jaccard)."""
+    w = weights.astype(np.float32) * (1 if mask is None else mask)
+    h = held.astype(np.float32)
+    grams = sum(alphabet.holds[f][assigned[f]] for f in assigned)
+    inter = (h * w[:, None]).T @ grams
+    union = (w @ h)[:, None] + (w @ grams)[None, :] - inter
+    return np.argmax(inter / np.maximum(union, 1e-9), axis=1)
 
 
 def pattern_mining(
@@ -362,44 +421,75 @@ def pattern_mining(
     k: int,
     tolerance: float = 0.0,
     public_records: Records | None = None,
-    rounds: int = ROUNDS,
+    rounds: int = 15,
+    sample: int = 3000,
 ) -> Guesses:
-    """Infer the q-grams of each record from bit patterns and re-identify its values (see module doc)."""
+    """Infer each record's q-grams from bit patterns and re-identify its values (see the module doc):
+    unbalance; mine atoms; label them from the frequency-aligned encodings (or, where no encoding repeats,
+    by public q-gram frequency); then alternate re-identifying every filter from its atoms and relabelling
+    the atoms from the re-identifications; for a one-field column, finish by learning every q-gram's bits from
+    the re-identified filters and re-identifying once more bit by bit."""
     idx = np.flatnonzero(col.present)
     bits = col.bits[idx]
     if col.balanced:
         bits = unbalance(bits)
     uniq, inverse, counts = _unique_rows(bits)
-    cand = {f: public.candidates(f) for f in col.fields if f != "year_of_birth"}
-    # seeds: the most frequent encodings aligned by frequency
-    ranked = _public_tuples(public, col.fields, public_records)
-    seeds = aligned_seeds(uniq, counts, col.fields, ranked, k) if ranked else []
-    if len(seeds) >= 10:
-        mining = learn_positions(uniq, seeds, counts, share=0.3, top=k)
-    else:
-        mining = label_by_frequency(mine_frequent_patterns(uniq, counts, k, tolerance), public, col.fields)
-    lengths = estimated_bigrams(uniq, k) if len(col.fields) == 1 else None
-    best: dict[str, np.ndarray] = {}
-    known: dict[int, dict[str, str]] = {}
-    for round_ in range(rounds):
-        confident = np.ones(len(uniq), dtype=bool)
-        for f, (values, prior) in cand.items():
-            b, top, second = reidentify(uniq, mining, f, values, prior, lengths)
-            best[f] = b
-            confident &= (b >= 0) & (top > 0.8) & (top - second > 0.05)
-        if round_ == rounds - 1 or not confident.any():
+    alphabet = Alphabet.of(public, col.fields)
+    fields = list(alphabet.values)
+    single = len(fields) == 1
+    lengths = estimated_bigrams(uniq, k) if single else None
+    rng = np.random.default_rng(0)
+    train = np.sort(rng.choice(len(uniq), min(sample, len(uniq)), replace=False, p=counts / counts.sum()))
+    train = np.unique(train)
+    atoms = mine_atoms(uniq[train], counts[train], k, tolerance)
+    if len(atoms) == 0:
+        return Guesses()
+    need = np.ceil((1 - tolerance) * atoms.sum(axis=1))
+
+    def holding(rows):
+        return (uniq[rows].astype(np.float32) @ atoms.T.astype(np.float32)) >= need[None, :]
+
+    held = holding(train)
+    ranked = _public_tuples(public, tuple(fields), public_records) if single else []
+    seeds = aligned_seeds(uniq, counts, tuple(fields), ranked, k, min_count=1, limit=None) if ranked else []
+    position = {int(r): i for i, r in enumerate(train)}
+    seeded = [(position[r], v) for r, v in seeds if r in position]
+    if len(seeded) >= 10:
+        value_index = {v: i for i, v in enumerate(alphabet.values[fields[0]])}
+        assigned = {fields[0]: np.zeros(len(train), dtype=int)}
+        mask = np.zeros(len(train), dtype=np.float32)
+        for r, v in seeded:
+            assigned[fields[0]][r] = value_index[v[fields[0]]]
+            mask[r] = 1
+        labels = _label(held, counts[train], assigned, alphabet, mask)
+    else:  # rank against rank: the atoms held by most records take the commonest q-grams
+        share = (counts[train] @ held) / counts[train].sum()
+        order = np.argsort(-alphabet.share)
+        labels = np.empty(len(atoms), dtype=int)
+        labels[np.argsort(-share)] = order[np.minimum(np.arange(len(atoms)), len(order) - 1)]
+    train_lengths = lengths[train] if lengths is not None else None
+    previous = None
+    for _ in range(rounds):
+        assigned = _assign(held, labels, alphabet, train_lengths)
+        labels = _label(held, counts[train], assigned, alphabet)
+        if previous is not None and all((previous[f] == assigned[f]).all() for f in fields):
             break
-        known.update({int(r): {f: cand[f][0][best[f][r]] for f in cand} for r in np.flatnonzero(confident)})
-        mining = learn_positions(uniq, list(known.items()), counts, share=0.8 - tolerance, top=k * len(cand))
+        previous = assigned
+    final = _assign(holding(np.arange(len(uniq))), labels, alphabet, lengths)
+    if single:
+        f = fields[0]
+        seeds = [(r, {f: alphabet.values[f][final[f][r]]}) for r in range(len(uniq))]
+        mining = learn_positions(uniq, seeds, counts, share=0.6 - tolerance, top=k)
+        best, _, _ = reidentify(uniq, mining, f, alphabet.values[f], alphabet.prior[f], lengths)
+        final[f] = np.where(best >= 0, best, final[f])
     out = Guesses()
-    for f, (values, _) in cand.items():
+    for f in fields:
+        per_row = np.array([alphabet.values[f][i] for i in final[f]], dtype=object)
         guess = np.full(len(col.present), None, dtype=object)
-        per_row = np.array([values[i] if i >= 0 else None for i in best[f]], dtype=object)
         guess[idx] = per_row[inverse]
         out.by_field[f] = guess
         if f == "date_of_birth":
-            years = np.array([g[:4] if g else None for g in guess], dtype=object)
-            out.by_field["year_of_birth"] = years
+            out.by_field["year_of_birth"] = np.array([g[:4] if g else None for g in guess], dtype=object)
     return out
 
 
@@ -412,6 +502,7 @@ class Scheme:
     k: int
     tolerance: float = 0.0  # the share of a q-gram's bits the attacker allows to be missing (random bit flips)
     sample_people: int | None = None  # attack the records of this many people only
+    rounds: int = 15  # of re-identifying and relabelling in the pattern mining
 
 
 def _recovered(guess: np.ndarray | None, truth: np.ndarray) -> np.ndarray:
@@ -457,7 +548,7 @@ def attack_all(scheme: Scheme, records: Records, public: Public, public_records:
     freq, mined = Guesses(), Guesses()
     for col in columns:
         freq.merge(frequency_alignment(col, public, public_records))
-        mined.merge(pattern_mining(col, public, scheme.k, scheme.tolerance, public_records))
+        mined.merge(pattern_mining(col, public, scheme.k, scheme.tolerance, public_records, scheme.rounds))
         if "date_of_birth" in col.fields:
             for g in (freq,):
                 dob = g.by_field.get("date_of_birth")
@@ -468,3 +559,44 @@ def attack_all(scheme: Scheme, records: Records, public: Public, public_records:
         score(records, freq, scheme.name, "frequency alignment"),
         score(records, mined, scheme.name, "bit-pattern mining"),
     ]
+
+
+def field_level_columns(records: Records, secret: bytes) -> list[Column]:
+    """Encoding version 1 (what ``bold encode`` makes today): one balanced, keyed Bloom filter per identifier."""
+    import base64
+
+    from bold.linkage.encode import FieldEncoder
+
+    out = []
+    for fld in ("forename", "surname", "initials", "date_of_birth", "postcode_district"):
+        enc = FieldEncoder(secret, fld)
+        values = records.values[fld]
+        cache: dict[str, np.ndarray] = {}
+        bits = np.zeros((len(values), 2 * enc.bits), dtype=bool)
+        for i, v in enumerate(values):
+            if v:
+                if v not in cache:
+                    raw = np.frombuffer(base64.b64decode(enc.encode(v)), dtype=np.uint8)
+                    cache[v] = np.unpackbits(raw).astype(bool)
+                bits[i] = cache[v]
+        out.append(Column(fld, bits, ~np.equal(values, None), (fld,), balanced=True))
+    return out
+
+
+def record_level_columns(records: Records, secret: bytes, flip: float) -> list[Column]:
+    """The candidate hardening: one filter per record (per-field keys and weights) with BLIP bit flips, and
+    the initials-level record filter every source can make for meeting the treatment source."""
+    from bold.linkage.encode import INITIALS_K, RECORD_K, RecordEncoder
+
+    out = []
+    for name, weights in (("record", RECORD_K), ("record (initials)", INITIALS_K)):
+        enc = RecordEncoder(secret, weights, flip=flip)
+        fields = tuple(weights)
+        bits = np.zeros((len(records), enc.bits), dtype=bool)
+        present = np.zeros(len(records), dtype=bool)
+        for i in range(len(records)):
+            b = enc.encode_bits({f: records.values[f][i] for f in fields})
+            if b is not None:
+                bits[i], present[i] = b, True
+        out.append(Column(name, bits, present, tuple(f for f in fields if f in FIELDS)))
+    return out
