@@ -7,15 +7,15 @@ derived from a secret the custodians share and the linker never holds, so the li
 dictionary of encodings for likely names. Similar values give similar filters, so the linker can
 compare them by the Dice coefficient.
 
-Hardening, and why: Bloom filters of names leak through frequency (common names give common
-patterns) and through the number of bits set (long names set more). BOLD uses *balancing* (Schnell,
-Borgs and Encarnação 2016): each filter is concatenated with its complement and the bits are shuffled
-by a secret, field-specific permutation, so every encoding has exactly half its bits set and the
-Hamming weight says nothing about the value, while Dice similarity between two values is kept.
-Salting with a record attribute (such as year of birth) was rejected: any error in the salt makes a
-true match unrecognisable, and our sources have many date-of-birth errors. Field-level filters (one
-per identifier, rather than one per record) were chosen so that the model can weigh each identifier
-separately with EM, as in plaintext linkage.
+Balancing (Schnell, Borgs and Encarnação 2016): each filter is concatenated with its complement and
+the bits are shuffled by a secret, field-specific permutation, so every encoding has half its bits set
+while Dice similarity is kept. It does not hide what it was meant to: a bit and its complement are
+opposite in every record, so a linker pairs them and recovers the original filters, and deterministic
+field-level filters inherit their values' frequencies. ``bold.linkage.attacks`` (issue 15) recovers most
+forenames from these encodings alone; :class:`RecordEncoder` (version 2, record-level with random bit
+flips) resists the same attacks but is not yet what ``bold encode`` writes. Salting with a record attribute
+(such as year of birth) was rejected: any error in the salt makes a true match unrecognisable, and our
+sources have many date-of-birth errors.
 
 The record id is replaced by an HMAC of it, so re-sent rows are still recognised as duplicates, and
 content columns pass through unchanged.
