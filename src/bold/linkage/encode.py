@@ -7,15 +7,15 @@ derived from a secret the custodians share and the linker never holds, so the li
 dictionary of encodings for likely names. Similar values give similar filters, so the linker can
 compare them by the Dice coefficient.
 
-Hardening, and why: Bloom filters of names leak through frequency (common names give common
-patterns) and through the number of bits set (long names set more). BOLD uses *balancing* (Schnell,
-Borgs and Encarnação 2016): each filter is concatenated with its complement and the bits are shuffled
-by a secret, field-specific permutation, so every encoding has exactly half its bits set and the
-Hamming weight says nothing about the value, while Dice similarity between two values is kept.
-Salting with a record attribute (such as year of birth) was rejected: any error in the salt makes a
-true match unrecognisable, and our sources have many date-of-birth errors. Field-level filters (one
-per identifier, rather than one per record) were chosen so that the model can weigh each identifier
-separately with EM, as in plaintext linkage.
+Balancing (Schnell, Borgs and Encarnação 2016): each filter is concatenated with its complement and
+the bits are shuffled by a secret, field-specific permutation, so every encoding has half its bits set
+while Dice similarity is kept. It does not hide what it was meant to: a bit and its complement are
+opposite in every record, so a linker pairs them and recovers the original filters, and deterministic
+field-level filters inherit their values' frequencies. ``bold.linkage.attacks`` (issue 15) recovers most
+forenames from these encodings alone; :class:`RecordEncoder` (version 2, record-level with random bit
+flips) resists the same attacks but is not yet what ``bold encode`` writes. Salting with a record attribute
+(such as year of birth) was rejected: any error in the salt makes a true match unrecognisable, and our
+sources have many date-of-birth errors.
 
 The record id is replaced by an HMAC of it, so re-sent rows are still recognised as duplicates, and
 content columns pass through unchanged.
@@ -28,6 +28,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,44 @@ class FieldEncoder:
         return encoded
 
 
+# Encoding version 2 (candidate hardening, issue 15; not yet what ``bold encode`` makes): one filter per
+# record over all its identifiers, each field hashed under its own key with its own number of hash functions,
+# then every bit flipped with probability BLIP_FLIP by fresh randomness (BLIP), so identical records give
+# different filters and no bit pattern is always set. Treatment records (initials only) get the same kind of
+# filter over initials, date of birth, sex and district, which every source with full names can also make.
+RECORD_BITS = 1024
+RECORD_K = {"forename": 10, "surname": 10, "date_of_birth": 10, "sex": 3, "postcode_district": 5}
+INITIALS_K = {"initials": 8, "date_of_birth": 10, "sex": 3, "postcode_district": 5}
+BLIP_FLIP = 0.05  # randomized response on each bit: epsilon = 2 ln((1 - f) / f) = 5.9 per bit
+
+
+class RecordEncoder:
+    """Record-level Bloom filters (CLK-style, per-field weights) with random bit flips."""
+
+    def __init__(self, secret: bytes, weights: dict[str, int], bits: int = RECORD_BITS, flip: float = BLIP_FLIP):
+        self.fields = {f: FieldEncoder(secret, f"record:{f}", bits, k) for f, k in weights.items()}
+        self.bits, self.flip = bits, flip
+        self.rng = np.random.default_rng(secrets.randbits(128))  # fresh: the flips must not repeat
+
+    def clean(self, values: dict[str, str | None]) -> np.ndarray | None:
+        """The filter before flipping (None where no field has a value)."""
+        bloom = np.zeros(self.bits, dtype=bool)
+        seen = False
+        for f, enc in self.fields.items():
+            v = values.get(f)
+            if v:
+                seen = True
+                for gram in bigrams(v):
+                    bloom[enc._positions(gram)] = True
+        return bloom if seen else None
+
+    def encode_bits(self, values: dict[str, str | None]) -> np.ndarray | None:
+        bloom = self.clean(values)
+        if bloom is None:
+            return None
+        return bloom ^ (self.rng.random(self.bits) < self.flip)
+
+
 RECORD_ID_LABEL = "bold-record-id:"
 
 
@@ -114,36 +153,33 @@ def hmac_sql_for_ids(secret: bytes, column: str) -> str:
     return keyed.digest_sql(secret, RECORD_ID_LABEL, column)
 
 
-def encode_file(
-    path: Path,
-    source: str,
-    secret_path: Path,
-    out: Path,
-    mapping=None,
-    encoding: str = "utf-8",
-    today=None,
-) -> dict:
-    """Encode a custodian's file for the privacy-preserving mode; returns counts.
+@dataclass
+class Identifiers:
+    """A custodian's file read for encoding: normalised identifier values per role (dates of birth as
+    YYYYMMDD text), the record ids, the content columns as they came, and the problems found per row."""
 
-    Identifiers are checked against the contract first (the linker will never see them, so it cannot
-    check them); problems are written, without values, to the ``_identifier_issues`` column so that
-    ingest quarantines those rows with their reasons and nothing is lost. ``mapping`` (``bold.sources.load_mapping``)
-    reads the custodian's own names, date formats and codes; content columns are written as they came, so the
-    encoded file is ingested with the same mapping."""
+    record_ids: list
+    values: dict[str, list]
+    content: dict[str, list]
+    issues: list
+    unreadable: list[int]
+
+    @property
+    def rows(self) -> int:
+        return len(self.record_ids)
+
+
+def read_identifiers(path: Path, source: str, mapping=None, encoding: str = "utf-8", today=None) -> Identifiers:
+    """Read and normalise a custodian's file exactly as ingest would (also used by the attack suite, which
+    needs the plaintext behind each encoding to score an attack)."""
     import datetime as dt
 
     import duckdb
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
 
     from bold.ingest.reader import read
     from bold.ingest.rules import MACROS, identifier_columns, issues_sql, plausibility_cases, prepare_sql, q
-    from bold.security.paths import holds, output_path
-    from bold.sources import ISSUES_COLUMN, Contract, as_mapping, encoded_roles, load_contract
+    from bold.sources import Contract, as_mapping, encoded_roles, load_contract
 
-    output_path(out, kind="encoded file", suffixes=(".csv", ".parquet"), written_by_bold=holds(ISSUES_COLUMN.encode()))
-    secret = read_secret(secret_path)
     mapping = as_mapping(mapping)
     contract = mapping.apply(load_contract(source))
     con = duckdb.connect()
@@ -165,8 +201,8 @@ def encode_file(
                    {values}, {", ".join(q(c.name) for c in contract.content)}
             from prepared order by _row"""
     ).fetch_arrow_table()
-    columns: dict[str, list] = {contract.record_id: [hashed_id(secret, v) for v in table["_record_id"].to_pylist()]}
     rows = table.num_rows
+    by_role: dict[str, list] = {}
     for role in roles:
         if role in table.column_names:
             raw = table[role].to_pylist()
@@ -177,23 +213,67 @@ def encode_file(
             raw = [None] * rows
         if role == "date_of_birth":
             raw = [v.strftime("%Y%m%d") if v is not None else None for v in raw]
+        by_role[role] = raw
+    unreadable = con.execute("select list(_row order by _row) from unreadable").fetchone()[0] or []
+    return Identifiers(
+        record_ids=table["_record_id"].to_pylist(),
+        values=by_role,
+        content={c.name: table[c.name].to_pylist() for c in contract.content},
+        issues=[v or None for v in table["_issues"].to_pylist()],
+        unreadable=unreadable,
+    )
+
+
+def encode_file(
+    path: Path,
+    source: str,
+    secret_path: Path,
+    out: Path,
+    mapping=None,
+    encoding: str = "utf-8",
+    today=None,
+) -> dict:
+    """Encode a custodian's file for the privacy-preserving mode; returns counts.
+
+    Identifiers are checked against the contract first (the linker will never see them, so it cannot
+    check them); problems are written, without values, to the ``_identifier_issues`` column so that
+    ingest quarantines those rows with their reasons and nothing is lost. ``mapping`` (``bold.sources.load_mapping``)
+    reads the custodian's own names, date formats and codes; content columns are written as they came, so the
+    encoded file is ingested with the same mapping."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from bold.security.paths import holds, output_path
+    from bold.sources import ISSUES_COLUMN
+
+    output_path(out, kind="encoded file", suffixes=(".csv", ".parquet"), written_by_bold=holds(ISSUES_COLUMN.encode()))
+    secret = read_secret(secret_path)
+    contract = as_mapping_contract(source, mapping)
+    ids = read_identifiers(path, source, mapping, encoding, today)
+    columns: dict[str, list] = {contract.record_id: [hashed_id(secret, v) for v in ids.record_ids]}
+    for role, raw in ids.values.items():
         encoder = FieldEncoder(secret, role)
         columns[f"{role}_bf"] = [encoder.encode(v) for v in raw]
-    for col in contract.content:
-        columns[col.name] = table[col.name].to_pylist()
-    issues = [v or None for v in table["_issues"].to_pylist()]
-    columns[ISSUES_COLUMN] = issues
+    columns.update(ids.content)
+    columns[ISSUES_COLUMN] = ids.issues
     out_table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".parquet":
         pq.write_table(out_table, out)
     else:
         pacsv.write_csv(out_table, out)
-    unreadable = con.execute("select list(_row order by _row) from unreadable").fetchone()[0] or []
     return {
-        "rows": rows + result.unreadable,
-        "encoded": rows,
-        "unreadable": unreadable,
-        "with_identifier_issues": sum(1 for v in issues if v),
-        "fields": [f"{r}_bf" for r in roles],
+        "rows": ids.rows + len(ids.unreadable),
+        "encoded": ids.rows,
+        "unreadable": ids.unreadable,
+        "with_identifier_issues": sum(1 for v in ids.issues if v),
+        "fields": [f"{r}_bf" for r in ids.values],
     }
+
+
+def as_mapping_contract(source: str, mapping=None):
+    """The source's contract under the custodian's mapping."""
+    from bold.sources import as_mapping, load_contract
+
+    return as_mapping(mapping).apply(load_contract(source))
