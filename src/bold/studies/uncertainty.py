@@ -7,9 +7,9 @@ the same study code, not a re-implementation) and keeps only the main measure's 
 table, ``linkage_uncertainty``, one row per threshold (and per row of the main table, such as a week since
 release). That table is an output like any other: its counts carry evidence of the people behind them, at their
 own threshold, so disclosure control judges it as any table, and it guards the differences between thresholds
-(``bold.disclosure.protect``: a count within the minimum cell size of another threshold's is suppressed, since
-the few records linked differently could be told apart). The other clusterings never leave the extract: only
-the aggregate rows do.
+(``bold.disclosure.protect``: a count within the minimum cell size of another threshold's goes to the output
+checkers, as differencing between outputs does, since the few records linked differently could be told apart).
+The other clusterings never leave the extract: only the aggregate rows do.
 
 When the range of the main measure across thresholds is wider than the chosen threshold's 95% interval, the
 output says so in words (no figure in the words: a note is not disclosure-checked).
