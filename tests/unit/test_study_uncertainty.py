@@ -34,7 +34,9 @@ def _extract(tmp_path, treated: dict[str, int], releases: int = 200, variants: b
     most = max(treated.values())
     treatment = pd.DataFrame({"treatment_start_date": [START + dt.timedelta(days=5)] * most})
     for threshold in ("high", "medium", "low"):  # record i links to release person i only at thresholds counting it
-        treatment[f"person_id_{threshold}"] = [f"p{i:03d}" if i < treated[threshold] else f"t{i:03d}" for i in range(most)]
+        treatment[f"person_id_{threshold}"] = [
+            f"p{i:03d}" if i < treated[threshold] else f"t{i:03d}" for i in range(most)
+        ]
     treatment["person_id"] = treatment["person_id_medium"]
     late = {"person_id": "zz", "treatment_start_date": START + dt.timedelta(days=400)}
     treatment = pd.concat([treatment, pd.DataFrame([{**late, **{f"person_id_{t}": "zz" for t in treated}}])])
