@@ -64,7 +64,6 @@ def variant_table(threshold: str) -> str:
     return f"{PERSON_DATASET}_{threshold}"
 
 
-
 class ProjectError(BoldError):
     """A project action that the rules do not allow, or a project that does not exist."""
 
