@@ -116,13 +116,20 @@ def test_extracts_hold_only_agreed_fields_under_project_pseudonyms(linked, tmp_p
     encryption.attach(con, path_b, "b", projects.extract_key(linked, b), read_only=True)
     for dataset, fields in agreed.items():
         cols = [c for (c,) in con.execute(f"select column_name from (describe a.{dataset})").fetchall()]
-        assert cols[0] == "person_id" and set(cols[1:]) == set(
-            fields
-        )  # only agreed fields: no record keys, no identifiers
-    overlap = con.execute(
-        "select count(*) from (select person_id from a.prison intersect select person_id from b.prison)"
-    )
-    assert overlap.fetchone()[0] == 0  # the same people, under pseudonyms that cannot be joined
+        # only agreed fields, and the person at every linkage threshold (linkage uncertainty): no record keys, no
+        # identifiers
+        variants = [] if dataset == "person" else [projects.variant_column(t) for t in projects.THRESHOLDS]
+        keys = ["person_id", *variants]
+        assert cols[: len(keys)] == keys and set(cols[len(keys) :]) == set(fields)
+        if dataset == "person":  # a person's attributes at each threshold, each in its own table
+            for t in projects.THRESHOLDS:
+                described = con.execute(f"describe a.{projects.variant_table(t)}").fetchall()
+                assert [c for (c, *_) in described] == cols
+    for column in ("person_id", "person_id_high", "person_id_low"):
+        overlap = con.execute(
+            f"select count(*) from (select {column} from a.prison intersect select {column} from b.prison)"
+        )
+        assert overlap.fetchone()[0] == 0  # the same people, under pseudonyms that cannot be joined
     n_a, n_b = (con.execute(f"select count(distinct person_id) from {x}.prison").fetchone()[0] for x in "ab")
     assert n_a == n_b > 0
     days = con.execute("select count(*) from b.prison where day(release_date) != 1").fetchone()[0]

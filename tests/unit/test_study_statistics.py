@@ -169,7 +169,8 @@ def test_kinds_survive_the_runners_path(built, monkeypatch):
 
     monkeypatch.setattr(runner, "find_study", lambda name: dataclasses.replace(real, compute=compute))
     output = runner.run(ws, PROJECT, real.id, by="ana", today=TODAY)
-    (result,) = made
+    result, *variants = made  # the study at the chosen threshold, then at the two others (linkage uncertainty)
+    assert len(variants) == 2
     assert set(result.tables) == set(output.manifest()["tables"])
     for name, table in result.tables.items():
         assert st.untyped(table) == [], name

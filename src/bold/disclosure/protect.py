@@ -21,6 +21,7 @@ from bold.disclosure import attack, rules, suppression
 from bold.disclosure.evidence import CellEvidence, for_column
 from bold.disclosure.linked import LinkedTablesError, find_relations
 from bold.disclosure.profiles import Profile
+from bold.studies import uncertainty
 from bold.studies.language import Evidence
 from bold.studies.measures import proportion, rate
 from bold.studies.statistics import Kind, Stat
@@ -125,6 +126,7 @@ def protect(
             )
         _primary(t, evidence, profile, result)
         _zeros_of_small_groups(t, result)
+        _threshold_differencing(t, profile, result)
     _secondary(work, profile, result)
     for t in work.values():
         _round(t, profile, result)
@@ -165,6 +167,29 @@ def _primary(t: _Table, evidence: list[Evidence], profile: Profile, result: Prot
                 _flag(result, t, row, column, rules.threshold(cell.people, profile, "person-time"))
             else:
                 _flag(result, t, row, column, rules.check_magnitude(cell, profile))
+
+
+def _threshold_differencing(t: _Table, profile: Profile, result: Protection) -> None:
+    """In a table of one measure at several linkage thresholds (``bold.studies.uncertainty``), a count that differs
+    from another threshold's count of the same cell by 1 to ``min_people - 1`` shows how many records, too few to
+    be safe on their own, the two clusterings link differently. As for differencing between outputs
+    (``differencing``), such a cell goes to the output checkers, who may suppress it; it is not suppressed here,
+    because the spread across thresholds is the figure the table exists to show."""
+    if not {uncertainty.THRESHOLD, uncertainty.CHOSEN} <= set(t.dims()):
+        return
+    dims = [d for d in t.dims() if d not in (uncertainty.THRESHOLD, uncertainty.CHOSEN)]
+    keys = t.raw[dims].astype(str).agg("|".join, axis=1) if dims else pd.Series("", index=t.raw.index)
+    for column in t.of(Kind.PEOPLE, Kind.EVENTS):
+        values = pd.to_numeric(t.raw[column], errors="coerce")
+        for row in t.raw.index:
+            others = values[(keys == keys[row]) & (t.raw.index != row)].dropna()
+            if pd.isna(values[row]) or not ((others - values[row]).abs().between(1, profile.min_people - 1)).any():
+                continue
+            reason = (
+                f"differs from another linkage threshold's {column} by fewer than {profile.min_people}: "
+                "the difference could isolate the records the two thresholds link differently"
+            )
+            result.flags.append(Flag(t.name, row, column, "threshold-differencing", "review", reason))
 
 
 def _zeros_of_small_groups(t: _Table, result: Protection) -> None:

@@ -54,6 +54,21 @@ from bold.sources import load_contract
 from bold.workspace import Workspace, now
 
 MAX_QUARANTINE_SHARE = 0.05
+# Linkage uncertainty (docs/studies.md): besides the agreement's threshold, every extract carries each record's
+# person at each threshold of the run (``person_id_high``... beside ``person_id``, and the person dataset's
+# attributes per threshold in ``person_high``...), so a study can be run again on the other clusterings. These are
+# a study's inputs only: the study language reads them through ``Extract.at``, and no output may hold them.
+THRESHOLDS = ("high", "medium", "low")
+
+
+def variant_column(threshold: str) -> str:
+    """The column holding a record's project pseudonym at ``threshold``."""
+    return f"person_id_{threshold}"
+
+
+def variant_table(threshold: str) -> str:
+    """The table holding the person attributes at ``threshold``."""
+    return f"{PERSON_DATASET}_{threshold}"
 
 
 class ProjectError(BoldError):
@@ -532,18 +547,21 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
                     f"records of {', '.join(unlinked)} arrived after the latest linkage run: run bold link again"
                 )
             pseudonym = _hmac_sql(key, f"person_{level}::varchar")
+            variants = ", ".join(f"{_hmac_sql(key, f'person_{t}::varchar')} as {variant_column(t)}" for t in THRESHOLDS)
             con.execute(
-                f"""create temp table pseudonyms as select record_key, {pseudonym} as person_id
+                f"""create temp table pseudonyms as select record_key, {pseudonym} as person_id, {variants}
                     from links.record_person where run_id = {int(run_id)}"""
             )
             person_fields = project.agreement.datasets.get(PERSON_DATASET)
             if person_fields:
                 person_key = _hmac_sql(key, "person_key::varchar")
                 cols = ", ".join(q(f) for f in person_fields)
-                con.execute(
-                    f"""create table extract.person as select {person_key} as person_id, {cols}
-                        from links.person_attributes where run_id = {int(run_id)} and threshold = '{level}'"""
-                )
+                for table, threshold in [(PERSON_DATASET, level), *((variant_table(t), t) for t in THRESHOLDS)]:
+                    con.execute(
+                        f"""create table extract.{table} as select {person_key} as person_id, {cols}
+                            from links.person_attributes where run_id = {int(run_id)} and threshold = '{threshold}'"""
+                    )
+            variant_columns = ", ".join(f"p.{variant_column(t)}" for t in THRESHOLDS)
             for dataset, fields in project.agreement.datasets.items():
                 if dataset == PERSON_DATASET:
                     continue
@@ -556,14 +574,18 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
                     for f in fields
                 )
                 con.execute(
-                    f"""create table extract.{dataset} as select p.person_id, {cols}
+                    f"""create table extract.{dataset} as select p.person_id, {variant_columns}, {cols}
                         from content.{dataset} c join pseudonyms p using (record_key)
                         where {committed_sql(committed, dataset, "c.batch_id")}"""
                 )
                 faults.point("build:partial")
+            batches, weights = con.execute(
+                f"select {_run_column(con, 'batches')}, thresholds from links.runs where run_id = {int(run_id)}"
+            ).fetchone()
             con.execute(
-                "create table extract.about as select ? as project, ? as built_at, ? as linkage_run, ? as threshold",
-                [project_id, now(), run_id, level],
+                "create table extract.about as select ? as project, ? as built_at, ? as linkage_run, ? as threshold, "
+                "? as linkage_batches, ? as linkage_thresholds, ? as thresholds",
+                [project_id, now(), run_id, level, batches, weights, json.dumps(list(THRESHOLDS))],
             )
     except Exception:
         _remove_partial(partial)  # never leave a half-built extract behind
@@ -598,6 +620,12 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
     finally:
         _remove_partial(partial)
     return target
+
+
+def _run_column(con, column: str) -> str:
+    """``column`` of ``links.runs``, or null where links made by older BOLD lack it."""
+    have = {c for (c,) in con.execute("select column_name from (describe links.runs)").fetchall()}
+    return column if column in have else "null"
 
 
 def used_batch(
@@ -722,6 +750,30 @@ def _remove_from_evidence(ws: Workspace, project_id: str, pseudonyms: list[str])
             fresh.unlink(missing_ok=True)
 
 
+def _columns(con, table: str) -> set[str]:
+    return {
+        c
+        for (c,) in con.execute(
+            "select column_name from duckdb_columns() where database_name = 'extract' and table_name = ?", [table]
+        ).fetchall()
+    }
+
+
+def _variant_pseudonyms(ws: Workspace, project_id: str, pseudonyms: list[str]) -> list[str]:
+    """The pseudonyms at the other thresholds of the records these people's rows hold (extracts built before the
+    variants: none), so the evidence of threshold variants forgets them too."""
+    with ws.duckdb_connection() as con:
+        encryption.attach(con, extract_path(ws, project_id), "extract", extract_key(ws, project_id), read_only=True)
+        con.execute("create temp table gone as select unnest(?::varchar[]) as person_id", [pseudonyms])
+        found = " union ".join(
+            f"select {variant_column(v)} from extract.{q(d)} where person_id in (select person_id from gone)"
+            for d in _extract_tables(con)
+            for v in THRESHOLDS
+            if variant_column(v) in _columns(con, d)
+        )
+        return sorted({r[0] for r in con.execute(found).fetchall()} - set(pseudonyms)) if found else []
+
+
 def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
     """Rewrite the project's extract without these people's rows; rows removed.
 
@@ -730,7 +782,7 @@ def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
     path = extract_path(ws, project_id)
     if not pseudonyms or not path.exists():
         return 0
-    _remove_from_evidence(ws, project_id, pseudonyms)
+    _remove_from_evidence(ws, project_id, [*pseudonyms, *_variant_pseudonyms(ws, project_id, pseudonyms)])
     fresh = path.with_name("extract.rewrite.duckdb")
     fresh.unlink(missing_ok=True)
     removed = 0
@@ -740,10 +792,22 @@ def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
             encryption.attach(con, path, "extract", key, read_only=True)
             encryption.attach(con, fresh, "fresh", key)  # the rewritten extract, under the same key
             con.execute("create temp table gone as select unnest(?::varchar[]) as person_id", [pseudonyms])
-            for table in _extract_tables(con):
+            tables = _extract_tables(con)
+            for table in tables:
                 t = q(table)
                 if table == "about":
                     con.execute(f"create table fresh.{t} as select * from extract.{t}")
+                    continue
+                threshold = next((v for v in THRESHOLDS if table == variant_table(v)), None)
+                if threshold is not None:  # a person's attributes at another threshold go with their last record
+                    held = " union ".join(
+                        f"select {variant_column(threshold)} from extract.{q(d)} "
+                        "where person_id is null or person_id not in (select person_id from gone)"
+                        for d in tables
+                        if variant_column(threshold) in _columns(con, d)
+                    )
+                    keep = f"where person_id in ({held})" if held else ""
+                    con.execute(f"create table fresh.{t} as select * from extract.{t} {keep}")
                     continue
                 before = con.execute(f"select count(*) from extract.{t}").fetchone()[0]
                 con.execute(

@@ -14,9 +14,9 @@ import re
 import pandas as pd
 
 from bold.errors import Kind
-from bold.studies.language import StudyError
+from bold.studies.language import VARIANT_COLUMNS, StudyError
 
-PERSON_KEYS = {"person_id", "person_key", "record_key", "_row", "_person"}
+PERSON_KEYS = {"person_id", "person_key", "record_key", "_row", "_person", *VARIANT_COLUMNS}
 COUNT_COLUMNS = ("n", "people", "units")  # a table names its unit count with one of these (or a prefix_n)
 PSEUDONYM = re.compile(r"^[0-9a-f]{32,}$")
 

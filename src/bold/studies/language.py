@@ -32,11 +32,14 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from bold.errors import BoldError, Kind
+from bold.governance.projects import THRESHOLDS, variant_column, variant_table
 from bold.security import encryption
 from bold.sources import ContractError, load_contract
 from bold.studies import statistics
 
 PERSON = "person_id"
+# The clusterings at each linkage threshold an extract carries (``bold.governance.projects``): inputs, never outputs.
+VARIANT_COLUMNS = {variant_column(t) for t in THRESHOLDS}
 Where = Callable[[ir.Table], ir.BooleanValue]
 Expr = Callable[[ir.Table], ir.Value]
 
@@ -66,6 +69,7 @@ class Extract:
         self.evidence: list[Evidence] = []  # every summary's people, for disclosure control
         self._data_end: dt.date | None = None
         self._handoff = None  # on Spark: the encrypted files the views read, removed on close
+        self.threshold: str | None = None  # None: the agreement's clustering; else a linkage threshold (``at``)
 
     @classmethod
     def duckdb(
@@ -98,8 +102,12 @@ class Extract:
 
         source = cls.duckdb(path, agreed, config, key)
         handoff = Handoff(spark, tmp_dir)
+        present = set(source.con.list_tables())
+        extra = [t for t in ("about", *(variant_table(v) for v in THRESHOLDS)) if t in present]
+        if "person" not in agreed:
+            extra = [t for t in extra if t == "about"]
         try:
-            for dataset in agreed:
+            for dataset in [*agreed, *extra]:
                 handoff.to_spark(source.con.con, dataset, dataset)
         except BaseException:
             handoff.close()
@@ -114,9 +122,55 @@ class Extract:
     def backend(self) -> str:
         return self.con.name
 
+    def about(self) -> dict:
+        """What the extract says of itself (``about``: project, built_at, linkage run and threshold...), or
+        nothing for a test extract without it."""
+        if "about" not in self.con.list_tables():
+            return {}
+        row = self.con.table("about").to_pandas().iloc[0].to_dict()
+        return {k: (None if v is None or (isinstance(v, float) and pd.isna(v)) else v) for k, v in row.items()}
+
+    def thresholds(self) -> list[str]:
+        """The linkage thresholds whose clusterings the extract carries (none for one built before it did)."""
+        names = set(self.con.list_tables())
+        sample = next((d for d in self.agreed if d != "person" and d in names), None)
+        if sample is None:
+            return []
+        columns = set(self.con.table(sample).columns)
+        found = [t for t in THRESHOLDS if variant_column(t) in columns]
+        if "person" in self.agreed and any(variant_table(t) not in names for t in found):
+            return []
+        return found
+
+    def at(self, threshold: str) -> Extract:
+        """The same extract with each record's person taken from the clustering at ``threshold`` (the study
+        language then counts people, cohorts and breakdowns as that threshold links them); its own evidence
+        and fields used. Refused when the extract does not carry that clustering."""
+        if threshold not in self.thresholds():
+            raise StudyError(f"the extract carries no clustering at the {threshold!r} threshold: rebuild the project")
+        other = Extract(self.con, self.agreed)
+        other.threshold = threshold
+        other._data_end = self._data_end
+        return other
+
+    def _source(self, dataset: str) -> ir.Table:
+        """A dataset's table, ``person_id`` being the person at this extract's threshold; the other clusterings'
+        columns are never visible to a study."""
+        if self.threshold is None:
+            table = self.con.table(dataset)
+        elif dataset == "person":
+            table = self.con.table(variant_table(self.threshold))
+        else:
+            table = self.con.table(dataset)
+            table = table.mutate(**{PERSON: table[variant_column(self.threshold)]})
+        hidden = [c for c in table.columns if c in VARIANT_COLUMNS]
+        return table.drop(*hidden) if hidden else table
+
     def close(self) -> None:
         """Close a DuckDB extract (DuckDB then removes its spill folder); on Spark, remove the encrypted files
         its views read (the session is shared, and stays open)."""
+        if self.threshold is not None:
+            return  # a view of another extract, which owns the connection
         if self.backend == "duckdb":
             self.con.disconnect()
         if self._handoff is not None:
@@ -131,7 +185,7 @@ class Extract:
         outside = [f for f in fields if f not in self.agreed[dataset]]
         if outside:
             raise StudyError(f"{', '.join(f'{dataset}.{f}' for f in outside)} not in this project's agreement")
-        table = self.con.table(dataset)
+        table = self._source(dataset)
         absent = [f for f in fields if f not in table.columns]
         if absent:
             raise StudyError(
@@ -150,14 +204,14 @@ class Extract:
 
     def fields_of(self, dataset: str, condition: Where) -> list[str]:
         """The fields a condition reads (it may use any agreed field of the dataset), recorded as used."""
-        table = self.con.table(dataset)
+        table = self._source(dataset)
         names = _fields_read(condition(table.select(PERSON, *[f for f in self.agreed[dataset] if f in table.columns])))
         self.used.update(f"{dataset}.{f}" for f in names)
         return names
 
     def people(self) -> int:
         """People in the extract (the largest number in any one dataset): the bound for row-level checks."""
-        counts = [self.con.execute(self.con.table(d)[PERSON].nunique()) for d in self.agreed]
+        counts = [self.con.execute(self._source(d)[PERSON].nunique()) for d in self.agreed]
         return int(max(counts, default=0))
 
     @property
@@ -167,7 +221,7 @@ class Extract:
         if self._data_end is None:
             ends = []
             for dataset in self.agreed:
-                table = self.con.table(dataset)
+                table = self._source(dataset)
                 scheduled = _scheduled_fields(dataset)
                 for name, kind in table.schema().items():
                     agreed = name in self.agreed[dataset] and name not in scheduled

@@ -19,7 +19,7 @@ from bold import store
 from bold.errors import Kind
 from bold.governance import projects
 from bold.security.private import workspace_umask
-from bold.studies import outputs
+from bold.studies import outputs, uncertainty
 from bold.studies.builtin import catalogue
 from bold.studies.guard import check_aggregate, check_no_keys
 from bold.studies.language import Extract, StudyError
@@ -162,6 +162,7 @@ def run(
         with _Stopwatch(extract, limit) as watch:
             try:
                 result = study.compute(extract, params)
+                linkage = uncertainty.add(study, extract, params, result)  # the main measure at every threshold
             except Exception as exc:
                 if watch.expired:
                     raise stopped from None
@@ -188,5 +189,6 @@ def run(
         "fields_used": sorted(extract.used),
         "engine": extract.backend,
         "seconds": round(seconds, 2),
+        "linkage": linkage,
     }
     return outputs.write_pending(ws, project, study, result, run_details, by=by, evidence=extract.evidence)

@@ -47,6 +47,25 @@ def partial_periods(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class MainMeasure:
+    """The one figure a study stands on (docs/studies.md, "Linkage uncertainty"): it is reported again at every
+    linkage threshold the extract carries. ``value`` is a column of ``table`` (a share, rate, estimate or sum),
+    ``low`` and ``high`` its 95% interval (``None``: it has none), ``rows`` the rows of the table that hold it
+    (column: value; none: every row, e.g. one per week since release)."""
+
+    table: str
+    value: str
+    low: str | None = None
+    high: str | None = None
+    rows: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def share(cls, table: str, share: str, rows: tuple[tuple[str, str], ...] = ()) -> MainMeasure:
+        """A share with its Wilson interval (``<share>_low``, ``<share>_high``), as ``with_proportion`` names them."""
+        return cls(table, share, f"{share}_low", f"{share}_high", rows)
+
+
+@dataclass(frozen=True)
 class Study:
     id: str
     title: str
@@ -57,6 +76,7 @@ class Study:
     parameters: dict[str, Any] = field(default_factory=dict)  # defaults; a run may override them
     optional: tuple[str, ...] = ()  # dataset.field entries used for extra breakdowns when agreed
     required: tuple[str, ...] = ()  # parameters a run must set (no sensible default, e.g. the pilot's areas)
+    main: MainMeasure | None = None  # the figure reported at every linkage threshold (bold.studies.uncertainty)
 
     def resolve(self, overrides: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults with the run's overrides, refusing names the study does not know."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bold.studies.builtin import common
 from bold.studies.language import Cohort, Extract
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 DEFINITION = (
     "Releases from prison of adults with a substance misuse need (the prison's flag) who started structured "
@@ -119,5 +119,6 @@ STUDIES = [
         optional=("prison.release_local_authority", "treatment.local_authority", "person.sex", "person.birth_year"),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 21, "pick_up_days": 42},
+        main=MainMeasure.share("overall", "treated_21_days_share"),
     )
 ]

@@ -11,7 +11,7 @@ from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import Cohort, Extract
 from bold.studies.measures import rate_ratio
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 WINDOWS = [("week 1", 0, 6), ("week 2", 7, 13), ("weeks 3-4", 14, 27), ("weeks 5-12", 28, 83), ("weeks 13-52", 84, 364)]
 HORIZON = 364  # follow-up stops at the end of the first year (day 364)
@@ -159,5 +159,6 @@ STUDIES = [
         ),
         compute=compute,
         parameters={"start": None, "end": None, "substance_misuse_need_only": False},
+        main=MainMeasure("all_cause_by_week", "rate", "rate_low", "rate_high"),
     )
 ]

@@ -30,7 +30,7 @@ from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import PARTIAL, Cohort, Extract, flag
 from bold.studies.measures import with_proportion
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 SUBSTANCE_GROUPS = {"OPI": "opiate", "NOP": "non-opiate", "ALC": "alcohol", "NOA": "non-opiate and alcohol"}
 REFERRAL_SOURCES = {"PRI": "prison", "PRB": "probation", "SLF": "self", "GP": "GP", "HOS": "hospital", "HSG": "housing"}
@@ -150,5 +150,6 @@ STUDIES = [
         ),
         compute=compute,
         parameters={"start": None, "end": None, "before_days": 365, "after_days": 365},
+        main=MainMeasure.share("overall", "mh_before_share"),
     )
 ]

@@ -8,7 +8,7 @@ from bold.studies import economics
 from bold.studies import statistics as st
 from bold.studies.builtin import treatment_outcomes
 from bold.studies.language import Extract, StudyError
-from bold.studies.study import Study, StudyOutput
+from bold.studies.study import MainMeasure, Study, StudyOutput
 
 ECONOMIC_DEFAULTS = economics.EconomicParameters().model_dump()
 
@@ -69,5 +69,6 @@ STUDIES = [
         optional=("person.birth_year",),  # the DSCP counts clients aged 18+
         compute=compute,
         parameters={"start": None, "end": None, **ECONOMIC_DEFAULTS},
+        main=MainMeasure("outcomes_valued", "value_gbp"),
     )
 ]

@@ -17,7 +17,7 @@ from bold.studies.builtin import common
 from bold.studies.builtin.continuity import releases_with_need
 from bold.studies.evaluation import difference_in_differences, propensity_matched
 from bold.studies.language import Cohort, Extract, StudyError, age_band
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 JDL_MINIMUM_PARTICIPANTS = 60  # the Justice Data Lab's minimum number of participants for an analysis
 
@@ -163,6 +163,13 @@ STUDIES = [
         optional=("person.sex", "person.birth_year", "prison.ost_at_release", "mental_health.referral_date"),
         compute=pilot_did,
         required=("pilot_areas", "pilot_start"),
+        main=MainMeasure(
+            "estimates",
+            "estimate",
+            "ci_low",
+            "ci_high",
+            (("measure", "adjusted DiD (percentage points, pilot-after units)"),),
+        ),
         parameters={
             "pilot_areas": None,
             "pilot_start": None,
@@ -193,5 +200,8 @@ STUDIES = [
         optional=("person.sex", "person.birth_year", "prison.ost_at_release", "mental_health.referral_date"),
         compute=treatment_psm,
         parameters={"start": None, "end": None, "within_days": 21, "seed": 0},
+        main=MainMeasure(
+            "estimates", "estimate", "ci_low", "ci_high", (("measure", "matched difference (percentage points)"),)
+        ),
     ),
 ]

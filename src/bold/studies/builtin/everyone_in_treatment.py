@@ -10,7 +10,7 @@ import ibis
 from bold.studies.builtin import common, deaths
 from bold.studies.builtin.treatment_outcomes import REFERRAL_SOURCES, SUBSTANCE_GROUPS, label
 from bold.studies.language import Cohort, Extract
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 DIED_IN_TREATMENT = "DIE"  # NDTMS discharge reason: the journey ended because the person died
 
@@ -107,5 +107,6 @@ STUDIES = [
         optional=("treatment.referral_date",),
         compute=compute,
         parameters={"start": None, "end": None},
+        main=MainMeasure.share("start_within_21_days_by_route", "within_21_share"),
     )
 ]

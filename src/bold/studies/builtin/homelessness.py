@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 
 from bold.studies.builtin import common
 from bold.studies.language import Cohort, Extract
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 DUTIES = {"PREV": "prevention", "RELF": "relief"}
 LOOKBACK_DAYS = 365
@@ -135,5 +135,6 @@ STUDIES = [
         ),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 91},
+        main=MainMeasure.share("overall", "reached_treatment_share"),
     )
 ]

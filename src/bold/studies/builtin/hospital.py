@@ -12,7 +12,7 @@ from bold.studies.builtin import common
 from bold.studies.builtin.continuity import releases_with_need
 from bold.studies.language import Cohort, Extract
 from bold.studies.measures import rate_ratio
-from bold.studies.study import Study, StudyOutput
+from bold.studies.study import MainMeasure, Study, StudyOutput
 
 # ICD-10 groups that matter for people who use drugs and alcohol (primary diagnosis of the admission).
 DIAGNOSIS_GROUPS = {
@@ -146,5 +146,6 @@ STUDIES = [
         optional=("person.sex", "person.birth_year"),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 21},
+        main=MainMeasure.share("by_continuity", "any_emergency_share"),
     )
 ]

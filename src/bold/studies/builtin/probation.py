@@ -40,7 +40,7 @@ import pandas as pd
 from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import PARTIAL, PERSON, Cohort, Extract
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 ORDER_TYPES = ("CO", "SSO")
 DISCHARGE = "treatment.discharge_reason"
@@ -168,5 +168,6 @@ STUDIES = [
         optional=(TERMINATION, DISCHARGE, DISCHARGE_DATE, "person.sex", "person.birth_year"),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 182, "before_days": 90},
+        main=MainMeasure.share("overall", "reached_treatment_share"),
     )
 ]

@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import PERSON, Cohort, Extract, age_at, financial_years
-from bold.studies.study import Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 SUBSTANCE_GROUPS = {"OPI": "opiate", "NOP": "non-opiate", "ALC": "alcohol", "NOA": "non-opiate and alcohol"}
 REFERRAL_SOURCES = {
@@ -290,5 +290,6 @@ STUDIES = [
         optional=(*(f"treatment.{f}" for f in OPTIONAL_FIELDS), "person.sex", "person.birth_year"),
         compute=compute,
         parameters={"start": None, "end": None, "effective_days": 83, "re_presentation_days": 365},
+        main=MainMeasure.share("effective_overall", "effective_share"),
     )
 ]
