@@ -41,9 +41,9 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         )
     }
     notes = [
-        f"{int(effective.effective)} clients in effective treatment of {int(effective.n)}; "
-        f"{int(completed.completed)} successful completions among {int(completed.n)} clients in treatment "
-        f"(DSCP definitions, the treatment-outcomes study; {p.price_year} prices).",
+        # no count here: a note is not checked for disclosure, the outcomes_valued table is
+        "Clients in effective treatment and successful completions are counted as in the treatment-outcomes study "
+        f"(DSCP definitions, {p.price_year} prices); the counts are in outcomes_valued, checked like every table.",
         "Values are gross benefits per the DSCP model; they are not causal estimates of what treatment saved.",
     ]
     reference = {

@@ -124,7 +124,8 @@ def treatment_psm(extract: Extract, params: dict) -> StudyOutput:
     rows = rows.sort_values(["person_id", "index_date"]).drop_duplicates("person_id")  # one release per person
     if rows.treated.sum() < JDL_MINIMUM_PARTICIPANTS:
         raise StudyError(
-            f"{int(rows.treated.sum())} participants: the Justice Data Lab needs at least {JDL_MINIMUM_PARTICIPANTS}"
+            f"fewer than {JDL_MINIMUM_PARTICIPANTS} participants: the Justice Data Lab needs at least "
+            f"{JDL_MINIMUM_PARTICIPANTS} (the exact count is not said: it has not been checked for disclosure)"
         )
     rows["treated"] = rows.treated.astype(int)
     rows["reoffended"] = rows.reoffended.astype(int)
