@@ -160,7 +160,7 @@ class Identifiers:
 
     record_ids: list
     values: dict[str, list]
-    content: dict[str, list]
+    passed_through: dict[str, list]  # the content columns, as they came
     issues: list
     unreadable: list[int]
 
@@ -218,7 +218,7 @@ def read_identifiers(path: Path, source: str, mapping=None, encoding: str = "utf
     return Identifiers(
         record_ids=table["_record_id"].to_pylist(),
         values=by_role,
-        content={c.name: table[c.name].to_pylist() for c in contract.content},
+        passed_through={c.name: table[c.name].to_pylist() for c in contract.content},
         issues=[v or None for v in table["_issues"].to_pylist()],
         unreadable=unreadable,
     )
@@ -255,7 +255,7 @@ def encode_file(
     for role, raw in ids.values.items():
         encoder = FieldEncoder(secret, role)
         columns[f"{role}_bf"] = [encoder.encode(v) for v in raw]
-    columns.update(ids.content)
+    columns.update(ids.passed_through)
     columns[ISSUES_COLUMN] = ids.issues
     out_table = pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
     out.parent.mkdir(parents=True, exist_ok=True)
