@@ -18,8 +18,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from bold import __version__, html
-from bold.governance import projects, retention
+from bold import __version__, html, store
+from bold.governance import decisions, projects, retention
 from bold.security.paths import holds, output_folder
 from bold.security.private import private_dir, write_private
 from bold.store import audit
@@ -120,10 +120,10 @@ def contents(
 ) -> dict:
     """What the register says, from the store as it is now (the published files and the web pages show it).
     ``data_held`` gives the data asset register (``bold.actions.sources.data_held``)."""
-    entries = [
-        _project_entry(p, released(p.id) if released else [], projects.versions(ws, p.id))
-        for p in projects.all_projects(ws)
-    ]
+    found = projects.all_projects(ws)
+    with store.connect(ws) as db:  # every project's versions through one connection
+        versions = {p.id: decisions.versions(db, p.id) for p in found}
+    entries = [_project_entry(p, released(p.id) if released else [], versions[p.id]) for p in found]
     head = audit.entries(ws, limit=1)
     return {
         "platform": "BOLD",

@@ -235,7 +235,9 @@ def sign_off(
     conditions: str = Form(""),
     who: Caller = needs(Permission.PROJECT_SIGN_OFF),
 ):
-    move = lambda: projects.sign_off(who.ws, who.user, project_id, source, conditions)  # noqa: E731
+    def move():
+        return projects.sign_off(who.ws, who.user, project_id, source, conditions)
+
     return _moved(request, who, project_id, move, "signed-off")
 
 
