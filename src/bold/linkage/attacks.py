@@ -583,14 +583,17 @@ def field_level_columns(records: Records, secret: bytes) -> list[Column]:
     return out
 
 
-def record_level_columns(records: Records, secret: bytes, flip: float) -> list[Column]:
-    """The candidate hardening: one filter per record (per-field keys and weights) with BLIP bit flips, and
-    the initials-level record filter every source can make for meeting the treatment source."""
+def record_level_columns(
+    records: Records, secret: bytes, flip: float, filters: dict[str, dict[str, int]] | None = None
+) -> list[Column]:
+    """The candidate hardenings: record-level filters (per-field keys and weights) with BLIP bit flips. By
+    default one filter over the whole record and the initials-level one every source can make for meeting
+    the treatment source; ``filters`` names others (``encode.COMBINED``: one per combination of fields)."""
     from bold.linkage.encode import INITIALS_K, RECORD_K, RecordEncoder
 
     out = []
-    for name, weights in (("record", RECORD_K), ("record (initials)", INITIALS_K)):
-        enc = RecordEncoder(secret, weights, flip=flip)
+    for name, weights in (filters or {"record": RECORD_K, "record (initials)": INITIALS_K}).items():
+        enc = RecordEncoder(secret, weights, flip=flip, name=name if filters else "")
         fields = tuple(weights)
         bits = np.zeros((len(records), enc.bits), dtype=bool)
         present = np.zeros(len(records), dtype=bool)

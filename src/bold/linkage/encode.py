@@ -111,14 +111,29 @@ class FieldEncoder:
 RECORD_BITS = 1024
 RECORD_K = {"forename": 10, "surname": 10, "date_of_birth": 10, "sex": 3, "postcode_district": 5}
 INITIALS_K = {"initials": 8, "date_of_birth": 10, "sex": 3, "postcode_district": 5}
+# The candidate with field-level evidence kept: several record-level filters, each over a combination of
+# identifiers that is (nearly) unique to a person, so a linker can tell which part of a record disagrees
+# (a new surname, a mistyped date) without any filter standing for one small-domain value.
+COMBINED = {
+    "forename_birth": {"forename": 10, "date_of_birth": 10, "sex": 3},
+    "surname_birth": {"surname": 10, "date_of_birth": 10, "sex": 3},
+    "names_place": {"forename": 10, "surname": 10, "postcode_district": 5},
+    "initials_birth_place": INITIALS_K,
+}
 BLIP_FLIP = 0.05  # randomized response on each bit: epsilon = 2 ln((1 - f) / f) = 5.9 per bit
 
 
 class RecordEncoder:
     """Record-level Bloom filters (CLK-style, per-field weights) with random bit flips."""
 
-    def __init__(self, secret: bytes, weights: dict[str, int], bits: int = RECORD_BITS, flip: float = BLIP_FLIP):
-        self.fields = {f: FieldEncoder(secret, f"record:{f}", bits, k) for f, k in weights.items()}
+    def __init__(
+        self, secret: bytes, weights: dict[str, int], bits: int = RECORD_BITS, flip: float = BLIP_FLIP, name: str = ""
+    ):
+        # a filter of its own ``name`` hashes under keys of its own: no bigram sits at the same bits in two filters
+        self.fields = {
+            f: FieldEncoder(secret, f"record:{name}:{f}" if name else f"record:{f}", bits, k)
+            for f, k in weights.items()
+        }
         self.bits, self.flip = bits, flip
         self.rng = np.random.default_rng(secrets.randbits(128))  # fresh: the flips must not repeat
 

@@ -1,0 +1,28 @@
+"""The record-level linkage model's thresholds follow the Dice the bit flips leave between two encodings of one
+record, which the linker can work out from the flip rate and the bits it sees set."""
+
+import numpy as np
+import pytest
+
+from bold.linkage.encode import COMBINED, RecordEncoder
+from bold.linkage.filter_model import identical_dice
+
+SECRET = b"unit-test-secret-known-only-to-custodians-0123456789"
+ANN = {"forename": "ANN", "surname": "LEE", "date_of_birth": "19800101", "sex": "F", "postcode_district": "NE4"}
+
+
+@pytest.mark.parametrize("flip", [0.0, 0.02, 0.05])
+def test_expected_same_record_dice_matches_what_the_flips_leave(flip):
+    enc = RecordEncoder(SECRET, COMBINED["forename_birth"], flip=flip, name="forename_birth")
+    pairs = [(enc.encode_bits(ANN), enc.encode_bits(ANN)) for _ in range(300)]
+    observed = np.mean([2 * (a & b).sum() / (a.sum() + b.sum()) for a, b in pairs])
+    mean_set = np.mean([a.sum() for a, _ in pairs])
+    assert identical_dice(mean_set, enc.bits, flip) == pytest.approx(observed, abs=0.01)
+    if flip == 0:
+        assert observed == 1.0
+
+
+def test_each_combined_filter_hashes_under_keys_of_its_own():
+    a = RecordEncoder(SECRET, {"forename": 10}, flip=0, name="forename_birth").clean(ANN)
+    b = RecordEncoder(SECRET, {"forename": 10}, flip=0, name="names_place").clean(ANN)
+    assert a.sum() > 20 and (a & b).sum() < a.sum() / 2  # the same name sits at different bits in each
