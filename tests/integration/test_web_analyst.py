@@ -224,6 +224,25 @@ def test_run_every_study_that_needs_no_parameter_as_one_job(root, made):
     assert sorted(o.study for o in new) == sorted(plan.runs)
 
 
+def test_run_every_study_goes_on_past_each_failure_and_the_job_page_lists_them(root):
+    """Every study stops at a time limit too short for any (a real failure, the one a big extract meets): each
+    is tried in turn, and the job's page names each with its reason."""
+    ws = Workspace.open(root)
+    ws.settings_path.write_text(ws.settings_path.read_text().replace("study_seconds = 600", "study_seconds = 0.001"))
+    plan = studies.plan_all(ws, user(root, "ana"), P)
+    ana = browser(root, "ana")
+    response = ana.post(f"/projects/{P}/run-all")
+    state, fragment = finished(ana, response.headers["location"], seconds=120)
+    assert state == "done", fragment  # the job ran to its end
+    words = html.unescape(re.sub(r"<[^>]+>", " ", fragment))
+    assert f"{len(plan.runs)} failed; the rest ran" in words and "See the 0 new outputs" in words
+    for study_id in plan.runs:
+        assert f"{study_id}: study {study_id} stopped: it ran longer than the limit of 0.001 s" in words
+    tried = [json.loads(e["details"])["study"] for e in audit.entries(ws, action="study run refused")]
+    assert sorted(tried) == sorted(plan.runs)  # each was tried
+    assert f"finished, with {len(plan.runs)} failed" in text(ana.page("/jobs"))
+
+
 def released(root: Path, output_id: str) -> Release:
     """The output released, driven through the actions: ana asks, oscar and olivia approve, oscar decides,
     olivia releases."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,10 +140,6 @@ def test_did_errors():
     all_events = df.assign(y=np.where(df["pilot"] & df["after"], 1, df["y"]))  # quasi-separation of the interaction
     with pytest.raises(ValueError, match="separation"):
         difference_in_differences(all_events, outcome="y", pilot="pilot", after="after")
-    with pytest.raises(ValueError, match="separation"):  # complete separation by a covariate
-        difference_in_differences(
-            df.assign(flag=df["y"]), outcome="y", pilot="pilot", after="after", covariates=["flag"]
-        )
 
 
 def test_psm_errors():
@@ -152,8 +150,6 @@ def test_psm_errors():
         propensity_matched(df.assign(t=True), treated="t", outcome="y", covariates=["x1"])
     with pytest.raises(ValueError, match="'y' must hold only 0/1"):
         propensity_matched(df.assign(y=df["y"] * 3), treated="t", outcome="y", covariates=["x1"])
-    with pytest.raises(ValueError, match="separation"):
-        propensity_matched(df.assign(x3=df["t"]), treated="t", outcome="y", covariates=["x1", "x3"])
 
 
 def test_fast_greedy_matching_equals_the_brute_force_search():
@@ -178,3 +174,89 @@ def test_fast_greedy_matching_equals_the_brute_force_search():
             expected.append((i, j))
     got_t, got_c = _match(score, treated, width, seed=9)
     assert list(zip(got_t.tolist(), got_c.tolist(), strict=True)) == [(int(a), int(b)) for a, b in expected]
+
+
+# --- covariate levels a model cannot estimate -----------------------------------------------------------------
+
+
+def sparse_table(seed: int = 3, n: int = 600) -> pd.DataFrame:
+    """A DiD table with a covariate ``area`` of two big levels; level 'c' (12 units) all have the outcome and 'd'
+    and 'e' (6 units each) are too few alone but mixed together."""
+    rng = np.random.default_rng(seed)
+    pilot, after = rng.random(n) < 0.5, rng.random(n) < 0.5
+    y = (rng.random(n) < expit(-0.5 + 0.8 * (pilot & after))).astype(int)
+    area = np.where(rng.random(n) < 0.6, "a", "b").astype(object)
+    area[:12], y[:12] = "c", 1
+    area[12:18], y[12:18] = "d", [0, 1, 0, 1, 0, 0]
+    area[18:24], y[18:24] = "e", [1, 0, 0, 1, 1, 0]
+    return pd.DataFrame({"y": y, "pilot": pilot, "after": after, "area": area})
+
+
+def test_a_level_where_everyone_has_the_outcome_is_merged_and_the_note_says_so():
+    df = sparse_table().query("area != 'd' and area != 'e'")  # 'c' alone is unfit: it joins the most common level
+    result = difference_in_differences(df, outcome="y", pilot="pilot", after="after", covariates=["area"])
+    assert result.notes == (
+        "area: level 'c' merged into its most common level, 'a' (too few people (fewer than 10) or all or none of "
+        "them had the outcome).",
+    )  # the reason, never which of the two applied nor a count: notes are not checked for disclosure
+    assert set(result.tables()["coefficients"]["term"]) == {"const", "pilot", "after", "pilot:after", "area=b"}
+    # the same model as merging by hand: the estimate is the fitted one
+    by_hand = df.assign(area=df["area"].replace({"c": "a"}))
+    expected = difference_in_differences(by_hand, outcome="y", pilot="pilot", after="after", covariates=["area"])
+    assert expected.notes == ()
+    assert result.effect == pytest.approx(expected.effect) and np.isfinite([result.ci_low, result.ci_high]).all()
+    assert result.df_resid == expected.df_resid == len(df) - 5
+
+
+def test_unfit_levels_that_can_be_estimated_together_are_pooled():
+    df = sparse_table()
+    result = difference_in_differences(df, outcome="y", pilot="pilot", after="after", covariates=["area"])
+    (note,) = result.notes
+    assert note.startswith("area: levels 'c', 'd', 'e' merged into one level (too few people (fewer than 10)")
+    assert re.findall(r"\d+", note) == ["10"]
+    assert "area=c + d + e" in set(result.tables()["coefficients"]["term"])
+    by_hand = df.assign(area=df["area"].replace({"d": "c", "e": "c"}))
+    expected = difference_in_differences(by_hand, outcome="y", pilot="pilot", after="after", covariates=["area"])
+    assert result.effect == pytest.approx(expected.effect)
+
+
+def test_a_covariate_that_separates_the_outcome_is_left_out_and_said():
+    df = sparse_table()
+    result = difference_in_differences(
+        df.assign(flag=df["y"]), outcome="y", pilot="pilot", after="after", covariates=["area", "flag"]
+    )
+    assert result.notes[-1].startswith("flag left out of the model: levels '0', '1' had too few people")
+    without = difference_in_differences(df, outcome="y", pilot="pilot", after="after", covariates=["area"])
+    assert result.effect == pytest.approx(without.effect)
+
+
+def test_a_covariate_duplicating_another_is_left_out_after_the_fit_fails():
+    df = sparse_table().query("area in ['a', 'b']")
+    result = difference_in_differences(
+        df.assign(copy=df["area"]), outcome="y", pilot="pilot", after="after", covariates=["area", "copy"]
+    )
+    assert result.notes == (
+        "copy left out of the model: with it the model could not be fitted (a combination of levels separates the "
+        "outcome, or levels duplicate each other).",
+    )
+    without = difference_in_differences(df, outcome="y", pilot="pilot", after="after", covariates=["area"])
+    assert result.effect == pytest.approx(without.effect)
+
+
+def test_when_the_exposure_itself_separates_the_clear_error_remains():
+    df = sparse_table()
+    all_events = df.assign(y=np.where(df["pilot"] & df["after"], 1, df["y"]))
+    with pytest.raises(ValueError, match="logistic regression failed: check for perfect separation"):
+        difference_in_differences(all_events, outcome="y", pilot="pilot", after="after", covariates=["area"])
+
+
+def test_the_propensity_score_leaves_out_a_covariate_that_decides_treatment():
+    df = psm_data(seed=5).head(2_000)
+    result = propensity_matched(df.assign(x3=df["t"]), treated="t", outcome="y", covariates=["x1", "x3"])
+    assert result.notes == (
+        "x3 left out of the model: levels 'False', 'True' had too few people (fewer than 10) or all or none of "
+        "them were treated, and without them it does not vary.",
+    )
+    without = propensity_matched(df, treated="t", outcome="y", covariates=["x1"])
+    assert (result.effect, result.n_matched) == (without.effect, without.n_matched)
+    assert {"x1", "x3"} <= set(result.tables()["balance"]["covariate"])  # balance still shows what was asked

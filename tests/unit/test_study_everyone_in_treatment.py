@@ -108,3 +108,24 @@ def test_the_matched_comparison_needs_the_justice_data_labs_minimum(tmp_path):
     x = extract(tmp_path, {"prison": releases, "treatment": starts})
     with pytest.raises(StudyError, match="fewer than 60 participants: the Justice Data Lab needs at least 60"):
         run(x, "treatment-impact")
+
+
+def test_the_matched_comparison_merges_a_sparse_level_and_says_so_in_its_notes(tmp_path):
+    """Three people with two earlier releases are too few for a level of their own in the propensity score."""
+    release = {"reception_date": d("2020-06-01"), "substance_misuse_need": True}
+    releases = [{"person_id": f"p{i}", "release_date": d("2021-01-01"), **release} for i in range(200)]
+    earlier = {"reception_date": d("2018-06-01"), "substance_misuse_need": False}  # not index events, but counted
+    for i in range(150, 200):  # one earlier release each; the last three two
+        years = (2019, 2020) if i >= 197 else (2020,)
+        releases += [{"person_id": f"p{i}", "release_date": d(f"{y}-01-01"), **earlier} for y in years]
+    back = {"reception_date": d("2021-06-01"), "release_date": d("2022-06-01"), "substance_misuse_need": False}
+    releases += [{"person_id": f"p{i}", **back} for i in range(0, 200, 3)]  # back in prison within a year
+    starts = [{"person_id": f"p{i}", "treatment_start_date": d("2021-01-10")} for i in range(0, 200, 2)]
+    x = extract(tmp_path, {"prison": releases, "treatment": starts})
+    study = catalogue()["treatment-impact"]
+    result = study.compute(x, study.resolve({}))
+    assert (
+        "previous_prison: level '2+' merged into its most common level, '0' (too few people (fewer than 10) or all "
+        "or none of them were treated)." in result.notes
+    )
+    assert result.tables["estimates"]["estimate"].notna().all()

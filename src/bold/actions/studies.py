@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from bold.actions.access import require
 from bold.disclosure import check
-from bold.errors import Kind
+from bold.errors import BoldError, Kind
 from bold.governance import projects
 from bold.governance.people import User
 from bold.governance.permissions import Permission
@@ -19,6 +20,8 @@ from bold.studies.language import StudyError
 from bold.studies.outputs import PendingOutput
 from bold.studies.study import Study
 from bold.workspace import Workspace
+
+log = logging.getLogger("bold.studies")
 
 
 def list_studies(ws: Workspace, user: User) -> list[Study]:
@@ -71,6 +74,21 @@ def plan_all(ws: Workspace, user: User, project_id: str) -> RunAllPlan:
     )
 
 
+@dataclass(frozen=True)
+class StudyRun:
+    """One study of ``run_all``: its pending output, or the one-line reason it failed and the kind of failure
+    (``None``: an internal error, a bug in BOLD, logged)."""
+
+    study: str
+    output: PendingOutput | None = None
+    error: str | None = None
+    kind: Kind | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.output is None
+
+
 def run_all(
     ws: Workspace,
     user: User,
@@ -79,16 +97,34 @@ def run_all(
     parameters: dict[str, Any] | None = None,
     backend: str = "duckdb",
     started: Callable[[str], None] = lambda study_id: None,
-) -> Iterator[PendingOutput]:
-    """Run every study of ``plan_all``, yielding each pending output as it is written; the arguments and the
-    project are checked at once, before the first study runs."""
+) -> Iterator[StudyRun]:
+    """Run every study of ``plan_all``, yielding each one's run as it ends; the arguments and the project are
+    checked at once, before the first study runs. A study that fails does not stop the others: its run holds
+    the reason (a ``BoldError``'s message; any other error is a bug, logged, and named as one)."""
     if parameters:
         raise StudyError("--param applies to one study; run studies one by one to set parameters", kind=Kind.INVALID)
     runs = plan_all(ws, user, project_id).runs
 
-    def each() -> Iterator[PendingOutput]:
+    def one(study_id: str) -> StudyRun:
+        """One study, its failure caught and told in one line as the command line tells it."""
+        try:
+            return StudyRun(study_id, output=run(ws, user, project_id, study_id, backend=backend))
+        except BoldError as exc:
+            return StudyRun(study_id, error=str(exc), kind=exc.kind)
+        except OSError as exc:  # a file the account may not open is a refusal, as on the command line
+            where = f"{exc.filename}: " if exc.filename else ""
+            kind = Kind.REFUSED if isinstance(exc, PermissionError) else Kind.INVALID
+            return StudyRun(study_id, error=f"{where}{exc.strerror or exc}", kind=kind)
+        except Exception as exc:  # a bug: one line for the person and the log, the traceback at debug level only
+            log.error("study %s on project %s: internal error (%s): %s", study_id, project_id, type(exc).__name__, exc)
+            log.debug("the traceback of study %s's internal error", study_id, exc_info=exc)
+            return StudyRun(
+                study_id, error=f"internal error ({type(exc).__name__}); this is a bug in BOLD, please report it"
+            )
+
+    def each() -> Iterator[StudyRun]:
         for study_id in runs:
             started(study_id)
-            yield run(ws, user, project_id, study_id, backend=backend)
+            yield one(study_id)
 
     return each()

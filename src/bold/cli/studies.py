@@ -8,8 +8,18 @@ from typing import Annotated
 import typer
 
 from bold.cli import remote
-from bold.cli.common import JsonOption, WorkspaceOption, console, phases, print_json, shown, signed_in, table
-from bold.errors import Invalid
+from bold.cli.common import (
+    JsonOption,
+    WorkspaceOption,
+    console,
+    err,
+    phases,
+    print_json,
+    shown,
+    signed_in,
+    table,
+)
+from bold.errors import EXIT_CODES, Invalid
 
 study_app = typer.Typer(
     help="Studies: built-in questions run on a project's extract; results become pending outputs.",
@@ -17,6 +27,10 @@ study_app = typer.Typer(
 )
 outputs_app = typer.Typer(help="Outputs of study runs, pending disclosure checks.", no_args_is_help=True)
 ProjectArgument = Annotated[str, typer.Argument(help="The project.")]
+CHECKED = (
+    "Each output was checked for disclosure (bold outputs report shows its findings); "
+    "ask for release with bold outputs request."
+)
 
 
 def parameters(values: list[str]) -> dict:
@@ -102,10 +116,7 @@ def study_run(
         values = parameters(param)
         with phases(f"running {study_id} on {url}"):
             _print_run(remote.run_view(remote.study_run(url, project_id, study_id, values, backend)))
-        console.print(
-            "Each output was checked for disclosure (bold outputs report shows its findings); "
-            "ask for release with bold outputs request."
-        )
+        console.print(CHECKED)
         return
     from bold.actions import studies
 
@@ -122,15 +133,34 @@ def study_run(
             for one, needed in plan.need_parameters.items():
                 needs = ", ".join(f"--param {shown(p)}" for p in needed)
                 console.print(f"Run {shown(one)} on its own: it needs {needs}")
-            for output in runs:
-                _print_run(output)
-    else:
-        with phases(f"running {study_id}"):
-            _print_run(studies.run(ws, user, project_id, study_id, parameters=values, backend=backend))
-    console.print(
-        "Each output was checked for disclosure (bold outputs report shows its findings); "
-        "ask for release with bold outputs request."
-    )
+            done = []
+            for ran in runs:
+                done.append(ran)
+                if ran.failed:
+                    console.print(f"{shown(ran.study)}: failed (the reason is given at the end)")
+                else:
+                    _print_run(ran.output)
+        failed = [ran for ran in done if ran.failed]
+        if len(failed) < len(done):
+            console.print(CHECKED)
+        if failed:
+            _failures(failed, len(done))
+        return
+    with phases(f"running {study_id}"):
+        _print_run(studies.run(ws, user, project_id, study_id, parameters=values, backend=backend))
+    console.print(CHECKED)
+
+
+def _failures(failed: list, runs: int) -> None:
+    """Each failed study of ``study run PROJECT all`` with its reason, then exit with the code of the first
+    failure's kind (an internal error's if any was a bug): the others ran all the same."""
+    from bold.cli import INTERNAL_ERROR
+
+    err.print(f"[bold red]{len(failed)} of {runs} studies failed:[/]", highlight=False)
+    for one in failed:
+        err.print(f"  {shown(one.study)}: {shown(one.error)}", highlight=False, soft_wrap=True)
+    bug = any(one.kind is None for one in failed)
+    raise typer.Exit(INTERNAL_ERROR if bug else EXIT_CODES[failed[0].kind])
 
 
 def _print_run(output) -> None:

@@ -21,6 +21,7 @@ from bold.studies import statistics as st
 
 MISSING = "missing"  # the DSCP category for a missing covariate value
 SMD_THRESHOLD = 0.1  # the usual limit for a negligible standardised mean difference (Austin 2011)
+MIN_LEVEL_PEOPLE = 10  # a covariate level with fewer people is merged: its estimate is unstable (and not releasable)
 
 
 def _require(df: pd.DataFrame, columns: list[str]) -> None:
@@ -71,6 +72,9 @@ def _fit_logit(y: np.ndarray, X: pd.DataFrame):
     problem = "logistic regression failed: check for perfect separation (an outcome or group fully determined by a "
     problem += "covariate level) or for covariate levels that duplicate each other"
     failures = (sme.ConvergenceWarning, sme.HessianInversionWarning, sme.PerfectSeparationWarning)
+    A = X.to_numpy()
+    if np.linalg.matrix_rank(A.T @ A, hermitian=True) < X.shape[1]:  # else a coefficient is split between duplicates
+        raise ValueError(f"{problem} (some columns are combinations of others)")
     try:
         with warnings.catch_warnings():
             for category in failures:
@@ -81,6 +85,78 @@ def _fit_logit(y: np.ndarray, X: pd.DataFrame):
     if not fit.mle_retvals.get("converged", False) or not np.isfinite(fit.bse).all():
         raise ValueError(problem)
     return fit
+
+
+def _unfit(levels: pd.Series, y: np.ndarray, minimum: int) -> list[str]:
+    """Levels a logistic model cannot estimate: fewer than ``minimum`` people, or all or none with the outcome
+    (separation: the level's coefficient runs off to infinity and the fit fails or means nothing)."""
+    g = pd.DataFrame({"level": levels.to_numpy(), "y": y}).groupby("level")["y"].agg(["size", "sum"])
+    return sorted(g.index[(g["size"] < minimum) | (g["sum"] == 0) | (g["sum"] == g["size"])])
+
+
+def _quoted(levels: list[str]) -> str:
+    return ", ".join(f"'{v}'" for v in levels)
+
+
+def _merge_levels(cats: pd.DataFrame, y: np.ndarray, what: str, minimum: int) -> tuple[pd.DataFrame, list[str]]:
+    """Covariates a model can be fitted on, and a plain-words note for each change.
+
+    In each covariate the levels ``_unfit`` names are pooled into one level when the pool can be estimated, else
+    merged into the most common level; a covariate left with one level is dropped (it cannot adjust anything).
+    Notes give no count and do not say which of the reasons applied, since neither has been checked for
+    disclosure (a level where all or none had the outcome is itself a disclosure).
+    """
+    out, notes = cats.copy(), []
+    why = f"too few people (fewer than {minimum}) or all or none of them {what}"
+    for c in cats.columns:
+        bad = _unfit(out[c], y, minimum)
+        if not bad:
+            continue
+        good = [v for v in out[c].value_counts().index if v not in bad]  # most common first
+        pool = out[c].isin(bad).to_numpy()
+        pooled = len(bad) > 1 and pool.sum() >= minimum and 0 < y[pool].sum() < pool.sum()
+        if good and (pooled or len(good) > 1):
+            into = " + ".join(bad) if pooled else " + ".join([good[0], *bad])
+            out[c] = out[c].where(~pool, into)
+            if not pooled:
+                out[c] = out[c].replace(good[0], into)
+            target = "one level" if pooled else f"its most common level, '{good[0]}'"
+            notes.append(f"{c}: level{'s' * (len(bad) > 1)} {_quoted(bad)} merged into {target} ({why}).")
+        else:
+            out = out.drop(columns=c)
+            notes.append(f"{c} left out of the model: level{'s' * (len(bad) > 1)} {_quoted(bad)} had {why}, "
+                         "and without them it does not vary.")  # fmt: skip
+    return out, notes
+
+
+def _fit_adjusted(y: np.ndarray, design: pd.DataFrame, cats: pd.DataFrame, what: str, minimum: int):
+    """The fit of ``y ~ design + covariates``, the model matrix and notes, after ``_merge_levels``. If the model
+    still cannot be fitted, each covariate is left out in turn (last first), then all of them: what remains is a
+    combination of levels that separates, or covariates that duplicate each other. Only when the design alone
+    cannot be fitted (the exposure itself separates) is it an error."""
+    cats, notes = _merge_levels(cats, y, what, minimum)
+
+    def fit(kept: list[str]):
+        X = pd.concat([design, _indicators(cats[kept], drop_reference=True)], axis=1)
+        return _fit_logit(y, X), X
+
+    names = list(cats.columns)
+    try:
+        return (*fit(names), notes)
+    except ValueError as failed:
+        first = failed
+    tries = [[n for n in names if n != left] for left in reversed(names)] + ([[]] if len(names) > 1 else [])
+    for kept in tries:
+        try:
+            model, X = fit(kept)
+        except ValueError:
+            continue
+        left = [n for n in names if n not in kept]
+        notes.append(f"{', '.join(left)} left out of the model: with {'it' if len(left) == 1 else 'them'} the "
+                     "model could not be fitted (a combination of levels separates the outcome, or levels duplicate "
+                     "each other).")  # fmt: skip
+        return model, X, notes
+    raise first
 
 
 class _Tables:
@@ -107,10 +183,18 @@ class DidResult(_Tables):
     cells: pd.DataFrame = field(repr=False, compare=False)
     estimates: pd.DataFrame = field(repr=False, compare=False)
     coefficients: pd.DataFrame = field(repr=False, compare=False)
+    notes: tuple[str, ...] = ()  # covariate levels merged or covariates left out so that the model could be fitted
 
 
 def difference_in_differences(
-    df: pd.DataFrame, *, outcome: str, pilot: str, after: str, covariates: list[str] = (), level: float = 0.95
+    df: pd.DataFrame,
+    *,
+    outcome: str,
+    pilot: str,
+    after: str,
+    covariates: list[str] = (),
+    level: float = 0.95,
+    min_level: int = MIN_LEVEL_PEOPLE,
 ) -> DidResult:
     """DSCP evaluation: [(a1P - a0P) - (a1C - a0C)] raw, then adjusted by logistic regression.
 
@@ -118,7 +202,8 @@ def difference_in_differences(
     headline is on the percentage-point scale the DSCP benefit formula needs (docs/design/DOMAIN.md 7): over
     the pilot-after units, mean predicted probability with the interaction on minus off. Its CI uses the delta
     method with the model-based covariance, which is adequate with one row per unit; clustered data would need
-    robust errors.
+    robust errors. Covariate levels too sparse or separating to estimate are merged, or the covariate left out
+    (``_fit_adjusted``); the result's ``notes`` say which.
     """
     covariates = list(covariates)
     _require(df, [outcome, pilot, after, *covariates])
@@ -138,8 +223,7 @@ def difference_in_differences(
     raw_low, raw_high, raw_p = _wald(raw, 100 * np.sqrt(variances), z)
 
     design = pd.DataFrame({"const": 1.0, "pilot": p, "after": a, "pilot:after": p * a}, index=df.index, dtype=float)
-    X = pd.concat([design, _indicators(_categories(df, covariates), drop_reference=True)], axis=1)
-    fit = _fit_logit(y, X)
+    fit, X, notes = _fit_adjusted(y, design, _categories(df, covariates), "had the outcome", min_level)
     b, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
     on = X.to_numpy()[(p == 1) & (a == 1)]
     off = on.copy()
@@ -172,7 +256,7 @@ def difference_in_differences(
         effect=effect, ci_low=low, ci_high=high, p_value=p_value, raw_did=raw, odds_ratio=float(odds_ratio),
         or_ci_low=float(or_low), or_ci_high=float(or_high), or_p_value=float(or_p), n=n, df_resid=df_resid,
         cells=cells, estimates=_declared_estimates(estimates, "measure", "estimate", df="df_resid"),
-        coefficients=_declared_estimates(coefficients, "term", "odds_ratio", df="df_resid"),
+        coefficients=_declared_estimates(coefficients, "term", "odds_ratio", df="df_resid"), notes=tuple(notes),
     )  # fmt: skip
 
 
@@ -204,6 +288,7 @@ class PsmResult(_Tables):
     groups: pd.DataFrame = field(repr=False, compare=False)
     estimates: pd.DataFrame = field(repr=False, compare=False)
     balance: pd.DataFrame = field(repr=False, compare=False)
+    notes: tuple[str, ...] = ()  # covariate levels merged or covariates left out so that the model could be fitted
 
 
 def _match(score: np.ndarray, treated: np.ndarray, width: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -293,13 +378,16 @@ def propensity_matched(
     caliper: float = 0.2,
     seed: int = 0,
     level: float = 0.95,
+    min_level: int = MIN_LEVEL_PEOPLE,
 ) -> PsmResult:
     """Justice Data Lab style comparison: treated units against propensity-score matched untreated units.
 
     Logistic propensity score on the categorical covariates; 1:1 matching on its logit within ``caliper`` x SD of
     the logit (Austin 2011). The difference is tested on the matched pairs (paired Wald test on the per-pair
     differences, equivalent to McNemar's comparison of discordant pairs in large samples), because matched units are
-    not independent samples. Uncertainty from estimating the score is ignored, as is usual for matching.
+    not independent samples. Uncertainty from estimating the score is ignored, as is usual for matching. Covariate
+    levels too sparse or separating for the score model are merged, or the covariate left out (``_fit_adjusted``;
+    the result's ``notes`` say which); the balance table still shows every level as the data hold it.
     """
     covariates = list(covariates)
     _require(df, [treated, outcome, *covariates])
@@ -310,8 +398,9 @@ def propensity_matched(
     if t.all() or not t.any():
         raise ValueError(f"column {treated!r} must have both treated and untreated units")
     cats = _categories(df, covariates)
-    X = sm.add_constant(_indicators(cats, drop_reference=True), has_constant="add")
-    score = X.to_numpy() @ _fit_logit(t.astype(int), X).params.to_numpy()  # the logit of the propensity score
+    design = pd.DataFrame({"const": 1.0}, index=df.index)
+    fit, X, notes = _fit_adjusted(t.astype(int), design, cats, "were treated", min_level)
+    score = X.to_numpy() @ fit.params.to_numpy()  # the logit of the propensity score
     width = caliper * float(np.std(score, ddof=1))
     mt, mc = _match(score, t, width, seed)
     if len(mt) == 0:
@@ -343,5 +432,5 @@ def propensity_matched(
         effect=effect, ci_low=low, ci_high=high, p_value=p_value, naive_effect=naive, n_treated=int(t.sum()),
         n_matched=len(mt), n_unmatched=len(named["treated, unmatched"]), treated_rate=100 * float(y[mt].mean()),
         comparison_rate=100 * float(y[mc].mean()), caliper_width=width, groups=groups, estimates=estimates,
-        balance=_balance(cats, t, mt, mc),
+        balance=_balance(cats, t, mt, mc), notes=tuple(notes),
     )  # fmt: skip

@@ -35,6 +35,7 @@ class Job:
     error: str | None = None
     result_url: str | None = None
     result_text: str | None = None
+    failures: list[str] = field(default_factory=list)  # parts of the work that failed while the rest went on
     phases: list[str] = field(default_factory=list)
 
     @property
@@ -54,9 +55,10 @@ class Jobs:
         owner: str,
         title: str,
         work: Callable[[Callable[[str], None]], Any],
-        outcome: Callable[[Any], tuple[str, str]],
+        outcome: Callable[[Any], tuple[str, str] | tuple[str, str, list[str]]],
     ) -> Job:
-        """Queue ``work(progress)``; when it returns, ``outcome(result)`` gives (link, text) for the result."""
+        """Queue ``work(progress)``; when it returns, ``outcome(result)`` gives (link, text) for the result, and
+        optionally the one-line failures of parts of the work that did not stop the rest (a study of many)."""
         with self._lock:
             job = Job(id=f"job-{next(self._ids)}", owner=owner, title=title)
             self._jobs[job.id] = job
@@ -68,8 +70,11 @@ class Jobs:
         def run() -> None:
             job.state, job.phase = "running", "starting"
             try:
-                job.result_url, job.result_text = outcome(work(progress))
+                job.result_url, job.result_text, *failures = outcome(work(progress))
+                job.failures = list(failures[0]) if failures else []
                 job.state, job.phase = "done", "finished"
+                if job.failures:
+                    job.phase = f"finished, with {len(job.failures)} failed"
             except BoldError as exc:
                 job.state, job.error = "failed", str(exc)
             except Exception as exc:  # a bug: one line for the person, the traceback for the server's log only

@@ -92,6 +92,7 @@ def pilot_did(extract: Extract, params: dict) -> StudyOutput:
         f"Pilot areas: {', '.join(areas)}; pilot start {start}; covariates: {', '.join(names) or 'none'}.",
         f"Residual degrees of freedom {result.df_resid} (SACRO requires at least 10).",
         "Benefit per client defaults to the value of 4 years of effective treatment (DOMAIN.md 7), 2012 prices.",
+        *result.notes,  # covariate levels merged or covariates left out so that the model could be fitted
     ]
     charts = {"cells": cells_chart(tables["cells"].assign(share=lambda d: d.events / d.n))}
     return StudyOutput(tables, charts, notes, reference={"economic_parameters": economics.parameters_table(p)})
@@ -136,7 +137,10 @@ def treatment_psm(extract: Extract, params: dict) -> StudyOutput:
         "Participants: the first release of each person in the period followed by treatment within 21 days; "
         "comparison: releases without. Outcome: a new prison reception on days 1-365 (re-imprisonment stands in "
         "for one-year proven reoffending, which these data do not hold).",
-        f"{result.n_unmatched} participants had no comparison within the caliper and are left out.",
+        # no count here: a note is not checked for disclosure, the groups table is
+        "Participants with no comparison within the caliper are left out; how many is in the groups table "
+        "('treated, unmatched'), checked like every table.",
+        *result.notes,  # covariate levels merged or covariates left out so that the propensity score could be fitted
     ]
     return StudyOutput(result.tables(), {}, notes)
 

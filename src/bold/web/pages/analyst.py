@@ -184,11 +184,13 @@ def run_all(request: Request, project_id: str, who: Caller = needs(Permission.ST
     ws, user = who.ws, who.user
 
     def work(progress):
-        made = list(studies.run_all(ws, user, project_id, started=lambda s: progress(f"running {s}")))
-        return made
+        return list(studies.run_all(ws, user, project_id, started=lambda s: progress(f"running {s}")))
 
-    def outcome(made):
-        return f"/projects/{project_id}/outputs", f"See the {len(made)} new outputs of {project_id}"
+    def outcome(runs):
+        """The link to the new outputs, and each failed study with its reason (the others ran all the same)."""
+        made = sum(not r.failed for r in runs)
+        failed = [f"{r.study}: {r.error}" for r in runs if r.failed]
+        return f"/projects/{project_id}/outputs", f"See the {made} new outputs of {project_id}", failed
 
     job = request.app.state.jobs.start(user.name, f"Run every study on {project_id}", work, outcome)
     return RedirectResponse(f"/jobs/{job.id}", status_code=303)
