@@ -19,6 +19,7 @@ MODULES = (
     "treatment_outcomes",
     "homelessness",
     "everyone_in_treatment",
+    "triage",
     "evaluation",
     "economic_value",
 )
