@@ -18,6 +18,7 @@ MODULES = (
     "dual_diagnosis",
     "treatment_outcomes",
     "homelessness",
+    "repeat_homelessness",
     "everyone_in_treatment",
     "triage",
     "evaluation",
