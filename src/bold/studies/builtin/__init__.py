@@ -19,6 +19,7 @@ MODULES = (
     "treatment_outcomes",
     "homelessness",
     "repeat_homelessness",
+    "deaths_after_homelessness",
     "everyone_in_treatment",
     "triage",
     "evaluation",
