@@ -94,7 +94,8 @@ def test_every_column_is_typed_and_breakdowns_follow_the_agreement(tmp_path):
     assert {name: st.untyped(t) for name, t in tables.items() if st.untyped(t)} == {}
     assert st.declared(tables["overall"])["triaged_42_days_share"] == st.share("triaged_42_days", "n")
     bare = [{k: r[k] for k in ("person_id", "referral_date", "triage_date", "treatment_start_date")} for r in rows()]
-    result = STUDY.compute(extract((tmp_path / "bare").mkdir() or tmp_path / "bare", {"treatment": bare}, TYPES), STUDY.resolve({}))
+    (tmp_path / "bare").mkdir()
+    result = STUDY.compute(extract(tmp_path / "bare", {"treatment": bare}, TYPES), STUDY.resolve({}))
     assert set(result.tables) == {"overall", "by_financial_year", "by_quarter"}
     assert result.tables["overall"].triaged_21_days.iloc[0] == 5
     assert any("treatment.referral_source is not in the agreement" in n for n in result.notes)
