@@ -156,6 +156,49 @@ def test_dual_diagnosis(truly_linked):
     assert overall.mh_before_share_low <= len(before) / len(journeys) <= overall.mh_before_share_high
 
 
+def true_applications(events, data_end) -> pd.DataFrame:
+    """Each true homelessness application once per person and date."""
+    apps = events[events.event == "homelessness_application"][["person_id", "date"]].drop_duplicates()
+    return apps.assign(date=pd.to_datetime(apps.date))
+
+
+def test_repeat_homelessness_counts_exactly_the_true_repeats(truly_linked):
+    ws, _, events, data_end = truly_linked
+    overall = run(ws, "repeat-homelessness", "overall").iloc[0]
+    apps = true_applications(events, data_end)
+    pairs = apps.merge(apps, on="person_id", suffixes=("", "_next"))
+    gap = (pairs.date_next - pairs.date).dt.days
+    repeated = set(map(tuple, pairs[gap.between(57, 365)][["person_id", "date"]].to_numpy()))
+    cohort = apps[apps.date <= data_end - pd.Timedelta(days=365)]
+    truth = sum((p, d) in repeated for p, d in cohort[["person_id", "date"]].to_numpy())
+    assert (overall.n, overall.repeated) == (len(cohort), truth)  # exactly, with true links
+
+
+def test_deaths_after_homelessness_count_exactly_the_true_deaths_and_person_time(truly_linked):
+    from bold.studies.builtin.deaths_after_homelessness import ALCOHOL_SPECIFIC, DRUG_POISONING, HORIZON
+
+    ws, _, events, data_end = truly_linked
+    first = true_applications(events, data_end).groupby("person_id", as_index=False).date.min()
+    died = events[events.event == "death"][["person_id", "date", "detail"]]
+    people = first.merge(died.rename(columns={"date": "died"}), on="person_id", how="left")
+    day = (pd.to_datetime(people.died) - people.date).dt.days
+    people = people[~(day < 0)].assign(day=day)  # a death before the application: left out
+    censor = ((data_end - people.date).dt.days).clip(upper=HORIZON)
+    counted = people.day.notna() & (people.day <= censor)
+    last = people.day.where(counted, censor)
+    code = people.detail.fillna("")
+    on = {
+        name: counted & (code.str[:3].isin([c for c in codes if len(c) == 3]) | code.str[:4].isin(codes))
+        for name, codes in (("drug_poisoning", DRUG_POISONING), ("alcohol_specific", ALCOHOL_SPECIFIC))
+    }
+    years = (last + 1).sum() / 365.25
+    output = runner.run(ws, "bold-questions", "deaths-after-homelessness", by="ana", today=TODAY)
+    for table, deaths in (("all_cause", counted), *on.items()):
+        row = output.table(table).iloc[0]
+        assert (row.n, row.events) == (len(people), deaths.sum()), table  # exactly, with true links
+        assert row.person_years == pytest.approx(years), table
+
+
 def test_the_pilots_planted_effect(truly_linked):
     ws, out, _, _ = truly_linked
     summary = json.loads((out / "truth" / "summary.json").read_text())

@@ -18,7 +18,10 @@ MODULES = (
     "dual_diagnosis",
     "treatment_outcomes",
     "homelessness",
+    "repeat_homelessness",
+    "deaths_after_homelessness",
     "everyone_in_treatment",
+    "triage",
     "evaluation",
     "economic_value",
 )
