@@ -37,7 +37,7 @@ def outcome(ws, project, study, extract):
 def test_every_study_gives_the_same_tables_on_duckdb_and_pyspark(tmp_path):
     from bold.spark import session
 
-    out, _ = make_population(tmp_path, people=2_000, seed=8)
+    out, _ = make_population(tmp_path, people=1_000, seed=8)
     ws = ingested(tmp_path / "ws", out)
     link_workspace(ws, retrain=True, by="lin")
     approved_and_built(ws, AGREEMENT, TODAY)
