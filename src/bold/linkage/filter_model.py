@@ -88,10 +88,11 @@ def encode_input(
     values = {c: data[c].to_pylist() for c in data.column_names}
     if "date_of_birth" in values:
         values["date_of_birth"] = [v.strftime("%Y%m%d") if v else None for v in values["date_of_birth"]]
+    missing = [None] * data.num_rows
     encoded = {}
     for name, weights in filters.items():
         enc = RecordEncoder(secret, weights, bits=bits, flip=flip, name=name)
-        rows = [{f: values.get(f, [None] * data.num_rows)[i] for f in weights} for i in range(data.num_rows)]
+        rows = [{f: values.get(f, missing)[i] for f in weights} for i in range(data.num_rows)]
         encoded[name] = [enc.encode_bits(r) for r in rows]
     write_table(con, out, values["unique_id"], values["source_dataset"], encoded)
 

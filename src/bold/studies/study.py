@@ -95,3 +95,9 @@ def agreed(extract: Extract, entry: str) -> bool:
     """Whether ``dataset.field`` is in the agreement (for optional breakdowns)."""
     dataset, name = entry.split(".", 1)
     return name in extract.agreed.get(dataset, [])
+
+
+def unagreed_breakdowns(extract: Extract, dataset: str, fields) -> list[str]:
+    """A note for each optional breakdown field of ``dataset`` the agreement leaves out."""
+    missing = [f for f in fields if not agreed(extract, f"{dataset}.{f}")]
+    return [f"{dataset}.{f} is not in the agreement: no breakdown by it" for f in missing]

@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 from bold.studies.builtin import common
 from bold.studies.builtin.homelessness import duty_label
 from bold.studies.language import PERSON, Cohort, Extract, StudyError, financial_year
-from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed, unagreed_breakdowns
 
 NEEDS = ("support_need_drug", "support_need_alcohol")
 OPTIONAL_FIELDS = ("duty", "local_authority", *NEEDS)
@@ -98,11 +98,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             "Homelessness applications followed by another within 12 months",
         )
     }
-    notes = [
-        f"homelessness.{f} is not in the agreement: no breakdown by it"
-        for f in OPTIONAL_FIELDS
-        if not agreed(extract, f"homelessness.{f}")
-    ]
+    notes = unagreed_breakdowns(extract, "homelessness", OPTIONAL_FIELDS)
     return StudyOutput(tables, charts, notes)
 
 

@@ -47,7 +47,7 @@ import ibis.expr.types as ir
 from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.language import PERSON, Cohort, Extract, age_at, financial_years
-from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed, unagreed_breakdowns
 
 SUBSTANCE_GROUPS = {"OPI": "opiate", "NOP": "non-opiate", "ALC": "alcohol", "NOA": "non-opiate and alcohol"}
 REFERRAL_SOURCES = {
@@ -266,11 +266,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             "Successful completions among clients who exited, by financial year (DSCP)",
         ),
     }
-    notes = [
-        f"treatment.{f} is not in the agreement: no breakdown by it"
-        for f in OPTIONAL_FIELDS
-        if not agreed(extract, f"treatment.{f}")
-    ]
+    notes = unagreed_breakdowns(extract, "treatment", OPTIONAL_FIELDS)
     if not agreed(extract, "person.birth_year"):
         notes.append("person.birth_year is not in the agreement: clients of every age count, not only those 18+")
     return StudyOutput(tables, charts, notes)

@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 from bold.studies.builtin import common
 from bold.studies.builtin.treatment_outcomes import REFERRAL_SOURCES, SUBSTANCE_GROUPS, label
 from bold.studies.language import Cohort, Extract
-from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
+from bold.studies.study import MainMeasure, Study, StudyOutput, agreed, unagreed_breakdowns
 
 CRIMINAL_JUSTICE = ("PRI", "PRB")  # NDTMS referral sources: prison, probation (the DSCP's DIP referrals)
 OPTIONAL_FIELDS = ("referral_source", "substance_group", "local_authority")
@@ -114,11 +114,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             "triaged_42_days_share",
             f"Referrals triaged within {params['six_week_days']} days (DSCP), by route",
         )
-    notes = [
-        f"treatment.{f} is not in the agreement: no breakdown by it"
-        for f in OPTIONAL_FIELDS
-        if not agreed(extract, f"treatment.{f}")
-    ]
+    notes = unagreed_breakdowns(extract, "treatment", OPTIONAL_FIELDS)
     return StudyOutput(tables, charts, notes)
 
 
