@@ -84,8 +84,9 @@ demo: $(STAMP)
 	@echo "then open http://127.0.0.1:8000/ and sign in as adam or alex (admins), cara (custodian), lin (linker), ana (analyst),"
 	@echo "grace (governance), oscar or olivia (output checkers), each with the password demo-only-password (docs/web.md)."
 
+# Each test module runs on one worker (loadscope), so its module fixtures (linked workspaces, mostly) are made once.
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --durations=10
+	$(BIN)/python -m pytest -n 2 --dist loadscope --durations=10
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/synth.py

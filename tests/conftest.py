@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,28 @@ def make_population(root: Path, **settings) -> tuple[Path, dict]:
 def small_population(tmp_path_factory) -> tuple[Path, dict]:
     """A few thousand people: structure, formats and the calibration targets that are not rare events."""
     return make_population(tmp_path_factory.mktemp("small"), people=5_000, seed=11)
+
+
+@pytest.fixture(scope="session")
+def linked_small(tmp_path_factory, small_population) -> Path:
+    """The small population with every source ingested and linked by Splink (model retrained), made once per test
+    worker: the root of a workspace that modules copy with ``linked_copy`` instead of linking again, because
+    linking is the slow part and many modules start from exactly this. Never changed itself."""
+    from bold.linkage.run import link_workspace
+
+    out, _ = small_population
+    ws = ingested(tmp_path_factory.mktemp("linked") / "ws", out)
+    link_workspace(ws, retrain=True, by="lin")
+    return ws.root
+
+
+def linked_copy(template: Path, root: Path):
+    """A workspace of its own at ``root``, copied from ``linked_small``'s (a workspace holds no absolute paths,
+    so the copy is a workspace like any other, its audit chain intact)."""
+    from bold.workspace import Workspace
+
+    shutil.copytree(template, root, symlinks=True)
+    return Workspace.open(root)
 
 
 @pytest.fixture(scope="session")

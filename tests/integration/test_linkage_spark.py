@@ -47,13 +47,23 @@ def test_spark_gives_the_same_clusters_as_duckdb_and_leaves_nothing_readable(tmp
     ]
     on_duckdb = link_workspace(ws, retrain=True, by="lin")
 
-    seen = {}
+    seen = {"parquet": set(), "checkpoints": set(), "spill": set(), "readable": set(), "magic": set()}
 
-    def look(phase: str) -> None:  # while the run holds its files: clustering comes after Spark has scored
-        if phase.startswith("clustering"):
-            seen.update(spark_files(ws.tmp_dir))
-            seen["readable"] = [p for p in seen["all"] if any(s in p.read_bytes() for s in surnames)]
-            seen["magic"] = {p.open("rb").read(4) for p in seen["parquet"]}
+    def look(phase: str) -> None:
+        """At every step of the run, what Spark holds then: shuffle files come and go as Spark's cleaner runs,
+        so the files of every step are gathered, each read while it still exists."""
+        found = spark_files(ws.tmp_dir)
+        for kind in ("parquet", "checkpoints", "spill"):
+            seen[kind] |= set(found[kind])
+        for path in found["all"]:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:  # removed by Spark since it was listed
+                continue
+            if any(s in data for s in surnames):
+                seen["readable"].add(path)
+            if path.suffix == ".parquet":
+                seen["magic"].add(data[:4])
 
     on_spark = link_workspace(ws, backend="spark", by="lin", progress=look)  # the saved model, scored by Spark
     assert on_spark.comparisons == on_duckdb.comparisons
@@ -73,7 +83,7 @@ def test_spark_gives_the_same_clusters_as_duckdb_and_leaves_nothing_readable(tmp
     # Inputs, Splink's checkpoints and spills were all in the workspace, and none of it was readable.
     assert seen["parquet"] and seen["checkpoints"] and seen["spill"], seen
     assert seen["magic"] == {b"PARE"}  # Parquet with an encrypted footer, every one
-    assert seen["readable"] == []  # no surname in plaintext in any file Spark wrote, spills included
+    assert seen["readable"] == set()  # no surname in plaintext in any file Spark wrote, spills included
     # The run's files and their key are gone with it: a later reader finds nothing.
     assert not [p for p in ws.tmp_dir.rglob("spark-files-*")]
 

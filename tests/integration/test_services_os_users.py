@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from bold.cli import app
 from bold.security import services
 from bold.store import audit
-from tests.conftest import TEAM_PASSWORD, add_team, approved_and_built, clear, ingested
+from tests.conftest import TEAM_PASSWORD, add_team, approved_and_built, clear, linked_copy
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or not all(shutil.which(t) for t in ("useradd", "groupadd", "usermod", "runuser")),
@@ -110,16 +110,12 @@ def _remove_accounts(prefix: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def deployed(small_population):
-    out, _ = small_population
+def deployed(linked_small):
     base = Path(tempfile.mkdtemp(prefix="bold-services-", dir="/tmp"))
     os.chmod(base, 0o755)  # pytest's own tmp folders are root's alone; the service users must reach the workspace
     prefix = f"t{secrets.token_hex(3)}-"
     try:
-        from bold.linkage.run import link_workspace
-
-        ws = ingested(base / "ws", out)
-        link_workspace(ws, retrain=True, by="lin")
+        ws = linked_copy(linked_small, base / "ws")
         project = approved_and_built(ws, EXAMPLE, TODAY)
         first = CliRunner().invoke(app, ["service", "setup", str(ws.root), "--prefix", prefix])
         assert first.exit_code == 0, first.output  # a failed setup is a failure, never a skip

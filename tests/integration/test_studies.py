@@ -7,6 +7,7 @@ import ast
 import datetime as dt
 import hashlib
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -16,35 +17,78 @@ import yaml
 
 from bold.actions import studies as study_actions
 from bold.governance import people, projects
-from bold.linkage.run import link_workspace
+from bold.security import encryption
 from bold.store import audit
-from bold.studies import outputs, runner
+from bold.studies import outputs, runner, uncertainty
 from bold.studies.builtin import catalogue
 from bold.studies.language import StudyError
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, clear, ingested
+from tests.conftest import approved_and_built, clear, linked_copy
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
 TODAY = dt.date(2026, 11, 22)
 
 
 @pytest.fixture(scope="module")
-def study_ws(tmp_path_factory, small_population):
+def study_ws(tmp_path_factory, small_population, linked_small):
     out, _ = small_population
-    ws = ingested(tmp_path_factory.mktemp("studies") / "ws", out)
-    link_workspace(ws, retrain=True, by="lin")
+    ws = linked_copy(linked_small, tmp_path_factory.mktemp("studies") / "ws")
     for example in ("bold-questions", "continuity-of-care"):
         approved_and_built(ws, EXAMPLES / f"{example}.yaml", TODAY)
     return ws, out
 
 
-def test_every_built_in_study_runs_and_waits_as_a_pending_output(study_ws):
+def _published_counts(output) -> dict[str, list[str]]:
+    """The count columns (people and events) of each checked table, from the output's declared kinds."""
+    kinds = output.manifest()["statistics"]
+    return {
+        table: [c for c, s in columns.items() if s["kind"] in ("people", "events")]
+        for table, columns in kinds.items()
+        if table in output.manifest()["tables"]
+    }
+
+
+def _pseudonyms(ws) -> set[str]:
+    """Every project pseudonym the extract holds, at every threshold."""
+    with ws.duckdb_connection() as con:
+        key = projects.extract_key(ws, "bold-questions")
+        encryption.attach(con, projects.extract_path(ws, "bold-questions"), "x", key, read_only=True)
+        con.execute("use x")
+        found = set()
+        for (table,) in con.execute("select table_name from duckdb_tables() where database_name = 'x'").fetchall():
+            columns = [c for (c,) in con.execute(f"select name from pragma_table_info('x.{table}')").fetchall()]
+            for column in [c for c in columns if c.startswith("person_id")]:
+                found |= {v for (v,) in con.execute(f"select distinct {column} from x.{table}").fetchall() if v}
+        return found
+
+
+NO_EVIDENCE = ("no-evidence", "no-type")
+
+
+def test_every_built_in_study_runs_is_checked_and_reports_its_main_measure_at_each_threshold(study_ws):
+    """The whole catalogue, run once as the analyst runs it (each study computed at the three thresholds of the
+    real linkage run and checked under the agreement's profile, bold-standard: 10 people, base 5), and everything
+    a run of every study must show, on those same outputs: each waits as a pending output readable by its owner
+    alone, its files as the manifest says; no checked file holds a count of 1 to 9; charts are drawn from the
+    protected tables only; the manifest names the linkage run, threshold and batches; the main measure is
+    reported at every threshold and checked like the table it comes from; no file holds a pseudonym of any
+    threshold; and the audit records each run."""
+    from bold.disclosure.check import checked_files, checked_folder, for_analyst, report
+
     ws, _ = study_ws
+    keys = _pseudonyms(ws)
+    assert len(keys) > 1000
+    with ws.duckdb_connection() as con:  # the extract carries the three clusterings of the latest run
+        ws.attach(con, "links", read_only=True)
+        run_id, batches = con.execute("select run_id, batches from links.runs order by run_id desc limit 1").fetchone()
     pilot = {"pilot_areas": "E08000024,E08000012", "pilot_start": "2020-10-19"}
+    ana = next(p for p in people.people(ws) if p.name == "ana")
     for study in catalogue().values():
-        params = pilot if study.required else {}
-        output = runner.run(ws, "bold-questions", study.id, parameters=params, by="ana", today=TODAY)
-        assert output.status == "pending"
+        output = study_actions.run(
+            ws, ana, "bold-questions", study.id, parameters=pilot if study.required else {}, today=TODAY
+        )
+        assert output.status == "pending" and output.profile == "bold-standard@1", study.id
+        assert output.check_outcome in ("pass", "review"), study.id
         manifest = output.manifest()
         assert set(manifest["fields_used"]) <= projects.get(ws, "bold-questions").agreement.requested()
         for name, digest in manifest["files"].items():
@@ -54,8 +98,51 @@ def test_every_built_in_study_runs_and_waits_as_a_pending_output(study_ws):
         assert outputs.verify_files(output) == []
         page = (output.folder / "index.html").read_text()
         assert "Pending output, not released" in page and "<script" not in page
+
+        folder = checked_folder(output)
+        for name, digest in checked_files(output).items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
+        for table, columns in _published_counts(output).items():
+            checked = pd.read_csv(folder / f"{table}.csv")
+            for column in columns:
+                values = checked[column].dropna()
+                assert not values.between(1, 9).any(), (study.id, table, column)
+                assert (values % 5 == 0).all(), (study.id, table, column)  # rounded to base 5
+        for chart in manifest["charts"]:
+            if (folder / f"{chart}.vl.json").exists():
+                spec = json.loads((folder / f"{chart}.vl.json").read_text())
+                source = manifest["chart_tables"][chart]
+                protected = json.loads(pd.read_csv(folder / f"{source}.csv").to_json(orient="records"))
+                for records in spec["datasets"].values():
+                    pd.testing.assert_frame_equal(pd.DataFrame(records), pd.DataFrame(protected), check_dtype=False)
+        full = report(output)
+        seen = for_analyst(full)
+        assert "intervals" not in seen and all(
+            set(d) == {"table", "row", "column", "reason"} for d in seen["differencing"]
+        )
+
+        assert manifest["linkage"]["run"] == run_id and manifest["linkage"]["threshold"] == "medium", study.id
+        assert manifest["linkage"]["batches"] == json.loads(batches), study.id
+        assert manifest["linkage"]["variants"] == ["high", "medium", "low"], study.id
+        table = output.table(uncertainty.TABLE)
+        assert table.threshold.unique().tolist() == ["high", "medium", "low"], study.id
+        assert set(table[table.chosen == "yes"].threshold) == {"medium"}, study.id
+        assert study.main.value in table.columns, study.id
+        flags = full["flags"]
+        unknown = {
+            (f["column"], f["rule"]) for f in flags if f["table"] == uncertainty.TABLE and f["rule"] in NO_EVIDENCE
+        }
+        in_main = {
+            (f["column"], f["rule"]) for f in flags if f["table"] == study.main.table and f["rule"] in NO_EVIDENCE
+        }
+        assert unknown <= in_main, study.id  # the variants are judged as well as the table they come from
+        for path in [*output.folder.rglob("*")]:  # no pseudonym of any threshold in any file of the output
+            if path.is_file():
+                tokens = set(re.findall(r"[0-9a-f]{16,}", path.read_text(errors="ignore")))
+                assert not {t for t in tokens for k in keys if t in k}, (study.id, path.name)
     runs = audit.entries(ws, action="study run")
-    assert {json.loads(e["details"])["study"] for e in runs} == set(catalogue())
+    assert {json.loads(e["details"])["study"] for e in runs} >= set(catalogue())
+    assert len(audit.entries(ws, action="output checked")) >= len(catalogue())
 
 
 def test_a_changed_output_file_is_detected(study_ws):
@@ -299,54 +386,6 @@ def test_a_study_file_with_a_non_date_outcome_is_a_clear_error(study_ws, tmp_pat
     )
     with pytest.raises(StudyError, match=r"deaths\.drug_related is boolean, not a date"):
         runner.run(ws, "bold-questions", str(path), by="ana", today=TODAY)
-
-
-def _published_counts(output) -> dict[str, list[str]]:
-    """The count columns (people and events) of each checked table, from the output's declared kinds."""
-    kinds = output.manifest()["statistics"]
-    return {
-        table: [c for c, s in columns.items() if s["kind"] in ("people", "events")]
-        for table, columns in kinds.items()
-        if table in output.manifest()["tables"]
-    }
-
-
-def test_every_built_in_study_is_checked_and_no_checked_file_holds_a_count_of_1_to_9(study_ws):
-    """The demo's promise, on the small population: every output checked under the agreement's profile
-    (bold-standard: 10 people, base 5), charts drawn from the protected tables only, and the checked files
-    exactly as their manifest (and the store) say."""
-    from bold.disclosure.check import checked_files, checked_folder, for_analyst, report
-
-    ws, _ = study_ws
-    pilot = {"pilot_areas": "E08000024,E08000012", "pilot_start": "2020-10-19"}
-    ana = next(p for p in people.people(ws) if p.name == "ana")
-    for study in catalogue().values():
-        params = pilot if study.required else {}
-        output = study_actions.run(ws, ana, "bold-questions", study.id, parameters=params, today=TODAY)
-        assert output.profile == "bold-standard@1" and output.check_outcome in ("pass", "review")
-        folder = checked_folder(output)
-        for name, digest in checked_files(output).items():
-            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest
-        full = report(output)
-        for table, columns in _published_counts(output).items():
-            checked = pd.read_csv(folder / f"{table}.csv")
-            for column in columns:
-                values = checked[column].dropna()
-                assert not values.between(1, 9).any(), (study.id, table, column)
-                assert (values % 5 == 0).all(), (study.id, table, column)  # rounded to base 5
-        for chart in output.manifest()["charts"]:
-            if (folder / f"{chart}.vl.json").exists():
-                spec = json.loads((folder / f"{chart}.vl.json").read_text())
-                source = output.manifest()["chart_tables"][chart]
-                protected = json.loads(pd.read_csv(folder / f"{source}.csv").to_json(orient="records"))
-                for records in spec["datasets"].values():
-                    pd.testing.assert_frame_equal(pd.DataFrame(records), pd.DataFrame(protected), check_dtype=False)
-        seen = for_analyst(full)
-        assert "intervals" not in seen and all(
-            set(d) == {"table", "row", "column", "reason"} for d in seen["differencing"]
-        )
-    checks = audit.entries(ws, action="output checked")
-    assert len(checks) >= len(catalogue())
 
 
 def test_a_checked_file_changed_afterwards_is_refused(study_ws):

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from bold.disclosure.check import check_output
-from bold.governance import projects
-from bold.linkage.run import link_workspace
 from bold.linkage.truth import write_true_links
-from bold.security import encryption
 from bold.studies import runner, uncertainty
-from bold.studies.builtin import catalogue
 from bold.synth.calibration import PILOT_ODDS_RATIO
-from tests.conftest import approved_and_built, ingested
+from tests.conftest import approved_and_built, ingested, linked_copy
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "bold-questions.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -218,11 +212,10 @@ def test_the_pilots_planted_effect(truly_linked):
 
 
 @pytest.fixture(scope="module")
-def really_linked(tmp_path_factory, small_population):
+def really_linked(tmp_path_factory, small_population, linked_small):
     """The same population linked by Splink (not from the truth), its extract built at the medium threshold."""
     out, _ = small_population
-    ws = ingested(tmp_path_factory.mktemp("real") / "ws", out)
-    link_workspace(ws, retrain=True, by="lin")
+    ws = linked_copy(linked_small, tmp_path_factory.mktemp("real") / "ws")
     approved_and_built(ws, AGREEMENT, TODAY)
     events = pd.read_parquet(out / "truth" / "events.parquet")
     return ws, out, events, pd.to_datetime(events.date).max()
@@ -263,55 +256,3 @@ def test_with_real_linkage_dual_diagnosis_truth_lies_within_the_spread_across_th
     true_share = len(pairs[days.between(-365, -1)][["person_id", "date"]].drop_duplicates()) / len(journeys)
     low, high, table = spread(ws, "dual-diagnosis", "mh_before_share")
     assert low <= true_share <= high, (true_share, table.filter(like="share").round(4).to_dict("list"))
-
-
-def _pseudonyms(ws) -> set[str]:
-    """Every project pseudonym the extract holds, at every threshold."""
-    with ws.duckdb_connection() as con:
-        key = projects.extract_key(ws, "bold-questions")
-        encryption.attach(con, projects.extract_path(ws, "bold-questions"), "x", key, read_only=True)
-        con.execute("use x")
-        found = set()
-        for (table,) in con.execute("select table_name from duckdb_tables() where database_name = 'x'").fetchall():
-            columns = [c for (c,) in con.execute(f"select name from pragma_table_info('x.{table}')").fetchall()]
-            for column in [c for c in columns if c.startswith("person_id")]:
-                found |= {v for (v,) in con.execute(f"select distinct {column} from x.{table}").fetchall() if v}
-        return found
-
-
-def test_every_study_reports_its_main_measure_at_each_threshold_checked_and_without_person_keys(really_linked):
-    ws = really_linked[0]
-    keys = _pseudonyms(ws)
-    with ws.duckdb_connection() as con:  # the extract carries the three clusterings of the latest run
-        ws.attach(con, "links", read_only=True)
-        run_id, batches = con.execute("select run_id, batches from links.runs order by run_id desc limit 1").fetchone()
-    assert len(keys) > 1000
-    params = {"pilot_areas": "E08000024,E08000012,E08000003", "pilot_start": "2020-10-19"}
-    for study in catalogue().values():
-        output = runner.run(
-            ws, "bold-questions", study.id, parameters=params if study.required else {}, by="ana", today=TODAY
-        )
-        manifest = output.manifest()
-        assert manifest["linkage"]["run"] == run_id and manifest["linkage"]["threshold"] == "medium", study.id
-        assert manifest["linkage"]["batches"] == json.loads(batches), study.id
-        assert manifest["linkage"]["variants"] == ["high", "medium", "low"], study.id
-        table = output.table(uncertainty.TABLE)
-        assert table.threshold.unique().tolist() == ["high", "medium", "low"], study.id
-        assert set(table[table.chosen == "yes"].threshold) == {"medium"}, study.id
-        assert study.main.value in table.columns, study.id
-        checked = check_output(ws, "bold-questions", output.id, by="oscar")
-        flags = checked.report["flags"]
-        unknown = {
-            (f["column"], f["rule"]) for f in flags if f["table"] == uncertainty.TABLE and f["rule"] in NO_EVIDENCE
-        }
-        in_main = {
-            (f["column"], f["rule"]) for f in flags if f["table"] == study.main.table and f["rule"] in NO_EVIDENCE
-        }
-        assert unknown <= in_main, study.id  # the variants are judged as well as the table they come from
-        for path in [*output.folder.rglob("*")]:  # no pseudonym of any threshold in any file of the output
-            if path.is_file():
-                tokens = set(re.findall(r"[0-9a-f]{16,}", path.read_text(errors="ignore")))
-                assert not {t for t in tokens for k in keys if t in k}, (study.id, path.name)
-
-
-NO_EVIDENCE = ("no-evidence", "no-type")

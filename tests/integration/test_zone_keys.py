@@ -14,7 +14,7 @@ from bold.actions import workspace as workspace_actions
 from bold.governance import projects
 from bold.security import encryption
 from bold.store import audit
-from tests.conftest import approved_and_built, clear, ingested
+from tests.conftest import approved_and_built, clear, linked_copy
 from tests.old_workspace import OLD_ENTRIES, PASSWORD, extract_fixture
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
@@ -37,12 +37,8 @@ def _opens(path: Path, key: str | None) -> bool:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, small_population):
-    from bold.linkage.run import link_workspace
-
-    out, _ = small_population
-    ws = ingested(tmp_path_factory.mktemp("zones") / "ws", out)
-    link_workspace(ws, retrain=True, by="lin")
+def built(tmp_path_factory, linked_small):
+    ws = linked_copy(linked_small, tmp_path_factory.mktemp("zones") / "ws")
     project = approved_and_built(ws, EXAMPLE, TODAY)
     return ws, project
 

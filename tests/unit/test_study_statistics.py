@@ -13,13 +13,12 @@ import pandas as pd
 import pytest
 
 from bold.governance import projects
-from bold.linkage.run import link_workspace
 from bold.studies import runner
 from bold.studies import statistics as st
 from bold.studies.builtin import catalogue
 from bold.studies.spec import load_spec
 from bold.studies.statistics import Kind
-from tests.conftest import approved_and_built, ingested
+from tests.conftest import approved_and_built, linked_copy
 
 EXAMPLES = Path(__file__).parents[2] / "docs" / "examples"
 YAML_STUDY = EXAMPLES / "study-continuity-by-ost.yaml"
@@ -28,11 +27,10 @@ PROJECT = "bold-questions"  # agrees every field any built-in study needs or use
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, small_population):
+def built(tmp_path_factory, small_population, linked_small):
     """A linked workspace with the question library's project built, and the pilot parameters of its population."""
     out, _ = small_population
-    ws = ingested(tmp_path_factory.mktemp("typed") / "ws", out)
-    link_workspace(ws, retrain=True, by="lin")
+    ws = linked_copy(linked_small, tmp_path_factory.mktemp("typed") / "ws")
     approved_and_built(ws, EXAMPLES / f"{PROJECT}.yaml", TODAY)
     summary = json.loads((out / "truth" / "summary.json").read_text())
     pilot = {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
