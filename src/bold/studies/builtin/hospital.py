@@ -37,9 +37,10 @@ DEFINITION = (
 )
 
 
-def admissions(cohort: Cohort) -> dict[str, str]:
-    """Add ``emergency`` (admissions in the year), ``any_emergency``, ``conditions`` (distinct groups) and a
-    ``has_<column>`` flag per diagnosis group; returns each group's label with its column."""
+def admissions(cohort: Cohort, diagnoses: tuple[str, ...] = ("primary_diagnosis",)) -> dict[str, str]:
+    """Add ``emergency`` (admissions in the year), ``any_emergency``, ``conditions`` (distinct groups), its count
+    ``_conditions`` and a ``has_<column>`` flag per diagnosis group; returns each group's label with its column.
+    An admission is in every group one of its ``diagnoses`` fields falls in ('other': a code in no group)."""
 
     def emergency(t):
         return t.admission_method.isin(common.EMERGENCY_METHODS)
@@ -48,10 +49,14 @@ def admissions(cohort: Cohort) -> dict[str, str]:
     groups = {label: f"_group{i}" for i, label in enumerate([*DIAGNOSIS_GROUPS, OTHER])}
 
     def other(t):
-        return ~ibis.or_(*[test(t.primary_diagnosis.upper()) for test in DIAGNOSIS_GROUPS.values()])
+        def elsewhere(code):
+            return code.notnull() & (code != "") & ~ibis.or_(*[test(code) for test in DIAGNOSIS_GROUPS.values()])
+
+        return ibis.or_(*[elsewhere(t[d].upper()) for d in diagnoses])
 
     tests = {
-        label: (lambda t, test=test: test(t.primary_diagnosis.upper())) for label, test in DIAGNOSIS_GROUPS.items()
+        label: (lambda t, test=test: ibis.or_(*[test(t[d].upper()) for d in diagnoses]))
+        for label, test in DIAGNOSIS_GROUPS.items()
     }
     tests[OTHER] = other
     cohort.count_each(
