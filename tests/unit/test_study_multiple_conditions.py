@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from bold.disclosure.evidence import for_column
 from bold.studies import statistics as st
 from bold.studies.builtin import multiple_conditions
 from bold.studies.builtin.multiple_conditions import NEED, NO_NEED
@@ -96,17 +97,15 @@ def test_leavers_by_need_with_the_year_boundary_and_first_releases_only(tmp_path
 
 def test_distinct_condition_groups_count_secondary_diagnoses_when_agreed(tmp_path):
     result = run(tmp_path).tables
-    groups = result["distinct_conditions"].set_index(["need", "conditions"])
-    assert groups.n.to_dict() == {
-        (NEED, "0"): 3,  # d365, elective, late
-        (NEED, "1"): 1,  # same: two admissions in one group
-        (NEED, "2"): 2,  # two (two admissions), one2 (one admission in two groups)
-        (NO_NEED, "0"): 2,
-        (NO_NEED, "1"): 1,  # injury: an empty secondary diagnosis is no group
-        (NO_NEED, "3+"): 1,
-        ("missing", "0"): 1,
+    groups = result["distinct_conditions"].set_index("need")
+    assert groups[["n", *multiple_conditions.DISTINCT]].to_dict("index") == {
+        # need: d365, elective, late none; same one (two admissions in one group); two and one2 (one admission) two
+        NEED: {"n": 6, "groups_0": 3, "groups_1": 1, "groups_2": 2, "groups_3_or_more": 0},
+        # no need: injury one (an empty secondary diagnosis is no group), three 3+
+        NO_NEED: {"n": 4, "groups_0": 2, "groups_1": 1, "groups_2": 0, "groups_3_or_more": 1},
+        "missing": {"n": 1, "groups_0": 1, "groups_1": 0, "groups_2": 0, "groups_3_or_more": 0},
     }
-    assert groups.loc[(NEED, "2"), "share"] == pytest.approx(2 / 6)
+    assert groups.loc[NEED, "groups_2_share"] == pytest.approx(2 / 6)
     by_group = result["by_condition_group"].set_index(["condition_group", "need"])
     assert by_group.loc[(DRUG, NEED), "admitted"] == 3
     assert by_group.loc[(LIVER, NEED), "admitted"] == 2
@@ -119,7 +118,8 @@ def test_distinct_condition_groups_count_secondary_diagnoses_when_agreed(tmp_pat
 
 
 def test_need_against_no_need(tmp_path):
-    compared = run(tmp_path).tables["comparison"].set_index("measure")
+    result = run(tmp_path).tables
+    compared = result["comparison"].set_index("measure")
     multiple = compared.loc["multiple_conditions_share"]
     assert multiple.difference_pp == pytest.approx(100 * (2 / 6 - 1 / 4))
     assert multiple.ratio == pytest.approx((2 / 6) / (1 / 4))
@@ -128,9 +128,10 @@ def test_need_against_no_need(tmp_path):
     assert multiple[["difference_low", "ratio_high", "p_value"]].tolist() == pytest.approx(
         [share_comparison(2, 6, 1, 4)[k] for k in ("difference_low", "ratio_high", "p_value")]
     )
-    rate = compared.loc["emergency_admissions_rate"]
-    assert rate.ratio == pytest.approx((5 / 6) / (4 / 4))
-    assert compared.n.tolist() == [10, 10, 10]
+    rate = result["rate_ratio"].iloc[0]
+    assert rate.rate_ratio == pytest.approx((5 / 6) / (4 / 4))  # admissions per leaver-year
+    assert rate.rate_ratio_low < rate.rate_ratio < rate.rate_ratio_high
+    assert [*compared.compared_n, rate.compared_n] == [10, 10, 10]  # both groups, not the missing flag
 
 
 def test_share_comparison_is_undefined_where_it_cannot_be_computed():
@@ -153,12 +154,21 @@ def test_breakdowns_and_every_column_typed(tmp_path):
     del bare["person"]
     (tmp_path / "bare").mkdir()
     plain = STUDY.compute(extract(tmp_path / "bare", bare, TYPES), STUDY.resolve({}))
-    assert set(plain.tables) == {"by_need", "by_condition_group", "distinct_conditions", "comparison"}
+    assert set(plain.tables) == {"by_need", "by_condition_group", "distinct_conditions", "comparison", "rate_ratio"}
 
 
 def test_no_comparison_without_both_groups(tmp_path):
     only = tables()
     only["prison"] = [r for r in only["prison"] if r["substance_misuse_need"]]
     result = STUDY.compute(extract(tmp_path, only, TYPES), STUDY.resolve({}))
-    assert "comparison" not in result.tables
+    assert not {"comparison", "rate_ratio"} & set(result.tables)
     assert any("no comparison" in note for note in result.notes)
+
+
+def test_disclosure_control_finds_the_people_behind_every_condition_group_row(tmp_path):
+    x = extract(tmp_path, tables(), TYPES)
+    by_group = STUDY.compute(x, STUDY.resolve({})).tables["by_condition_group"]
+    cells = for_column(by_group, "admitted", x.evidence)
+    assert all(cell is not None for cell in cells)  # one stacked evidence, not one per block matching its own
+    row = by_group.index[(by_group.condition_group == DRUG) & (by_group.need == NEED)][0]
+    assert (cells[row].value, cells[row].people, set(cells[row].members)) == (3, 3, {"two", "one2", "same"})

@@ -98,14 +98,11 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         tables[f"by_continuity_and_{by}"] = common.shares(
             cohort, ["continuity", by], {"any_emergency": "any_emergency"}
         )
-    rows = []
-    for label, column in diagnosis_groups.items():
-        part = common.shares(cohort, ["continuity"], {"admitted": f"has_{column}"})
-        rows.append(part.assign(diagnosis_group=label))
-    by_group = pd.concat(rows, ignore_index=True)[
-        ["diagnosis_group", *[c for c in rows[0].columns if c != "diagnosis_group"]]
-    ]
-    tables["by_diagnosis_group"] = st.declare(st.carry(rows[0], by_group), diagnosis_group=st.group())
+    parts = {
+        label: (lambda column=column: common.shares(cohort, ["continuity"], {"admitted": f"has_{column}"}))
+        for label, column in diagnosis_groups.items()
+    }
+    tables["by_diagnosis_group"] = common.stacked(cohort, "diagnosis_group", parts)
     tables["distinct_conditions"] = cohort.summarise(["continuity", "conditions"])
     yes = main[main.continuity == "treatment within 21 days"]
     no = main[main.continuity != "treatment within 21 days"]

@@ -31,12 +31,13 @@ from bold.studies import statistics as st
 from bold.studies.builtin import common
 from bold.studies.builtin.hospital import admissions
 from bold.studies.language import PERSON, Cohort, Extract, flag
-from bold.studies.measures import rate_ratio, share_comparison, with_proportion
+from bold.studies.measures import rate_ratio, share_comparison
 from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 SECONDARY = "hospital.secondary_diagnosis"
 NEED, NO_NEED = "substance misuse need", "no substance misuse need"
 FLAGS = {"any_emergency": "any_emergency", "multiple_conditions": "multiple"}
+DISTINCT = {"groups_0": 0, "groups_1": 1, "groups_2": 2, "groups_3_or_more": 3}  # distinct condition groups
 
 DEFINITION = (
     "Each person's first release from prison in the period (day 0), at least 365 days before the data end, with "
@@ -65,7 +66,13 @@ def leavers(extract: Extract, params: dict) -> tuple[Cohort, dict[str, str]]:
     common.complete_follow_up(cohort, 365)
     diagnoses = ("primary_diagnosis", *(["secondary_diagnosis"] if agreed(extract, SECONDARY) else []))
     groups = admissions(cohort, diagnoses)
-    cohort.derive(need=need_label, multiple=lambda t: t._conditions >= 2)
+    cohort.derive(
+        need=need_label,
+        compared=lambda t: t.substance_misuse_need.notnull(),
+        multiple=lambda t: t._conditions >= 2,
+    )
+    cohort.derive(**{name: (lambda t, k=k: t._conditions == k) for name, k in DISTINCT.items() if k < 3})
+    cohort.derive(groups_3_or_more=lambda t: t._conditions >= 3)
     return cohort, groups
 
 
@@ -78,53 +85,54 @@ def by_need(cohort: Cohort, by: list[str]) -> pd.DataFrame:
 
 
 def distinct_conditions(cohort: Cohort) -> pd.DataFrame:
-    """Leavers by number of distinct condition groups, as a share of their need group's leavers (``need_n``)."""
-    table = cohort.summarise(["need", "conditions"])
-    table["need_n"] = table.groupby("need")["n"].transform("sum").astype(int)
-    return with_proportion(st.declare(table, need_n=st.events()), "n", "need_n")
+    """Per need group: leavers with 0, 1, 2 and 3 or more distinct condition groups, each a share of the group."""
+    return common.shares(cohort, ["need"], {name: name for name in DISTINCT})
 
 
 def by_condition_group(cohort: Cohort, groups: dict[str, str]) -> pd.DataFrame:
-    rows = [
-        common.shares(cohort, ["need"], {"admitted": f"has_{column}"}).assign(condition_group=label)
+    """Per condition group and need group: leavers with an emergency admission in that group."""
+    parts = {
+        label: (lambda column=column: common.shares(cohort, ["need"], {"admitted": f"has_{column}"}))
         for label, column in groups.items()
-    ]
-    table = pd.concat(rows, ignore_index=True)
-    table = table[["condition_group", *[c for c in rows[0].columns if c != "condition_group"]]]
-    return st.declare(st.carry(rows[0], table), condition_group=st.group())
+    }
+    return common.stacked(cohort, "condition_group", parts)
 
 
-def comparison(main: pd.DataFrame) -> pd.DataFrame | None:
-    """Need against no need: each share's difference and ratio, and the admissions rate ratio."""
+def comparison(cohort: Cohort, main: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Need against no need: each share's difference and ratio (``comparison``) and the admissions rate ratio
+    (``rate_ratio``); none without both groups. ``compared_n`` (leavers in both groups) comes from a summary of
+    its own, so disclosure control finds the people behind the estimates."""
     rows = main.set_index("need")
     if not {NEED, NO_NEED} <= set(rows.index):
-        return None
+        return {}
     a, b = rows.loc[NEED], rows.loc[NO_NEED]
-    out = []
-    for name in FLAGS:
-        out.append({"measure": f"{name}_share", "n": int(a.n + b.n), **share_comparison(a[name], a.n, b[name], b.n)})
-    rr = rate_ratio(a.emergency_admissions, a.n, b.emergency_admissions, b.n).iloc[0]
-    out.append(
-        {
-            "measure": "emergency_admissions_rate",
-            "n": int(a.n + b.n),
-            "ratio": rr.rate_ratio,
-            "ratio_low": rr.rate_ratio_low,
-            "ratio_high": rr.rate_ratio_high,
-            "p_value": rr.p_value,
-        }
+    leavers = int(cohort.summarise([], compared_n=lambda t: t.compared.cast("int64").sum()).compared_n.iloc[0])
+    shares = pd.DataFrame(
+        [{"measure": f"{name}_share", **share_comparison(a[name], a.n, b[name], b.n)} for name in FLAGS]
     )
-    table = pd.DataFrame(out)
-    return st.declare(  # estimates and their p-values, judged by the leavers behind them
-        table,
-        measure=st.group(),
-        n=st.events(),
-        **{c: st.estimate(of="n") for c in ("difference_pp", "ratio", "p_value")},
-        difference_low=st.bound("difference_pp", "low"),
-        difference_high=st.bound("difference_pp", "high"),
-        ratio_low=st.bound("ratio", "low"),
-        ratio_high=st.bound("ratio", "high"),
-    )
+    rates = rate_ratio(a.emergency_admissions, a.n, b.emergency_admissions, b.n)
+    rates.insert(0, "measure", "emergency_admissions_rate")
+    for table in (shares, rates):
+        table.insert(1, "compared_n", leavers)
+    bounds = {
+        "difference_low": st.bound("difference_pp", "low"),
+        "difference_high": st.bound("difference_pp", "high"),
+        "ratio_low": st.bound("ratio", "low"),
+        "ratio_high": st.bound("ratio", "high"),
+        "rate_ratio_low": st.bound("rate_ratio", "low"),
+        "rate_ratio_high": st.bound("rate_ratio", "high"),
+    }
+    out = {}
+    for name, table in (("comparison", shares), ("rate_ratio", rates)):
+        estimates = [c for c in ("difference_pp", "ratio", "rate_ratio", "p_value") if c in table.columns]
+        out[name] = st.declare(  # estimates and their p-values, judged by the leavers behind them
+            table,
+            measure=st.group(),
+            compared_n=st.events(),
+            **{c: st.estimate(of="compared_n") for c in estimates},
+            **{c: kind for c, kind in bounds.items() if c in table.columns},
+        )
+    return out
 
 
 def compute(extract: Extract, params: dict) -> StudyOutput:
@@ -137,11 +145,10 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     tables["by_condition_group"] = by_condition_group(cohort, groups)
     tables["distinct_conditions"] = distinct_conditions(cohort)
     notes = []
-    compared = comparison(main)
-    if compared is None:
+    compared = comparison(cohort, main)
+    if not compared:
         notes.append("The cohort lacks leavers with or without a need: no comparison between them")
-    else:
-        tables["comparison"] = compared
+    tables.update(compared)
     if not agreed(extract, SECONDARY):
         notes.append(f"{SECONDARY} is not in the agreement: condition groups come from the primary diagnosis only")
     charts = {
