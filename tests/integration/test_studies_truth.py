@@ -150,6 +150,53 @@ def test_dual_diagnosis(truly_linked):
     assert overall.mh_before_share_low <= len(before) / len(journeys) <= overall.mh_before_share_high
 
 
+def test_mental_health_contact_after_treatment_counts_exactly_the_true_contacts(truly_linked):
+    ws, _, events, data_end = truly_linked
+    overall = run(ws, "mh-after-treatment", "overall").iloc[0]
+    journeys = events[events.event == "treatment_journey"].assign(
+        start=lambda e: pd.to_datetime(e.date), end=lambda e: pd.to_datetime(e.end_date)
+    )
+    journeys = journeys[journeys.end.notna() & (journeys.detail != "DIE")]
+    journeys = journeys[journeys.end <= data_end - pd.Timedelta(days=365)].drop_duplicates(["person_id", "end"])
+    referrals = events[events.event == "mental_health_referral"][["person_id", "date"]]
+    pairs = journeys[["person_id", "end"]].merge(referrals, on="person_id")
+    days = (pd.to_datetime(pairs.date) - pairs.end).dt.days
+    contact = pairs[days.between(0, 365)][["person_id", "end"]].drop_duplicates()
+    assert (overall.n, overall.mh_contact) == (len(journeys), len(contact))  # exactly, with true links
+
+
+def test_multiple_conditions_count_exactly_the_true_leavers_and_condition_groups(truly_linked):
+    from bold.studies.builtin.hospital import DIAGNOSIS_GROUPS, OTHER
+    from bold.studies.builtin.multiple_conditions import NEED, NO_NEED
+
+    ws, out, _, data_end = truly_linked
+    releases = pd.read_parquet(out / "truth" / "releases.parquet").assign(
+        release=lambda r: pd.to_datetime(r.release_date)
+    )
+    first = releases.sort_values("release").groupby("person_id").head(1)
+    first = first[first.release <= data_end - pd.Timedelta(days=365)]
+    person = pd.read_parquet(out / "truth" / "records.parquet")[["record_id", "person_id"]]
+    hospital = pd.read_parquet(out / "hospital.parquet").merge(person, left_on="EPIKEY", right_on="record_id")
+    hospital = hospital[hospital.ADMIMETH.isin(["21", "22", "23", "24", "25", "28"])]
+    pairs = first[["person_id", "release"]].merge(hospital, on="person_id")
+    pairs = pairs[(pd.to_datetime(pairs.ADMIDATE) - pairs.release).dt.days.between(0, 364)]
+
+    codes = pd.concat(
+        [pairs[["person_id", c]].set_axis(["person_id", "code"], axis=1) for c in ("DIAG_4_01", "DIAG_4_02")]
+    )
+    codes = codes[codes.code.fillna("") != ""]
+    upper = codes.code.str.upper().str  # hospital's group tests, on pandas strings instead of Ibis ones
+    labels = pd.Series(OTHER, index=codes.index)
+    for label, test in DIAGNOSIS_GROUPS.items():  # the groups are disjoint
+        labels[test(upper).to_numpy()] = label
+    groups = codes.assign(group=labels).groupby("person_id").group.nunique()
+    first = first.assign(multiple=first.person_id.map(groups).fillna(0) >= 2)
+    table = run(ws, "multiple-conditions", "by_need").set_index("need")
+    for label, flag in ((NEED, True), (NO_NEED, False)):
+        truth = first[first.need_flag == flag]
+        assert table.loc[label, ["n", "multiple_conditions"]].tolist() == [len(truth), truth.multiple.sum()], label
+
+
 def true_applications(events, data_end) -> pd.DataFrame:
     """Each true homelessness application once per person and date."""
     apps = events[events.event == "homelessness_application"][["person_id", "date"]].drop_duplicates()

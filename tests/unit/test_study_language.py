@@ -171,6 +171,32 @@ def test_first_event_with_a_matching_field(tmp_path):
     assert cohort.frame(["any", "home"]).iloc[0][["any", "home"]].tolist() == [2, 8]
 
 
+def test_last_event_counts_days_from_another_date_column(tmp_path):
+    ex = extract(
+        tmp_path,
+        {
+            "treatment": [
+                {
+                    "person_id": "a",
+                    "treatment_start_date": d("2021-01-01"),
+                    "discharge_date": d("2021-06-30"),
+                    "la": "X",
+                }
+            ],
+            "mental_health": [
+                {"person_id": "a", "referral_date": d("2020-12-31")},  # day -1 of the start, -181 of the discharge
+                {"person_id": "a", "referral_date": d("2021-03-01")},  # during the journey
+            ],
+        },
+    )
+    cohort = Cohort(ex, "treatment", "discharge_date", fields=["treatment_start_date", "la"])
+    cohort.last_event("from_index", "mental_health", "referral_date", within=(-365, -1))
+    cohort.last_event("from_start", "mental_health", "referral_date", within=(-365, -1), since="treatment_start_date")
+    assert cohort.frame(["from_index", "from_start"]).iloc[0][["from_index", "from_start"]].tolist() == [-121, -1]
+    with pytest.raises(StudyError, match="days can only be counted from a date: la is"):
+        cohort.last_event("bad", "mental_health", "referral_date", since="la")
+
+
 def test_missing_extract_is_a_clear_error(tmp_path):
     with pytest.raises(StudyError, match="build the project first"):
         Extract.duckdb(tmp_path / "nothing.duckdb", {})

@@ -274,20 +274,25 @@ class Cohort:
         self._first: dt.date | None = None
 
     def _events(
-        self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields, same=None
+        self, dataset: str, date: str, within: tuple[int | None, int | None], where, fields, same=None, since=None
     ) -> ir.Table:
         """Each cohort row joined to the person's events of one dataset inside the window, with ``_days``;
-        ``same`` maps cohort columns to event fields that must be equal (both known) for an event to count."""
+        ``same`` maps cohort columns to event fields that must be equal (both known) for an event to count;
+        ``since`` names a date column of the cohort the days count from instead of the index date."""
         same = dict(same or {})
         events = self.extract.table(dataset, [date, *fields, *same.values()], where)
         _must_be_date(events, dataset, date)
         events = events.filter(events[date].notnull())
         events = events.rename(_person=PERSON, _date=date, **{f"_same_{f}": f for f in same.values()})
-        base = self.t.select("_row", PERSON, "index_date", *[c for c in same if c not in ("_row", PERSON)])
+        anchor = since or "index_date"
+        if not self.t[anchor].type().is_date():
+            raise StudyError(f"days can only be counted from a date: {anchor} is {self.t[anchor].type()}")
+        extra = [c for c in dict.fromkeys([*same, anchor]) if c not in ("_row", PERSON, "index_date")]
+        base = self.t.select("_row", PERSON, "index_date", *extra)
         condition = [base[PERSON] == events._person]
         condition += [base[c] == events[f"_same_{f}"] for c, f in same.items()]
         joined = base.join(events, condition)
-        joined = joined.mutate(_days=joined._date.delta(joined.index_date, unit="day"))
+        joined = joined.mutate(_days=joined._date.delta(joined[anchor], unit="day"))
         low, high = within
         if low is not None:
             joined = joined.filter(joined._days >= low)
@@ -334,9 +339,11 @@ class Cohort:
         date: str,
         within: tuple[int | None, int | None] = (None, -1),
         where: Where | None = None,
+        since: str | None = None,
     ) -> Cohort:
-        """Add ``name``: days from the index date to the latest event in the window (negative before it)."""
-        events = self._events(dataset, date, within, where, ())
+        """Add ``name``: days from the index date (or the cohort's date column ``since``) to the latest event in
+        the window (negative before it)."""
+        events = self._events(dataset, date, within, where, (), since=since)
         return self._attach(events.group_by("_row").aggregate(**{name: events._days.max()}))
 
     def count_events(

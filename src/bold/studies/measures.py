@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import stats
-from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint, test_proportions_2indep
 
 from bold.studies import statistics as st
 
@@ -64,6 +64,27 @@ def rate_ratio(events_a, years_a, events_b, years_b, level: float = LEVEL) -> pd
             "p_value": 2 * stats.norm.sf(np.abs(log_ratio / se)),
         }
     )
+
+
+def share_comparison(events_a, n_a, events_b, n_b, level: float = LEVEL) -> dict[str, float]:
+    """Share in group a against share in group b: the difference in percentage points with Newcomb's hybrid
+    score interval (built from the Wilson intervals the shares carry), the ratio of the shares with its log
+    (Katz) interval, and the score test's two-sided p-value of no difference. NaN where a group is empty; the
+    ratio also where either group has no events."""
+    names = ("difference_pp", "difference_low", "difference_high", "ratio", "ratio_low", "ratio_high", "p_value")
+    out = dict.fromkeys(names, np.nan)
+    if n_a <= 0 or n_b <= 0:
+        return out
+    counts, alpha = (events_a, n_a, events_b, n_b), 1 - level
+    low, high = confint_proportions_2indep(*counts, method="newcomb", compare="diff", alpha=alpha)
+    difference = 100 * (events_a / n_a - events_b / n_b)
+    out.update(difference_pp=difference, difference_low=100 * low, difference_high=100 * high)
+    if events_a > 0 and events_b > 0:
+        low, high = confint_proportions_2indep(*counts, method="log", compare="ratio", alpha=alpha)
+        out.update(ratio=(events_a / n_a) / (events_b / n_b), ratio_low=low, ratio_high=high)
+    pooled = (events_a + events_b) / (n_a + n_b)
+    out["p_value"] = 1.0 if pooled in (0, 1) else test_proportions_2indep(*counts, method="score").pvalue
+    return {k: float(v) for k, v in out.items()}
 
 
 def with_proportion(

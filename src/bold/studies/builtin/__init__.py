@@ -24,6 +24,8 @@ MODULES = (
     "triage",
     "evaluation",
     "economic_value",
+    "mh_after_treatment",
+    "multiple_conditions",
 )
 
 

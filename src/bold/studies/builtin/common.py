@@ -4,6 +4,7 @@ follow-up, share tables with intervals, person-time at risk, and the charts draw
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import altair as alt
 import ibis
@@ -80,6 +81,24 @@ def shares(
     for name in events:
         table = with_proportion(table, name, (denominators or {}).get(name, "n"), prefix=name)
     return table
+
+
+def stacked(cohort: Cohort, column: str, parts: dict[str, Callable[[], pd.DataFrame]]) -> pd.DataFrame:
+    """One table from several summaries of one cohort (each ``parts`` value makes one with a single
+    ``summarise``), a block of rows per label in ``column`` (a condition group) before the summaries' own columns.
+    The people behind each block are stacked the same way as the extract's evidence, so disclosure control finds
+    them for every row (separate summaries each match only their own block)."""
+    tables, frames, by = [], [], ()
+    for label, make in parts.items():
+        table = make()
+        evidence = cohort.extract.evidence.pop()
+        by = evidence.by
+        tables.append(table.assign(**{column: label}))
+        frames.append(evidence.frame.assign(**{column: label}))
+    cohort.extract.evidence.append(Evidence((column, *by), pd.concat(frames, ignore_index=True)))
+    table = pd.concat(tables, ignore_index=True)
+    table = st.carry(tables[0], table[[column, *[c for c in tables[0].columns if c != column]]])
+    return st.declare(table, **{column: st.group()})
 
 
 def person_time(cohort: Cohort, windows: list[tuple[str, int, int]], by: list[str], event: str, last: str):

@@ -37,9 +37,10 @@ DEFINITION = (
 )
 
 
-def admissions(cohort: Cohort) -> dict[str, str]:
-    """Add ``emergency`` (admissions in the year), ``any_emergency``, ``conditions`` (distinct groups) and a
-    ``has_<column>`` flag per diagnosis group; returns each group's label with its column."""
+def admissions(cohort: Cohort, diagnoses: tuple[str, ...] = ("primary_diagnosis",)) -> dict[str, str]:
+    """Add ``emergency`` (admissions in the year), ``any_emergency``, ``conditions`` (distinct groups), its count
+    ``_conditions`` and a ``has_<column>`` flag per diagnosis group; returns each group's label with its column.
+    An admission is in every group one of its ``diagnoses`` fields falls in ('other': a code in no group)."""
 
     def emergency(t):
         return t.admission_method.isin(common.EMERGENCY_METHODS)
@@ -48,10 +49,14 @@ def admissions(cohort: Cohort) -> dict[str, str]:
     groups = {label: f"_group{i}" for i, label in enumerate([*DIAGNOSIS_GROUPS, OTHER])}
 
     def other(t):
-        return ~ibis.or_(*[test(t.primary_diagnosis.upper()) for test in DIAGNOSIS_GROUPS.values()])
+        def elsewhere(code):
+            return code.notnull() & (code != "") & ~ibis.or_(*[test(code) for test in DIAGNOSIS_GROUPS.values()])
+
+        return ibis.or_(*[elsewhere(t[d].upper()) for d in diagnoses])
 
     tests = {
-        label: (lambda t, test=test: test(t.primary_diagnosis.upper())) for label, test in DIAGNOSIS_GROUPS.items()
+        label: (lambda t, test=test: ibis.or_(*[test(t[d].upper()) for d in diagnoses]))
+        for label, test in DIAGNOSIS_GROUPS.items()
     }
     tests[OTHER] = other
     cohort.count_each(
@@ -93,14 +98,11 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         tables[f"by_continuity_and_{by}"] = common.shares(
             cohort, ["continuity", by], {"any_emergency": "any_emergency"}
         )
-    rows = []
-    for label, column in diagnosis_groups.items():
-        part = common.shares(cohort, ["continuity"], {"admitted": f"has_{column}"})
-        rows.append(part.assign(diagnosis_group=label))
-    by_group = pd.concat(rows, ignore_index=True)[
-        ["diagnosis_group", *[c for c in rows[0].columns if c != "diagnosis_group"]]
-    ]
-    tables["by_diagnosis_group"] = st.declare(st.carry(rows[0], by_group), diagnosis_group=st.group())
+    parts = {
+        label: (lambda column=column: common.shares(cohort, ["continuity"], {"admitted": f"has_{column}"}))
+        for label, column in diagnosis_groups.items()
+    }
+    tables["by_diagnosis_group"] = common.stacked(cohort, "diagnosis_group", parts)
     tables["distinct_conditions"] = cohort.summarise(["continuity", "conditions"])
     yes = main[main.continuity == "treatment within 21 days"]
     no = main[main.continuity != "treatment within 21 days"]
