@@ -27,7 +27,7 @@ level; the non-recovered cost the same, so they save nothing). With the table's 
 * £148,230 (d kept, g = 0.10): 148,229.5; the defaults give 148,235.1.
 
 The text says "a decay rate of 70% pa". No reading of 70% we tried gives £189,684: d = 0.70 gives 188,144.5
-(188,150.9 from the defaults, 2.6% below the base), and starting the decay a year earlier or later moves it
+(188,150.9 from the defaults, 3.6% below the base), and starting the decay a year earlier or later moves it
 further away. 75% is what the text's own check needs too: "less than a nominal £1 by the end of the eight year
 recovery period" holds for 43,087 x 0.25^8 = £0.66 and not for 43,087 x 0.30^8 = £2.83. So the DSCP scenarios
 below use 0.75 and the table also shows the text's 70%. The published £148,230 likewise follows only if the
