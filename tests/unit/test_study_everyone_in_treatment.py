@@ -108,6 +108,8 @@ def test_economic_value_uprated_with_the_dscp_sensitivity_beside_it(x):
         1.5 * economics.value_of_successful_completion(p)
     )
     assert any("Uprated from 2012 to 2024 prices" in note for note in result.notes)
+    shown = result.reference["parameters"].set_index("name")
+    assert shown.loc["uprate_factor", "value"] == 1.5 and "programme_cost" not in shown.index  # what it takes
     with pytest.raises(StudyError, match="economic-value has no parameter programme_cost"):
         study.resolve({"programme_cost": 100})  # gross values of outcomes have no programme to set a cost against
     with pytest.raises(StudyError, match=r"uprate_factor=1\.5 and uprate_to_year=None go together"):

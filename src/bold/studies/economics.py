@@ -276,25 +276,17 @@ def sensitivity_analyses(p: EconomicParameters) -> pd.DataFrame:
     text gives for "70%", which only 75% reproduces (module docstring).
     """
     rows = []
-    base = value_of_successful_completion(p.model_copy(update={"recovery_decay_rate": 0, "untreated_decline_rate": 0}))
     for name, assumption, decay, decline, published in SCENARIOS:
         q = p.model_copy(update={"recovery_decay_rate": decay, "untreated_decline_rate": decline})
-        vc = value_of_successful_completion(q)
-        rows.append(
-            (name, assumption, decay, decline, vc, value_of_effective_treatment(q), vc - base, vc / base - 1, published)
-        )
-    columns = [
-        "scenario",
-        "assumption",
-        "recovery_decay_rate",
-        "untreated_decline_rate",
-        "value_of_successful_completion",
-        "value_of_effective_treatment",
-        "change_gbp",
-        "change_share",
-        "published_2012_gbp",
-    ]
-    out = pd.DataFrame(rows, columns=columns).assign(prices=f"{p.results_price_year} prices")
+        vc, ve = value_of_successful_completion(q), value_of_effective_treatment(q)
+        rows.append((name, assumption, decay, decline, vc, ve, published))
+    columns = ["scenario", "assumption", "recovery_decay_rate", "untreated_decline_rate"]
+    values = ["value_of_successful_completion", "value_of_effective_treatment", "published_2012_gbp"]
+    out = pd.DataFrame(rows, columns=[*columns, *values])
+    base = out.value_of_successful_completion.iloc[0]  # SCENARIOS starts with the base case
+    out.insert(6, "change_gbp", out.value_of_successful_completion - base)
+    out.insert(7, "change_share", out.change_gbp / base if base else float("nan"))
+    out["prices"] = f"{p.results_price_year} prices"
     out.attrs["price_year"] = p.results_price_year
     return out
 

@@ -56,10 +56,11 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             f"Uprated from {p.price_year} to {p.uprate_to_year} prices by the GDP deflator ratio given, "
             f"{p.uprate_factor:g} (the user's, from HM Treasury)."
         )
+    parameters = economics.parameters_table(p)
     reference = {
         "unit_values": summary[summary.n.isna()].drop(columns="n"),
         "sensitivity": economics.sensitivity_analyses(p),
-        "parameters": economics.parameters_table(p),
+        "parameters": parameters[parameters.name.isin(list(ECONOMIC_DEFAULTS))],  # the ones this study takes
     }
     return StudyOutput(tables, {}, notes, reference=reference)
 
