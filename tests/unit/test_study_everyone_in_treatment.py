@@ -91,6 +91,31 @@ def test_economic_value_multiplies_counted_outcomes_by_the_model(x):
     )
 
 
+def test_economic_value_uprated_with_the_dscp_sensitivity_beside_it(x):
+    from bold.studies.language import StudyError
+
+    study = catalogue()["economic-value"]
+    result = study.compute(x, study.resolve({"uprate_factor": 1.5, "uprate_to_year": 2024}))
+    valued = result.tables["outcomes_valued"].set_index("quantity")
+    assert set(valued.prices) == {"2024 prices"}
+    p = economics.EconomicParameters()
+    assert valued.loc["effective_treatment_total", "value_gbp"] == pytest.approx(
+        2 * 1.5 * economics.value_of_effective_treatment(p)
+    )
+    sensitivity = result.reference["sensitivity"].set_index("scenario")
+    assert sensitivity.loc["adjustment phase", "published_2012_gbp"] == 189_684
+    assert sensitivity.loc["base case", "value_of_successful_completion"] == pytest.approx(
+        1.5 * economics.value_of_successful_completion(p)
+    )
+    assert any("Uprated from 2012 to 2024 prices" in note for note in result.notes)
+    shown = result.reference["parameters"].set_index("name")
+    assert shown.loc["uprate_factor", "value"] == 1.5 and "programme_cost" not in shown.index  # what it takes
+    with pytest.raises(StudyError, match="economic-value has no parameter programme_cost"):
+        study.resolve({"programme_cost": 100})  # gross values of outcomes have no programme to set a cost against
+    with pytest.raises(StudyError, match=r"uprate_factor=1\.5 and uprate_to_year=None go together"):
+        study.compute(x, study.resolve({"uprate_factor": 1.5}))
+
+
 def test_the_matched_comparison_needs_the_justice_data_labs_minimum(tmp_path):
     from bold.studies.language import StudyError
 

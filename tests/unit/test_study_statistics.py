@@ -47,7 +47,10 @@ def results(built):
     for study in studies:
         extract = runner.open_extract(ws, projects.get(ws, PROJECT))
         try:
-            result = study.compute(extract, study.resolve(pilot if study.required else {}))
+            params = pilot if study.required else {}
+            if study.id == "pilot-evaluation":  # a value per client and a programme cost: the valued effect typed too
+                params = {**params, "benefit_per_client": 1_000, "programme_cost": 50_000}
+            result = study.compute(extract, study.resolve(params))
         finally:
             extract.close()
         assert result.tables, study.id
@@ -148,7 +151,9 @@ def test_hand_checked_columns_have_the_kind_an_output_checker_expects(results):
     cells = st.declared(results["pilot-evaluation", "tables", "cells"])
     assert (cells["n"].kind, cells["events"].kind, cells["group"].kind) == (Kind.EVENTS, Kind.EVENTS, Kind.GROUP)
     value = st.declared(results["pilot-evaluation", "tables", "economic_value"])
-    assert value["formula"].kind == Kind.REFERENCE
+    assert value["formula"].kind == Kind.REFERENCE and value["programme_cost_gbp"].kind == Kind.REFERENCE
+    assert value["benefit_cost_ratio"] == st.estimate(of="n")  # from the data, like the valued effect
+    assert st.declared(results["economic-value", "tables", "outcomes_valued"])["prices"].kind == Kind.REFERENCE
     yaml_overall = st.declared(results["continuity-by-ost", "tables", "by_ost_at_release"])
     assert yaml_overall["emergency_admissions"].kind == Kind.EVENTS
     assert yaml_overall["treated_21_days_share"] == st.share("treated_21_days", "n")

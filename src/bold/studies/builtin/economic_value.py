@@ -10,7 +10,8 @@ from bold.studies.builtin import treatment_outcomes
 from bold.studies.language import Extract, StudyError
 from bold.studies.study import MainMeasure, Study, StudyOutput
 
-ECONOMIC_DEFAULTS = economics.EconomicParameters().model_dump()
+# A programme cost needs a programme's effect (pilot-evaluation): these gross values have no ratio.
+ECONOMIC_DEFAULTS = {k: v for k, v in economics.EconomicParameters().model_dump().items() if k != "programme_cost"}
 
 
 def compute(extract: Extract, params: dict) -> StudyOutput:
@@ -36,6 +37,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
             quantity=st.group(),
             value_gbp=st.magnitude("GBP", "sum"),
             formula=st.reference(),
+            prices=st.reference(),
             n=st.events(),
             outcomes=st.events(),
         )
@@ -43,12 +45,22 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     notes = [
         # no count here: a note is not checked for disclosure, the outcomes_valued table is
         "Clients in effective treatment and successful completions are counted as in the treatment-outcomes study "
-        f"(DSCP definitions, {p.price_year} prices); the counts are in outcomes_valued, checked like every table.",
+        f"(DSCP definitions, {p.results_price_year} prices); the counts are in outcomes_valued, checked like every "
+        "table.",
         "Values are gross benefits per the DSCP model; they are not causal estimates of what treatment saved.",
+        "The sensitivity table shows the DSCP's scenarios (harm decaying after completion; untreated harm falling) "
+        "on these parameters, beside the published values.",
     ]
+    if p.uprate_factor != 1:
+        notes.append(
+            f"Uprated from {p.price_year} to {p.uprate_to_year} prices by the GDP deflator ratio given, "
+            f"{p.uprate_factor:g} (the user's, from HM Treasury)."
+        )
+    parameters = economics.parameters_table(p)
     reference = {
         "unit_values": summary[summary.n.isna()].drop(columns="n"),
-        "parameters": economics.parameters_table(p),
+        "sensitivity": economics.sensitivity_analyses(p),
+        "parameters": parameters[parameters.name.isin(list(ECONOMIC_DEFAULTS))],  # the ones this study takes
     }
     return StudyOutput(tables, {}, notes, reference=reference)
 
@@ -63,7 +75,8 @@ STUDIES = [
             "period) x the present value of 4 years of reduced harm (saving per person-year discounted at 3.5%, "
             "years 1-4), and successful completions (DSCP: clients whose latest journey in the period ended with a "
             "completion) x the expected value of completion (that value plus the recovery probability x the "
-            "abstinence benefit, years 5-12). 2012 prices; every parameter shown and changeable."
+            "abstinence benefit, years 5-12). 2012 prices unless uprated (uprate_factor, uprate_to_year); every "
+            "parameter shown and changeable; the DSCP's sensitivity analyses as a reference table."
         ),
         needs=("treatment.treatment_start_date", "treatment.discharge_date", "treatment.discharge_reason"),
         optional=("person.birth_year",),  # the DSCP counts clients aged 18+

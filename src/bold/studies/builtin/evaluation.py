@@ -20,6 +20,7 @@ from bold.studies.language import Cohort, Extract, StudyError, age_band
 from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 JDL_MINIMUM_PARTICIPANTS = 60  # the Justice Data Lab's minimum number of participants for an analysis
+OUTCOME = "continuity_of_care"  # what the pilot's DiD measures, so what may price it (economics.unit_value)
 
 
 def covariates(cohort: Cohort) -> list[str]:
@@ -70,32 +71,57 @@ def pilot_did(extract: Extract, params: dict) -> StudyOutput:
     result = difference_in_differences(rows, outcome="treated", pilot="pilot", after="after", covariates=names)
     tables = result.tables()
     cells = tables["cells"].set_index(["group", "period"])
+    notes = [
+        f"Pilot areas: {', '.join(areas)}; pilot start {start}; covariates: {', '.join(names) or 'none'}.",
+        f"Residual degrees of freedom {result.df_resid} (SACRO requires at least 10).",
+        *result.notes,  # covariate levels merged or covariates left out so that the model could be fitted
+        *value_the_effect(tables, cells, len(rows), params),
+    ]
+    charts = {"cells": cells_chart(tables["cells"].assign(share=lambda d: d.events / d.n))}
+    return StudyOutput(tables, charts, notes)
+
+
+def value_the_effect(tables: dict, cells: pd.DataFrame, n: int, params: dict) -> list[str]:
+    """Price the DiD only with its own outcome's value: continuity of care has no DSCP value, so only a value per
+    client the user gives (with its source) prices it; the ratio needs a programme cost too. Returns the notes."""
+    try:
+        p = economics.EconomicParameters.from_overrides({"programme_cost": params["programme_cost"] or 0})
+    except ValueError as exc:
+        raise StudyError(f"economic parameters: {exc}") from None
+    benefit = params["benefit_per_client"]
+    if benefit in (None, ""):
+        benefit = economics.unit_value(OUTCOME, p)
+    if benefit is None:
+        why = "set --param benefit_per_client=GBP (a value per additional client, with its source) to value it."
+        return [f"{economics.NOT_VALUED[OUTCOME]} No money value or benefit:cost ratio is given; {why}"]
+    try:
+        benefit = float(benefit)
+    except ValueError:
+        raise StudyError(f"benefit_per_client: expected an amount in GBP, not {benefit!r}") from None
     share = cells.events / cells.n
-    p = economics.EconomicParameters()
     did = {
         "a0_pilot": share["pilot", "before"],
         "a1_pilot": share["pilot", "after"],
         "a0_comparison": share["comparison", "before"],
         "a1_comparison": share["comparison", "after"],
         "clients_in_pilot": float(cells.n["pilot", "after"]),
-        "benefit_per_client": params["benefit_per_client"] or economics.value_of_effective_treatment(p),
+        "benefit_per_client": benefit,
     }
     value = economics.economic_summary(p, did=did)
-    tables["economic_value"] = st.declare(  # the DiD valued: an estimate from the releases n, and its working
-        value[value.quantity == "did_benefit"].assign(n=len(rows)),
-        quantity=st.group(),
-        value_gbp=st.estimate(of="n"),
-        formula=st.reference(),
-        n=st.events(),
-    )
+    value = value[value.quantity == "did_benefit"].drop(columns="prices").assign(n=n)
+    ratio = economics.benefit_cost_ratio(value.value_gbp.iloc[0], p)
+    kinds = {"quantity": st.group(), "value_gbp": st.estimate(of="n"), "formula": st.reference(), "n": st.events()}
     notes = [
-        f"Pilot areas: {', '.join(areas)}; pilot start {start}; covariates: {', '.join(names) or 'none'}.",
-        f"Residual degrees of freedom {result.df_resid} (SACRO requires at least 10).",
-        "Benefit per client defaults to the value of 4 years of effective treatment (DOMAIN.md 7), 2012 prices.",
-        *result.notes,  # covariate levels merged or covariates left out so that the model could be fitted
+        f"The effect is valued at the benefit per client given, £{benefit:,.0f}: the user's value, not the DSCP's."
     ]
-    charts = {"cells": cells_chart(tables["cells"].assign(share=lambda d: d.events / d.n))}
-    return StudyOutput(tables, charts, notes, reference={"economic_parameters": economics.parameters_table(p)})
+    if ratio is None:
+        notes.append("No benefit:cost ratio: set --param programme_cost=GBP (the programme's cost) to have one.")
+    else:
+        value = value.assign(programme_cost_gbp=p.programme_cost, benefit_cost_ratio=ratio)
+        value["formula"] += f"; ratio: benefit / {p.programme_cost:,.0f}"
+        kinds |= {"programme_cost_gbp": st.reference(), "benefit_cost_ratio": st.estimate(of="n")}
+    tables["economic_value"] = st.declare(value, **kinds)  # the DiD valued: an estimate from the releases n
+    return notes
 
 
 def cells_chart(cells: pd.DataFrame) -> alt.Chart:
@@ -157,7 +183,9 @@ STUDIES = [
             "logistic regression (outcome ~ pilot + after + pilot:after + covariates) with a 'missing' category for "
             "missing values; the adjusted effect is the average marginal effect on pilot-after releases (delta-method "
             "95% interval). Covariates as agreed: sex, age band, OST at release, previous treatment, mental-health "
-            "contact in the year before (dual diagnosis). Value: DiD x pilot clients x benefit per client."
+            "contact in the year before (dual diagnosis). Value: DiD x pilot clients x benefit per client, only with a "
+            "benefit per client given (the DSCP values no continuity of care); benefit:cost ratio with a "
+            "programme cost."
         ),
         needs=(
             "prison.release_date",
@@ -182,6 +210,7 @@ STUDIES = [
             "end": None,
             "within_days": 21,
             "benefit_per_client": None,
+            "programme_cost": 0.0,
         },
     ),
     Study(
