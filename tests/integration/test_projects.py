@@ -165,6 +165,17 @@ def test_person_attributes_come_from_the_linker_not_from_identifiers(linked, tmp
     assert {s for (s,) in con.execute("select distinct sex from person").fetchall()} <= {"M", "F", None}
     missing = con.execute("select count(*) from prison where person_id not in (select person_id from person)")
     assert missing.fetchone()[0] == 0  # the same project pseudonyms in every table
+    datasets = yaml.safe_load(EXAMPLE.read_text())["datasets"]
+    datasets["person"] |= {"ethnicity": "equality analysis", "no_fixed_abode": "adjustment"}
+    questions = yaml.safe_load(EXAMPLE.read_text())["questions"]
+    questions[0]["needs"] += ["person.ethnicity", "person.no_fixed_abode"]
+    path = agreement(tmp_path, id="with-ethnicity", datasets=datasets, questions=questions)
+    pid = submit_and_approve(linked, path, monkeypatch)
+    encryption.attach(con, projects.build(linked, pid, TODAY, by="adam"), "more", projects.extract_key(linked, pid))
+    ethnicity, homeless, people = con.execute(
+        "select count(ethnicity), count(*) filter (no_fixed_abode), count(*) from more.person"
+    ).fetchone()
+    assert ethnicity == 0 < homeless < people  # no source linked here records ethnicity; prison records NFA
     bad = yaml.safe_load(EXAMPLE.read_text())["datasets"]
     bad["person"]["postcode"] = "where people live"
     project = projects.submit(linked, agreement(tmp_path, id="person-postcode", datasets=bad), by="ana")

@@ -215,6 +215,17 @@ def test_repeat_homelessness_counts_exactly_the_true_repeats(truly_linked):
     assert (overall.n, overall.repeated) == (len(cohort), truth)  # exactly, with true links
 
 
+def test_ethnicity_is_each_persons_recorded_group_and_breaks_results_down(truly_linked):
+    """The person attribute ethnicity (derived at the build from the content that records it) is every applicant's
+    true group, so repeat homelessness by ethnicity counts exactly the true applications of each group."""
+    ws, out, events, data_end = truly_linked
+    by = run(ws, "repeat-homelessness", "by_ethnicity").set_index("ethnicity")
+    people = pd.read_parquet(out / "truth" / "people.parquet")[["person_id", "ethnicity"]]
+    apps = true_applications(events, data_end).merge(people, on="person_id")
+    truth = apps[apps.date <= data_end - pd.Timedelta(days=365)].ethnicity.value_counts()
+    assert by.n.to_dict() == truth.to_dict() and "not recorded" not in by.index  # every applicant has a group
+
+
 def test_deaths_after_homelessness_count_exactly_the_true_deaths_and_person_time(truly_linked):
     from bold.studies.builtin.deaths_after_homelessness import ALCOHOL_SPECIFIC, DRUG_POISONING, HORIZON
 
@@ -243,13 +254,11 @@ def test_deaths_after_homelessness_count_exactly_the_true_deaths_and_person_time
 def test_the_pilots_planted_effect(truly_linked):
     ws, out, _, _ = truly_linked
     summary = json.loads((out / "truth" / "summary.json").read_text())
-    estimates = run(
-        ws,
-        "pilot-evaluation",
-        "estimates",
-        pilot_areas=",".join(summary["pilot_local_authorities"]),
-        pilot_start=summary["pilot_start"],
-    ).set_index("measure")
+    params = {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
+    output = runner.run(ws, "bold-questions", "pilot-evaluation", parameters=params, by="ana", today=TODAY)
+    estimates = output.table("estimates").set_index("measure")
+    covariates = next(n for n in output.manifest()["notes"] if n.startswith("Pilot areas"))
+    assert "ethnicity" in covariates and "no_fixed_abode" in covariates  # the DSCP's, as person attributes
     odds = estimates.loc[next(m for m in estimates.index if "odds ratio" in m)]
     assert odds.ci_low <= PILOT_ODDS_RATIO <= odds.ci_high
     assert odds.ci_low > 1

@@ -24,9 +24,16 @@ from bold.security.paths import NAME_PATTERN
 from bold.sources import IDENTIFIER_ROLES, load_contract, source_types
 
 # The one dataset that is not a source: coarse attributes of each linked person, derived by the linker from
-# identifiers so that studies can break results down without ever seeing an identifier.
+# identifiers (ethnicity: from the content that records it, when the extract is built) so that studies can break
+# results down and adjust for them without ever seeing an identifier.
 PERSON_DATASET = "person"
-PERSON_FIELDS = {"sex": "M, F or unknown", "birth_year": "year of birth"}
+PERSON_FIELDS = {
+    "sex": "M, F or unknown",
+    "birth_year": "year of birth",
+    "no_fixed_abode": "true if any of the person's records gives no fixed abode as the address",
+    "ethnicity": "W, M, A, B or O, the most common among the person's records that record one (homelessness and "
+    "mental health); empty if none does",
+}
 
 
 class AgreementError(Invalid, ValueError):
@@ -188,7 +195,11 @@ def assess(
     known = set(source_types())
     for dataset, fields in agreement.datasets.items():
         if dataset == PERSON_DATASET:
-            red += [f"person.{f}: not a person attribute (sex, birth_year)" for f in fields if f not in PERSON_FIELDS]
+            red += [
+                f"person.{f}: not a person attribute ({', '.join(PERSON_FIELDS)})"
+                for f in fields
+                if f not in PERSON_FIELDS
+            ]
             red += [f"person.{f}: no reason given for needing it" for f, why in fields.items() if not str(why).strip()]
             continue
         if dataset not in known:

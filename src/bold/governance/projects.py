@@ -557,9 +557,9 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
                 person_key = _hmac_sql(key, "person_key::varchar")
                 cols = ", ".join(q(f) for f in person_fields)
                 for table, threshold in [(PERSON_DATASET, level), *((variant_table(t), t) for t in THRESHOLDS)]:
+                    people = _person_attributes(int(run_id), threshold, committed, "ethnicity" in person_fields)
                     con.execute(
-                        f"""create table extract.{table} as select {person_key} as person_id, {cols}
-                            from links.person_attributes where run_id = {int(run_id)} and threshold = '{threshold}'"""
+                        f"create table extract.{table} as select {person_key} as person_id, {cols} from {people}"
                     )
             variant_columns = ", ".join(f"p.{variant_column(t)}" for t in THRESHOLDS)
             for dataset, fields in project.agreement.datasets.items():
@@ -655,6 +655,29 @@ def _withdrawn_since(db, project_id: str) -> list[dict]:
         for b in found
         if used_batch(row["built_batches"], row["built_at"], row["agreement"], b[1], b[0], b[3])
     ]
+
+
+def _person_attributes(run_id: int, threshold: str, committed: dict, ethnicity: bool) -> str:
+    """The linker's person attributes at ``threshold`` as a subquery; with ``ethnicity``, each person's most common
+    ethnicity among their records in the sources that record one (ties: the first code alphabetically), null for
+    people with none. Ethnicity is content, so it is derived here, where content meets the links, never by the
+    linker; only committed batches count, as for the rest of the extract."""
+    attributes = f"(select * from links.person_attributes where run_id = {run_id} and threshold = '{threshold}')"
+    if not ethnicity:
+        return attributes
+    recorded = [d for d in sorted(committed) if any(c.field == "ethnicity" for c in load_contract(d).content)]
+    union = " union all ".join(
+        f"""select r.person_{threshold} as person_key, c.ethnicity from content.{d} c join links.record_person r
+            on r.record_key = c.record_key and r.run_id = {run_id}
+            where c.ethnicity is not null and {committed_sql(committed, d, "c.batch_id")}"""
+        for d in recorded
+    )
+    if not union:
+        return f"(select *, null::varchar as ethnicity from {attributes})"
+    ranked = f"""select person_key, ethnicity, row_number() over (partition by person_key
+                 order by count(*) desc, ethnicity) as rank from ({union}) group by person_key, ethnicity"""
+    return f"""(select a.*, e.ethnicity from {attributes} a
+               left join ({ranked}) e on e.person_key = a.person_key and e.rank = 1)"""
 
 
 def _hmac_sql(key: str, value_sql: str) -> str:

@@ -62,6 +62,7 @@ alter table runs add column if not exists batches json;
 alter table runs add column if not exists rescored bigint;
 alter table runs add column if not exists kept_keys json;
 alter table record_person add column if not exists fingerprint varchar;
+alter table person_attributes add column if not exists no_fixed_abode boolean;
 """
 # ``runs.model``: the model that scored the run (older runs: null). ``pairs.levels``: each comparison's level
 # number (Splink's gamma) for the pair, read with that model (``explain.levels_from_gammas``; older runs: null).
@@ -69,7 +70,8 @@ alter table record_person add column if not exists fingerprint varchar;
 # ``runs.mode``: full or incremental; ``based_on``: the run whose scores and person keys it built on;
 # ``batches``: the ingest batches it linked, per source; ``rescored``: the records new or changed since
 # ``based_on``; ``kept_keys``: people per threshold who kept ``based_on``'s key. ``record_person.fingerprint``:
-# the keyed hash a later run tells changed records by (all null for older runs).
+# the keyed hash a later run tells changed records by (all null for older runs). ``person_attributes.
+# no_fixed_abode``: any of the person's records gives no fixed abode (null for older runs and encoded runs).
 
 
 BACKENDS = ("duckdb", "spark")
@@ -379,7 +381,8 @@ def _local(con, frame, name: str, handoff) -> str:
 
 
 def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
-    """Each person's sex and year of birth (the most common among their records), for studies' breakdowns.
+    """Each person's sex and year of birth (the most common among their records) and whether any record gives no
+    fixed abode, for studies' breakdowns and adjustment.
 
     Studies never see identifiers, so the linker, who does, derives these coarse attributes once per person
     and threshold; a project extract carries them only if its agreement asks. Encoded identifiers hold no
@@ -387,10 +390,11 @@ def _write_person_attributes(con, run_id: int, levels: list[str]) -> None:
     cols = {c for (c,) in con.execute("select column_name from (describe linkage_input)").fetchall()}
     sex = "mode(i.sex)" if "sex" in cols else "null::varchar"
     year = "mode(year(i.date_of_birth))" if "date_of_birth" in cols else "null::integer"
+    nfa = "bool_or(i.no_fixed_abode)" if "no_fixed_abode" in cols else "null::boolean"
     for level in levels:
         con.execute(
-            f"""insert into links.person_attributes
-                select {run_id}, '{level}', r.person_{level}, {sex}, {year}
+            f"""insert into links.person_attributes (run_id, threshold, person_key, sex, birth_year, no_fixed_abode)
+                select {run_id}, '{level}', r.person_{level}, {sex}, {year}, {nfa}
                 from linkage_input i join links.record_person r
                   on r.record_key = i.unique_id::uuid and r.run_id = {run_id}
                 group by r.person_{level}"""

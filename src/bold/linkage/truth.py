@@ -24,8 +24,14 @@ def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
         raise FileExistsError(f"{ws.links_path}: the workspace is already linked")
     with ws.identifiers(read_only=True) as con:
         sources = stored_sources(con)
+
+        def nfa(s: str) -> str:  # only sources with an address record no fixed abode
+            cols = {c for (c,) in con.execute(f"select column_name from (describe identifiers.{s})").fetchall()}
+            return "no_fixed_abode" if "no_fixed_abode" in cols else "false"
+
         union = " union all ".join(
-            f"select record_key, '{s}' as source, source_record_id, sex, date_of_birth from identifiers.{s}"
+            f"select record_key, '{s}' as source, source_record_id, sex, date_of_birth, {nfa(s)} as no_fixed_abode "
+            f"from identifiers.{s}"
             for s in sources
         )
         con.execute(
@@ -46,9 +52,12 @@ def write_true_links(ws: Workspace, truth: Path, *, by: str) -> int:
             "select 1, m.record_key, m.source, k.person_key, k.person_key, k.person_key "
             "from mapped m join keys k using (person_id)"
         )
-        modes = "k.person_key, mode(m.sex), mode(year(m.date_of_birth)) from mapped m join keys k using (person_id)"
+        modes = "k.person_key, mode(m.sex), mode(year(m.date_of_birth)), bool_or(m.no_fixed_abode)"
         for level in LEVELS:  # as bold link derives them: the most common among the person's records
-            con.execute(f"insert into links.person_attributes select 1, '{level}', {modes} group by all")
+            con.execute(
+                "insert into links.person_attributes (run_id, threshold, person_key, sex, birth_year, no_fixed_abode) "
+                f"select 1, '{level}', {modes} from mapped m join keys k using (person_id) group by all"
+            )
         records, people = con.execute("select count(*), count(distinct person_id) from mapped").fetchone()
         con.execute(
             "insert into links.runs (run_id, started_at, finished_at, actor, sources, records, comparisons, pairs, "

@@ -39,6 +39,9 @@ def complete_follow_up(cohort: Cohort, days: int) -> Cohort:
     return cohort.until(cohort.extract.data_end - dt.timedelta(days=days))
 
 
+PERSON_OPTIONAL = ("person.sex", "person.birth_year", "person.ethnicity")  # what breakdowns() uses when agreed
+
+
 def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
     """Add the standard breakdown columns the agreement allows; returns their names."""
     cohort.derive(financial_year=financial_year, quarter=quarter)
@@ -46,7 +49,7 @@ def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
     if local_authority:
         cohort.lookup(local_authorities()[["local_authority", "region"]], on=local_authority, key="local_authority")
         names.append("region")
-    person = [f for f in ("sex", "birth_year") if agreed(cohort.extract, f"person.{f}")]
+    person = [f for f in ("sex", "birth_year", "ethnicity") if agreed(cohort.extract, f"person.{f}")]
     if person:
         missing = [f for f in person if f not in cohort.t.columns]  # a study may have added some already
         if missing:
@@ -57,6 +60,9 @@ def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
         if "birth_year" in person:
             cohort.derive(age_band=age_band)
             names.append("age_band")
+        if "ethnicity" in person:  # for equality analysis; disclosure control guards its small cells
+            cohort.derive(ethnicity=lambda t: t.ethnicity.fill_null("not recorded"))
+            names.append("ethnicity")
     return names
 
 

@@ -116,7 +116,7 @@ STUDIES = [
             "prison.prison",
             "treatment.treatment_start_date",
         ),
-        optional=("prison.release_local_authority", "treatment.local_authority", "person.sex", "person.birth_year"),
+        optional=("prison.release_local_authority", "treatment.local_authority", *common.PERSON_OPTIONAL),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 21, "pick_up_days": 42},
         main=MainMeasure.share("overall", "treated_21_days_share"),

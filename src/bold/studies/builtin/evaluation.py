@@ -20,6 +20,7 @@ from bold.studies.language import Cohort, Extract, StudyError, age_band
 from bold.studies.study import MainMeasure, Study, StudyOutput, agreed
 
 JDL_MINIMUM_PARTICIPANTS = 60  # the Justice Data Lab's minimum number of participants for an analysis
+COVARIATE_PERSON = tuple(f"person.{f}" for f in ("sex", "birth_year", "ethnicity", "no_fixed_abode"))
 OUTCOME = "continuity_of_care"  # what the pilot's DiD measures, so what may price it (economics.unit_value)
 
 
@@ -27,7 +28,7 @@ def covariates(cohort: Cohort) -> list[str]:
     """Add the adjustment variables the agreement allows; unknown values become the "missing" category."""
     extract = cohort.extract
     names = []
-    person = [f for f in ("sex", "birth_year") if agreed(extract, f"person.{f}")]
+    person = [f.split(".")[1] for f in COVARIATE_PERSON if agreed(extract, f)]
     if person:
         cohort.person(person)
         if "sex" in person:
@@ -36,6 +37,7 @@ def covariates(cohort: Cohort) -> list[str]:
         if "birth_year" in person:
             cohort.derive(age_band=age_band)
             names.append("age_band")
+        names += [f for f in ("ethnicity", "no_fixed_abode") if f in person]  # DSCP covariates; null: "missing"
     if "ost_at_release" in cohort.t.columns:
         names.append("ost_at_release")
     cohort.last_event("_previous_treatment", "treatment", "treatment_start_date", within=(None, -1))
@@ -182,10 +184,10 @@ STUDIES = [
             "Effect: (pilot after - pilot before) - (comparison after - comparison before), raw and adjusted by "
             "logistic regression (outcome ~ pilot + after + pilot:after + covariates) with a 'missing' category for "
             "missing values; the adjusted effect is the average marginal effect on pilot-after releases (delta-method "
-            "95% interval). Covariates as agreed: sex, age band, OST at release, previous treatment, mental-health "
-            "contact in the year before (dual diagnosis). Value: DiD x pilot clients x benefit per client, only with a "
-            "benefit per client given (the DSCP values no continuity of care); benefit:cost ratio with a "
-            "programme cost."
+            "95% interval). Covariates as agreed: sex, age band, ethnicity, no fixed abode, OST at release, "
+            "previous treatment, mental-health contact in the year before (dual diagnosis). Value: DiD x pilot "
+            "clients x benefit per client, only with a benefit per client given (the DSCP values no continuity of "
+            "care); benefit:cost ratio with a programme cost."
         ),
         needs=(
             "prison.release_date",
@@ -193,7 +195,7 @@ STUDIES = [
             "prison.release_local_authority",
             "treatment.treatment_start_date",
         ),
-        optional=("person.sex", "person.birth_year", "prison.ost_at_release", "mental_health.referral_date"),
+        optional=(*COVARIATE_PERSON, "prison.ost_at_release", "mental_health.referral_date"),
         compute=pilot_did,
         required=("pilot_areas", "pilot_start"),
         main=MainMeasure(
@@ -221,7 +223,8 @@ STUDIES = [
             "First release per person with a substance misuse need and a year of follow-up. Participants started "
             "community treatment within 21 days; each is matched 1:1 without replacement to the nearest comparison "
             "release on the logit of a propensity score (logistic regression on previous releases, sex, age band, "
-            "OST at release, previous treatment and dual diagnosis as agreed, 'missing' categories), caliper 0.2 SD. "
+            "ethnicity, no fixed abode, OST at release, previous treatment and dual diagnosis as agreed, 'missing' "
+            "categories), caliper 0.2 SD. "
             "Outcome: back in prison within 365 days. Effect: difference in percentage points with a paired 95% "
             "interval and p-value; balance: standardised mean differences before and after matching."
         ),
@@ -231,7 +234,7 @@ STUDIES = [
             "prison.substance_misuse_need",
             "treatment.treatment_start_date",
         ),
-        optional=("person.sex", "person.birth_year", "prison.ost_at_release", "mental_health.referral_date"),
+        optional=(*COVARIATE_PERSON, "prison.ost_at_release", "mental_health.referral_date"),
         compute=treatment_psm,
         parameters={"start": None, "end": None, "within_days": 21, "seed": 0},
         main=MainMeasure(

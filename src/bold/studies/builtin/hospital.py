@@ -145,7 +145,7 @@ STUDIES = [
             "hospital.admission_method",
             "hospital.primary_diagnosis",
         ),
-        optional=("person.sex", "person.birth_year"),
+        optional=common.PERSON_OPTIONAL,
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 21},
         main=MainMeasure.share("by_continuity", "any_emergency_share"),

@@ -152,7 +152,7 @@ STUDIES = [
             "treatment.discharge_reason",
             "mental_health.referral_date",
         ),
-        optional=(*(f"treatment.{f}" for f in OPTIONAL_FIELDS), "person.sex", "person.birth_year"),
+        optional=(*(f"treatment.{f}" for f in OPTIONAL_FIELDS), *common.PERSON_OPTIONAL),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 365, "before_days": 365},
         main=MainMeasure.share("overall", "mh_contact_share"),

@@ -165,7 +165,7 @@ STUDIES = [
             "probation.alcohol_treatment_requirement",
             "treatment.treatment_start_date",
         ),
-        optional=(TERMINATION, DISCHARGE, DISCHARGE_DATE, "person.sex", "person.birth_year"),
+        optional=(TERMINATION, DISCHARGE, DISCHARGE_DATE, *common.PERSON_OPTIONAL),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 182, "before_days": 90},
         main=MainMeasure.share("overall", "reached_treatment_share"),

@@ -283,7 +283,7 @@ STUDIES = [
             "treatment.discharge_date",
             "treatment.discharge_reason",
         ),
-        optional=(*(f"treatment.{f}" for f in OPTIONAL_FIELDS), "person.sex", "person.birth_year"),
+        optional=(*(f"treatment.{f}" for f in OPTIONAL_FIELDS), *common.PERSON_OPTIONAL),
         compute=compute,
         parameters={"start": None, "end": None, "effective_days": 83, "re_presentation_days": 365},
         main=MainMeasure.share("effective_overall", "effective_share"),
