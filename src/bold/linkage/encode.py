@@ -120,6 +120,7 @@ COMBINED = {
     "names_place": {"forename": 10, "surname": 10, "postcode_district": 5},
     "initials_birth_place": INITIALS_K,
 }
+NAMES_TOGETHER = {"forename", "surname"}  # hashed under one key where a filter holds both
 BLIP_FLIP = 0.05  # randomized response on each bit: epsilon = 2 ln((1 - f) / f) = 5.9 per bit
 
 
@@ -129,11 +130,13 @@ class RecordEncoder:
     def __init__(
         self, secret: bytes, weights: dict[str, int], bits: int = RECORD_BITS, flip: float = BLIP_FLIP, name: str = ""
     ):
-        # a filter of its own ``name`` hashes under keys of its own: no bigram sits at the same bits in two filters
-        self.fields = {
-            f: FieldEncoder(secret, f"record:{name}:{f}" if name else f"record:{f}", bits, k)
-            for f, k in weights.items()
-        }
+        # a filter of its own ``name`` hashes under keys of its own: no bigram sits at the same bits in two filters.
+        # Both names hash under one key: forename and surname swapped (a common recording error) give one filter.
+        def key(f: str) -> str:
+            f = "names" if f in NAMES_TOGETHER and set(weights) >= NAMES_TOGETHER else f
+            return f"record:{name}:{f}" if name else f"record:{f}"
+
+        self.fields = {f: FieldEncoder(secret, key(f), bits, k) for f, k in weights.items()}
         self.bits, self.flip = bits, flip
         self.rng = np.random.default_rng(secrets.randbits(128))  # fresh: the flips must not repeat
 
