@@ -54,6 +54,7 @@ def prepare(people: int, work: Path, reuse: bool) -> Path:
     for source in SOURCES:
         ingest(ws, source, synth / f"{source}.parquet", by="cara")
     write_true_links(ws, synth / "truth", by="lin")
+    add_team(ws)
     projects.submit(ws, AGREEMENT, by="ana")
     projects.record_dpia(ws, PROJECT, AGREEMENT.with_name("dpia.yaml"), by="grace")
     projects.approve(ws, PROJECT, decisions.load_answers(AGREEMENT.with_name("board-answers.yaml")), by="grace")
@@ -62,6 +63,22 @@ def prepare(people: int, work: Path, reuse: bool) -> Path:
     projects.build(ws, PROJECT, by="adam")
     print(f"  ingested, linked by the truth and built in {time.perf_counter() - t0:.0f} s", flush=True)
     return ws_dir
+
+
+def add_team(ws) -> None:
+    """The people the agreement names, in its roles, trained and approved (an agreement naming people who are not
+    on the platform crosses a red line)."""
+    import datetime as dt
+
+    import yaml
+
+    from bold.governance import people
+
+    today = people.today()
+    for person in yaml.safe_load(AGREEMENT.read_text())["people"]:
+        people.add_person(ws, person["name"], [person["role"]], "benchmark-only-password", by="bench-admin")
+        people.record_training(ws, person["name"], "data protection", today - dt.timedelta(days=30), None, by="bench")
+        people.approve(ws, person["name"], today + dt.timedelta(days=365), "benchmark team", by="bench-admin")
 
 
 def _studies() -> tuple[dict, dict[str, str]]:
@@ -131,8 +148,16 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     ws_dir = prepare(args.people, args.work, args.reuse)
     print(f"\nProject extract '{PROJECT}' of {args.people:,} synthetic people, PERFECT LINKAGE (true links)")
-    with duckdb.connect(str(ws_dir / EXTRACT), read_only=True) as con:  # also warms the page cache
-        for (table,) in con.execute("select table_name from duckdb_tables() where table_name != 'about'").fetchall():
+    from bold.governance import projects
+    from bold.security import encryption
+    from bold.workspace import Workspace
+
+    with duckdb.connect() as con:  # also warms the page cache
+        key = projects.extract_key(Workspace(ws_dir), PROJECT)
+        encryption.attach(con, ws_dir / EXTRACT, "extract", key, True)
+        con.execute("use extract")
+        tables = "select table_name from duckdb_tables() where database_name = 'extract' and table_name != 'about'"
+        for (table,) in con.execute(tables).fetchall():
             rows, persons = con.execute(f"select count(*), count(distinct person_id) from {table}").fetchone()
             print(f"  {table:<15}{rows:>12,} rows{persons:>12,} people")
 
