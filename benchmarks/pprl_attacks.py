@@ -104,7 +104,8 @@ def linkage_cost(flips: list[float]) -> None:
         pred = run()
         seconds = time.perf_counter() - t0
         scores = [_accuracy(pred, truth), _accuracy(filter_model.one_to_one(pred), truth)]
-        plain.extend([] if plain else [f1 for *_, f1 in scores])
+        if not plain:  # the first row is plaintext: every later F1 is set against it, scored the same way
+            plain.extend(f1 for *_, f1 in scores)
         cells = "".join(
             f"{p:>11.4f}{r:>9.4f}{f1:>9.4f}{f1 - b:>+12.4f}" for (p, r, f1), b in zip(scores, plain, strict=True)
         )

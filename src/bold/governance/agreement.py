@@ -31,8 +31,8 @@ PERSON_FIELDS = {
     "sex": "M, F or unknown",
     "birth_year": "year of birth",
     "no_fixed_abode": "true if any of the person's records gives no fixed abode as the address",
-    "ethnicity": "W, M, A, B or O, the most common among the person's records that record one (homelessness and "
-    "mental health); empty if none does",
+    "ethnicity": "W, M, A, B or O, the most common among the person's records that record one, in the sources the "
+    "agreement uses (homelessness and mental health record it); empty if none does",
 }
 
 

@@ -557,7 +557,8 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
                 person_key = _hmac_sql(key, "person_key::varchar")
                 cols = ", ".join(q(f) for f in person_fields)
                 for table, threshold in [(PERSON_DATASET, level), *((variant_table(t), t) for t in THRESHOLDS)]:
-                    people = _person_attributes(int(run_id), threshold, committed, "ethnicity" in person_fields)
+                    with_ethnicity = sources if "ethnicity" in person_fields else []
+                    people = _person_attributes(int(run_id), threshold, committed, with_ethnicity)
                     con.execute(
                         f"create table extract.{table} as select {person_key} as person_id, {cols} from {people}"
                     )
@@ -657,15 +658,16 @@ def _withdrawn_since(db, project_id: str) -> list[dict]:
     ]
 
 
-def _person_attributes(run_id: int, threshold: str, committed: dict, ethnicity: bool) -> str:
-    """The linker's person attributes at ``threshold`` as a subquery; with ``ethnicity``, each person's most common
-    ethnicity among their records in the sources that record one (ties: the first code alphabetically), null for
-    people with none. Ethnicity is content, so it is derived here, where content meets the links, never by the
-    linker; only committed batches count, as for the rest of the extract."""
+def _person_attributes(run_id: int, threshold: str, committed: dict, ethnicity_from: list[str]) -> str:
+    """The linker's person attributes at ``threshold`` as a subquery; with ``ethnicity_from`` (the project's
+    sources), each person's most common ethnicity among their records in those of them that record one (ties: the
+    first code alphabetically), null for people with none. Ethnicity is content, so it is derived here, where content
+    meets the links, never by the linker, and only from sources whose custodians signed the project off; only
+    committed batches count, as for the rest of the extract."""
     attributes = f"(select * from links.person_attributes where run_id = {run_id} and threshold = '{threshold}')"
-    if not ethnicity:
+    if not ethnicity_from:
         return attributes
-    recorded = [d for d in sorted(committed) if any(c.field == "ethnicity" for c in load_contract(d).content)]
+    recorded = [d for d in ethnicity_from if any(c.field == "ethnicity" for c in load_contract(d).content)]
     union = " union all ".join(
         f"""select r.person_{threshold} as person_key, c.ethnicity from content.{d} c join links.record_person r
             on r.record_key = c.record_key and r.run_id = {run_id}

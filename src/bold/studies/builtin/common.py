@@ -49,7 +49,7 @@ def breakdowns(cohort: Cohort, local_authority: str | None = None) -> list[str]:
     if local_authority:
         cohort.lookup(local_authorities()[["local_authority", "region"]], on=local_authority, key="local_authority")
         names.append("region")
-    person = [f for f in ("sex", "birth_year", "ethnicity") if agreed(cohort.extract, f"person.{f}")]
+    person = [f.removeprefix("person.") for f in PERSON_OPTIONAL if agreed(cohort.extract, f)]
     if person:
         missing = [f for f in person if f not in cohort.t.columns]  # a study may have added some already
         if missing:

@@ -28,7 +28,7 @@ def covariates(cohort: Cohort) -> list[str]:
     """Add the adjustment variables the agreement allows; unknown values become the "missing" category."""
     extract = cohort.extract
     names = []
-    person = [f.split(".")[1] for f in COVARIATE_PERSON if agreed(extract, f)]
+    person = [f.removeprefix("person.") for f in COVARIATE_PERSON if agreed(extract, f)]
     if person:
         cohort.person(person)
         if "sex" in person:
