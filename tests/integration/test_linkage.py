@@ -259,8 +259,13 @@ def test_quality_report_covers_the_guidance_and_holds_no_identifier(linked_works
         "Impossible events",
         "Cluster sizes",
         "Accuracy against the ground truth",
+        "Recall between sources",
     ):
         assert section in html
+    with ws.links(read_only=True) as con:  # kept with the run, for the studies' missed-match correction
+        recall = con.execute("select source_a, source_b, recall from links.recall_estimates").fetchall()
+    assert {("prison", "treatment"), ("treatment", "mental_health")} <= {(a, b) for a, b, _ in recall}
+    assert all(0 < r <= 1 for _, _, r in recall)
     assert html.count("<svg") >= 5  # charts are inline, so the file works offline
     assert "<script" not in html
     surnames = [s for (s,) in sql.execute(f"select distinct surname from '{out}/truth/people.parquet'").fetchall()]

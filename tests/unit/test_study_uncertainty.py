@@ -20,9 +20,12 @@ START = dt.date(2021, 1, 4)
 CONTINUITY = catalogue()["continuity-of-care"]
 
 
-def _extract(tmp_path, treated: dict[str, int], releases: int = 200, variants: bool = True) -> Extract:
+def _extract(
+    tmp_path, treated: dict[str, int], releases: int = 200, variants: bool = True, recall: str | None = None
+) -> Extract:
     """``releases`` people released with a need; ``treated[threshold]`` of them have a treatment start on day 5
-    as that threshold links the records (the same treatment records, linked to the releases' people or not)."""
+    as that threshold links the records (the same treatment records, linked to the releases' people or not);
+    ``recall``: the extract's ``linkage_recall`` (JSON), as a build after a linkage report records it."""
     prison = pd.DataFrame(
         {
             "person_id": [f"p{i:03d}" for i in range(releases)],
@@ -54,7 +57,8 @@ def _extract(tmp_path, treated: dict[str, int], releases: int = 200, variants: b
     con.execute(
         "create table about as select 'p' as project, '' as built_at, 7 as linkage_run, 'medium' as threshold, "
         """'{"prison": [1], "treatment": [2]}' as linkage_batches, '{"high": 0.99, "medium": 0.9, "low": 0.5}'
-        as linkage_thresholds"""
+        as linkage_thresholds, ? as linkage_recall""",
+        [recall],
     )
     con.close()
     agreed = {
@@ -92,7 +96,9 @@ def test_the_main_measure_at_every_threshold_beside_the_chosen_one(tmp_path):
         "batches": {"prison": [1], "treatment": [2]},
         "thresholds": {"high": 0.99, "medium": 0.9, "low": 0.5},
         "variants": ["high", "medium", "low"],
+        "recall": None,
     }
+    assert any("no recall between prison to treatment was recorded" in n for n in result.notes)
     # 0.2 to 0.4 is wider than the chosen threshold's interval (about 0.24 to 0.37): said in words, no figures
     words = [n for n in result.notes if n.startswith("Linkage uncertainty")]
     assert len(words) == 1 and "more than its 95% confidence interval" in words[0]
@@ -118,6 +124,30 @@ def test_the_variants_carry_evidence_and_close_thresholds_go_to_the_checkers(tmp
     assert all(f.outcome == "review" for f in flags if f.rule == "threshold-differencing")
     published = pd.to_numeric(p.tables[uncertainty.TABLE].treated_21_days, errors="coerce")
     assert published.notna().all()  # the checkers decide; the spread is what the table is for
+
+
+def test_the_missed_match_correction_divides_the_chosen_share_by_the_recall_into_the_outcomes_source(tmp_path):
+    recall = '{"estimated_from": "a gold standard", "thresholds": {"medium": {"prison|treatment": 0.75}}}'
+    x = _extract(tmp_path, {"high": 40, "medium": 60, "low": 80}, recall=recall)
+    result, _ = _run(x)
+    table = result.tables[uncertainty.TABLE]
+    chosen = table[table.chosen == "yes"].iloc[0]
+    assert chosen.linkage_recall == 0.75
+    assert chosen.treated_21_days_share_corrected == pytest.approx(0.3 / 0.75)  # 60 of 200, over 0.75
+    assert chosen.treated_21_days_share_corrected_high == pytest.approx(chosen.treated_21_days_share_high / 0.75)
+    assert table[table.chosen == "no"].treated_21_days_share_corrected.isna().all()  # the chosen threshold's only
+    words = next(n for n in result.notes if n.startswith("Missed-match correction (an estimate"))
+    assert "a gold standard" in words and "at random" in words
+    kinds = {name: statistics.declared(t) for name, t in result.tables.items()}
+    p = protect(result.tables, kinds, x.evidence, profile("bold-standard"))
+    assert not [f for f in p.flags if f.table == uncertainty.TABLE and f.rule in ("no-evidence", "no-type")]
+
+
+def test_a_correction_is_capped_at_everyone(tmp_path):
+    recall = '{"estimated_from": "a gold standard", "thresholds": {"medium": {"prison|treatment": 0.2}}}'
+    result, _ = _run(_extract(tmp_path, {"high": 40, "medium": 60, "low": 80}, recall=recall))
+    table = result.tables[uncertainty.TABLE]
+    assert table.treated_21_days_share_corrected.max() == 1.0  # 0.3 / 0.2 would be 1.5
 
 
 def test_an_extract_built_before_the_variants_still_runs_and_says_so(tmp_path):

@@ -585,8 +585,17 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
             ).fetchone()
             con.execute(
                 "create table extract.about as select ? as project, ? as built_at, ? as linkage_run, ? as threshold, "
-                "? as linkage_batches, ? as linkage_thresholds, ? as thresholds",
-                [project_id, now(), run_id, level, batches, weights, json.dumps(list(THRESHOLDS))],
+                "? as linkage_batches, ? as linkage_thresholds, ? as thresholds, ? as linkage_recall",
+                [
+                    project_id,
+                    now(),
+                    run_id,
+                    level,
+                    batches,
+                    weights,
+                    json.dumps(list(THRESHOLDS)),
+                    _recall(con, int(run_id), project.sources),
+                ],
             )
     except Exception:
         _remove_partial(partial)  # never leave a half-built extract behind
@@ -621,6 +630,27 @@ def _build(ws: Workspace, project: Project, key: str, sources: list[str], folder
     finally:
         _remove_partial(partial)
     return target
+
+
+def _recall(con, run_id: int, sources: list[str]) -> str | None:
+    """The recall from each of the project's sources into each other (``quality.recall_between_sources``) that a
+    linkage report against a gold standard recorded for the run, as JSON ``{"estimated_from", "thresholds":
+    {threshold: {"a|b": recall}}}``; None when none was recorded. Aggregates only: the studies' missed-match
+    correction."""
+    found = "select count(*) from duckdb_tables() where database_name = 'links' and table_name = 'recall_estimates'"
+    if not con.execute(found).fetchone()[0]:
+        return None
+    rows = con.execute(
+        "select threshold, source_a, source_b, recall, estimated_from from links.recall_estimates where run_id = ?",
+        [run_id],
+    ).fetchall()
+    rows = [r for r in rows if r[1] in sources and r[2] in sources]
+    if not rows:
+        return None
+    thresholds: dict[str, dict[str, float]] = {}
+    for threshold, a, b, recall, _ in rows:
+        thresholds.setdefault(threshold, {})[f"{a}|{b}"] = recall
+    return json.dumps({"estimated_from": rows[0][4], "thresholds": thresholds})
 
 
 def _run_column(con, column: str) -> str:

@@ -18,7 +18,9 @@ from pathlib import Path
 from bold.errors import Kind
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
-from bold.linkage.run import LinkageError, model_path, stored_sources
+from bold.linkage.run import LINKS_SCHEMA, LinkageError, model_path, stored_sources
+from bold.store import audit
+from bold.workspace import now
 
 LEVELS = ("high", "medium", "low")
 IDENTIFIERS = tuple(f for f in features.IDENTIFIER_FEATURES if f not in ("address", "locality"))
@@ -169,6 +171,58 @@ def sensitivity(con, run_id: int, thresholds: dict) -> list[dict]:
     return out
 
 
+def recall_between_sources(con) -> list[dict]:
+    """Per threshold and ordered pair of sources, of source A's records whose person has records in source B,
+    the share the run's clusters put with at least one of them: how often a study counting B's events for A's
+    records (treatment starts after a release) misses them all. ``records``: A's records with a true match in B.
+    Needs ``truth_map`` (a gold standard: the synthetic truth here); joined per person and cluster, not by pairs."""
+    out = []
+    for level in LEVELS:
+        out += _rows(
+            con,
+            f"""with r as (select t.source, t.person_id, t.record_key, q.person_{level} as cluster
+                           from q_records q join truth_map t on t.record_key = q.unique_id),
+                b as (select distinct source, person_id, cluster from r)
+                select '{level}' as threshold, a.source as source_a, b.source as source_b,
+                       count(distinct a.record_key) as true_pairs,
+                       count(distinct a.record_key) filter (where a.cluster = b.cluster)
+                         / count(distinct a.record_key) as recall
+                from r a join b on a.person_id = b.person_id and a.source != b.source
+                group by all order by 2, 3""",
+        )
+    return out
+
+
+def record_recall(ws, run_id: int, rows: list[dict], estimated_from: str, *, by: str) -> None:
+    """Keep a report's recall between sources with its run (replacing what an earlier report recorded), so that
+    project extracts built from the run carry it for the studies' missed-match correction; audited."""
+    recall_table = next(s for s in LINKS_SCHEMA.split(";") if "recall_estimates" in s)
+    with ws.links() as con:
+        con.execute(recall_table.replace("create table if not exists ", "create table if not exists links."))
+        con.execute("begin")
+        con.execute("delete from links.recall_estimates where run_id = ?", [run_id])
+        con.executemany(
+            "insert into links.recall_estimates values (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                [
+                    run_id,
+                    r["threshold"],
+                    r["source_a"],
+                    r["source_b"],
+                    r["true_pairs"],
+                    r["recall"],
+                    estimated_from,
+                    now(),
+                ]
+                for r in rows
+            ],
+        )
+        con.execute("commit")
+    audit.record(
+        ws, "linkage recall recorded", f"run {run_id}", {"estimated_from": estimated_from, "rows": len(rows)}, by=by
+    )
+
+
 def two_deaths(con) -> list[dict]:
     return _rows(
         con,
@@ -311,4 +365,5 @@ def measure(ws, run_id: int | None = None, truth_dir: Path | None = None) -> dic
         }
         if truth_dir is not None:
             result["accuracy"] = accuracy_by_subgroup(con, truth_dir)
+            result["recall_between_sources"] = recall_between_sources(con)
         return result

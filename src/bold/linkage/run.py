@@ -53,6 +53,10 @@ create table if not exists person_attributes (
 create table if not exists pairs (
     run_id integer, record_key_l uuid, record_key_r uuid, match_weight double, match_probability double
 );
+create table if not exists recall_estimates (
+    run_id integer, threshold varchar, source_a varchar, source_b varchar, true_pairs bigint, recall double,
+    estimated_from varchar, recorded_at varchar
+);
 alter table runs add column if not exists model json;
 alter table pairs add column if not exists levels json;
 alter table runs add column if not exists blocking json;
@@ -72,6 +76,9 @@ alter table person_attributes add column if not exists no_fixed_abode boolean;
 # ``based_on``; ``kept_keys``: people per threshold who kept ``based_on``'s key. ``record_person.fingerprint``:
 # the keyed hash a later run tells changed records by (all null for older runs). ``person_attributes.
 # no_fixed_abode``: any of the person's records gives no fixed abode (null for older runs and encoded runs).
+# ``recall_estimates``: per threshold and pair of sources, the share of true cross-source record pairs the run's
+# clusters hold together, as a linkage report against a gold standard measured it (``quality.record_recall``);
+# studies divide by it for their missed-match correction (``bold.studies.uncertainty``).
 
 
 BACKENDS = ("duckdb", "spark")

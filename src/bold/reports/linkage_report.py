@@ -129,6 +129,7 @@ def _run_model(ws, measures: dict) -> dict | None:
 
 
 REPORT_MARKER = b"<title>BOLD linkage quality report"  # in every report this module writes
+GROUND_TRUTH = "ground truth (synthetic)"  # what a report run with --truth estimated its recall from
 
 
 def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Path | None = None, *, by: str) -> Path:
@@ -168,6 +169,8 @@ def build(ws, out: Path | None = None, run_id: int | None = None, truth_dir: Pat
     else:  # a copy to share, where the person chose to put it
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(page)
+    if truth_dir is not None:  # a gold standard's recall, kept with the run for the studies' correction
+        quality.record_recall(ws, measures["run"]["run_id"], measures["recall_between_sources"], GROUND_TRUTH, by=by)
     audit.record(
         ws,
         "linkage report",

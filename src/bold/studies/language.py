@@ -355,9 +355,10 @@ class Cohort:
         where: Where | None = None,
         distinct: str | None = None,
     ) -> Cohort:
-        """Add ``name``: the number of events in the window (or of distinct values of ``distinct``)."""
+        """Add ``name``: the number of events in the window (or of distinct values of ``distinct``). One
+        person's records on the same date count once, as duplicate records of one event (as index events do)."""
         events = self._events(dataset, date, within, where, [distinct] if distinct else [])
-        count = events[distinct].nunique() if distinct else events.count()
+        count = events[distinct].nunique() if distinct else events._date.nunique()
         return self._attach(events.group_by("_row").aggregate(**{name: count}), fill={name: 0})
 
     def ongoing(
@@ -387,10 +388,10 @@ class Cohort:
         **conditions: Where,
     ) -> Cohort:
         """Add one column per condition: the number of events in the window matching it (one pass over the
-        events, however many conditions)."""
+        events, however many conditions), one person's records on the same date counting once (duplicates)."""
         needed = [f for test in conditions.values() for f in self.extract.fields_of(dataset, test)]
         events = self._events(dataset, date, within, where, needed)
-        counts = {name: test(events).cast("int64").sum() for name, test in conditions.items()}
+        counts = {name: events._date.nunique(where=test(events)) for name, test in conditions.items()}
         return self._attach(events.group_by("_row").aggregate(**counts), fill=dict.fromkeys(conditions, 0))
 
     def person(self, fields: Iterable[str]) -> Cohort:

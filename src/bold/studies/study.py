@@ -51,18 +51,24 @@ class MainMeasure:
     """The one figure a study stands on (docs/studies.md, "Linkage uncertainty"): it is reported again at every
     linkage threshold the extract carries. ``value`` is a column of ``table`` (a share, rate, estimate or sum),
     ``low`` and ``high`` its 95% interval (``None``: it has none), ``rows`` the rows of the table that hold it
-    (column: value; none: every row, e.g. one per week since release)."""
+    (column: value; none: every row, e.g. one per week since release). ``linked``: the cohort's source and its
+    outcome's, whose records must be linked for a row to count in a share's numerator (a release to a treatment
+    start), so that a missed match loses an event; with the linkage report's recall from the one into the other
+    the runner adds a missed-match correction (``bold.studies.uncertainty``)."""
 
     table: str
     value: str
     low: str | None = None
     high: str | None = None
     rows: tuple[tuple[str, str], ...] = ()
+    linked: tuple[str, str] | None = None
 
     @classmethod
-    def share(cls, table: str, share: str, rows: tuple[tuple[str, str], ...] = ()) -> MainMeasure:
+    def share(
+        cls, table: str, share: str, rows: tuple[tuple[str, str], ...] = (), linked: tuple[str, str] | None = None
+    ) -> MainMeasure:
         """A share with its Wilson interval (``<share>_low``, ``<share>_high``), as ``with_proportion`` names them."""
-        return cls(table, share, f"{share}_low", f"{share}_high", rows)
+        return cls(table, share, f"{share}_low", f"{share}_high", rows, linked)
 
 
 @dataclass(frozen=True)

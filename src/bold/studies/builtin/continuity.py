@@ -119,6 +119,6 @@ STUDIES = [
         optional=("prison.release_local_authority", "treatment.local_authority", *common.PERSON_OPTIONAL),
         compute=compute,
         parameters={"start": None, "end": None, "within_days": 21, "pick_up_days": 42},
-        main=MainMeasure.share("overall", "treated_21_days_share"),
+        main=MainMeasure.share("overall", "treated_21_days_share", linked=("prison", "treatment")),
     )
 ]

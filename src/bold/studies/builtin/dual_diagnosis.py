@@ -149,6 +149,6 @@ STUDIES = [
         ),
         compute=compute,
         parameters={"start": None, "end": None, "before_days": 365, "after_days": 365},
-        main=MainMeasure.share("overall", "mh_before_share"),
+        main=MainMeasure.share("overall", "mh_before_share", linked=("treatment", "mental_health")),
     )
 ]
