@@ -1,6 +1,6 @@
-"""The pathway after release from prison (issue 17; seed 000's "which service do people reach first, and in what
-order"): for the continuity-of-care cohort, which services a release is followed by in the ``days`` after it, which
-comes first, in what order and how many days apart, as ordered flows with small flows merged.
+"""The pathway after release from prison (issue 17, item 5: the order in which people reach services after
+release): for the continuity-of-care cohort, which services a release is followed by in the ``days`` after it,
+which comes first, in what order and how many days apart, as ordered flows with small flows merged.
 
 No published indicator measures this, so every boundary is decided here and explicit:
 
@@ -219,7 +219,7 @@ STUDIES = [
     Study(
         id="pathway-after-release",
         title="The pathway after release from prison",
-        question="issue 17 (seed 000: which service first, in what order, days between)",
+        question="issue 17 item 5: which service first after release, in what order, days between",
         definition=DEFINITION,
         needs=("prison.release_date", "prison.substance_misuse_need", "treatment.treatment_start_date"),
         optional=(
