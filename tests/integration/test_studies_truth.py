@@ -214,7 +214,10 @@ def test_pathway_after_release_first_services_are_exactly_the_truths(truly_linke
     cohort["release"] = pd.to_datetime(cohort.release_date)
     first = pd.DataFrame({"row": cohort.row, "day": float("inf"), "service": "none within 90 days"})
     for service in SERVICES:  # in the fixed order: a later service comes first only on an earlier day
-        happened = events[events.event == event_of[service.dataset]][["person_id", "date"]]
+        happened = events[events.event == event_of[service.dataset]]
+        if service.dataset == "probation":
+            happened = happened[happened.detail != "LIC"]  # orders only: a licence is the release's own supervision
+        happened = happened[["person_id", "date"]]
         pairs = cohort[["row", "person_id", "release"]].merge(happened, on="person_id")
         pairs["day"] = (pd.to_datetime(pairs.date) - pairs.release).dt.days
         day = pairs[pairs.day.between(service.first_day, 90)].groupby("row").day.min()

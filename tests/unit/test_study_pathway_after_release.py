@@ -33,14 +33,15 @@ def release(pid, date=DAY0, received=None):
 PEOPLE = ("tie", "tie2", "day90", "day91", "prison0", "prison1", "death", "before", "four")
 
 
-def tables(without=()):
+def tables(without=(), order_type=True):
     prison = [release(p) for p in PEOPLE]
     prison += [release("recent", d("2022-04-01"))]  # 61 days before the data end: left out
     prison += [release("prison0", None, received=DAY0)]  # received on the release day: not re-imprisonment
     prison += [release("prison1", None, received=day(1))]  # received on day 1: re-imprisonment
     events = {
         "treatment": [("tie", 5), ("day90", 90), ("day91", 91), ("death", 2), ("before", -1), ("four", 1)],
-        "probation": [("tie", 5), ("four", 2)],
+        # tie2's licence on the release day is the release's own supervision, not a probation order reached
+        "probation": [("tie", 5, "CO"), ("four", 2, "SSO"), ("tie2", 0, "LIC")],
         "mental_health": [("tie2", 3), ("four", 3)],
         "homelessness": [("four", 4)],
         "hospital": [("tie", 20), ("tie2", 3), ("recent", 1)],
@@ -50,14 +51,20 @@ def tables(without=()):
     out = {"prison": prison}
     for dataset, rows in events.items():
         if dataset not in without:
-            out[dataset] = [{"person_id": p, fields[dataset]: day(n)} for p, n in rows]
+            out[dataset] = [{"person_id": p, fields[dataset]: day(n), **kind(rest)} for p, n, *rest in rows]
+    if not order_type:
+        out["probation"] = [{k: v for k, v in r.items() if k != "order_type"} for r in out["probation"]]
     out["treatment"].append({"person_id": "nobody", "treatment_start_date": END})
     out["person"] = [{"person_id": p, "sex": "F" if p == "tie" else "M"} for p in (*PEOPLE, "recent")]
     return out
 
 
-def run(tmp_path, without=(), **params):
-    return STUDY.compute(extract(tmp_path, tables(without)), STUDY.resolve(params))
+def kind(rest: list) -> dict:
+    return {"order_type": rest[0]} if rest else {}
+
+
+def run(tmp_path, without=(), order_type=True, **params):
+    return STUDY.compute(extract(tmp_path, tables(without, order_type)), STUDY.resolve(params))
 
 
 def by(table, column, value="n"):
@@ -164,6 +171,13 @@ def test_a_service_outside_the_agreement_is_left_out_and_noted(tmp_path):
     assert by(result.tables["reached"], "service", "reached")["mental-health referral"] == 2
     assert any(n.startswith("deaths.date_of_death is not in the agreement") for n in result.notes)
     assert any(n.startswith("homelessness.application_date is not in") for n in result.notes)
+
+
+def test_licences_count_as_probation_only_when_the_order_type_is_not_agreed(tmp_path):
+    result = run(tmp_path, order_type=False)
+    first = by(result.tables["first_service"], "first_service", "first")
+    assert (first["probation order"], first["mental-health referral"]) == (1, 0)  # tie2's licence on day 0
+    assert any(n.startswith("probation.order_type is not in the agreement") for n in result.notes)
 
 
 def test_the_flow_chart_draws_the_flows_table_alone_and_renders(tmp_path):

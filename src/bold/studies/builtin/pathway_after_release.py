@@ -8,10 +8,12 @@ No published indicator measures this, so every boundary is decided here and expl
   less than ``days`` (90) of data after them left out; day 0 is the release date.
 - Services, each the first event of its dataset on days 0 to ``days`` (day ``days`` counts, the next day does
   not), in ``SERVICES``' fixed order, which also breaks ties on one day: community treatment start, probation order
-  start, mental-health referral, homelessness application, hospital admission (any method), re-imprisonment (a
-  prison reception on days 1 to ``days``: the spell released from was received before day 0, and a reception on
-  the release day is taken to be the same custody), death. Planned hand-overs come first, pathway-ending events
-  last. Community treatment is needed; the others count when the agreement holds their date (noted when not).
+  start (a community or suspended sentence order; licences, the release's own supervision from day 0, are left out
+  when ``probation.order_type`` is agreed), mental-health referral, homelessness application, hospital admission
+  (any method), re-imprisonment (a prison reception on days 1 to ``days``: the spell released from was received
+  before day 0, and a reception on the release day is taken to be the same custody), death. Planned hand-overs
+  come first, pathway-ending events last. Community treatment is needed; the others count when the agreement holds
+  their date (noted when not).
 - Steps: the first three distinct services in order of days (then the fixed order); "none within N days" as the
   first step when no service is reached and "no further service" after the last one reached, so every step
   accounts for every release and the nodes of the flow chart balance. Days between steps: from the release to
@@ -23,6 +25,7 @@ No published indicator measures this, so every boundary is decided here and expl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import ibis
@@ -42,6 +45,7 @@ class Service:
     dataset: str
     field: str
     first_day: int = 0
+    where: tuple[str, Callable] | None = None  # (field, condition): events counted when that field is agreed
 
     @property
     def entry(self) -> str:
@@ -54,7 +58,13 @@ class Service:
 
 SERVICES = (  # the fixed order: ties on one day go to the earlier service
     Service("treatment", "community treatment", "treatment", "treatment_start_date"),
-    Service("probation", "probation order", "probation", "order_start_date"),
+    Service(  # a licence is the release's own supervision, started on day 0 by design: not a service reached
+        "probation",
+        "probation order",
+        "probation",
+        "order_start_date",
+        where=("order_type", lambda t: t.order_type != "LIC"),
+    ),
     Service("mental_health", "mental-health referral", "mental_health", "referral_date"),
     Service("homelessness", "homelessness application", "homelessness", "application_date"),
     Service("hospital", "hospital admission", "hospital", "admission_date"),
@@ -69,7 +79,8 @@ DEFINITION = (
     "Releases from prison of adults with a substance misuse need (the continuity-of-care cohort), day 0 the release "
     "date, releases with less than 90 days (parameter days) of data after them left out. Services reached on days "
     "0 to 90 (day 90 counts, day 91 does not), the first event of each: community treatment start, probation order "
-    "start, mental-health referral, homelessness application, hospital admission (any method), re-imprisonment (a "
+    "start (community or suspended sentence orders: a licence after prison is the release's own supervision and "
+    "left out), mental-health referral, homelessness application, hospital admission (any method), re-imprisonment (a "
     "prison reception on days 1 to 90), death; those the agreement holds. First service: the earliest, ties on one "
     "day broken in that order; 'none within 90 days' when there is none. Order: the first three distinct services, "
     "then 'no further service'. Days between steps: quartiles (linear interpolation) among releases reaching the "
@@ -99,8 +110,14 @@ def pathway(extract: Extract, params: dict) -> tuple[Cohort, list[Service]]:
     present = [s for s in SERVICES if agreed(extract, s.entry)]
     for service in present:
         if service.days not in cohort.t.columns:
-            cohort.first_event(service.days, service.dataset, service.field, within=(service.first_day, days))
+            where = service.where[1] if service.where and agreed(extract, unfiltered(service)) else None
+            cohort.first_event(service.days, service.dataset, service.field, (service.first_day, days), where)
     return steps(cohort, present, days), present
+
+
+def unfiltered(service: Service) -> str:
+    """The field a service's condition reads (``dataset.field``)."""
+    return f"{service.dataset}.{service.where[0]}"
 
 
 def steps(cohort: Cohort, services: list[Service], days: int) -> Cohort:
@@ -208,6 +225,11 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     }
     absent = [s for s in SERVICES if s not in present]
     notes = [f"{s.entry} is not in the agreement: {s.label} is left out of the pathway" for s in absent]
+    notes += [
+        f"{unfiltered(s)} is not in the agreement: every {s.dataset} start counts as a {s.label}, licences too"
+        for s in present
+        if s.where and not agreed(extract, unfiltered(s))
+    ]
     notes.append(
         f"Flows reached by fewer than {minimum} people are merged into '{flows.OTHER}' at the step where they part "
         "(parameter min_flow); first_service and reached are not merged, and disclosure control judges their cells."
@@ -224,6 +246,7 @@ STUDIES = [
         needs=("prison.release_date", "prison.substance_misuse_need", "treatment.treatment_start_date"),
         optional=(
             *(s.entry for s in SERVICES if s.dataset != "treatment"),
+            "probation.order_type",
             "prison.prison",
             "prison.release_local_authority",
             *common.PERSON_OPTIONAL,
