@@ -119,11 +119,11 @@ def test_a_longer_window_counts_day_91(tmp_path):
 
 def test_steps_and_days_between_them(tmp_path):
     steps = run(tmp_path).tables["steps"].set_index("step")
-    assert steps.reached.to_dict() == {"1": 6, "2": 4, "3": 2}
+    assert steps.reached.to_dict() == {"step 1": 6, "step 2": 4, "step 3": 2}
     # step 2: tie 0 (probation on the treatment day), tie2 0 (hospital), death 8, four 1
-    assert steps.loc["2", "days_median"] == 0.5
+    assert steps.loc["step 2", "days_median"] == 0.5
     # step 3: tie 15 (hospital after probation), four 1 (mental health after probation)
-    assert steps.loc["3", "days_median"] == 8
+    assert steps.loc["step 3", "days_median"] == 8
 
 
 def test_small_flows_merge_into_other_and_totals_are_unchanged(tmp_path):

@@ -211,7 +211,7 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
         cohort, "service", {s.label: (lambda s=s: reached(cohort, f"reached_{s.key}", s.days)) for s in present}
     )
     tables["steps"] = common.stacked(
-        cohort, "step", {str(j): (lambda j=j: reached(cohort, f"has_step_{j}", f"gap_{j}")) for j in (1, 2, 3)}
+        cohort, "step", {f"step {j}": (lambda j=j: reached(cohort, f"has_step_{j}", f"gap_{j}")) for j in (1, 2, 3)}
     )
     tables["flows"] = merged_flows(cohort, minimum, order)
     la = "release_local_authority" if agreed(extract, "prison.release_local_authority") else None
