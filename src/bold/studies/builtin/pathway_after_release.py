@@ -110,13 +110,13 @@ def pathway(extract: Extract, params: dict) -> tuple[Cohort, list[Service]]:
     present = [s for s in SERVICES if agreed(extract, s.entry)]
     for service in present:
         if service.days not in cohort.t.columns:
-            where = service.where[1] if service.where and agreed(extract, unfiltered(service)) else None
+            where = service.where[1] if service.where and agreed(extract, condition_field(service)) else None
             cohort.first_event(service.days, service.dataset, service.field, (service.first_day, days), where)
     return steps(cohort, present, days), present
 
 
-def unfiltered(service: Service) -> str:
-    """The field a service's condition reads (``dataset.field``)."""
+def condition_field(service: Service) -> str:
+    """The agreed field (``dataset.field``) a service's condition needs; without it every event counts."""
     return f"{service.dataset}.{service.where[0]}"
 
 
@@ -136,9 +136,6 @@ def steps(cohort: Cohort, services: list[Service], days: int) -> Cohort:
 
     cohort.derive(**{f"_pos_{s.key}": (lambda t, s=s, i=i: position(t, s, i)) for i, s in enumerate(services)})
 
-    def previous(t):
-        return 0  # step 1 counts from the release
-
     for j, step in enumerate(STEPS, start=1):
         terminal = none_label(days) if j == 1 else END
 
@@ -148,13 +145,11 @@ def steps(cohort: Cohort, services: list[Service], days: int) -> Cohort:
         def on_day(t, j=j):
             return ibis.cases(*[(t[f"_pos_{s.key}"] == j, t[s.days]) for s in services], else_=ibis.null("int64"))
 
+        def gap(t, j=j):  # step 1 counts from the release, each later step from the one before
+            return t[f"_day_{j}"] - (t[f"_day_{j - 1}"] if j > 1 else 0)
+
         cohort.derive(**{f"service_{j}": label, f"_day_{j}": on_day})
-        cohort.derive(**{f"gap_{j}": lambda t, j=j, previous=previous: t[f"_day_{j}"] - previous(t)})
-        cohort.derive(**{f"has_{step}": lambda t, j=j: t[f"_day_{j}"].notnull()})
-
-        def previous(t, j=j):  # the next step's gap counts from this one
-            return t[f"_day_{j}"]
-
+        cohort.derive(**{f"gap_{j}": gap, f"has_{step}": lambda t, j=j: t[f"_day_{j}"].notnull()})
     none = none_label(days)
     cohort.derive(
         **{f"first_{s.key}": (lambda t, s=s: t.service_1 == s.label) for s in services},
@@ -226,9 +221,9 @@ def compute(extract: Extract, params: dict) -> StudyOutput:
     absent = [s for s in SERVICES if s not in present]
     notes = [f"{s.entry} is not in the agreement: {s.label} is left out of the pathway" for s in absent]
     notes += [
-        f"{unfiltered(s)} is not in the agreement: every {s.dataset} start counts as a {s.label}, licences too"
+        f"{condition_field(s)} is not in the agreement: every {s.dataset} start counts as a {s.label}, licences too"
         for s in present
-        if s.where and not agreed(extract, unfiltered(s))
+        if s.where and not agreed(extract, condition_field(s))
     ]
     notes.append(
         f"Flows reached by fewer than {minimum} people are merged into '{flows.OTHER}' at the step where they part "
