@@ -33,12 +33,12 @@ def run(ws, study, table, **params):
     return runner.run(ws, "bold-questions", study, parameters=params, by="ana", today=TODAY).table(table)
 
 
-def continuity_cohort(out) -> pd.DataFrame:
-    """The true continuity cohort: releases with a need, at least 42 days before the data end."""
+def continuity_cohort(out, days: int = 42) -> pd.DataFrame:
+    """The true continuity cohort: releases with a need, at least ``days`` before the data end."""
     truth = pd.read_parquet(out / "truth" / "releases.parquet")
     release = pd.to_datetime(truth.release_date)
     data_end = (release + pd.to_timedelta(truth.days_to_period_end, unit="D")).max()
-    return truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=42))].copy()
+    return truth[truth.need_flag & (release <= data_end - pd.Timedelta(days=days))].copy()
 
 
 def test_continuity_of_care(truly_linked):
@@ -195,6 +195,39 @@ def test_multiple_conditions_count_exactly_the_true_leavers_and_condition_groups
     for label, flag in ((NEED, True), (NO_NEED, False)):
         truth = first[first.need_flag == flag]
         assert table.loc[label, ["n", "multiple_conditions"]].tolist() == [len(truth), truth.multiple.sum()], label
+
+
+def test_pathway_after_release_first_services_are_exactly_the_truths(truly_linked):
+    from bold.studies.builtin.pathway_after_release import SERVICES
+
+    ws, out, events, _ = truly_linked
+    event_of = {  # the generator's event for each service's dataset
+        "treatment": "treatment_journey",
+        "probation": "probation_order",
+        "mental_health": "mental_health_referral",
+        "homelessness": "homelessness_application",
+        "hospital": "hospital_admission",
+        "prison": "prison_spell",  # its date is the reception
+        "deaths": "death",
+    }
+    cohort = continuity_cohort(out, 90).drop_duplicates(["person_id", "release_date"]).reset_index(names="row")
+    cohort["release"] = pd.to_datetime(cohort.release_date)
+    first = pd.DataFrame({"row": cohort.row, "day": float("inf"), "service": "none within 90 days"})
+    for service in SERVICES:  # in the fixed order: a later service comes first only on an earlier day
+        happened = events[events.event == event_of[service.dataset]]
+        if service.dataset == "probation":
+            happened = happened[happened.detail != "LIC"]  # orders only: a licence is the release's own supervision
+        happened = happened[["person_id", "date"]]
+        pairs = cohort[["row", "person_id", "release"]].merge(happened, on="person_id")
+        pairs["day"] = (pd.to_datetime(pairs.date) - pairs.release).dt.days
+        day = pairs[pairs.day.between(service.first_day, 90)].groupby("row").day.min()
+        earlier = first.row.map(day) < first.day
+        first.loc[earlier, "service"] = service.label
+        first.loc[earlier, "day"] = first.row.map(day)[earlier]
+    truth = first.service.value_counts().to_dict()
+    table = run(ws, "pathway-after-release", "first_service").set_index("first_service")
+    assert table["first"][table["first"] > 0].to_dict() == truth  # exactly, with true links
+    assert set(table.n) == {len(cohort)}
 
 
 def true_applications(events, data_end) -> pd.DataFrame:

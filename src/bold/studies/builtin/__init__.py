@@ -26,6 +26,7 @@ MODULES = (
     "economic_value",
     "mh_after_treatment",
     "multiple_conditions",
+    "pathway_after_release",
 )
 
 
