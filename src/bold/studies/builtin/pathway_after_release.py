@@ -236,7 +236,7 @@ STUDIES = [
     Study(
         id="pathway-after-release",
         title="The pathway after release from prison",
-        question="issue 17 item 5: which service first after release, in what order, days between",
+        question="DOMAIN.md 6.2 and 6.3 (the pathway after release: which service first, in what order, days between)",
         definition=DEFINITION,
         needs=("prison.release_date", "prison.substance_misuse_need", "treatment.treatment_start_date"),
         optional=(
