@@ -331,9 +331,8 @@ STUDIES = [
         title="Pilot evaluation: difference-in-differences against matched comparison areas",
         question="DOMAIN.md 6.5 (DSCP evaluation) and 7 (economic value)",
         definition=DEFINITION,
-        needs=("treatment.treatment_start_date",),
+        needs=(*RELEASES, "treatment.treatment_start_date"),  # the default outcome's, continuity of care
         optional=(
-            *RELEASES,
             *JOURNEYS,
             *COVARIATE_PERSON,
             "prison.ost_at_release",
