@@ -34,9 +34,8 @@ def test_other_seed_other_files(tmp_path):
 
 
 def test_the_pilots_effect_on_treatment_draws_from_its_own_stream(tmp_path):
-    """Its randomness comes from a generator of its own, so with the effect off (odds ratios of 1) or on, every
-    other extract is the same file: only treatment journeys change (and, at other seeds, rarely, what follows from
-    a longer journey, such as a death it protects from)."""
+    """Its randomness comes from a generator of its own, drawn after everything else, so with the effect off (odds
+    ratios of 1) or on every other extract is the same file: only treatment journeys change."""
     off, _ = make_population(tmp_path / "off", people=5_000, seed=11, pilot_retention_odds_ratio=1,
                              pilot_completion_odds_ratio=1)  # fmt: skip
     on, _ = make_population(tmp_path / "on", people=5_000, seed=11)

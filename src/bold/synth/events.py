@@ -7,14 +7,15 @@ The simulation runs in causal order, each step using only what happened before i
 3. homelessness applications, including those that follow a release to no fixed abode;
 4. treatment journeys from prison, probation, housing and self/GP referrals: continuity of care
    after release depends on OST, region, prison, year and the pilot; a journey ends at completion,
-   drop-out, or the next prison reception; journeys of one person never overlap; in pilot areas after
-   the pilot start fewer journeys end in early drop-out and more complete (``_pilot_on_treatment``);
+   drop-out, or the next prison reception; journeys of one person never overlap;
 5. death: a baseline hazard by needs and age plus an excess in the weeks after release, lowered
    by OST at release and from the day community treatment starts (the hazards add, so the death
    time is the earliest of independent draws per constant-hazard segment);
 6. hospital admissions, with more emergency admissions in the year after release without
    continuity of care; mental-health referrals, including dual-diagnosis referrals;
-7. everything after death is removed or closed at death, and the period's end censors what is open.
+7. in pilot areas after the pilot start fewer journeys end in early drop-out and more complete
+   (``_pilot_on_treatment``, drawn last from a stream of its own so that nothing else changes with it);
+8. everything after death is removed or closed at death, and the period's end censors what is open.
 
 Days are integers since 1970-01-01. ``NEVER`` marks a date that has not happened.
 """
@@ -88,10 +89,10 @@ def simulate(people: People, rng: np.random.Generator, cfg: SynthConfig) -> Time
     orders = _probation_orders(people, rng, spells, start, end)
     applications = _homelessness(people, rng, spells, start, end)
     journeys = _treatment(people, rng, cfg, spells, orders, applications, start, end)
-    without_pilot = _pilot_on_treatment(people, rng.spawn(1)[0], cfg, journeys, spells)
     death_day, deaths = _deaths(people, rng, spells, journeys, start, end)
     admissions = _admissions(people, rng, spells, journeys, start, end)
     mh = _mental_health(people, rng, spells, journeys, start, end)
+    without_pilot = _pilot_on_treatment(people, rng.spawn(1)[0], cfg, journeys, spells)  # last: see its docstring
     timeline = Timeline(spells, orders, applications, journeys, admissions, mh, deaths, death_day, without_pilot)
     _close_at_death_and_period_end(timeline, start, end)
     return timeline
@@ -432,10 +433,11 @@ def _pilot_on_treatment(people: People, rng, cfg: SynthConfig, journeys: Table, 
     probability that multiplies the odds of completing by ``pilot_completion_odds_ratio`` (so effective treatment
     moves through retention only). A longer journey still ends at the person's next journey or reception.
 
-    Changes ``journeys`` in place, after they are drawn and with a generator of its own (``rng``, spawned from the
-    chunk's), so the chunk's stream draws the same numbers whatever the effect: a seed's population differs only
-    through the journeys changed and what follows from them (a completion here brings no re-presentation). Returns
-    the changed journeys as they would have been without the pilot, for the ground truth."""
+    Changes ``journeys`` in place, with a generator of its own (``rng``, spawned from the chunk's) and after every
+    other event is drawn, so the chunk's stream draws the same numbers whatever the effect and a seed's population
+    differs only in the journeys changed: the extra time in treatment does not lower the death hazard (the deaths
+    are drawn before it, and a death during it ends the journey), and a completion it adds brings no
+    re-presentation. Returns the changed journeys as they would have been without the pilot, for the truth."""
     a = areas()
     pid, begin, reason = journeys["pid"], journeys["start"].astype(np.int64), journeys["reason"]
     on = a.la_pilot[people.la_on(pid, journeys["referral"])] & (begin >= day_number(cfg.pilot_start))
