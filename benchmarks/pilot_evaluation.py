@@ -19,8 +19,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the tests' truth helpers, the benchmark's prepare
 
-from benchmarks.studies import PROJECT, prepare  # noqa: E402
-from tests.integration.test_studies_truth import true_pilot_effect  # noqa: E402
+from benchmarks.studies import PROJECT, prepare
+from tests.integration.test_studies_truth import true_pilot_effect
 
 OUTCOMES = {"effective_treatment": ("effective", 83), "successful_completion_in_treatment": ("done", None)}
 ADJUSTED = "adjusted DiD (percentage points, pilot-after units)"
@@ -47,7 +47,7 @@ def main() -> None:
     pilot = {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
     rows = []
     for outcome, (measure, restrict) in OUTCOMES.items():
-        n, share, truth = true_pilot_effect(out, events, data_end, measure, restrict)
+        n, _, truth = true_pilot_effect(out, events, data_end, measure, restrict)
         for comparison in ("matched", "all"):
             params = {**pilot, "outcome": outcome, "comparison": comparison}
             output = runner.run(ws, PROJECT, "pilot-evaluation", parameters=params, by="ana")

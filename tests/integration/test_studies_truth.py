@@ -289,7 +289,9 @@ def pilot_worlds(out, events) -> tuple[pd.DataFrame, pd.DataFrame]:
         start=lambda j: pd.to_datetime(j.date), end=lambda j: pd.to_datetime(j.end_date)
     )
     without = pd.read_parquet(out / "truth" / "pilot_effects.parquet")
-    without = without.assign(start=pd.to_datetime(without.treatment_start_date), end=pd.to_datetime(without.discharge_date))
+    without = without.assign(
+        start=pd.to_datetime(without.treatment_start_date), end=pd.to_datetime(without.discharge_date)
+    )
     counterfactual = actual.merge(without[["person_id", "start", "end", "discharge_reason"]], on=["person_id", "start"],
                                   how="left", suffixes=("", "_without"), indicator=True)  # fmt: skip
     changed = counterfactual._merge == "both"
