@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bold.studies import statistics as st
 from bold.studies.builtin import pilot_evaluation as pe
 from bold.studies.evaluation import difference_in_differences, match_areas
 from bold.studies.language import Cohort, StudyError
@@ -121,3 +122,54 @@ def test_the_data_ending_before_the_after_period_is_an_error(tmp_path):
     params = pe.STUDIES[0].resolve({"pilot_areas": "E1", "pilot_start": "2020-10-19"})
     with pytest.raises(StudyError, match=r"the data end \(2021-04-18\) before the after period starts \(2021-04-19\)"):
         pe.pilot_did(ext, params)
+
+
+def test_client_periods_are_the_dscps_in_each_period_with_the_journeys_area(tmp_path):
+    """Effective treatment units: each client's latest journey crossing into the period (treatment_outcomes.clients
+    with the before and after periods as its periods), at least 83 days before the period's end."""
+    spans = pe.did_periods(START, 18, 6, 18)  # before 2019-04-19 to 2020-10-18, after 2021-04-19 to 2022-10-18
+
+    def journey(person, start, end=None, reason=None, la="E1"):
+        return {"person_id": person, "treatment_start_date": d(start), "discharge_date": end and d(end),
+                "discharge_reason": reason, "local_authority": la}  # fmt: skip
+
+    rows = [
+        journey("a", "2019-05-01", "2019-06-01", "DRO"),  # before, 31 days: not effective
+        journey("b", "2020-11-01", "2021-06-01", "DRO", la="E2"),  # starts in the gap, crosses into after: effective
+        journey("c", "2020-07-01", "2021-01-01", "DRO"),  # before (not 83 days by its end: still crosses), not after
+        journey("d", "2022-07-28", None),  # 82 days before the after period's end: not counted
+        journey("e", "2022-07-27", None),  # 83 days before: counted, open, 83 days long: effective
+    ]
+    types = {"treatment": {"discharge_date": "date", "discharge_reason": "varchar"}}
+    ext = extract(tmp_path, {"treatment": rows}, types)
+    params = pe.STUDIES[0].resolve({"pilot_areas": "E1", "pilot_start": str(START)})
+    cohort = pe.OUTCOMES["effective_treatment"].units(ext, params, spans)
+    got = cohort.frame(["period", "area", "outcome"]).sort_values(["person_id", "period"])
+    assert [(r.person_id, r.period, r.area, bool(r.outcome)) for r in got.itertuples()] == [
+        ("a", "before", "E1", False),
+        ("b", "after", "E2", True),
+        ("c", "before", "E1", True),
+        ("e", "after", "E1", True),
+    ]
+
+
+def test_each_areas_profile_counts_its_before_units_and_every_column_is_declared():
+    rows = pd.DataFrame(
+        {
+            "person_id": ["p1", "p1", "p2", "p3", "p4", "p5"],
+            "area": ["E1", "E1", "E1", "E2", "E2", "E2"],
+            "after": [False, False, True, False, False, False],
+            "outcome": [1, 0, 1, 1, 1, 0],
+            "sex": ["F", "F", "M", None, "F", "M"],
+            "no_fixed_abode": [True, None, True, False, True, False],
+        }
+    )
+    table = pe.profiles(rows, ["sex", "no_fixed_abode"])
+    e1, e2 = table.loc["E1"], table.loc["E2"]
+    assert (e1.n, e1.people, e1.events, e1.sex_f, e1.no_fixed_abode_true) == (2, 1, 1, 2, 1)  # after left out
+    assert (e2.n, e2.people, e2.events, e2.sex_f, e2.no_fixed_abode_true) == (3, 3, 2, 1, 1)  # missing: not at it
+    assert e2.outcome_share == pytest.approx(2 / 3) and e1.no_fixed_abode_true_share == 0.5
+    params = pe.STUDIES[0].resolve({"pilot_areas": "E1", "pilot_start": str(START), "comparison": "all"})
+    _, listed, note = pe.choose_comparison(rows, ["sex", "no_fixed_abode"], ["E1"], params)
+    assert list(zip(listed.area, listed.role, strict=True)) == [("E2", "comparison"), ("E1", "pilot")]
+    assert st.untyped(listed) == [] and "every other area" in note
