@@ -189,7 +189,8 @@ def choose_comparison(rows: pd.DataFrame, names: list[str], pilot: list[str], pa
         try:
             chosen = match_areas(table[columns], pilot, per_area=per_area, minimum=minimum)
         except ValueError as exc:
-            raise StudyError(f"comparison areas: {exc}; lower min_area_units or set comparison=all") from None
+            hint = "; lower min_area_units or set comparison=all" if "candidate" in str(exc) else ""
+            raise StudyError(f"comparison areas: {exc}{hint}") from None
         note = (
             f"Comparison: for each pilot area the {per_area} nearest other area(s) with at least {minimum} units in "
             "the before period, without replacement, by Euclidean distance on the standardised before-period "
