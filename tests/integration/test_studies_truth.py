@@ -367,13 +367,99 @@ def test_the_pilots_planted_effect(truly_linked):
     ws, out, _, _ = truly_linked
     summary = json.loads((out / "truth" / "summary.json").read_text())
     params = {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
+    # every release of the period against every other area: at 5,000 people the DSCP's 18-month windows against
+    # nine matched areas hold too few releases to tell an odds ratio of 1.8 from 1 (see the effective treatment test)
+    params |= {"comparison": "all", "before_months": 36, "gap_months": 0, "after_months": 60}
     output = runner.run(ws, "bold-questions", "pilot-evaluation", parameters=params, by="ana", today=TODAY)
     estimates = output.table("estimates").set_index("measure")
-    covariates = next(n for n in output.manifest()["notes"] if n.startswith("Pilot areas"))
+    covariates = next(n for n in output.manifest()["notes"] if "covariates:" in n)
     assert "ethnicity" in covariates and "no_fixed_abode" in covariates  # the DSCP's, as person attributes
     odds = estimates.loc[next(m for m in estimates.index if "odds ratio" in m)]
     assert odds.ci_low <= PILOT_ODDS_RATIO <= odds.ci_high
     assert odds.ci_low > 1
+
+
+def true_client_periods(journeys: pd.DataFrame, people, first, last, areas, restrict_days=None) -> pd.DataFrame:
+    """The DSCP's client-periods of one period in the given areas, from true journeys (start, end, detail,
+    local_authority): each adult's latest journey crossing into the period (started by its end, at least
+    ``restrict_days`` before it for effective treatment; completed first on ties), with ``done`` (completed in the
+    period) and ``effective`` (done, or 83 days long: to its end in the period, else to the period end)."""
+    j = journeys[(journeys.start <= last - pd.Timedelta(days=restrict_days or 0))]
+    j = j[j.end.isna() | (j.end >= first)].merge(people, on="person_id")
+    j = j[j.start.dt.year - pd.to_datetime(j.date_of_birth).dt.year - (j.start.dt.month < 7) >= 18]
+    ended = j.end.notna() & (j.end <= last)
+    j = j.assign(done=ended & j.detail.isin(["CDF", "CAU"]), length=(j.end.where(ended, last) - j.start).dt.days)
+    latest = j.sort_values(["person_id", "start", "done"]).groupby("person_id").tail(1)
+    latest = latest[latest.local_authority.isin(areas)]
+    return latest.assign(effective=latest.done | (latest.length >= 83))
+
+
+def pilot_worlds(out, events) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The true journeys as they are and as they would have been without the pilot (truth/pilot_effects.parquet
+    holds the journeys its effect on treatment changed, as they would have been)."""
+    actual = events[events.event == "treatment_journey"].assign(
+        start=lambda j: pd.to_datetime(j.date), end=lambda j: pd.to_datetime(j.end_date)
+    )
+    without = pd.read_parquet(out / "truth" / "pilot_effects.parquet")
+    without = without.assign(
+        start=pd.to_datetime(without.treatment_start_date), end=pd.to_datetime(without.discharge_date)
+    )
+    counterfactual = actual.merge(without[["person_id", "start", "end", "discharge_reason"]], on=["person_id", "start"],
+                                  how="left", suffixes=("", "_without"), indicator=True)  # fmt: skip
+    changed = counterfactual._merge == "both"
+    assert changed.sum() == len(without) > 0  # every changed journey is a true journey
+    counterfactual.loc[changed, "end"] = counterfactual.end_without[changed]
+    counterfactual.loc[changed, "detail"] = counterfactual.discharge_reason[changed]
+    return actual, counterfactual
+
+
+def true_pilot_effect(out, events, data_end, measure: str, restrict_days=None) -> tuple[int, float, float]:
+    """Pilot-after client-periods, the share with ``measure`` and the true effect on it in percentage points: the
+    share as it is minus the share without the pilot (what the DiD estimates, on pilot-after units)."""
+    from bold.studies.builtin.pilot_evaluation import did_periods
+
+    summary = json.loads((out / "truth" / "summary.json").read_text())
+    people = pd.read_parquet(out / "truth" / "people.parquet")[["person_id", "date_of_birth"]]
+    _, (_, first, last) = did_periods(dt.date.fromisoformat(summary["pilot_start"]), 18, 6, 18)
+    first, last = pd.Timestamp(first), min(pd.Timestamp(last), data_end)
+    pilot = summary["pilot_local_authorities"]
+    worlds = [true_client_periods(j, people, first, last, pilot, restrict_days) for j in pilot_worlds(out, events)]
+    return len(worlds[0]), worlds[0][measure].mean(), 100 * (worlds[0][measure].mean() - worlds[1][measure].mean())
+
+
+def run_pilot(ws, out, **params):
+    summary = json.loads((out / "truth" / "summary.json").read_text())
+    params |= {"pilot_areas": ",".join(summary["pilot_local_authorities"]), "pilot_start": summary["pilot_start"]}
+    return runner.run(ws, "bold-questions", "pilot-evaluation", parameters=params, by="ana", today=TODAY)
+
+
+def test_did_on_effective_treatment_recovers_the_planted_effect_against_matched_areas(truly_linked):
+    ws, out, events, data_end = truly_linked
+    output = run_pilot(ws, out, outcome="effective_treatment")
+    n, share, true_effect = true_pilot_effect(out, events, data_end, "effective", restrict_days=83)
+    assert true_effect > 0.5  # the pilot kept people in treatment
+    cells = output.table("cells").set_index(["group", "period"])
+    assert (cells.n["pilot", "after"], cells.rate_pct["pilot", "after"]) == (n, pytest.approx(100 * share))
+    estimate = output.table("estimates").set_index("measure").loc["adjusted DiD (percentage points, pilot-after units)"]
+    assert estimate.ci_low <= true_effect <= estimate.ci_high
+    summary = json.loads((out / "truth" / "summary.json").read_text())
+    areas, pilot = output.table("comparison_areas"), set(summary["pilot_local_authorities"])
+    assert set(areas.area[areas.role == "pilot"]) == pilot
+    comparison = set(areas.area[areas.role == "comparison"])
+    assert len(comparison) == len(pilot) and not comparison & pilot  # one each, without replacement
+    assert (areas.n[areas.role == "comparison"] >= 20).all()  # candidates had enough units before
+    method = next(n for n in output.manifest()["notes"] if n.startswith("Comparison:"))
+    assert all(a in method for a in comparison)
+
+
+def test_did_on_completion_in_treatment_recovers_the_planted_effect(truly_linked):
+    ws, out, events, data_end = truly_linked
+    output = run_pilot(ws, out, outcome="successful_completion_in_treatment")
+    n, share, true_effect = true_pilot_effect(out, events, data_end, "done")
+    cells = output.table("cells").set_index(["group", "period"])
+    assert (cells.n["pilot", "after"], cells.rate_pct["pilot", "after"]) == (n, pytest.approx(100 * share))
+    estimate = output.table("estimates").set_index("measure").loc["adjusted DiD (percentage points, pilot-after units)"]
+    assert estimate.ci_low <= true_effect <= estimate.ci_high
 
 
 # --- with real linkage: the truth within the spread across thresholds (docs/studies.md, linkage uncertainty) ---

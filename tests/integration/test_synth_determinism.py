@@ -1,8 +1,11 @@
-"""The same seed gives the same files, byte for byte; another seed gives other files."""
+"""The same seed gives the same files, byte for byte; another seed gives other files; the pilot's effect on
+treatment changes the treatment extract and nothing else."""
 
 from __future__ import annotations
 
 import hashlib
+
+import pandas as pd
 
 from tests.conftest import make_population
 
@@ -20,7 +23,7 @@ def test_same_seed_same_files(tmp_path):
     a, _ = make_population(tmp_path / "a", people=60_500, seed=9)
     b, _ = make_population(tmp_path / "b", people=60_500, seed=9)
     da, db = _digests(a), _digests(b)
-    assert len(da) == 7 * 2 + 5 + 1  # extracts, truth, opt-outs
+    assert len(da) == 7 * 2 + 6 + 1  # extracts, truth, opt-outs
     assert da == db
 
 
@@ -28,3 +31,16 @@ def test_other_seed_other_files(tmp_path):
     a, _ = make_population(tmp_path / "a", people=1_000, seed=1)
     b, _ = make_population(tmp_path / "b", people=1_000, seed=2)
     assert _digests(a)["prison.csv"] != _digests(b)["prison.csv"]
+
+
+def test_the_pilots_effect_on_treatment_draws_from_its_own_stream(tmp_path):
+    """Its randomness comes from a generator of its own, drawn after everything else, so with the effect off (odds
+    ratios of 1) or on every other extract is the same file: only treatment journeys change."""
+    off, _ = make_population(tmp_path / "off", people=5_000, seed=11, pilot_retention_odds_ratio=1,
+                             pilot_completion_odds_ratio=1)  # fmt: skip
+    on, _ = make_population(tmp_path / "on", people=5_000, seed=11)
+    d_off, d_on = _digests(off), _digests(on)
+    differ = {name for name in d_on if d_on[name] != d_off[name] and not name.startswith("truth/")}
+    assert differ == {"treatment.csv", "treatment.parquet"}
+    assert len(pd.read_parquet(off / "truth" / "pilot_effects.parquet")) == 0
+    assert len(pd.read_parquet(on / "truth" / "pilot_effects.parquet")) > 0

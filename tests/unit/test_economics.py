@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bold.studies.builtin.evaluation import value_the_effect
+from bold.studies.builtin.pilot_evaluation import value_the_effect
 from bold.studies.economics import (
     NOT_VALUED,
     EconomicParameters,
@@ -238,6 +238,19 @@ def test_pilot_evaluation_prices_continuity_only_with_a_value_given():
     row = tables["economic_value"].iloc[0]
     assert (row.programme_cost_gbp, row.benefit_cost_ratio) == (6_000, pytest.approx(-5))
     assert row.formula.endswith("; ratio: benefit / 6,000")
+
+
+def test_pilot_evaluation_prices_each_outcome_at_its_own_dscp_value():
+    tables, p = {}, EconomicParameters()
+    params = {"benefit_per_client": None, "programme_cost": 0.0}
+    notes = value_the_effect(tables, pilot_cells(), 500, params, "effective_treatment")
+    assert tables["economic_value"].iloc[0].value_gbp == pytest.approx(-0.15 * 200 * value_of_effective_treatment(p))
+    assert "the DSCP's value of effective treatment" in notes[0]
+    value_the_effect(tables, pilot_cells(), 500, params, "successful_completion")
+    assert tables["economic_value"].iloc[0].value_gbp == pytest.approx(-0.15 * 200 * value_of_successful_completion(p))
+    tables = {}
+    notes = value_the_effect(tables, pilot_cells(), 500, params, "re_presentation")
+    assert "economic_value" not in tables and "re-presentation effect is not given a money value" in notes[0]
 
 
 @pytest.mark.parametrize(

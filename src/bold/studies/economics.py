@@ -203,6 +203,11 @@ NOT_VALUED = {
         "continuity of care to either, so the continuity effect is not given a money value: pricing it at "
         "another outcome's value would count a benefit the evidence does not show."
     ),
+    "re_presentation": (
+        "The DSCP values only effective treatment and successful completions (Table C6.1): a return to treatment "
+        "within a year of completing has no value of its own there (a fall in it is harm avoided, but not priced), "
+        "so the re-presentation effect is not given a money value."
+    ),
 }
 
 

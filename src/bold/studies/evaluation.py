@@ -67,8 +67,9 @@ def _indicators(cats: pd.DataFrame, *, drop_reference: bool) -> pd.DataFrame:
     return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=cats.index)
 
 
-def _fit_logit(y: np.ndarray, X: pd.DataFrame):
-    """Maximum likelihood fit; separation or non-convergence is an error because the estimates would be meaningless."""
+def _fit_logit(y: np.ndarray, X: pd.DataFrame, groups: np.ndarray | None = None):
+    """Maximum likelihood fit; separation or non-convergence is an error because the estimates would be meaningless.
+    With ``groups`` (a cluster code per row) the covariance is cluster-robust (statsmodels ``cov_type="cluster"``)."""
     problem = "logistic regression failed: check for perfect separation (an outcome or group fully determined by a "
     problem += "covariate level) or for covariate levels that duplicate each other"
     failures = (sme.ConvergenceWarning, sme.HessianInversionWarning, sme.PerfectSeparationWarning)
@@ -79,7 +80,8 @@ def _fit_logit(y: np.ndarray, X: pd.DataFrame):
         with warnings.catch_warnings():
             for category in failures:
                 warnings.simplefilter("error", category)
-            fit = sm.Logit(y, X).fit(disp=0)
+            robust = {} if groups is None else {"cov_type": "cluster", "cov_kwds": {"groups": groups}}
+            fit = sm.Logit(y, X).fit(disp=0, **robust)
     except (*failures, sme.PerfectSeparationError, np.linalg.LinAlgError) as e:
         raise ValueError(f"{problem} ({e})") from e
     if not fit.mle_retvals.get("converged", False) or not np.isfinite(fit.bse).all():
@@ -129,7 +131,7 @@ def _merge_levels(cats: pd.DataFrame, y: np.ndarray, what: str, minimum: int) ->
     return out, notes
 
 
-def _fit_adjusted(y: np.ndarray, design: pd.DataFrame, cats: pd.DataFrame, what: str, minimum: int):
+def _fit_adjusted(y: np.ndarray, design: pd.DataFrame, cats: pd.DataFrame, what: str, minimum: int, groups=None):
     """The fit of ``y ~ design + covariates``, the model matrix and notes, after ``_merge_levels``. If the model
     still cannot be fitted, each covariate is left out in turn (last first), then all of them: what remains is a
     combination of levels that separates, or covariates that duplicate each other. Only when the design alone
@@ -138,7 +140,7 @@ def _fit_adjusted(y: np.ndarray, design: pd.DataFrame, cats: pd.DataFrame, what:
 
     def fit(kept: list[str]):
         X = pd.concat([design, _indicators(cats[kept], drop_reference=True)], axis=1)
-        return _fit_logit(y, X), X
+        return _fit_logit(y, X, groups), X
 
     names = list(cats.columns)
     try:
@@ -193,6 +195,7 @@ def difference_in_differences(
     pilot: str,
     after: str,
     covariates: list[str] = (),
+    cluster: str | None = None,
     level: float = 0.95,
     min_level: int = MIN_LEVEL_PEOPLE,
 ) -> DidResult:
@@ -201,12 +204,14 @@ def difference_in_differences(
     The model is ``outcome ~ pilot + after + pilot:after + covariates`` with every covariate categorical. The
     headline is on the percentage-point scale the DSCP benefit formula needs (docs/design/DOMAIN.md 7): over
     the pilot-after units, mean predicted probability with the interaction on minus off. Its CI uses the delta
-    method with the model-based covariance, which is adequate with one row per unit; clustered data would need
-    robust errors. Covariate levels too sparse or separating to estimate are merged, or the covariate left out
-    (``_fit_adjusted``); the result's ``notes`` say which.
+    method with the model's covariance: model-based, or with ``cluster`` (a column such as the person) clustered by
+    it, since one person can be several units (releases, client-periods) whose outcomes are not independent; the raw
+    DiD's interval is then the clustered one of the same contrast as a linear probability model. Covariate levels
+    too sparse or separating to estimate are merged, or the covariate left out (``_fit_adjusted``); the result's
+    ``notes`` say which.
     """
     covariates = list(covariates)
-    _require(df, [outcome, pilot, after, *covariates])
+    _require(df, [outcome, pilot, after, *covariates, *([cluster] if cluster else [])])
     z = _z(level)
     y, p, a = _binary(df, outcome), _binary(df, pilot), _binary(df, after)
     counts = pd.DataFrame({"p": p, "a": a, "y": y}).groupby(["p", "a"])["y"].agg(["size", "sum"])
@@ -220,10 +225,14 @@ def difference_in_differences(
         variances += rates[pi, ai] * (1 - rates[pi, ai]) / n
         rows.append({"group": group, "period": period, "n": n, "events": events, "rate_pct": 100 * events / n})
     raw = 100 * ((rates[1, 1] - rates[1, 0]) - (rates[0, 1] - rates[0, 0]))
+    design = pd.DataFrame({"const": 1.0, "pilot": p, "after": a, "pilot:after": p * a}, index=df.index, dtype=float)
+    groups = None if cluster is None else pd.factorize(df[cluster])[0]
+    if groups is not None:  # the same contrast by least squares, its variance clustered (it equals ``raw``)
+        ols = sm.OLS(y, design).fit(cov_type="cluster", cov_kwds={"groups": groups})
+        variances = float(ols.bse["pilot:after"]) ** 2
     raw_low, raw_high, raw_p = _wald(raw, 100 * np.sqrt(variances), z)
 
-    design = pd.DataFrame({"const": 1.0, "pilot": p, "after": a, "pilot:after": p * a}, index=df.index, dtype=float)
-    fit, X, notes = _fit_adjusted(y, design, _categories(df, covariates), "had the outcome", min_level)
+    fit, X, notes = _fit_adjusted(y, design, _categories(df, covariates), "had the outcome", min_level, groups)
     b, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
     on = X.to_numpy()[(p == 1) & (a == 1)]
     off = on.copy()
@@ -434,3 +443,43 @@ def propensity_matched(
         comparison_rate=100 * float(y[mc].mean()), caliper_width=width, groups=groups, estimates=estimates,
         balance=_balance(cats, t, mt, mc), notes=tuple(notes),
     )  # fmt: skip
+
+
+def match_areas(
+    profiles: pd.DataFrame, pilot: list[str], *, per_area: int = 1, minimum: int = 0, size: str = "n"
+) -> pd.DataFrame:
+    """Comparison areas for the pilot areas, chosen by similarity of their profiles (the DSCP matched comparison
+    areas on client profile and caseload).
+
+    ``profiles`` has one row per area (the index: its code) and numeric columns, ``size`` among them. Each column is
+    standardised over the pilot areas and the candidates (minus the mean, over the population SD), so that a
+    caseload in hundreds and a share weigh alike; a column with no spread is left out. Candidates are the other
+    areas with at least ``minimum`` in ``size``. Pairs are taken nearest first by Euclidean distance over all pilot
+    areas (ties by area code), each candidate at most once (without replacement), until every pilot area has
+    ``per_area`` comparisons. Returns ``pilot_area``, ``area`` and ``distance``, nearest first per pilot area."""
+    if per_area < 1:
+        raise ValueError(f"per_area must be at least 1, got {per_area}")
+    absent = [a for a in pilot if a not in profiles.index]
+    if absent:
+        raise ValueError(f"no units to profile in pilot area(s) {', '.join(absent)}")
+    candidates = profiles.index[~profiles.index.isin(pilot) & (profiles[size] >= minimum)]
+    if len(candidates) < per_area * len(pilot):
+        raise ValueError(
+            f"{len(candidates)} candidate comparison areas (with at least {minimum} units) for {len(pilot)} pilot "
+            f"areas x {per_area}: too few to match without replacement"
+        )
+    table = profiles.loc[[*pilot, *candidates]].astype(float)
+    sd = table.std(ddof=0)
+    z = (table - table.mean()) / sd.where(sd > 0)
+    z = z.loc[:, sd > 0].to_numpy()
+    distance = np.sqrt(((z[: len(pilot), None, :] - z[None, len(pilot) :, :]) ** 2).sum(axis=2))
+    pairs = sorted((distance[i, j], p, c, i, j) for i, p in enumerate(pilot) for j, c in enumerate(candidates))
+    need, used, chosen = dict.fromkeys(pilot, per_area), set(), []
+    for d, p, c, _, _ in pairs:
+        if need[p] and c not in used:
+            need[p] -= 1
+            used.add(c)
+            chosen.append((p, c, float(d)))
+    out = pd.DataFrame(chosen, columns=["pilot_area", "area", "distance"])
+    out["_order"] = out.pilot_area.map({p: k for k, p in enumerate(pilot)})
+    return out.sort_values(["_order", "distance"]).drop(columns="_order").reset_index(drop=True)

@@ -125,6 +125,11 @@ HOMELESS_SUPPORT_NEED_TO_TREATMENT = 0.25  # within 3 months (docs/design/DOMAIN
 COMPLETION_PROBABILITY = {"OPI": 0.28, "NOP": 0.55, "ALC": 0.55, "NOA": 0.5}
 JOURNEY_MEDIAN_DAYS = {"OPI": 480, "NOP": 170, "ALC": 160, "NOA": 190}
 EARLY_DROP_OUT_SHARE = 0.03  # of drop-outs, the share who leave before 12 weeks (not "effective")
+EARLY_STAY_DAYS = 83  # 12 weeks: a journey ended sooner, not completed, is an early drop-out
+# The pilot's planted effects on treatment outcomes (events._pilot_on_treatment): odds ratios on staying past 12
+# weeks (what effective treatment measures) and on completing, for journeys in pilot areas from the pilot start.
+PILOT_RETENTION_ODDS_RATIO = 4.0
+PILOT_COMPLETION_ODDS_RATIO = 1.5
 RE_PRESENTATION_WITHIN_YEAR = 0.15  # successful completers who return (DSCP re-presentation)
 
 # Deaths. Baseline per 1,000 person-years by need (added), scaled by age; excess after release

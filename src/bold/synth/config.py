@@ -67,7 +67,9 @@ class SynthConfig(BaseModel):
     start: dt.date = dt.date(2018, 1, 1)
     end: dt.date = dt.date(2024, 12, 31)
     pilot_start: dt.date | None = None  # default: 40% of the way through the period
-    pilot_odds_ratio: float = Field(default=cal.PILOT_ODDS_RATIO, gt=0)
+    pilot_odds_ratio: float = Field(default=cal.PILOT_ODDS_RATIO, gt=0)  # on continuity of care
+    pilot_retention_odds_ratio: float = Field(default=cal.PILOT_RETENTION_ODDS_RATIO, ge=1)  # staying 12 weeks
+    pilot_completion_odds_ratio: float = Field(default=cal.PILOT_COMPLETION_ODDS_RATIO, ge=1)  # completing
     corruption: dict[str, CorruptionRates] = Field(default_factory=_default_corruption)
 
     @model_validator(mode="after")

@@ -13,7 +13,9 @@ The simulation runs in causal order, each step using only what happened before i
    time is the earliest of independent draws per constant-hazard segment);
 6. hospital admissions, with more emergency admissions in the year after release without
    continuity of care; mental-health referrals, including dual-diagnosis referrals;
-7. everything after death is removed or closed at death, and the period's end censors what is open.
+7. in pilot areas after the pilot start fewer journeys end in early drop-out and more complete
+   (``_pilot_on_treatment``, drawn last from a stream of its own so that nothing else changes with it);
+8. everything after death is removed or closed at death, and the period's end censors what is open.
 
 Days are integers since 1970-01-01. ``NEVER`` marks a date that has not happened.
 """
@@ -78,6 +80,7 @@ class Timeline:
     mh_referrals: Table
     deaths: Table
     death_day: np.ndarray  # per person, NEVER if alive at the end
+    without_pilot: Table  # the journeys the pilot changed, as they would have been without it (truth only)
 
 
 def simulate(people: People, rng: np.random.Generator, cfg: SynthConfig) -> Timeline:
@@ -89,7 +92,8 @@ def simulate(people: People, rng: np.random.Generator, cfg: SynthConfig) -> Time
     death_day, deaths = _deaths(people, rng, spells, journeys, start, end)
     admissions = _admissions(people, rng, spells, journeys, start, end)
     mh = _mental_health(people, rng, spells, journeys, start, end)
-    timeline = Timeline(spells, orders, applications, journeys, admissions, mh, deaths, death_day)
+    without_pilot = _pilot_on_treatment(people, rng.spawn(1)[0], cfg, journeys, spells)  # last: see its docstring
+    timeline = Timeline(spells, orders, applications, journeys, admissions, mh, deaths, death_day, without_pilot)
     _close_at_death_and_period_end(timeline, start, end)
     return timeline
 
@@ -360,7 +364,11 @@ def _journeys(people: People, rng, cand: Table, spells: Table, start: int, end: 
     duration = np.where(
         completed,
         np.clip(rng.lognormal(np.log(median), 0.6), 42, 3000),
-        np.where(early, rng.integers(1, 83, m), np.clip(rng.lognormal(np.log(median), 0.8), 83, 3000)),
+        np.where(
+            early,
+            rng.integers(1, cal.EARLY_STAY_DAYS, m),
+            np.clip(rng.lognormal(np.log(median), 0.8), cal.EARLY_STAY_DAYS, 3000),
+        ),
     )
     u = rng.random(m)
     reason = np.where(
@@ -409,6 +417,54 @@ def _treatment(people, rng, cfg, spells, orders, applications, start, end) -> Ta
     }
     merged = concat([journeys, _journeys(people, rng, again, spells, start, end)])
     return take(merged, np.flatnonzero(starts_after_previous_end(merged["pid"], merged["start"], merged["discharge"])))
+
+
+def _odds_shift(p: np.ndarray, odds_ratio: float) -> np.ndarray:
+    """The probability whose odds are ``odds_ratio`` times those of ``p``."""
+    odds = odds_ratio * p / (1 - p)
+    return odds / (1 + odds)
+
+
+def _pilot_on_treatment(people: People, rng, cfg: SynthConfig, journeys: Table, spells: Table) -> Table:
+    """The pilot's planted effect on treatment outcomes, on journeys referred in a pilot area and starting on or
+    after the pilot start: an early drop-out (a journey that ended, not completed, within 12 weeks) stays in
+    treatment with the probability that multiplies the odds of staying by ``pilot_retention_odds_ratio``, lasting
+    as long as other drop-outs do; a drop-out or withdrawal of 12 weeks or more becomes a completion with the
+    probability that multiplies the odds of completing by ``pilot_completion_odds_ratio`` (so effective treatment
+    moves through retention only). A longer journey still ends at the person's next journey or reception.
+
+    Changes ``journeys`` in place, with a generator of its own (``rng``, spawned from the chunk's) and after every
+    other event is drawn, so the chunk's stream draws the same numbers whatever the effect and a seed's population
+    differs only in the journeys changed: the extra time in treatment does not lower the death hazard (the deaths
+    are drawn before it, and a death during it ends the journey), and a completion it adds brings no
+    re-presentation. Returns the changed journeys as they would have been without the pilot, for the truth."""
+    a = areas()
+    pid, begin, reason = journeys["pid"], journeys["start"].astype(np.int64), journeys["reason"]
+    on = a.la_pilot[people.la_on(pid, journeys["referral"])] & (begin >= day_number(cfg.pilot_start))
+    before = {"discharge": journeys["discharge"].copy(), "reason": reason.copy()}
+    ended = ~np.isin(reason, [*COMPLETION_REASONS, "TIC"])  # not completed, not ended by custody
+    early = on & ended & (journeys["discharge"] - begin < cal.EARLY_STAY_DAYS)
+    p_early = cal.EARLY_DROP_OUT_SHARE  # each early drop-out stays early with p_pilot / p, so p_pilot of all drop out
+    p_pilot = 1 - _odds_shift(np.array(1 - p_early), cfg.pilot_retention_odds_ratio)
+    stays = early & (rng.random(len(pid)) < 1 - p_pilot / p_early)
+    median = np.vectorize(cal.JOURNEY_MEDIAN_DAYS.get, otypes=[float])(journeys["substance"])
+    longer = begin + np.clip(rng.lognormal(np.log(median), 0.8), cal.EARLY_STAY_DAYS, 3000).astype(np.int64)
+    nxt = first_at_or_after(pid, begin + 1, pid, begin)
+    longer = np.minimum(longer, np.where(nxt >= 0, at(begin, nxt) - 1, NEVER))
+    nxt = first_at_or_after(pid, begin + 1, spells["pid"], spells["reception"])
+    reception = np.where(nxt >= 0, at(spells["reception"], nxt), NEVER)
+    journeys["discharge"] = np.where(stays, np.minimum(longer, reception), journeys["discharge"]).astype(np.int32)
+    journeys["reason"] = np.where(stays & (reception <= longer), "TIC", reason).astype(object)
+
+    p_complete = np.vectorize(cal.COMPLETION_PROBABILITY.get, otypes=[float])(journeys["substance"])
+    lift = (_odds_shift(p_complete, cfg.pilot_completion_odds_ratio) - p_complete) / (1 - p_complete)
+    dropped = np.isin(journeys["reason"], ["DRO", "TWD"]) & (journeys["discharge"] - begin >= cal.EARLY_STAY_DAYS)
+    completes = on & dropped & (rng.random(len(pid)) < lift)
+    completion = np.where(rng.random(len(pid)) < 0.6, "CDF", "CAU")
+    journeys["reason"] = np.where(completes, completion, journeys["reason"]).astype(object)
+
+    changed = np.flatnonzero((journeys["discharge"] != before["discharge"]) | (journeys["reason"] != before["reason"]))
+    return {"pid": pid[changed], "start": journeys["start"][changed], **take(before, changed)}
 
 
 # --- deaths -------------------------------------------------------------------------------------
@@ -652,6 +708,10 @@ def _close_at_death_and_period_end(t: Timeline, start: int, end: int) -> None:
     t.spells = s
     t.orders = _close(t.orders, death, "start", "terminated", end, "termination", "DEC")
     t.journeys = _close(t.journeys, death, "start", "discharge", end, "reason", "DIE")
+    w = _close(t.without_pilot, death, "start", "discharge", end, "reason", "DIE")
+    actual = first_at_or_after(w["pid"], w["start"], t.journeys["pid"], t.journeys["start"])  # same person and start
+    same = (at(t.journeys["discharge"], actual) == w["discharge"]) & (at(t.journeys["reason"], actual) == w["reason"])
+    t.without_pilot = take(w, np.flatnonzero(~same))  # a change the period's end censored is no change
     t.admissions = _close(t.admissions, death, "admit", "discharge", end)
     t.applications = take(t.applications, np.flatnonzero(t.applications["day"] <= death[t.applications["pid"]]))
     t.mh_referrals = take(t.mh_referrals, np.flatnonzero(t.mh_referrals["day"] <= death[t.mh_referrals["pid"]]))

@@ -11,6 +11,7 @@ Layout of the output folder::
     OUT/truth/events.parquet                   the true event behind each record, with its local authority
     OUT/truth/people.parquet                   each person's true identifiers, needs and areas
     OUT/truth/releases.parquet                 each release with what truly followed
+    OUT/truth/pilot_effects.parquet            each journey the pilot changed, as it would have been without it
     OUT/truth/summary.json                     headline figures, the pilot's areas and start, the settings used
     OUT/optouts.csv                            NHS numbers of the people who asked to opt out
 """
@@ -127,6 +128,20 @@ def _people_truth(people: People, death_day: np.ndarray) -> pa.Table:
     )
 
 
+def _pilot_truth(people: People, without_pilot: dict) -> pa.Table:
+    """The counterfactual of the pilot's effect on treatment: with the actual journeys (truth/events, keyed by person
+    and start date) it gives any design's true effect, by measuring both worlds."""
+    w = without_pilot
+    return pa.table(
+        {
+            "person_id": people.person_id[w["pid"]],
+            "treatment_start_date": as_date32(w["start"]),
+            "discharge_date": as_date32(w["discharge"]),
+            "discharge_reason": w["reason"].astype(str),
+        }
+    )
+
+
 def _releases_truth(rel: dict) -> pa.Table:
     cols = dict(rel)
     cols["release_date"] = as_date32(cols["release_date"])
@@ -165,6 +180,7 @@ def generate(
     start, end = day_number(cfg.start), day_number(cfg.end)
     counters = Counters()
     summary = truth.Summary()
+    changed = 0
     with ExitStack() as stack:
         writers = Writers(stack, out, formats)
         for chunk, first in enumerate(range(0, cfg.people, CHUNK_PEOPLE)):
@@ -181,6 +197,8 @@ def generate(
             rel = truth.releases(people, timeline, cfg, end)
             writers.write("truth/people", _people_truth(people, timeline.death_day), ("parquet",))
             writers.write("truth/releases", _releases_truth(rel), ("parquet",))
+            writers.write("truth/pilot_effects", _pilot_truth(people, timeline.without_pilot), ("parquet",))
+            changed += len(timeline.without_pilot["pid"])
             opted = rng.random(len(people)) < OPT_OUT_SHARE
             writers.write("optouts", pa.table({"nhs_number": people.nhs_number[opted]}), ("csv",))
             summary.add_chunk(people, timeline, rel)
@@ -195,6 +213,7 @@ def generate(
     pilot = {
         "pilot_local_authorities": a.la_code[a.la_pilot].tolist(),
         "pilot_start": cfg.pilot_start.isoformat(),
+        "pilot_journeys_changed": changed,  # by its effect on treatment outcomes (truth/pilot_effects.parquet)
     }
     (out / "truth" / "summary.json").write_text(
         json.dumps({"figures": figures, **pilot, "settings": settings}, indent=2)

@@ -146,17 +146,23 @@ def periods(cohort: Cohort, params: dict, per_year: bool) -> list[tuple[str, dt.
 
 
 def clients(
-    extract: Extract, params: dict, per_year: bool = False, effective: bool = False, breakdowns: bool = True
+    extract: Extract,
+    params: dict,
+    per_year: bool = False,
+    effective: bool = False,
+    breakdowns: bool = True,
+    spans: list[tuple[str, dt.date, dt.date]] | None = None,
 ) -> Cohort:
-    """One row per client (per client and financial year when ``per_year``, the year in ``financial_year``):
-    their latest journey within the period, of those starting at least ``effective_days`` before the period end
+    """One row per client (per client and financial year when ``per_year``, the year in ``financial_year``; per
+    client and each of ``spans``, (label, first day, last day), the label in ``period``, when given): their latest
+    journey within the period, of those starting at least ``effective_days`` before the period end
     when counting ``effective`` treatment. Adds the DSCP outcomes: ``effective``, ``completed``, ``exited``,
     ``transferred``; the optional fields for breakdowns unless ``breakdowns`` is false."""
     days = params["effective_days"]
     fields = ["discharge_date", "discharge_reason", *(_optional(extract) if breakdowns else [])]
     cohort = Cohort(extract, "treatment", index="treatment_start_date", fields=fields)
     name = "financial_year" if per_year else "period"
-    spans = periods(cohort, params, per_year)
+    spans = spans or periods(cohort, params, per_year)
     cohort.crossing(spans, "discharge_date", name=name).covers(spans[0][1], spans[-1][2])
     if effective:  # footnote 35: "journey start dates were restricted to be no less than 83 days before the end"
         cohort.keep(lambda t: t.index_date <= t.period_end.sub(ibis.interval(days=days)))
