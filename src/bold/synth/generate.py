@@ -13,6 +13,10 @@ Layout of the output folder::
     OUT/truth/releases.parquet                 each release with what truly followed
     OUT/truth/summary.json                     headline figures, the pilot's areas and start, the settings used
     OUT/optouts.csv                            NHS numbers of the people who asked to opt out
+    OUT/participants.csv, .parquet             a programme's participant list (Justice Data Lab style; not a
+                                               custodian's extract, so not in ``SOURCES``: bold.synth.participants)
+    OUT/truth/participants.parquet             each participant's person, release and outcome
+    OUT/truth/participants.json                the list's planted and realised effect on re-imprisonment
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pyarrow.parquet as pq
 
 from bold.security.paths import holds, output_folder
 from bold.synth import identifiers, truth
+from bold.synth.participants import SOURCE as LIST, ParticipantList
 from bold.synth.config import SOURCES, SynthConfig
 from bold.synth.events import day_number, simulate
 from bold.synth.extracts import BUILDERS, Counters, as_date32
@@ -155,16 +160,17 @@ def generate(
     output_folder(  # never inside a workspace, never over files an earlier bold synth did not write
         out,
         kind="synthetic population",
-        files=[*(f"{s}.{f}" for s in SOURCES for f in FORMATS), "optouts.csv", "truth/summary.json"],
+        files=[*(f"{s}.{f}" for s in (*SOURCES, LIST) for f in FORMATS), "optouts.csv", "truth/summary.json"],
         written_by_bold=lambda _: holds(b'"figures"')(summary_file),
     )
     check_output_folder(out)
-    for source in SOURCES:  # a file from an earlier run in another format would no longer match truth/
+    for source in (*SOURCES, LIST):  # a file from an earlier run in another format would no longer match truth/
         for fmt in set(FORMATS) - set(formats):
             (out / f"{source}.{fmt}").unlink(missing_ok=True)
     start, end = day_number(cfg.start), day_number(cfg.end)
     counters = Counters()
     summary = truth.Summary()
+    participants = ParticipantList()
     with ExitStack() as stack:
         writers = Writers(stack, out, formats)
         for chunk, first in enumerate(range(0, cfg.people, CHUNK_PEOPLE)):
@@ -183,11 +189,15 @@ def generate(
             writers.write("truth/releases", _releases_truth(rel), ("parquet",))
             opted = rng.random(len(people)) < OPT_OUT_SHARE
             writers.write("optouts", pa.table({"nhs_number": people.nhs_number[opted]}), ("csv",))
+            listed, listed_truth = participants.chunk(people, timeline, end, cfg.seed, chunk, counters)  # own stream
+            writers.write(LIST, listed, formats)
+            writers.write("truth/participants", listed_truth, ("parquet",))
             summary.add_chunk(people, timeline, rel)
             if progress:
                 progress(n)
         writers.finish()
     figures = summary.figures()
+    participants.write_truth(out)
     settings = json.loads(cfg.model_dump_json())
     a = areas()
     # The pilot is a fact of the synthetic world, not public geography: studies that want to recover it
