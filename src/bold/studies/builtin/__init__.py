@@ -23,6 +23,7 @@ MODULES = (
     "everyone_in_treatment",
     "triage",
     "evaluation",
+    "participant_outcomes",
     "economic_value",
     "mh_after_treatment",
     "multiple_conditions",
