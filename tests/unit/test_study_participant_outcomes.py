@@ -73,9 +73,14 @@ def _population(participants: int, comparisons: int = 300, back_in: int = 25, tr
         if i < back_in:
             prison.append({"person_id": f"p{i}", **LATER, "reception_date": d("2021-06-01")})
         if i < treated + late:
-            starts.append({"person_id": f"p{i}", "treatment_start_date": d("2021-01-22" if i < treated else "2021-01-23")})
+            starts.append(
+                {"person_id": f"p{i}", "treatment_start_date": d("2021-01-22" if i < treated else "2021-01-23")}
+            )
     for i in range(comparisons):
-        prison += [{"person_id": f"c{i}", **RELEASE}, {"person_id": f"c{i}", **LATER, "reception_date": d("2021-12-31")}]
+        prison += [
+            {"person_id": f"c{i}", **RELEASE},
+            {"person_id": f"c{i}", **LATER, "reception_date": d("2021-12-31")},
+        ]
     prison.append({"person_id": "z", **LATER})
     return {"prison": prison, "participants": listed, "treatment": starts}
 
@@ -107,7 +112,7 @@ def test_the_matched_differences_are_worked_by_hand(tmp_path):
     assert groups.loc[("treatment within 21 days", "treated, matched"), ["n", "events"]].tolist() == [100, 40]
     assert result.tables["list"][["n", "people"]].iloc[0].tolist() == [100, 100]
     assert {name: st.untyped(t) for name, t in result.tables.items()} == {name: [] for name in result.tables}
-    assert po.DELETE in result.notes and any("bold list delete" in n for n in result.notes)
+    assert po.DELETE in result.notes and any("bold batch delete-list" in n for n in result.notes)
 
 
 def test_one_programme_of_the_list_and_bad_parameters(tmp_path):
@@ -128,5 +133,5 @@ def test_one_programme_of_the_list_and_bad_parameters(tmp_path):
     population["participants"] = [{k: v for k, v in r.items() if k != "programme"} for r in population["participants"]]
     (tmp_path / "narrow").mkdir()
     narrow = extract(tmp_path / "narrow", population)
-    with pytest.raises(StudyError, match="participants.programme is not in this project's agreement"):
+    with pytest.raises(StudyError, match=r"participants\.programme is not in this project's agreement"):
         STUDY.compute(narrow, STUDY.resolve({"programme": "A"}))

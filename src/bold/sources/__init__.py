@@ -140,7 +140,7 @@ class Contract(BaseModel):
     retention: str | None = None
     event_date: str | None = None  # the content field of the source's main event: its dates give its coverage
     # A participant list (Justice Data Lab style): sent for one evaluation and deleted whole after its report
-    # (``bold.governance.lists``); ``bold list delete`` refuses any other source.
+    # (``bold.governance.lists``); ``bold batch delete-list`` refuses any other source.
     participant_list: bool = False
     columns: tuple[Column, ...]
 

@@ -33,10 +33,11 @@ import pyarrow.parquet as pq
 
 from bold.security.paths import holds, output_folder
 from bold.synth import identifiers, truth
-from bold.synth.participants import SOURCE as LIST, ParticipantList
 from bold.synth.config import SOURCES, SynthConfig
 from bold.synth.events import day_number, simulate
 from bold.synth.extracts import BUILDERS, Counters, as_date32
+from bold.synth.participants import SOURCE as LIST
+from bold.synth.participants import ParticipantList
 from bold.synth.population import People, make_people
 from bold.synth.reference import ETHNICITY_CODES, areas
 

@@ -33,8 +33,8 @@ OUTCOMES = {"reoffended": "re-imprisonment within a year", "treatment_21_days": 
 MAIN = "matched difference (percentage points)"
 DELETE = (
     "The participant list has served its purpose once this report is released: its custodian should now delete it "
-    "(bold list delete participants --yes), which removes its identifiers, content and links from the platform and "
-    "records the deletion in the audit trail."
+    "(bold batch delete-list participants --yes), which removes its identifiers, content and links from the "
+    "platform and records the deletion in the audit trail."
 )
 
 
@@ -170,7 +170,7 @@ STUDIES = [
             "Outcomes: a new prison reception on days 1-365 (one-year re-imprisonment) and, with treatment agreed, "
             "community treatment started on days 0-21. Effect: matched difference in percentage points with a paired "
             "95% interval and p-value. Refused below the Justice Data Lab's 60 participants. The list is deleted "
-            "after the report (bold list delete)."
+            "after the report (bold batch delete-list)."
         ),
         needs=(
             f"{LIST}.intervention_date",
