@@ -149,3 +149,14 @@ def approved_and_built(ws, agreement: Path, today):
     decided_and_signed_off(ws, project.id)
     projects.build(ws, project.id, today=today, by="adam")
     return project.id
+
+
+def question_library() -> list:
+    """The built-in studies the question library's agreement (bold-questions.yaml) covers: every one but those that
+    need a participant list, which exists only for its own evaluation (docs/examples/participant-outcomes.yaml)."""
+    import yaml
+
+    from bold.studies.builtin import catalogue
+
+    datasets = yaml.safe_load((EXAMPLES / "bold-questions.yaml").read_text())["datasets"]
+    return [s for s in catalogue().values() if all(n.split(".")[0] in datasets for n in s.needs)]

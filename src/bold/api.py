@@ -71,6 +71,15 @@ class Session:
         pass ``confirmed=True`` (refused without it)."""
         return ingest_actions.withdraw(self.workspace, self.user, source, batch, confirmed=confirmed)
 
+    def delete_list_plan(self, source: str) -> ingest_actions.ListDeletion:
+        """What deleting a participant list would remove (batches, records per zone, links, extracts)."""
+        return ingest_actions.delete_list_plan(self.workspace, self.user, source)
+
+    def delete_list(self, source: str, *, confirmed: bool = False) -> ingest_actions.ListDeletion:
+        """Delete a participant list after its report (``bold batch delete-list``); look at ``delete_list_plan``
+        first and pass ``confirmed=True`` (refused without it)."""
+        return ingest_actions.delete_list(self.workspace, self.user, source, confirmed=confirmed)
+
     def link(self, **options) -> Any:
         """Link the workspace (options as ``bold link``: retrain, encoded, backend)."""
         return linkage_actions.link(self.workspace, self.user, **options)

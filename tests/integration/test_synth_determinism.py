@@ -23,7 +23,7 @@ def test_same_seed_same_files(tmp_path):
     a, _ = make_population(tmp_path / "a", people=60_500, seed=9)
     b, _ = make_population(tmp_path / "b", people=60_500, seed=9)
     da, db = _digests(a), _digests(b)
-    assert len(da) == 7 * 2 + 6 + 1  # extracts, truth, opt-outs
+    assert len(da) == 8 * 2 + 8 + 1  # extracts and the participant list, truth, opt-outs
     assert da == db
 
 
@@ -44,3 +44,17 @@ def test_the_pilots_effect_on_treatment_draws_from_its_own_stream(tmp_path):
     assert differ == {"treatment.csv", "treatment.parquet"}
     assert len(pd.read_parquet(off / "truth" / "pilot_effects.parquet")) == 0
     assert len(pd.read_parquet(on / "truth" / "pilot_effects.parquet")) > 0
+
+
+def test_the_participant_list_draws_from_its_own_stream(tmp_path, monkeypatch):
+    """Another stream for the list changes the list and nothing else: every other file is byte for byte the same,
+    so adding the list left every seed's other files as they were."""
+    from bold.synth import participants
+
+    a, _ = make_population(tmp_path / "a", people=2_000, seed=4)
+    monkeypatch.setattr(participants, "STREAM", participants.STREAM + 1)
+    b, _ = make_population(tmp_path / "b", people=2_000, seed=4)
+    da, db = _digests(a), _digests(b)
+    listed = {"participants.csv", "participants.parquet", "truth/participants.parquet", "truth/participants.json"}
+    assert da["participants.csv"] != db["participants.csv"]
+    assert {k: v for k, v in da.items() if k not in listed} == {k: v for k, v in db.items() if k not in listed}

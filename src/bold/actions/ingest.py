@@ -8,7 +8,8 @@ from pathlib import Path
 
 from bold.actions.access import require
 from bold.errors import Invalid
-from bold.governance import optouts, withdrawals
+from bold.governance import lists, optouts, withdrawals
+from bold.governance.lists import ListDeletion
 from bold.governance.optouts import OptOutPlan, OptOutResult
 from bold.governance.people import User
 from bold.governance.permissions import Permission
@@ -136,3 +137,22 @@ def optout_count(ws: Workspace, user: User) -> dict[str, int]:
     require(ws, user, Permission.OPTOUT_COUNT)
     counts = optout.counts(ws)
     return {"nhs_number": counts["nhs_number"], "name_dob": counts["name_dob"]}
+
+
+def delete_list_plan(ws: Workspace, user: User, source: str) -> ListDeletion:
+    """What deleting a participant list would remove (its batches, rows per zone, link rows, extracts); changes
+    nothing. Withdrawing batches is the custodian's, so is deleting a list."""
+    require(ws, user, Permission.BATCH_WITHDRAW)
+    return lists.plan(ws, source)
+
+
+def delete_list(ws: Workspace, user: User, source: str, *, confirmed: bool = False) -> ListDeletion:
+    """Delete a participant list after its report: every batch of it withdrawn, its dataset dropped from built
+    extracts, the zones rewritten; audited. It cannot be undone, so the caller must confirm it (``confirmed``)."""
+    require(ws, user, Permission.BATCH_WITHDRAW)
+    if not confirmed:
+        raise Invalid(
+            f"deleting the {source} list removes it from the platform and cannot be undone; look at the plan first "
+            "(bold batch delete-list --dry-run, or delete_list_plan) and confirm it (--yes, or confirmed=True)"
+        )
+    return lists.apply(ws, source, by=user.name)

@@ -232,7 +232,9 @@ def optout_count(workspace: WorkspaceOption = Path("."), as_json: JsonOption = F
 
 
 batch_app = typer.Typer(
-    help="A custodian's batches: withdraw one sent in error, export its quarantine.", no_args_is_help=True
+    help="A custodian's batches: withdraw one sent in error, delete a participant list after its report, export "
+    "its quarantine.",
+    no_args_is_help=True,
 )
 
 
@@ -299,6 +301,55 @@ def _print_withdrawal(w, *, done: bool) -> None:
             f"  Extracts built from it: {', '.join(shown(p) for p in w.extracts)}; they keep it until rebuilt, and "
             f"{verb} at their next build, which leaves it out"
         )
+
+
+@batch_app.command("delete-list")
+def batch_delete_list(
+    source: Annotated[str, typer.Argument(help="The participant list's source type, e.g. participants.")],
+    workspace: WorkspaceOption = Path("."),
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what it would remove, and change nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (for scripts).")] = False,
+    as_json: JsonOption = False,
+):
+    """Delete a participant list after its report (Justice Data Lab style): every batch of it withdrawn, its dataset
+    dropped from the extracts built with it, the zones and links written afresh; audited."""
+    from bold.actions.ingest import delete_list, delete_list_plan
+
+    ws, user = signed_in(workspace)
+    plan = delete_list_plan(ws, user, source)
+    if as_json and dry_run:
+        print_json(plan)
+        return
+    if not as_json:
+        _print_list_deletion(plan, done=False)
+    if dry_run:
+        console.print("Dry run: nothing changed.")
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise Invalid(f"the {source} list: pass --yes to delete it (no terminal to ask on); nothing changed")
+        if not typer.confirm("Delete this list from the platform? This cannot be undone"):
+            console.print("Nothing changed.")
+            raise typer.Exit(1)
+    result = delete_list(ws, user, source, confirmed=True)
+    if as_json:
+        print_json(result)
+        return
+    _print_list_deletion(result, done=True)
+
+
+def _print_list_deletion(d, *, done: bool) -> None:
+    records = f"identifiers {d.records.get('identifiers', 0):,}, content {d.records.get('content', 0):,}"
+    batches = ", ".join(shown(repr(b.batch)) for b in d.batches)
+    if done:
+        console.print(f"The {shown(d.source)} list (batches {batches}) deleted by {shown(d.deleted_by)}.")
+    else:
+        console.print(f"Deleting the {shown(d.source)} list (batches {batches}) would delete:")
+    console.print(f"  records from the zones: {records}")
+    console.print("  from the links (every run): " + _link_counts(d.links))
+    if d.extracts:
+        console.print("  the list from the extracts of: " + ", ".join(shown(p) for p in d.extracts))
+    console.print("  and write the zones and the links afresh" if not done else "  Zones and links written afresh.")
 
 
 quarantine_app = typer.Typer(help="A batch's quarantined rows, for its sender.", no_args_is_help=True)

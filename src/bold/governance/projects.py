@@ -838,39 +838,69 @@ def remove_people(ws: Workspace, project_id: str, pseudonyms: list[str]) -> int:
     if not pseudonyms or not path.exists():
         return 0
     _remove_from_evidence(ws, project_id, [*pseudonyms, *_variant_pseudonyms(ws, project_id, pseudonyms)])
+    removed = 0
+    with _rewriting(ws, project_id) as con:
+        con.execute("create temp table gone as select unnest(?::varchar[]) as person_id", [pseudonyms])
+        tables = _extract_tables(con)
+        for table in tables:
+            t = q(table)
+            if table == "about":
+                con.execute(f"create table fresh.{t} as select * from extract.{t}")
+                continue
+            threshold = next((v for v in THRESHOLDS if table == variant_table(v)), None)
+            if threshold is not None:  # a person's attributes at another threshold go with their last record
+                held = " union ".join(
+                    f"select {variant_column(threshold)} from extract.{q(d)} "
+                    "where person_id is null or person_id not in (select person_id from gone)"
+                    for d in tables
+                    if variant_column(threshold) in _columns(con, d)
+                )
+                keep = f"where person_id in ({held})" if held else ""
+                con.execute(f"create table fresh.{t} as select * from extract.{t} {keep}")
+                continue
+            before = con.execute(f"select count(*) from extract.{t}").fetchone()[0]
+            con.execute(
+                f"create table fresh.{t} as select * from extract.{t} "
+                "where person_id is null or person_id not in (select person_id from gone)"
+            )
+            removed += before - con.execute(f"select count(*) from fresh.{t}").fetchone()[0]
+    return removed
+
+
+@contextmanager
+def _rewriting(ws: Workspace, project_id: str):
+    """A connection with the project's extract (``extract``, read-only) and an empty copy (``fresh``, under the
+    same key) attached: what the block writes to the copy replaces the extract when it ends without error, so rows
+    left out do not linger in the file's free blocks; a study already reading the old file finishes on it."""
+    path = extract_path(ws, project_id)
     fresh = path.with_name("extract.rewrite.duckdb")
     fresh.unlink(missing_ok=True)
-    removed = 0
     try:
         with ws.duckdb_connection() as con:
             key = extract_key(ws, project_id)
             encryption.attach(con, path, "extract", key, read_only=True)
-            encryption.attach(con, fresh, "fresh", key)  # the rewritten extract, under the same key
-            con.execute("create temp table gone as select unnest(?::varchar[]) as person_id", [pseudonyms])
-            tables = _extract_tables(con)
-            for table in tables:
-                t = q(table)
-                if table == "about":
-                    con.execute(f"create table fresh.{t} as select * from extract.{t}")
-                    continue
-                threshold = next((v for v in THRESHOLDS if table == variant_table(v)), None)
-                if threshold is not None:  # a person's attributes at another threshold go with their last record
-                    held = " union ".join(
-                        f"select {variant_column(threshold)} from extract.{q(d)} "
-                        "where person_id is null or person_id not in (select person_id from gone)"
-                        for d in tables
-                        if variant_column(threshold) in _columns(con, d)
-                    )
-                    keep = f"where person_id in ({held})" if held else ""
-                    con.execute(f"create table fresh.{t} as select * from extract.{t} {keep}")
-                    continue
-                before = con.execute(f"select count(*) from extract.{t}").fetchone()[0]
-                con.execute(
-                    f"create table fresh.{t} as select * from extract.{t} "
-                    "where person_id is null or person_id not in (select person_id from gone)"
-                )
-                removed += before - con.execute(f"select count(*) from fresh.{t}").fetchone()[0]
+            encryption.attach(con, fresh, "fresh", key)
+            yield con
         fresh.replace(path)
     finally:
         fresh.unlink(missing_ok=True)
+
+
+def drop_dataset(ws: Workspace, project_id: str, dataset: str) -> int | None:
+    """Rewrite the project's extract without one dataset (a participant list deleted after its report); the rows
+    it held, or None when the extract holds no such dataset (nothing changed)."""
+    path = extract_path(ws, project_id)
+    if not path.exists():
+        return None
+    with ws.duckdb_connection() as con:
+        encryption.attach(con, path, "extract", extract_key(ws, project_id), read_only=True)
+        if dataset not in _extract_tables(con):
+            return None
+    removed = 0
+    with _rewriting(ws, project_id) as con:
+        for table in _extract_tables(con):
+            if table == dataset:
+                removed = con.execute(f"select count(*) from extract.{q(table)}").fetchone()[0]
+            else:
+                con.execute(f"create table fresh.{q(table)} as select * from extract.{q(table)}")
     return removed

@@ -135,22 +135,29 @@ def apply(ws: Workspace, source: str, batch: str, *, by: str) -> Withdrawal:
     """Withdraw the batch: its records out of the zones and the links, its quarantine file deleted, what it resolved
     of earlier quarantines unresolved, its row marked; one store transaction, one audit entry (counts only)."""
     with store.transaction(ws) as tx:
-        result = _start(ws, tx.db, source, batch)
-        keys, _ = zones.batch_records(ws, source, result.batch_id)
-        result.links = linkage.forget_records(ws, keys)  # first: the records' keys are what finds their links
-        faults.point("withdraw:after-links")
-        result.records = zones.delete_batch(ws, source, result.batch_id)
-        quarantine = tx.execute("select quarantine_file from batches where batch_id = ?", (result.batch_id,))
-        quarantine = quarantine.fetchone()[0]
-        if quarantine and (ws.root / quarantine).exists():
-            (ws.root / quarantine).unlink()
-            result.quarantine_file_deleted = True
-        result.unresolved = resolved.withdraw(tx, result.batch_id)
-        result.withdrawn_at, result.withdrawn_by = now(), by
-        tx.execute(
-            "update batches set withdrawn_at = ?, withdrawn_by = ?, withdrawal = ? where batch_id = ?",
-            (result.withdrawn_at, by, json.dumps(result.details()), result.batch_id),
-        )
+        result = remove(ws, tx, source, batch, by=by)
         faults.point("withdraw:before-commit")
         tx.audit(by, "batch withdrawn", f"{source}/{result.batch}", result.details())
+    return result
+
+
+def remove(ws: Workspace, tx, source: str, batch: str, *, by: str) -> Withdrawal:
+    """The work of a withdrawal inside the caller's store transaction ``tx`` (which audits it): the batch's records
+    out of the links and the zones, its quarantine file deleted, its row marked withdrawn."""
+    result = _start(ws, tx.db, source, batch)
+    keys, _ = zones.batch_records(ws, source, result.batch_id)
+    result.links = linkage.forget_records(ws, keys)  # first: the records' keys are what finds their links
+    faults.point("withdraw:after-links")
+    result.records = zones.delete_batch(ws, source, result.batch_id)
+    quarantine = tx.execute("select quarantine_file from batches where batch_id = ?", (result.batch_id,))
+    quarantine = quarantine.fetchone()[0]
+    if quarantine and (ws.root / quarantine).exists():
+        (ws.root / quarantine).unlink()
+        result.quarantine_file_deleted = True
+    result.unresolved = resolved.withdraw(tx, result.batch_id)
+    result.withdrawn_at, result.withdrawn_by = now(), by
+    tx.execute(
+        "update batches set withdrawn_at = ?, withdrawn_by = ?, withdrawal = ? where batch_id = ?",
+        (result.withdrawn_at, by, json.dumps(result.details()), result.batch_id),
+    )
     return result

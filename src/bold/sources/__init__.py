@@ -139,6 +139,9 @@ class Contract(BaseModel):
     # workspace's [retention] settings override it. None: kept until a person deletes it.
     retention: str | None = None
     event_date: str | None = None  # the content field of the source's main event: its dates give its coverage
+    # A participant list (Justice Data Lab style): sent for one evaluation and deleted whole after its report
+    # (``bold.governance.lists``); ``bold batch delete-list`` refuses any other source.
+    participant_list: bool = False
     columns: tuple[Column, ...]
 
     @model_validator(mode="after")

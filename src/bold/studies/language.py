@@ -30,6 +30,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
+from ibis.common.exceptions import TableNotFound
 
 from bold.errors import BoldError, Kind
 from bold.governance.projects import THRESHOLDS, variant_column, variant_table
@@ -157,14 +158,24 @@ class Extract:
         """A dataset's table, ``person_id`` being the person at this extract's threshold; the other clusterings'
         columns are never visible to a study."""
         if self.threshold is None:
-            table = self.con.table(dataset)
+            table = self._table(dataset)
         elif dataset == "person":
-            table = self.con.table(variant_table(self.threshold))
+            table = self._table(variant_table(self.threshold))
         else:
-            table = self.con.table(dataset)
+            table = self._table(dataset)
             table = table.mutate(**{PERSON: table[variant_column(self.threshold)]})
         hidden = [c for c in table.columns if c in VARIANT_COLUMNS]
         return table.drop(*hidden) if hidden else table
+
+    def _table(self, name: str) -> ir.Table:
+        try:
+            return self.con.table(name)
+        except TableNotFound:
+            raise StudyError(
+                f"{name!r} is agreed but not in the extract (a participant list deleted after its report, or one "
+                "sent after the build): rebuild the project",
+                kind=Kind.CONFLICT,
+            ) from None
 
     def close(self) -> None:
         """Close a DuckDB extract (DuckDB then removes its spill folder); on Spark, remove the encrypted files

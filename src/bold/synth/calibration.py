@@ -177,3 +177,14 @@ MOVE_WITHIN_REGION = 0.7
 SURNAME_CHANGE_FEMALE = 0.05
 ALIAS_SHARE_OFFENDERS = 0.3
 NI_NUMBER_HELD = 0.96
+
+# Participant lists (Justice Data Lab style, docs/studies.md "participant-outcomes"): an organisation's programme
+# for people with a substance misuse need, in custody before their release. Participants are chosen among releases
+# whose year after release was already simulated, with selection odds depending on the outcome, so no other event
+# changes: P(chosen | back in prison within a year) / P(chosen | not) = the odds ratio, and by Bayes' rule the
+# participants' odds of re-imprisonment are this times those of otherwise similar releases.
+PARTICIPANT_ODDS_RATIO = 0.5  # planted effect of the programme on one-year re-imprisonment (odds ratio)
+PARTICIPANT_BASE_SHARE = 0.2  # chance a man aged 35 or more, not re-imprisoned, joins (before the factors below)
+PARTICIPANT_FEMALE_FACTOR = 2.0  # women and younger people join more often: a naive comparison is confounded
+PARTICIPANT_UNDER_35_FACTOR = 1.5
+PARTICIPANT_TYPO = 0.01  # organisations' lists are typed by hand: a forename or surname typo at this rate

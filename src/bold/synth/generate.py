@@ -14,6 +14,10 @@ Layout of the output folder::
     OUT/truth/pilot_effects.parquet            each journey the pilot changed, as it would have been without it
     OUT/truth/summary.json                     headline figures, the pilot's areas and start, the settings used
     OUT/optouts.csv                            NHS numbers of the people who asked to opt out
+    OUT/participants.csv, .parquet             a programme's participant list (Justice Data Lab style; not a
+                                               custodian's extract, so not in ``SOURCES``: bold.synth.participants)
+    OUT/truth/participants.parquet             each participant's person, release and outcome
+    OUT/truth/participants.json                the list's planted and realised effect on re-imprisonment
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ from bold.synth import identifiers, truth
 from bold.synth.config import SOURCES, SynthConfig
 from bold.synth.events import day_number, simulate
 from bold.synth.extracts import BUILDERS, Counters, as_date32
+from bold.synth.participants import SOURCE as LIST
+from bold.synth.participants import ParticipantList
 from bold.synth.population import People, make_people
 from bold.synth.reference import ETHNICITY_CODES, areas
 
@@ -170,17 +176,18 @@ def generate(
     output_folder(  # never inside a workspace, never over files an earlier bold synth did not write
         out,
         kind="synthetic population",
-        files=[*(f"{s}.{f}" for s in SOURCES for f in FORMATS), "optouts.csv", "truth/summary.json"],
+        files=[*(f"{s}.{f}" for s in (*SOURCES, LIST) for f in FORMATS), "optouts.csv", "truth/summary.json"],
         written_by_bold=lambda _: holds(b'"figures"')(summary_file),
     )
     check_output_folder(out)
-    for source in SOURCES:  # a file from an earlier run in another format would no longer match truth/
+    for source in (*SOURCES, LIST):  # a file from an earlier run in another format would no longer match truth/
         for fmt in set(FORMATS) - set(formats):
             (out / f"{source}.{fmt}").unlink(missing_ok=True)
     start, end = day_number(cfg.start), day_number(cfg.end)
     counters = Counters()
     summary = truth.Summary()
     changed = 0
+    participants = ParticipantList()
     with ExitStack() as stack:
         writers = Writers(stack, out, formats)
         for chunk, first in enumerate(range(0, cfg.people, CHUNK_PEOPLE)):
@@ -201,11 +208,15 @@ def generate(
             changed += len(timeline.without_pilot["pid"])
             opted = rng.random(len(people)) < OPT_OUT_SHARE
             writers.write("optouts", pa.table({"nhs_number": people.nhs_number[opted]}), ("csv",))
+            listed, listed_truth = participants.chunk(people, timeline, end, cfg.seed, chunk, counters)  # own stream
+            writers.write(LIST, listed, formats)
+            writers.write("truth/participants", listed_truth, ("parquet",))
             summary.add_chunk(people, timeline, rel)
             if progress:
                 progress(n)
         writers.finish()
     figures = summary.figures()
+    participants.write_truth(out)
     settings = json.loads(cfg.model_dump_json())
     a = areas()
     # The pilot is a fact of the synthetic world, not public geography: studies that want to recover it

@@ -24,6 +24,7 @@ MODULES = (
     "triage",
     "evaluation",
     "pilot_evaluation",
+    "participant_outcomes",
     "economic_value",
     "mh_after_treatment",
     "multiple_conditions",

@@ -35,9 +35,10 @@ def covariates(cohort: Cohort) -> list[str]:
         names += [f for f in ("ethnicity", "no_fixed_abode") if f in person]  # DSCP covariates; null: "missing"
     if "ost_at_release" in cohort.t.columns:
         names.append("ost_at_release")
-    cohort.last_event("_previous_treatment", "treatment", "treatment_start_date", within=(None, -1))
-    cohort.derive(previous_treatment=lambda t: t._previous_treatment.notnull())
-    names.append("previous_treatment")
+    if agreed(extract, "treatment.treatment_start_date"):  # every evaluation but the participant lists needs it
+        cohort.last_event("_previous_treatment", "treatment", "treatment_start_date", within=(None, -1))
+        cohort.derive(previous_treatment=lambda t: t._previous_treatment.notnull())
+        names.append("previous_treatment")
     if agreed(extract, "mental_health.referral_date"):
         cohort.last_event("_mh", "mental_health", "referral_date", within=(-365, -1))
         cohort.derive(dual_diagnosis=lambda t: t._mh.notnull())
@@ -45,23 +46,41 @@ def covariates(cohort: Cohort) -> list[str]:
     return names
 
 
-def treatment_psm(extract: Extract, params: dict) -> StudyOutput:
-    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]}, ("ost_at_release",))
-    common.complete_follow_up(cohort, 365)
-    names = covariates(cohort)
+def previous_prison(cohort: Cohort) -> Cohort:
+    """Add ``previous_prison``: releases before the index date, 0, 1 or 2+ (the Justice Data Lab matches on
+    previous offending; prison releases are the nearest these data hold)."""
     cohort.count_events("previous_releases", "prison", "release_date", within=(None, -1))
-    cohort.derive(
+    return cohort.derive(
         previous_prison=lambda t: ibis.cases((t.previous_releases >= 2, "2+"), else_=t.previous_releases.cast("string"))
     )
+
+
+def back_in_prison(cohort: Cohort) -> Cohort:
+    """Add ``reoffended``: a new prison reception on days 1 to 365 after the index date (re-imprisonment standing
+    in for one-year proven reoffending, which these data do not hold)."""
     cohort.first_event("back_in", "prison", "reception_date", within=(1, 365))
-    cohort.derive(reoffended=lambda t: t.back_in.notnull())
-    rows = cohort.frame(["treated", "reoffended", "previous_prison", *names])
-    rows = rows.sort_values(["person_id", "index_date"]).drop_duplicates("person_id")  # one release per person
-    if rows.treated.sum() < JDL_MINIMUM_PARTICIPANTS:
+    return cohort.derive(reoffended=lambda t: t.back_in.notnull())
+
+
+def enough_participants(n: int) -> None:
+    """Refuse a matched comparison below the Justice Data Lab's minimum, without saying the count (it has not been
+    checked for disclosure)."""
+    if n < JDL_MINIMUM_PARTICIPANTS:
         raise StudyError(
             f"fewer than {JDL_MINIMUM_PARTICIPANTS} participants: the Justice Data Lab needs at least "
             f"{JDL_MINIMUM_PARTICIPANTS} (the exact count is not said: it has not been checked for disclosure)"
         )
+
+
+def treatment_psm(extract: Extract, params: dict) -> StudyOutput:
+    cohort = releases_with_need(extract, {**params, "pick_up_days": params["within_days"]}, ("ost_at_release",))
+    common.complete_follow_up(cohort, 365)
+    names = covariates(cohort)
+    previous_prison(cohort)
+    back_in_prison(cohort)
+    rows = cohort.frame(["treated", "reoffended", "previous_prison", *names])
+    rows = rows.sort_values(["person_id", "index_date"]).drop_duplicates("person_id")  # one release per person
+    enough_participants(int(rows.treated.sum()))
     rows["treated"] = rows.treated.astype(int)
     rows["reoffended"] = rows.reoffended.astype(int)
     result = propensity_matched(
