@@ -117,6 +117,8 @@ CALLS = {
     Permission.BATCH_WITHDRAW: (
         lambda ws, u: ingest_actions.withdraw_plan(ws, u, "prison", "no-such-batch"),
         lambda ws, u: ingest_actions.withdraw(ws, u, "prison", "no-such-batch", confirmed=True),
+        lambda ws, u: ingest_actions.delete_list_plan(ws, u, "participants"),
+        lambda ws, u: ingest_actions.delete_list(ws, u, "participants", confirmed=True),
     ),
     Permission.RETENTION_SHOW: lambda ws, u: retention_actions.show(ws, u),
     Permission.RETENTION_APPLY: lambda ws, u: retention_actions.apply(ws, u),

@@ -61,7 +61,7 @@ def test_run_all_goes_on_past_a_failing_study_and_reports_it_at_the_end(tmp_path
     failed_at = lines.index("treatment-impact: failed (the reason is given at the end)")
     after = next(i for i, line in enumerate(lines) if line.startswith("economic-value: pending output"))
     assert failed_at < after  # the study after the failing one ran
-    summary = lines.index("1 of 3 studies failed:")
+    summary = lines.index("1 of 4 studies failed:")  # the pathway after release needs only these fields too
     assert summary > after and lines[summary + 1].startswith(
         "  treatment-impact: fewer than 60 participants: the Justice Data Lab needs at least 60"
     )
@@ -69,6 +69,6 @@ def test_run_all_goes_on_past_a_failing_study_and_reports_it_at_the_end(tmp_path
 
     ana = people.sign_in(ws, "ana", TEAM_PASSWORD)
     made = sorted(o.study for o in outputs.list_outputs(ws, ana, project))
-    assert made == ["economic-value", "treatment-outcomes"]
+    assert made == ["economic-value", "pathway-after-release", "treatment-outcomes"]
     refused = [json.loads(e["details"]) for e in audit.entries(ws, action="study run refused")]
     assert [r["study"] for r in refused] == ["treatment-impact"]  # the failure is in the audit trail too

@@ -173,6 +173,9 @@ MEASURES = {
             "true_pairs": 800,
         }
     ],
+    "recall_between_sources": [
+        {"threshold": "medium", "source_a": "prison", "source_b": "treatment", "true_pairs": 700, "recall": 0.97}
+    ],
 }
 CHECKS = [
     {
