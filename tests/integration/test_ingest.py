@@ -102,8 +102,7 @@ def test_zones_are_separated_by_schema(ws, small_population):
         }
     with ws.content(read_only=True) as con:
         content_tables = {
-            t: [c for (c,) in con.execute(f"select column_name from (describe content.{t})").fetchall()]
-            for t in every
+            t: [c for (c,) in con.execute(f"select column_name from (describe content.{t})").fetchall()] for t in every
         }
     for source in every:
         contract = load_contract(source)
