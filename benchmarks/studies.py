@@ -168,7 +168,13 @@ def main() -> None:
     failed, slow = list(broken), []
     truth = json.loads((args.work / f"synth-{args.people}" / "truth" / "summary.json").read_text())
     known = {"pilot_areas": ",".join(truth["pilot_local_authorities"]), "pilot_start": truth["pilot_start"]}
+    agreed = {
+        f"{d}.{f}" for d, fields in projects.get(Workspace(ws_dir), PROJECT).agreement.datasets.items() for f in fields
+    }
     for study_id, study in found.items():
+        if not set(study.needs) <= agreed:  # participant-outcomes: a participant list has its own agreement
+            print(f"{study_id:<28}  not timed: needs {', '.join(sorted(set(study.needs) - agreed))}, not agreed")
+            continue
         params = {k: known[k] for k in study.required if k in known}  # the synthetic pilot's
         r = _run("--child-study", study_id, str(ws_dir), json.dumps(params))
         if "error" in r:
