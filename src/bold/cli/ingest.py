@@ -252,28 +252,40 @@ def batch_withdraw(
     from bold.actions.ingest import withdraw, withdraw_plan
 
     ws, user = signed_in(workspace)
-    plan = withdraw_plan(ws, user, source, batch)
+    _plan_confirm_apply(
+        withdraw_plan(ws, user, source, batch),
+        lambda: withdraw(ws, user, source, batch, confirmed=True),
+        _print_withdrawal,
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+        refusal=f"{source} batch {batch!r}: pass --yes to withdraw it (no terminal to ask on); nothing changed",
+        question="Withdraw this batch and delete its records? This cannot be undone",
+    )
+
+
+def _plan_confirm_apply(plan, apply, show, *, dry_run: bool, yes: bool, as_json: bool, refusal: str, question: str):
+    """What an irreversible deletion would remove, then (unless a dry run) the person's yes, then the deletion:
+    ``show(plan_or_result, done=...)`` prints either; ``refusal`` is the error when there is no terminal to ask on."""
     if as_json and dry_run:
         print_json(plan)
         return
     if not as_json:
-        _print_withdrawal(plan, done=False)
+        show(plan, done=False)
     if dry_run:
         console.print("Dry run: nothing changed.")
         return
     if not yes:
         if not sys.stdin.isatty():
-            raise Invalid(
-                f"{source} batch {batch!r}: pass --yes to withdraw it (no terminal to ask on); nothing changed"
-            )
-        if not typer.confirm("Withdraw this batch and delete its records? This cannot be undone"):
+            raise Invalid(refusal)
+        if not typer.confirm(question):
             console.print("Nothing changed.")
             raise typer.Exit(1)
-    result = withdraw(ws, user, source, batch, confirmed=True)
+    result = apply()
     if as_json:
         print_json(result)
         return
-    _print_withdrawal(result, done=True)
+    show(result, done=True)
 
 
 def _print_withdrawal(w, *, done: bool) -> None:
@@ -316,26 +328,16 @@ def batch_delete_list(
     from bold.actions.ingest import delete_list, delete_list_plan
 
     ws, user = signed_in(workspace)
-    plan = delete_list_plan(ws, user, source)
-    if as_json and dry_run:
-        print_json(plan)
-        return
-    if not as_json:
-        _print_list_deletion(plan, done=False)
-    if dry_run:
-        console.print("Dry run: nothing changed.")
-        return
-    if not yes:
-        if not sys.stdin.isatty():
-            raise Invalid(f"the {source} list: pass --yes to delete it (no terminal to ask on); nothing changed")
-        if not typer.confirm("Delete this list from the platform? This cannot be undone"):
-            console.print("Nothing changed.")
-            raise typer.Exit(1)
-    result = delete_list(ws, user, source, confirmed=True)
-    if as_json:
-        print_json(result)
-        return
-    _print_list_deletion(result, done=True)
+    _plan_confirm_apply(
+        delete_list_plan(ws, user, source),
+        lambda: delete_list(ws, user, source, confirmed=True),
+        _print_list_deletion,
+        dry_run=dry_run,
+        yes=yes,
+        as_json=as_json,
+        refusal=f"the {source} list: pass --yes to delete it (no terminal to ask on); nothing changed",
+        question="Delete this list from the platform? This cannot be undone",
+    )
 
 
 def _print_list_deletion(d, *, done: bool) -> None:

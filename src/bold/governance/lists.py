@@ -40,22 +40,22 @@ class ListDeletion:
     deleted_at: str | None = None  # None: a plan, nothing changed yet
     deleted_by: str | None = None
 
-    @property
-    def records(self) -> dict[str, int]:
-        """Rows removed per zone, over every batch."""
+    def _summed(self, counts: str) -> dict[str, int]:
         total: dict[str, int] = {}
         for batch in self.batches:
-            for zone, n in batch.records.items():
-                total[zone] = total.get(zone, 0) + n
+            for name, n in getattr(batch, counts).items():
+                total[name] = total.get(name, 0) + n
         return total
 
     @property
+    def records(self) -> dict[str, int]:
+        """Rows removed per zone, over every batch."""
+        return self._summed("records")
+
+    @property
     def links(self) -> dict[str, int]:
-        total: dict[str, int] = {}
-        for batch in self.batches:
-            for table, n in batch.links.items():
-                total[table] = total.get(table, 0) + n
-        return total
+        """Rows removed per links table, over every batch."""
+        return self._summed("links")
 
     def details(self) -> dict:
         """Counts only, never a record: for the audit entry."""

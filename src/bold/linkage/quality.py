@@ -18,7 +18,7 @@ from pathlib import Path
 from bold.errors import Kind
 from bold.ingest.rules import sql_text
 from bold.linkage import features, model
-from bold.linkage.run import LINKS_SCHEMA, LinkageError, model_path, stored_sources
+from bold.linkage.run import RECALL_ESTIMATES, LinkageError, model_path, stored_sources
 from bold.store import audit
 from bold.workspace import now
 
@@ -196,9 +196,8 @@ def recall_between_sources(con) -> list[dict]:
 def record_recall(ws, run_id: int, rows: list[dict], estimated_from: str, *, by: str) -> None:
     """Keep a report's recall between sources with its run (replacing what an earlier report recorded), so that
     project extracts built from the run carry it for the studies' missed-match correction; audited."""
-    recall_table = next(s for s in LINKS_SCHEMA.split(";") if "recall_estimates" in s)
-    with ws.links() as con:
-        con.execute(recall_table.replace("create table if not exists ", "create table if not exists links."))
+    with ws.links() as con:  # links made before the table existed get it here
+        con.execute(RECALL_ESTIMATES.replace("create table if not exists ", "create table if not exists links."))
         con.execute("begin")
         con.execute("delete from links.recall_estimates where run_id = ?", [run_id])
         con.executemany(

@@ -38,7 +38,13 @@ from bold.security.private import private_dir, write_private
 from bold.sources import BLOOM_BITS
 from bold.workspace import Workspace, now, zone_tables
 
-LINKS_SCHEMA = """
+RECALL_ESTIMATES = """
+create table if not exists recall_estimates (
+    run_id integer, threshold varchar, source_a varchar, source_b varchar, true_pairs bigint, recall double,
+    estimated_from varchar, recorded_at varchar
+);"""
+LINKS_SCHEMA = (
+    """
 create table if not exists runs (
     run_id integer primary key, started_at varchar, finished_at varchar, actor varchar, sources varchar[],
     records bigint, comparisons bigint, pairs bigint, seconds double, model_sha256 varchar, thresholds json,
@@ -52,11 +58,9 @@ create table if not exists person_attributes (
 );
 create table if not exists pairs (
     run_id integer, record_key_l uuid, record_key_r uuid, match_weight double, match_probability double
-);
-create table if not exists recall_estimates (
-    run_id integer, threshold varchar, source_a varchar, source_b varchar, true_pairs bigint, recall double,
-    estimated_from varchar, recorded_at varchar
-);
+);"""
+    + RECALL_ESTIMATES
+    + """
 alter table runs add column if not exists model json;
 alter table pairs add column if not exists levels json;
 alter table runs add column if not exists blocking json;
@@ -68,6 +72,7 @@ alter table runs add column if not exists kept_keys json;
 alter table record_person add column if not exists fingerprint varchar;
 alter table person_attributes add column if not exists no_fixed_abode boolean;
 """
+)
 # ``runs.model``: the model that scored the run (older runs: null). ``pairs.levels``: each comparison's level
 # number (Splink's gamma) for the pair, read with that model (``explain.levels_from_gammas``; older runs: null).
 # ``runs.blocking``: the candidate pairs each blocking rule added (older runs: null).
@@ -76,8 +81,8 @@ alter table person_attributes add column if not exists no_fixed_abode boolean;
 # ``based_on``; ``kept_keys``: people per threshold who kept ``based_on``'s key. ``record_person.fingerprint``:
 # the keyed hash a later run tells changed records by (all null for older runs). ``person_attributes.
 # no_fixed_abode``: any of the person's records gives no fixed abode (null for older runs and encoded runs).
-# ``recall_estimates``: per threshold and pair of sources, the share of true cross-source record pairs the run's
-# clusters hold together, as a linkage report against a gold standard measured it (``quality.record_recall``);
+# ``recall_estimates``: per threshold and ordered pair of sources, the share of the first's records linked to the
+# person's records in the second, as a linkage report against a gold standard measured it (``quality.record_recall``);
 # studies divide by it for their missed-match correction (``bold.studies.uncertainty``).
 
 
