@@ -126,16 +126,20 @@ def test_the_variants_carry_evidence_and_close_thresholds_go_to_the_checkers(tmp
     assert published.notna().all()  # the checkers decide; the spread is what the table is for
 
 
-def test_the_missed_match_correction_divides_the_chosen_share_by_the_recall_into_the_outcomes_source(tmp_path):
-    recall = '{"estimated_from": "a gold standard", "thresholds": {"medium": {"prison|treatment": 0.75}}}'
+def test_the_missed_match_correction_divides_each_thresholds_share_by_its_recall_into_the_outcomes_source(tmp_path):
+    recall = (
+        '{"estimated_from": "a gold standard", "thresholds": {"medium": {"prison|treatment": 0.75}, '
+        '"high": {"prison|treatment": 0.5}, "low": {"treatment|prison": 0.9}}}'
+    )
     x = _extract(tmp_path, {"high": 40, "medium": 60, "low": 80}, recall=recall)
     result, _ = _run(x)
-    table = result.tables[uncertainty.TABLE]
-    chosen = table[table.chosen == "yes"].iloc[0]
+    table = result.tables[uncertainty.TABLE].set_index("threshold")
+    chosen = table.loc["medium"]
     assert chosen.linkage_recall == 0.75
     assert chosen.treated_21_days_share_corrected == pytest.approx(0.3 / 0.75)  # 60 of 200, over 0.75
     assert chosen.treated_21_days_share_corrected_high == pytest.approx(chosen.treated_21_days_share_high / 0.75)
-    assert table[table.chosen == "no"].treated_21_days_share_corrected.isna().all()  # the chosen threshold's only
+    assert table.loc["high"].treated_21_days_share_corrected == pytest.approx(0.2 / 0.5)  # its own recall
+    assert pd.isna(table.loc["low"].treated_21_days_share_corrected)  # recall only the other way round: none
     words = next(n for n in result.notes if n.startswith("Missed-match correction (an estimate"))
     assert "a gold standard" in words and "at random" in words
     kinds = {name: statistics.declared(t) for name, t in result.tables.items()}

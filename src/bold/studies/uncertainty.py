@@ -154,30 +154,30 @@ def add(study: Study, extract: Extract, params: dict, result: StudyOutput) -> di
         extract.evidence.append(Evidence((*bys.pop(), THRESHOLD), frame))
     result.notes += [f"Linkage uncertainty: {f}." for f in failed]
     result.notes += spread_notes(main, table, chosen)
-    result.notes += correct(main, table, chosen, about["recall"])
+    result.notes += correct(main, table, about["recall"])
     return about
 
 
-def correct(main: MainMeasure, table: pd.DataFrame, chosen: str, recall: dict | None) -> list[str]:
-    """The missed-match correction, an estimate: on the chosen threshold's rows, the share divided by the recall
-    from the cohort's source into the outcome's (``MainMeasure.linked``: the share of the first's records linked
-    to the person's records in the second), as a linkage report against a gold standard measured it, capped at
-    1; the notes say what it assumes. Columns ``linkage_recall`` and ``<share>_corrected`` (with its interval, the
-    bounds divided alike) are added to ``table`` in place."""
+def correct(main: MainMeasure, table: pd.DataFrame, recall: dict | None) -> list[str]:
+    """The missed-match correction, an estimate, on every threshold's rows: the share divided by that threshold's
+    recall from the cohort's source into the outcome's (``MainMeasure.linked``: the share of the first's records
+    linked to the person's records in the second), as a linkage report against a gold standard measured it,
+    capped at 1; the notes say what it assumes. Columns ``linkage_recall`` and ``<share>_corrected`` (with its
+    interval, the bounds divided alike) are added to ``table`` in place, so the corrected figure has its own
+    spread across thresholds."""
     if main.linked is None or not main.low:
         return []
-    pair = "{} to {}".format(*main.linked)
-    value = ((recall or {}).get("thresholds") or {}).get(chosen, {}).get("|".join(main.linked))
-    if not value:
+    pair, key = "{} to {}".format(*main.linked), "|".join(main.linked)
+    measured = {t: v[key] for t, v in ((recall or {}).get("thresholds") or {}).items() if v.get(key)}
+    if not measured:
         return [
             f"Missed-match correction: no recall between {pair} was recorded for this linkage run (a linkage "
             "report against a gold standard records it), so the main measure is not corrected for missed matches."
         ]
-    at = table[THRESHOLD] == chosen
     corrected = f"{main.value}_corrected"
-    table["linkage_recall"] = np.where(at, value, np.nan)
+    table["linkage_recall"] = table[THRESHOLD].map(measured).astype(float)
     for column, source in ((corrected, main.value), (f"{corrected}_low", main.low), (f"{corrected}_high", main.high)):
-        table[column] = np.where(at, np.minimum(pd.to_numeric(table[source], errors="coerce") / value, 1.0), np.nan)
+        table[column] = np.minimum(pd.to_numeric(table[source], errors="coerce") / table.linkage_recall, 1.0)
     st.declare(
         table,
         linkage_recall=st.reference(),
@@ -185,8 +185,8 @@ def correct(main: MainMeasure, table: pd.DataFrame, chosen: str, recall: dict | 
         **{f"{corrected}_{side}": st.bound(corrected, side) for side in ("low", "high")},
     )
     return [
-        f"Missed-match correction (an estimate, {corrected}): at the chosen ({chosen}) threshold the main measure "
-        f"divided by the recall between {pair} that the linkage report measured against "
+        f"Missed-match correction (an estimate, {corrected}): at each threshold the main measure divided by that "
+        f"threshold's recall between {pair} that the linkage report measured against "
         f"{recall.get('estimated_from', 'a gold standard')} (linkage_recall), assuming missed links fall at random "
         "among the rows and false links are few; it says where the measure would lie had no link been missed."
     ]
