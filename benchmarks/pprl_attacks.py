@@ -2,10 +2,10 @@
 
 The attacker is the linker: it holds every source's encoded extract of one synthetic population, the
 encodings' public parameters, and name, birth-year and district frequencies from a second population
-(another seed), never the secret. For each encoding it runs frequency alignment and bit-pattern mining
-(``bold.linkage.attacks``) and prints the share of records whose forename, surname, date of birth, year of
-birth and postcode district it recovered, and the share of people whose full name and year of birth it
-recovered together, beside the floor (every record guessed as the most common public value).
+(another seed), never the secret. For each encoding it runs frequency alignment, bit-pattern mining and
+similarity-graph matching (``bold.linkage.attacks``) and prints the share of records whose forename, surname,
+date of birth, year of birth and postcode district it recovered, and the share of people whose full name and
+year of birth it recovered together, beside the floor (every record guessed as the most common public value).
 
 Target for the hardened encoding: no field above twice the floor, full name and year of birth under 1%.
 

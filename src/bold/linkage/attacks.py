@@ -12,7 +12,14 @@ frequencies taken from a *separate* population, never the custodians' secret. Tw
   positions always set in the filters of records sharing it, learnt from a few encodings whose values are
   known (the best frequency alignments, or, where there are none, frequent bit patterns labelled by the public
   q-gram frequencies); each record's q-grams are then inferred and its value re-identified as the public value
-  with the closest q-gram set, and confident re-identifications teach more q-grams, for a few rounds.
+  with the closest q-gram set, and confident re-identifications teach more q-grams, for a few rounds;
+- **similarity-graph matching** (after Vidanage, Christen, Ranbaduge and Schnell 2020-2022): the encodings
+  form one graph (edges weighted by the Dice similarity of their filters) and the public values another
+  (weighted by the Dice similarity of their q-gram sets); each node is described by features that survive
+  encoding (how often it occurs, its strongest similarities and how many neighbours it has above each level,
+  each graph's similarities taken as quantiles of its own, so that the two scales need no calibration), and
+  the two graphs' nodes are matched one-to-one on those features (Hungarian assignment). It needs neither
+  q-gram positions nor repeated encodings, only that similar values still give similar encodings.
 
 Each attack's guesses are scored against the plaintext behind the encodings, beside the *floor*: the share a
 guess of the most common public value gets. The encoded columns are given as bit matrices, so any encoding
@@ -505,6 +512,100 @@ class Scheme:
     rounds: int = 15  # of re-identifying and relabelling in the pattern mining
 
 
+GRAPH_NODES = 1500  # nodes of each similarity graph: the most frequent encodings and public values
+GRAPH_LEVELS = (0.9, 0.99, 0.999)  # similarity quantiles at which each node's neighbours are counted
+GRAPH_TOP = 10  # a node's strongest similarities kept as features
+
+
+def _dice_matrix(incidence: np.ndarray) -> np.ndarray:
+    """Pairwise Dice similarity of the rows of a 0/1 matrix (bits of filters, or q-grams of values)."""
+    m = incidence.astype(np.float32)
+    weight = m.sum(axis=1)
+    sim = 2 * (m @ m.T) / np.maximum(weight[:, None] + weight[None, :], 1)
+    np.fill_diagonal(sim, 0)
+    return sim
+
+
+def _as_quantiles(sim: np.ndarray) -> np.ndarray:
+    """Each similarity as its quantile among the graph's own similarities (the two graphs' scales differ: a
+    Bloom filter's Dice is higher than its values' q-gram Dice, and flips lower it)."""
+    upper = sim[np.triu_indices(len(sim), 1)]
+    ranks = np.sort(upper)
+    q = np.searchsorted(ranks, sim, side="right") / max(len(ranks), 1)
+    np.fill_diagonal(q, 0)
+    return q.astype(np.float32)
+
+
+def _node_features(sim: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per node: its frequency (as a share of the graph's records, in logs), its ``GRAPH_TOP`` strongest
+    similarity quantiles and the share of nodes it is more similar to than each of ``GRAPH_LEVELS``."""
+    q = _as_quantiles(sim)
+    top = -np.sort(-q, axis=1)[:, :GRAPH_TOP]
+    degree = np.stack([(q > level).mean(axis=1) for level in GRAPH_LEVELS], axis=1)
+    freq = np.log(counts / counts.sum())[:, None]
+    return np.hstack([freq, top, degree * 100]).astype(np.float64)
+
+
+def _value_grams(values: list[tuple], fields: tuple[str, ...]) -> np.ndarray:
+    """0/1 matrix of each public value's q-grams (field by field, so two fields' q-grams never merge)."""
+    vocab: dict[tuple[str, str], int] = {}
+    rows = [
+        {vocab.setdefault((f, g), len(vocab)) for f, v in zip(fields, t, strict=True) for g in bigrams(v)}
+        for t in values
+    ]
+    out = np.zeros((len(values), max(len(vocab), 1)), dtype=bool)
+    for i, cols in enumerate(rows):
+        out[i, list(cols)] = True
+    return out
+
+
+def similarity_graph_matching(
+    col: Column, public: Public, public_records: Records | None = None, nodes: int = GRAPH_NODES
+) -> Guesses:
+    """Match the encodings' similarity graph to the public values' (see the module doc). The encoded nodes are
+    the most frequent distinct encodings (where every encoding is distinct, as with bit flips, the first
+    ``nodes`` records), the public nodes the most frequent public values; each encoded node is guessed as the
+    public value it is assigned, and every record holding that encoding gets the guess."""
+    from scipy.optimize import linear_sum_assignment
+
+    idx = np.flatnonzero(col.present)
+    fields = col.fields
+    ranked = _public_tuples(public, fields, public_records)
+    out = Guesses({f: np.full(len(col.present), None, dtype=object) for f in fields})
+    if len(idx) < 3 or len(ranked) < 3 or not fields:
+        return out
+    bits = unbalance(col.bits[idx]) if col.balanced else col.bits[idx]
+    uniq, inverse, counts = _unique_rows(bits)
+    encoded = np.argsort(-counts, kind="stable")[:nodes]
+    if len(fields) == 1:
+        values, weights = public.candidates(fields[0])
+        order = np.argsort(-weights, kind="stable")[:nodes]
+        plain, public_counts = [(values[o],) for o in order], weights[order]
+    else:
+        tally = Counter(zip(*(public_records.values[f] for f in fields), strict=True))
+        plain = ranked[:nodes]
+        public_counts = np.array([tally[t] for t in plain], dtype=float)
+    n = min(len(encoded), len(plain))
+    encoded, plain, public_counts = encoded[:n], plain[:n], np.maximum(public_counts[:n], 1)
+    a = _node_features(_dice_matrix(uniq[encoded]), counts[encoded].astype(float))
+    b = _node_features(_dice_matrix(_value_grams(plain, fields)), public_counts)
+    pooled = np.vstack([a, b])
+    scale = pooled.std(axis=0)
+    scale[scale == 0] = 1
+    a, b = (a - pooled.mean(axis=0)) / scale, (b - pooled.mean(axis=0)) / scale
+    cost = np.sqrt(((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2))
+    rows, matched = linear_sum_assignment(cost)
+    guess_of_node = np.full(len(uniq), -1)
+    guess_of_node[encoded[rows]] = matched
+    per_record = guess_of_node[inverse]
+    for i, f in enumerate(fields):
+        values = np.array([t[i] for t in plain] + [None], dtype=object)
+        out.by_field[f][idx] = values[np.where(per_record >= 0, per_record, len(plain))]
+        if f == "date_of_birth":
+            out.by_field["year_of_birth"] = np.array([g[:4] if g else None for g in out.by_field[f]], dtype=object)
+    return out
+
+
 def _recovered(guess: np.ndarray | None, truth: np.ndarray) -> np.ndarray:
     if guess is None:
         return np.zeros(len(truth), dtype=bool)
@@ -545,10 +646,11 @@ def attack_all(scheme: Scheme, records: Records, public: Public, public_records:
     if scheme.sample_people:
         records = records.sample(scheme.sample_people)
     columns = scheme.encode(records)
-    freq, mined = Guesses(), Guesses()
+    freq, mined, graph = Guesses(), Guesses(), Guesses()
     for col in columns:
         freq.merge(frequency_alignment(col, public, public_records))
         mined.merge(pattern_mining(col, public, scheme.k, scheme.tolerance, public_records, scheme.rounds))
+        graph.merge(similarity_graph_matching(col, public, public_records))
         if "date_of_birth" in col.fields:
             for g in (freq,):
                 dob = g.by_field.get("date_of_birth")
@@ -558,6 +660,7 @@ def attack_all(scheme: Scheme, records: Records, public: Public, public_records:
         floor(records, public),
         score(records, freq, scheme.name, "frequency alignment"),
         score(records, mined, scheme.name, "bit-pattern mining"),
+        score(records, graph, scheme.name, "similarity-graph matching"),
     ]
 
 
