@@ -130,8 +130,9 @@ CALLS = {
         ),
         lambda ws, u: linkage_actions.review_sample(ws, u),
         lambda ws, u: linkage_actions.review_labels(ws, u, ws.root / "missing.csv"),
+        lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),  # records recall: links zone
     ),
-    Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, truth=ws.root / "no-truth"),
+    Permission.LINK_REPORT: lambda ws, u: linkage_actions.report(ws, u, run=999),
     Permission.PROJECT_SUBMIT: lambda ws, u: project_actions.submit(ws, u, ws.root / "missing.yaml"),
     Permission.PROJECT_APPROVE: lambda ws, u: project_actions.approve(ws, u, "no-such-project", board_answers()),
     Permission.PROJECT_DPIA: lambda ws, u: project_actions.record_dpia(ws, u, "no-such-project", DPIA),

@@ -52,6 +52,8 @@ def report(
     ws: Workspace, user: User, *, run: int | None = None, truth: Path | None = None, out: Path | None = None
 ) -> Path:
     require(ws, user, Permission.LINK_REPORT)
+    if truth is not None:  # it records the recall it measures with the run, in the links zone: the linker's
+        require(ws, user, Permission.LINK)
     if truth is not None and not (truth / "records.parquet").exists():
         raise files.LinkError(f"--truth {truth}: no records.parquet there; give the truth/ folder bold synth wrote")
     return linkage_report.build(ws, out, run, truth, by=user.name)
