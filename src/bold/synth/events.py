@@ -13,7 +13,7 @@ The simulation runs in causal order, each step using only what happened before i
    time is the earliest of independent draws per constant-hazard segment);
 6. hospital admissions, with more emergency admissions in the year after release without
    continuity of care; mental-health referrals, including dual-diagnosis referrals;
-7. in pilot areas after the pilot start fewer journeys end in early drop-out and more complete
+7. in pilot areas after the pilot start fewer journeys end early (drop-out, or a short custody spell) and more complete
    (``_pilot_on_treatment``, drawn last from a stream of its own so that nothing else changes with it);
 8. everything after death is removed or closed at death, and the period's end censors what is open.
 
