@@ -437,11 +437,12 @@ def test_did_on_effective_treatment_recovers_the_planted_effect_against_matched_
     ws, out, events, data_end = truly_linked
     output = run_pilot(ws, out, outcome="effective_treatment")
     n, share, true_effect = true_pilot_effect(out, events, data_end, "effective", restrict_days=83)
-    assert true_effect > 0.5  # the pilot kept people in treatment
+    # planted: 1.9 points at 5,000 people (seed 11), where drop-outs alone gave 0.6 (docs/synthetic-data.md)
+    assert true_effect > 1.5
     cells = output.table("cells").set_index(["group", "period"])
     assert (cells.n["pilot", "after"], cells.rate_pct["pilot", "after"]) == (n, pytest.approx(100 * share))
     estimate = output.table("estimates").set_index("measure").loc["adjusted DiD (percentage points, pilot-after units)"]
-    assert estimate.ci_low <= true_effect <= estimate.ci_high
+    assert estimate.ci_low <= true_effect <= estimate.ci_high  # covered; told from none only from 60,000 people
     summary = json.loads((out / "truth" / "summary.json").read_text())
     areas, pilot = output.table("comparison_areas"), set(summary["pilot_local_authorities"])
     assert set(areas.area[areas.role == "pilot"]) == pilot

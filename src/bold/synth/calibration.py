@@ -130,6 +130,9 @@ EARLY_STAY_DAYS = 83  # 12 weeks: a journey ended sooner, not completed, is an e
 # weeks (what effective treatment measures) and on completing, for journeys in pilot areas from the pilot start.
 PILOT_RETENTION_ODDS_RATIO = 4.0
 PILOT_COMPLETION_ODDS_RATIO = 1.5
+# The pilot holds a journey through custody of up to 182 days (docs/synthetic-data.md): a sentence under 12 months,
+# the short sentences of the revolving door, is served half in custody.
+PILOT_HELD_CUSTODY_DAYS = 182
 RE_PRESENTATION_WITHIN_YEAR = 0.15  # successful completers who return (DSCP re-presentation)
 
 # Deaths. Baseline per 1,000 person-years by need (added), scaled by age; excess after release

@@ -13,7 +13,7 @@ The simulation runs in causal order, each step using only what happened before i
    time is the earliest of independent draws per constant-hazard segment);
 6. hospital admissions, with more emergency admissions in the year after release without
    continuity of care; mental-health referrals, including dual-diagnosis referrals;
-7. in pilot areas after the pilot start fewer journeys end in early drop-out and more complete
+7. in pilot areas after the pilot start fewer journeys end early (drop-out, or a short custody spell) and more complete
    (``_pilot_on_treatment``, drawn last from a stream of its own so that nothing else changes with it);
 8. everything after death is removed or closed at death, and the period's end censors what is open.
 
@@ -427,11 +427,18 @@ def _odds_shift(p: np.ndarray, odds_ratio: float) -> np.ndarray:
 
 def _pilot_on_treatment(people: People, rng, cfg: SynthConfig, journeys: Table, spells: Table) -> Table:
     """The pilot's planted effect on treatment outcomes, on journeys referred in a pilot area and starting on or
-    after the pilot start: an early drop-out (a journey that ended, not completed, within 12 weeks) stays in
-    treatment with the probability that multiplies the odds of staying by ``pilot_retention_odds_ratio``, lasting
-    as long as other drop-outs do; a drop-out or withdrawal of 12 weeks or more becomes a completion with the
-    probability that multiplies the odds of completing by ``pilot_completion_odds_ratio`` (so effective treatment
-    moves through retention only). A longer journey still ends at the person's next journey or reception.
+    after the pilot start: an early ending (not completed within 12 weeks: a drop-out, or a short custody spell
+    beginning) stays in treatment with the probability that multiplies the odds of staying by
+    ``pilot_retention_odds_ratio``, lasting as long as other drop-outs do; a drop-out or withdrawal of 12 weeks or
+    more becomes a completion with the probability that multiplies the odds of completing by
+    ``pilot_completion_odds_ratio`` (so effective treatment moves through retention only).
+
+    Custody ends most short journeys (docs/synthetic-data.md, the pilot), so an effect on drop-outs alone could not
+    move effective treatment by the few points the DSCP's whole-system pilots did (seed 001, Table 6.1): the pilot's
+    integrated criminal-justice and community treatment (001, chapter 3) holds a journey through a reception if the
+    person is out again within ``cal.PILOT_HELD_CUSTODY_DAYS``, and it goes on after release for as long as a
+    drop-out's would. A longer journey still ends at the person's next journey, or next reception (after the one
+    held through).
 
     Changes ``journeys`` in place, with a generator of its own (``rng``, spawned from the chunk's) and after every
     other event is drawn, so the chunk's stream draws the same numbers whatever the effect and a seed's population
@@ -442,18 +449,24 @@ def _pilot_on_treatment(people: People, rng, cfg: SynthConfig, journeys: Table, 
     pid, begin, reason = journeys["pid"], journeys["start"].astype(np.int64), journeys["reason"]
     on = a.la_pilot[people.la_on(pid, journeys["referral"])] & (begin >= day_number(cfg.pilot_start))
     before = {"discharge": journeys["discharge"].copy(), "reason": reason.copy()}
-    ended = ~np.isin(reason, [*COMPLETION_REASONS, "TIC"])  # not completed, not ended by custody
+    nxt = first_at_or_after(pid, begin + 1, spells["pid"], spells["reception"])
+    reception, release = at(spells["reception"], nxt), at(spells["release"], nxt).astype(np.int64)
+    custody = (reason == "TIC") & (nxt >= 0) & (release - reception <= cal.PILOT_HELD_CUSTODY_DAYS)
+    ended = custody | ~np.isin(reason, [*COMPLETION_REASONS, "TIC"])  # not completed, not ended by long custody
     early = on & ended & (journeys["discharge"] - begin < cal.EARLY_STAY_DAYS)
     p_early = cal.EARLY_DROP_OUT_SHARE  # each early drop-out stays early with p_pilot / p, so p_pilot of all drop out
     p_pilot = 1 - _odds_shift(np.array(1 - p_early), cfg.pilot_retention_odds_ratio)
     stays = early & (rng.random(len(pid)) < 1 - p_pilot / p_early)
     median = np.vectorize(cal.JOURNEY_MEDIAN_DAYS.get, otypes=[float])(journeys["substance"])
-    longer = begin + np.clip(rng.lognormal(np.log(median), 0.8), cal.EARLY_STAY_DAYS, 3000).astype(np.int64)
-    nxt = first_at_or_after(pid, begin + 1, pid, begin)
-    longer = np.minimum(longer, np.where(nxt >= 0, at(begin, nxt) - 1, NEVER))
-    nxt = first_at_or_after(pid, begin + 1, spells["pid"], spells["reception"])
+    drawn = np.clip(rng.lognormal(np.log(median), 0.8), cal.EARLY_STAY_DAYS, 3000).astype(np.int64)
+    longer = np.where(custody, release, begin) + drawn  # held through custody: a drop-out's length after release
+    later = first_at_or_after(pid, begin + 1, pid, begin)
+    longer = np.minimum(longer, np.where(later >= 0, at(begin, later) - 1, NEVER))
+    nxt = first_at_or_after(pid, np.where(custody, release + 1, begin + 1), spells["pid"], spells["reception"])
     reception = np.where(nxt >= 0, at(spells["reception"], nxt), NEVER)
+    drop_out = np.array(["DRO", "TNC", "TWD"], dtype=object)[rng.choice(3, len(pid), p=[0.7, 0.15, 0.15])]
     journeys["discharge"] = np.where(stays, np.minimum(longer, reception), journeys["discharge"]).astype(np.int32)
+    reason = np.where(stays & custody, drop_out, reason)  # held through custody: ends as other drop-outs do
     journeys["reason"] = np.where(stays & (reception <= longer), "TIC", reason).astype(object)
 
     p_complete = np.vectorize(cal.COMPLETION_PROBABILITY.get, otypes=[float])(journeys["substance"])
