@@ -1,8 +1,12 @@
-"""Shared fixtures: synthetic populations generated once per test session."""
+"""Shared fixtures: synthetic populations generated once per test run."""
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -18,23 +22,94 @@ def make_population(root: Path, **settings) -> tuple[Path, dict]:
     return out, figures
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """The folder ``name`` that ``build`` fills, built once per test run rather than once per xdist worker: the
+    workers share the parent of their base temp folders, and a lock makes the later worker wait for the first's
+    build instead of repeating it (populations and linkage are the slow part of the suite)."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent
+    folder, done = base / name, base / f"{name}.done"
+    with open(base / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if the build fails
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed part way
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def small_population(tmp_path_factory) -> tuple[Path, dict]:
-    """A few thousand people: structure, formats and the calibration targets that are not rare events."""
-    return make_population(tmp_path_factory.mktemp("small"), people=5_000, seed=11)
+    """A few thousand people: structure, formats and the calibration targets that are not rare events. Tests
+    only read it. The figures come from the summary file, so every worker sees the same values."""
+    root = built_once(tmp_path_factory, "small", lambda folder: make_population(folder, people=5_000, seed=11))
+    out = root / "synth"
+    return out, json.loads((out / "truth" / "summary.json").read_text())["figures"]
 
 
 @pytest.fixture(scope="session")
 def linked_small(tmp_path_factory, small_population) -> Path:
     """The small population with every source ingested and linked by Splink (model retrained), made once per test
-    worker: the root of a workspace that modules copy with ``linked_copy`` instead of linking again, because
+    run: the root of a workspace that modules copy with ``linked_copy`` instead of linking again, because
     linking is the slow part and many modules start from exactly this. Never changed itself."""
     from bold.linkage.run import link_workspace
 
     out, _ = small_population
-    ws = ingested(tmp_path_factory.mktemp("linked") / "ws", out)
-    link_workspace(ws, retrain=True, by="lin")
-    return ws.root
+
+    def build(folder: Path) -> None:
+        link_workspace(ingested(folder / "ws", out), retrain=True, by="lin")
+
+    return built_once(tmp_path_factory, "linked", build) / "ws"
+
+
+FOUR_SOURCES = ("prison", "treatment", "deaths", "hospital")  # what the continuity-of-care agreement reads
+
+
+@pytest.fixture(scope="session")
+def linked_four(tmp_path_factory, small_population) -> Path:
+    """Like ``linked_small`` but with only the continuity-of-care agreement's four sources (no source linked here
+    records ethnicity, which some tests rely on); modules copy it with ``linked_copy``. Never changed itself."""
+    from bold.ingest.pipeline import ingest
+    from bold.linkage.run import link_workspace
+    from bold.workspace import Workspace
+
+    out, _ = small_population
+
+    def build(folder: Path) -> None:
+        ws = Workspace.init(folder / "ws")
+        for source in FOUR_SOURCES:
+            ingest(ws, source, out / f"{source}.parquet", by="cara")
+        link_workspace(ws, retrain=True, by="lin")
+
+    return built_once(tmp_path_factory, "linked-four", build) / "ws"
+
+
+@pytest.fixture(scope="session")
+def thousand_population(tmp_path_factory) -> Path:
+    """A thousand people (seed 11): enough for a built project and its study outputs, quicker to link."""
+    root = built_once(tmp_path_factory, "thousand", lambda folder: make_population(folder, people=1_000, seed=11))
+    return root / "synth"
+
+
+@pytest.fixture(scope="session")
+def web_linked(tmp_path_factory, thousand_population) -> Path:
+    """One person per role (tests/web.py) and four sources of ``thousand_population`` ingested and linked (the
+    model trained), made once per test run: the web modules copy it with ``linked_copy`` instead of each
+    generating, ingesting and linking the same thousand people again. Never changed itself."""
+    from bold.ingest.pipeline import ingest
+    from bold.linkage.run import link_workspace
+    from bold.workspace import Workspace
+    from tests.web import people_workspace
+
+    def build(folder: Path) -> None:
+        ws = Workspace.open(people_workspace(folder / "ws"))
+        for source in FOUR_SOURCES:
+            ingest(ws, source, thousand_population / f"{source}.parquet", by="cara")
+        link_workspace(ws, by="lin")
+
+    return built_once(tmp_path_factory, "web-linked", build) / "ws"
 
 
 def linked_copy(template: Path, root: Path):

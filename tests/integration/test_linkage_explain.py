@@ -21,9 +21,8 @@ from bold.governance.people import AccessError, User, add_person
 from bold.governance.permissions import Role
 from bold.linkage import explain, features, review
 from bold.linkage.files import link_files
-from bold.linkage.run import link_workspace
 from bold.security.paths import PathError
-from tests.conftest import clear, ingested
+from tests.conftest import clear, linked_copy
 
 FEBRL_MAP = {
     "forename": "given_name",
@@ -221,13 +220,12 @@ def test_labels_for_pairs_that_were_never_scored_are_refused(linked_files, tmp_p
 
 
 @pytest.fixture(scope="module")
-def linked_workspace(tmp_path_factory, small_population):
-    out, _ = small_population
-    ws = ingested(tmp_path_factory.mktemp("explain") / "ws", out)
+def linked_workspace(tmp_path_factory, linked_small):
+    """A copy of the shared linked workspace (linking again is the slow part), with the people the tests act as."""
+    ws = linked_copy(linked_small, tmp_path_factory.mktemp("explain") / "ws")
     for name, role in (("lin", "linker"), ("ana", "analyst"), ("grace", "governance")):
         add_person(ws, name, [role], "a-long-test-password", by="test")
         clear(ws, name)
-    link_workspace(ws, by="lin")
     return ws
 
 

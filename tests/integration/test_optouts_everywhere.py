@@ -22,11 +22,10 @@ from bold.governance.people import User, add_person
 from bold.governance.permissions import Role
 from bold.ingest.pipeline import ingest
 from bold.ingest.reader import IngestError
-from bold.linkage.run import link_workspace
 from bold.studies import outputs, runner
 from bold.workspace import Workspace
 from tests import zones
-from tests.conftest import approved_and_built, clear
+from tests.conftest import approved_and_built, clear, linked_copy
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
@@ -36,14 +35,10 @@ CARA = User("cara", frozenset({Role.CUSTODIAN}))
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, small_population):
+def built(tmp_path_factory, linked_four):
     """Four sources ingested and linked, the continuity-of-care extract built, one pending output: never changed
     by a test (each that changes anything works on a copy)."""
-    out, _ = small_population
-    ws = Workspace.init(tmp_path_factory.mktemp("everywhere") / "ws")
-    for source in ("prison", "treatment", "deaths", "hospital"):
-        ingest(ws, source, out / f"{source}.parquet", by="cara")
-    link_workspace(ws, retrain=True, by="lin")
+    ws = linked_copy(linked_four, tmp_path_factory.mktemp("everywhere") / "ws")
     for name, role in (("cara", "custodian"), ("oscar", "output_checker")):  # before the team is added
         add_person(ws, name, [role], PASSWORD, by="test")
         clear(ws, name)

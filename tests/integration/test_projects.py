@@ -11,24 +11,17 @@ import yaml
 
 from bold.governance import projects
 from bold.governance.projects import ProjectError
-from bold.ingest.pipeline import ingest
-from bold.linkage.run import link_workspace
 from bold.security import encryption
 from bold.store import audit
-from bold.workspace import Workspace
-from tests.conftest import add_team, board_answers, decided_and_signed_off
+from tests.conftest import add_team, board_answers, decided_and_signed_off, linked_copy
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
 
 
 @pytest.fixture(scope="module")
-def linked(tmp_path_factory, small_population):
-    out, _ = small_population
-    ws = Workspace.init(tmp_path_factory.mktemp("gov") / "ws")
-    for source in ("prison", "treatment", "deaths", "hospital"):
-        ingest(ws, source, out / f"{source}.parquet", by="cara")
-    link_workspace(ws, retrain=True, by="lin")
+def linked(tmp_path_factory, linked_four):
+    ws = linked_copy(linked_four, tmp_path_factory.mktemp("gov") / "ws")
     add_team(ws, EXAMPLE)  # the people the example agreement names, in their roles
     return ws
 

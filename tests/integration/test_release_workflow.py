@@ -39,7 +39,7 @@ from bold.studies import outputs, statistics
 from bold.studies.builtin import catalogue
 from bold.studies.study import StudyOutput
 from bold.workspace import Workspace
-from tests.conftest import TEAM_PASSWORD, approved_and_built, clear, make_population
+from tests.conftest import TEAM_PASSWORD, approved_and_built, clear
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 P = "continuity-of-care"
@@ -78,11 +78,11 @@ OUTPUTS = 36  # enough for the state x move table (one output per state and move
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory) -> tuple[Path, list[str]]:
+def snapshot(tmp_path_factory, thousand_population) -> tuple[Path, list[str]]:
     """A built project with checked pending outputs, copied for each test (a copy is milliseconds). A thousand
     people, not the shared five thousand: the check needs the project's key, so a build, so a linkage, which
     takes a quarter of the time on fewer people."""
-    out, _ = make_population(tmp_path_factory.mktemp("release-population"), people=1_000, seed=11)
+    out = thousand_population
     root = tmp_path_factory.mktemp("release") / "ws"
     ws = Workspace.init(root)
     for source in ("prison", "treatment", "deaths", "hospital"):

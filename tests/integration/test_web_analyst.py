@@ -21,13 +21,11 @@ import pytest
 
 from bold.actions import outputs, people, studies
 from bold.disclosure.release import Release
-from bold.ingest.pipeline import ingest
-from bold.linkage.run import link_workspace
 from bold.store import audit
 from bold.studies.builtin import catalogue
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, make_population
-from tests.web import PASSWORD, browser, people_workspace
+from tests.conftest import approved_and_built, linked_copy
+from tests.web import PASSWORD, browser
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 P = "continuity-of-care"
@@ -35,19 +33,15 @@ TODAY = dt.date.today()
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """A workspace with one person per role, linked, and the continuity-of-care project approved and built, with
-    two checked outputs ana ran (by study id; the tests that start from an output need not run one). The
-    agreement runs to 2099 so that the web's runs, which use today's date, stay within it."""
-    out, _ = make_population(tmp_path_factory.mktemp("analyst-population"), people=1_000, seed=11)
+def built(tmp_path_factory, web_linked) -> tuple[Path, dict[str, str]]:
+    """A copy of the shared web workspace (one person per role, linked) with the continuity-of-care project
+    approved and built, and two checked outputs ana ran (by study id; the tests that start from an output need
+    not run one). The agreement runs to 2099 so that the web's runs, which use today's date, stay within it."""
     base = tmp_path_factory.mktemp("analyst")
     agreement = base / "agreement.yaml"
     agreement.write_text(EXAMPLE.read_text().replace("end: 2027-12-31", "end: 2099-12-31"))
-    root = people_workspace(base / "ws")
-    ws = Workspace.open(root)
-    for source in ("prison", "treatment", "deaths", "hospital"):
-        ingest(ws, source, out / f"{source}.parquet", by="cara")
-    link_workspace(ws, by="lin")
+    ws = linked_copy(web_linked, base / "ws")
+    root = ws.root
     approved_and_built(ws, agreement, TODAY)
     ana = people.sign_in(ws, "ana", PASSWORD)
     made = {s: studies.run(ws, ana, P, s).id for s in ("continuity-of-care", "deaths-after-release")}

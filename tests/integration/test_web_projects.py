@@ -20,13 +20,9 @@ from bold.errors import BoldError
 from bold.governance import projects as project_stage
 from bold.governance.people import User
 from bold.governance.permissions import Role
-from bold.ingest.pipeline import ingest
-from bold.linkage.run import link_workspace, model_path
-from bold.security.private import private_dir, write_private
 from bold.workspace import Workspace
-from tests.conftest import DPIA, board_answers, make_population
-from tests.old_workspace import extract_fixture
-from tests.web import PASSWORD, PEOPLE, browser, people_workspace
+from tests.conftest import DPIA, board_answers
+from tests.web import PASSWORD, PEOPLE, browser
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 P = "continuity-of-care"
@@ -34,21 +30,11 @@ TITLE = "Substance use after leaving prison"
 
 
 @pytest.fixture(scope="module")
-def snapshot(tmp_path_factory) -> Path:
-    """One person per role (tests/web.py), four sources of a thousand synthetic people ingested and linked with
-    the model an older workspace trained (training has its own tests): enough to approve and build the example
-    agreement. Each test works on a copy (milliseconds)."""
-    tmp = tmp_path_factory.mktemp("web-projects")
-    out, _ = make_population(tmp, people=1_000, seed=11)
-    root = people_workspace(tmp / "ws")
-    ws = Workspace.open(root)
-    for source in ("prison", "treatment", "deaths", "hospital"):
-        ingest(ws, source, out / f"{source}.parquet", by="cara")
-    trained = model_path(Workspace(extract_fixture(tmp / "old")))
-    private_dir(model_path(ws).parent)
-    write_private(model_path(ws), trained.read_bytes())
-    link_workspace(ws, by="lin")
-    return root
+def snapshot(web_linked) -> Path:
+    """The shared web workspace: one person per role (tests/web.py), four sources of a thousand synthetic people
+    ingested and linked, enough to approve and build the example agreement. Each test works on a copy
+    (milliseconds), so the shared one is never changed."""
+    return web_linked
 
 
 @pytest.fixture()

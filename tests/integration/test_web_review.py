@@ -15,28 +15,21 @@ from pathlib import Path
 import pytest
 
 from bold.actions import outputs, people, studies
-from bold.ingest.pipeline import ingest
-from bold.linkage.run import link_workspace
 from bold.store import audit
-from bold.synth.config import SOURCES
 from bold.workspace import Workspace
-from tests.conftest import approved_and_built, clear, make_population
-from tests.web import PASSWORD, browser, people_workspace
+from tests.conftest import approved_and_built, clear, linked_copy
+from tests.web import PASSWORD, browser
 
 AGREEMENT = Path(__file__).parents[2] / "docs" / "examples" / "continuity-of-care.yaml"
 TODAY = dt.date(2026, 11, 22)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    """A workspace with one requested output (a thousand people: the check needs a built project, so a
-    linkage, which is quicker on fewer people); copied for each test."""
-    out, _ = make_population(tmp_path_factory.mktemp("review-population"), people=1_000, seed=11)
-    root = people_workspace(tmp_path_factory.mktemp("review") / "ws")
-    ws = Workspace.open(root)
-    for source in SOURCES:
-        ingest(ws, source, out / f"{source}.parquet", by="cara")
-    link_workspace(ws, by="lin")
+def built(tmp_path_factory, web_linked):
+    """A workspace with one requested output, from a copy of the shared web workspace (a thousand people, the
+    agreement's four sources: the check needs a built project, so a linkage); copied for each test."""
+    ws = linked_copy(web_linked, tmp_path_factory.mktemp("review") / "ws")
+    root = ws.root
     project = approved_and_built(ws, AGREEMENT, TODAY)
     admin = people.sign_in(ws, "adam", PASSWORD)
     people.add(ws, admin, "otto", ["output_checker"], PASSWORD)  # a checker, but not one the agreement names
