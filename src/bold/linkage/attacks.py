@@ -156,14 +156,23 @@ def _unique_rows(bits: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return bits[first], inverse.reshape(-1), counts
 
 
-def _public_tuples(public: Public, fields: tuple[str, ...], public_records: Records | None) -> list[tuple]:
+def _public_ranked(
+    public: Public, fields: tuple[str, ...], public_records: Records | None, limit: int | None = None
+) -> tuple[list[tuple], np.ndarray]:
+    """The public values (tuples of `fields`) most frequent first, with their frequencies."""
     if len(fields) == 1:
         values, weights = public.candidates(fields[0])
-        return [(values[i],) for i in np.argsort(-weights, kind="stable")]
+        order = np.argsort(-weights, kind="stable")[:limit]
+        return [(values[o],) for o in order], weights[order].astype(float)
     if public_records is None:
-        return []
+        return [], np.zeros(0)
     rows = zip(*(public_records.values[f] for f in fields), strict=True)
-    return [v for v, _ in Counter(r for r in rows if all(r)).most_common()]
+    common = Counter(r for r in rows if all(r)).most_common(limit)
+    return [v for v, _ in common], np.array([c for _, c in common], dtype=float)
+
+
+def _public_tuples(public: Public, fields: tuple[str, ...], public_records: Records | None) -> list[tuple]:
+    return _public_ranked(public, fields, public_records)[0]
 
 
 def frequency_alignment(col: Column, public: Public, public_records: Records | None = None) -> Guesses:
@@ -570,21 +579,15 @@ def similarity_graph_matching(
 
     idx = np.flatnonzero(col.present)
     fields = col.fields
-    ranked = _public_tuples(public, fields, public_records)
     out = Guesses({f: np.full(len(col.present), None, dtype=object) for f in fields})
-    if len(idx) < 3 or len(ranked) < 3 or not fields:
+    if not fields or len(idx) < 3:
+        return out
+    plain, public_counts = _public_ranked(public, fields, public_records, limit=nodes)
+    if len(plain) < 3:
         return out
     bits = unbalance(col.bits[idx]) if col.balanced else col.bits[idx]
     uniq, inverse, counts = _unique_rows(bits)
     encoded = np.argsort(-counts, kind="stable")[:nodes]
-    if len(fields) == 1:
-        values, weights = public.candidates(fields[0])
-        order = np.argsort(-weights, kind="stable")[:nodes]
-        plain, public_counts = [(values[o],) for o in order], weights[order]
-    else:
-        tally = Counter(zip(*(public_records.values[f] for f in fields), strict=True))
-        plain = ranked[:nodes]
-        public_counts = np.array([tally[t] for t in plain], dtype=float)
     n = min(len(encoded), len(plain))
     encoded, plain, public_counts = encoded[:n], plain[:n], np.maximum(public_counts[:n], 1)
     a = _node_features(_dice_matrix(uniq[encoded]), counts[encoded].astype(float))
