@@ -30,6 +30,7 @@ import ibis
 import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import pandas as pd
+import pyarrow as pa
 from ibis.common.exceptions import TableNotFound
 
 from bold.errors import BoldError, Kind
@@ -41,6 +42,8 @@ from bold.studies import statistics
 PERSON = "person_id"
 # The clusterings at each linkage threshold an extract carries (``bold.governance.projects``): inputs, never outputs.
 VARIANT_COLUMNS = {variant_column(t) for t in THRESHOLDS}
+# Strings fetched into pandas stay in Arrow's buffers (for the evidence's person keys: millions of them)
+ARROW_STRINGS = {pa.string(): pd.ArrowDtype(pa.string()), pa.large_string(): pd.ArrowDtype(pa.large_string())}
 Where = Callable[[ir.Table], ir.BooleanValue]
 Expr = Callable[[ir.Table], ir.Value]
 
@@ -71,6 +74,7 @@ class Extract:
         self._data_end: dt.date | None = None
         self._handoff = None  # on Spark: the encrypted files the views read, removed on close
         self.threshold: str | None = None  # None: the agreement's clustering; else a linkage threshold (``at``)
+        self.caches: list[ir.CachedTable] = []  # cohorts the engine holds, released on close (shared by ``at``)
 
     @classmethod
     def duckdb(
@@ -152,6 +156,7 @@ class Extract:
         other = Extract(self.con, self.agreed)
         other.threshold = threshold
         other._data_end = self._data_end
+        other.caches = self.caches
         return other
 
     def _source(self, dataset: str) -> ir.Table:
@@ -182,6 +187,8 @@ class Extract:
         its views read (the session is shared, and stays open)."""
         if self.threshold is not None:
             return  # a view of another extract, which owns the connection
+        while self.caches:  # before the connection closes (left to the garbage collector, they fail after it)
+            self.caches.pop().release()
         if self.backend == "duckdb":
             self.con.disconnect()
         if self._handoff is not None:
@@ -274,10 +281,10 @@ class Cohort:
             source = source.group_by([PERSON, "index_date"]).aggregate(
                 **{f: source[f].max() if source[f].type().is_boolean() else source[f].min() for f in fields}
             )
-        # Ordered, so every branch of the query (Spark recomputes each) numbers the rows the same way; after
-        # merging, person and index date identify a row.
-        order = [PERSON, "index_date"] + ([] if distinct else fields)
-        self.t = source.mutate(_row=ibis.row_number().over(order_by=order))
+        self.t = source
+        # What identifies a row (after merging, person and index date): rows are numbered in this order when
+        # events are first joined to them (``_numbered``), the same way however often Spark recomputes them.
+        self._order = [PERSON, "index_date"] + ([] if distinct else fields)
         self._cache_source = self._cache = None
         # What part of time the index dates can cover, for flagging partial periods (``coverage``).
         self._index_source = (dataset, index)
@@ -291,6 +298,7 @@ class Cohort:
         ``same`` maps cohort columns to event fields that must be equal (both known) for an event to count;
         ``since`` names a date column of the cohort the days count from instead of the index date."""
         same = dict(same or {})
+        self._numbered()
         events = self.extract.table(dataset, [date, *fields, *same.values()], where)
         _must_be_date(events, dataset, date)
         events = events.filter(events[date].notnull())
@@ -310,6 +318,15 @@ class Cohort:
         if high is not None:
             joined = joined.filter(joined._days <= high)
         return joined
+
+    def _numbered(self) -> None:
+        """Number the rows (``_row``, to join events back to) and compute the cohort so far once: it is both the
+        base of an events join and the side the events are joined back to, so left as an expression it would be
+        computed twice at each, and again at every later one. Numbering waits until it is needed (a cohort
+        without events is never sorted) and then sorts the computed rows, not the query behind them."""
+        if "_row" not in self.t.columns:
+            self.t = self.t.mutate(_row=ibis.row_number().over(order_by=self._order))
+        self._cached()
 
     def _attach(self, per_row: ir.Table, fill: dict | None = None) -> Cohort:
         names = [c for c in per_row.columns if c != "_row"]
@@ -482,7 +499,8 @@ class Cohort:
         if not parts:
             raise StudyError("no period to count: the study period holds no data")
         t = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-        self.t = t.mutate(_row=ibis.row_number().over(order_by=[t[PERSON], t.index_date, t[name]]))
+        self.t = t.drop("_row") if "_row" in t.columns else t  # a row per period now: numbered afresh
+        self._order = [PERSON, "index_date", name]
         return self
 
     def keep(self, where: Where) -> Cohort:
@@ -497,15 +515,17 @@ class Cohort:
         disclosure control counts the people behind every cell. ``n`` is declared a count of index events,
         ``people`` a count of people and the breakdowns groups; the caller declares its measures."""
         by = list(by)
-        t = self.t = self._cached()
+        t = self._cached()
         aggs = {"n": t.count(), "people": t[PERSON].nunique(), **{k: f(t) for k, f in measures.items()}}
         query = t.group_by(by).aggregate(**aggs) if by else t.aggregate(**aggs)
         result = self.extract.con.execute(query)
         if by:
             result = result.sort_values(by, na_position="last").reset_index(drop=True)
         each = {"n": t.count(), **{k: f(t) for k, f in measures.items()}}
-        # a row per person and group: through Arrow, a third of the time Ibis's own conversion takes (same values)
-        frame = self.extract.con.to_pyarrow(t.group_by([*by, PERSON]).aggregate(**each)).to_pandas()
+        # a row per person and group, through Arrow and with its strings (the person keys) left in Arrow's
+        # buffers: a fraction of the time and memory of Ibis's own conversion to Python objects (same values)
+        per_person = self.extract.con.to_pyarrow(t.group_by([*by, PERSON]).aggregate(**each))
+        frame = per_person.to_pandas(types_mapper=ARROW_STRINGS.get)
         frame["people"] = 1
         self.extract.evidence.append(Evidence(tuple(by), frame))
         groups = {b: statistics.group() for b in by}
@@ -522,8 +542,13 @@ class Cohort:
         """The cohort computed once and kept by the engine (a temporary table in DuckDB, a cached DataFrame in
         Spark), so the many summaries of one study do not repeat its joins."""
         if self._cache_source is not self.t:
-            self._cache = self.t.cache()
+            previous, self._cache = self._cache, self.t.cache()
             self._cache_source = self._cache
+            self.extract.caches.append(self._cache)
+            if previous is not None and self.extract.backend == "duckdb":  # (Spark computes the new one lazily)
+                self.extract.caches.remove(previous)
+                previous.release()  # its rows are in the new one: free them now, not at the end of the study
+        self.t = self._cache  # (the cohort goes on from the computed rows)
         return self._cache
 
     def frame(self, columns: Iterable[str]) -> pd.DataFrame:

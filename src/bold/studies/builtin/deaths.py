@@ -32,12 +32,16 @@ def follow_up(cohort: Cohort, horizon: int = HORIZON, back_in_prison: bool = Tru
     """Add ``last_day`` (last day at risk), ``died`` and ``drug_death`` (death ended the follow-up)."""
     cohort.first_event("death_day", "deaths", "date_of_death", within=(0, None), take=["drug_related"])
     cohort.days_to_data_end()
-    stops = [cohort.t.days_to_data_end, ibis.literal(horizon)]
     if back_in_prison:
         cohort.first_event("back_in_day", "prison", "reception_date", within=(1, None))
-        stops.append(cohort.t.back_in_day.fill_null(horizon + 1) - 1)
-    censor = ibis.least(*stops)
-    cohort.derive(censor_day=lambda t: censor)
+
+    def censor(t):
+        stops = [t.days_to_data_end, ibis.literal(horizon)]
+        if back_in_prison:
+            stops.append(t.back_in_day.fill_null(horizon + 1) - 1)
+        return ibis.least(*stops)
+
+    cohort.derive(censor_day=censor)
     return cohort.derive(
         died=lambda t: t.death_day.notnull() & (t.death_day <= t.censor_day),
         last_day=lambda t: ibis.least(t.censor_day, t.death_day.fill_null(horizon + 1)),

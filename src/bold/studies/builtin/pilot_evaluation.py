@@ -46,8 +46,12 @@ class Outcome:
 def in_periods(cohort: Cohort, spans: list[Span]) -> Cohort:
     """Label each index date with the span holding it (first and last days included) in ``period``; keep only those
     inside one (the gap, between the spans, is left out)."""
-    cases = [(cohort.t.index_date.between(first, last), label) for label, first, last in spans]
-    cohort.derive(period=lambda t: ibis.cases(*cases, else_=ibis.null("string")))
+
+    def period(t):
+        cases = [(t.index_date.between(first, last), label) for label, first, last in spans]
+        return ibis.cases(*cases, else_=ibis.null("string"))
+
+    cohort.derive(period=period)
     return cohort.keep(lambda t: t.period.notnull())
 
 
