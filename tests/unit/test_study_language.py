@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ibis
 import pandas as pd
 import pytest
 
+import bold.studies.language as language
 from bold.studies.guard import check_aggregate
 from bold.studies.language import (
     Cohort,
@@ -219,3 +221,37 @@ def test_the_guard_refuses_row_level_tables(table, reason):
 
 def test_the_guard_accepts_aggregates():
     check_aggregate("t", pd.DataFrame({"group": ["x", "y"], "n": [40, 3]}), people_in_extract=100)
+
+
+def test_a_summary_added_up_from_its_evidence_matches_the_engines_own_group_by(x):
+    """Counts and whole-number sums come from the people's rows (no second query): the same table as the engine's
+    group-by, to the type, with a breakdown group that is missing (no prison recorded), a flag that is missing
+    for some rows, a sum of nothing (missing, not 0) and an empty cohort (n and people 0)."""
+
+    def summaries(extract):
+        cohort = Cohort(extract, "prison", "release_date", fields=["prison", "substance_misuse_need"])
+        cohort.first_event("days", "treatment", "treatment_start_date", within=(0, 21))
+        cohort.derive(treated=lambda t: t.days.notnull(), prison=lambda t: t.prison.nullif("P2"))
+        cohort.derive(late=lambda t: ibis.ifelse(t.treated, t.days > 20, ibis.null("boolean")))
+        sums = {
+            "treated": lambda t: t.treated.cast("int64").sum(),
+            "late": lambda t: t.late.cast("int64").sum(),
+            "rows": lambda t: t.count(),
+        }
+        tables = [cohort.summarise(), cohort.summarise(["prison"], **sums), cohort.summarise(**sums)]
+        cohort.keep(lambda t: t.index_date > d("2030-01-01"))
+        return [*tables, cohort.summarise(**sums), cohort.summarise(["prison"], **sums)]
+
+    added_up = summaries(x)
+    engine, language._additive = language._additive, lambda measure: False
+    try:
+        grouped = summaries(x)
+    finally:
+        language._additive = engine
+    for mine, theirs in zip(added_up, grouped, strict=True):
+        pd.testing.assert_frame_equal(mine, theirs, check_dtype=True)
+    by_prison = added_up[1].set_index("prison", drop=False)
+    assert by_prison.loc["P1", "n"] == 1 and by_prison.loc["P1", "treated"] == 1  # a's release, treated on day 19
+    assert pd.isna(by_prison["prison"].iloc[-1]) and by_prison["n"].iloc[-1] == 2  # b and c, prison P2 made missing
+    assert added_up[2].loc[0, "late"] == 0 and added_up[3].loc[0, "n"] == 0 and pd.isna(added_up[3].loc[0, "late"])
+    assert added_up[3].loc[0, "people"] == 0 and added_up[4].empty

@@ -589,6 +589,8 @@ def _added_up(frame: pd.DataFrame, by: list[str], each: dict[str, ir.Value]) -> 
             result[name] = result[name].fillna(0)
         if result[name].notna().all():
             result[name] = result[name].astype("int64")
+        else:  # whole numbers with gaps, as the engine gives them: Python integers and None
+            result[name] = pd.Series([None if pd.isna(v) else int(v) for v in result[name]], dtype=object)
     return result[[*by, "n", "people", *names[1:]]]
 
 
