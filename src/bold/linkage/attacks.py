@@ -171,16 +171,12 @@ def _public_ranked(
     return [v for v, _ in common], np.array([c for _, c in common], dtype=float)
 
 
-def _public_tuples(public: Public, fields: tuple[str, ...], public_records: Records | None) -> list[tuple]:
-    return _public_ranked(public, fields, public_records)[0]
-
-
 def frequency_alignment(col: Column, public: Public, public_records: Records | None = None) -> Guesses:
     """Rank identical encodings by frequency and align them with the public values ranked the same way."""
     idx = np.flatnonzero(col.present)
     _, inverse, counts = _unique_rows(col.bits[idx])
     order = np.argsort(-counts, kind="stable")
-    ranked = _public_tuples(public, col.fields, public_records)
+    ranked = _public_ranked(public, col.fields, public_records)[0]
     rank_of = np.empty(len(order), dtype=int)
     rank_of[order] = np.arange(len(order))
     out = Guesses()
@@ -466,7 +462,7 @@ def pattern_mining(
         return (uniq[rows].astype(np.float32) @ atoms.T.astype(np.float32)) >= need[None, :]
 
     held = holding(train)
-    ranked = _public_tuples(public, tuple(fields), public_records) if single else []
+    ranked = _public_ranked(public, tuple(fields), public_records)[0] if single else []
     seeds = aligned_seeds(uniq, counts, tuple(fields), ranked, k, min_count=1, limit=None) if ranked else []
     position = {int(r): i for i, r in enumerate(train)}
     seeded = [(position[r], v) for r, v in seeds if r in position]

@@ -187,12 +187,14 @@ class Extract:
         its views read (the session is shared, and stays open)."""
         if self.threshold is not None:
             return  # a view of another extract, which owns the connection
-        while self.caches:  # before the connection closes (left to the garbage collector, they fail after it)
-            self.caches.pop().release()
-        if self.backend == "duckdb":
-            self.con.disconnect()
-        if self._handoff is not None:
-            self._handoff.close()
+        try:
+            while self.caches:  # before the connection closes (left to the garbage collector, they fail after it)
+                self.caches.pop().release()
+        finally:  # whatever a release meets, the connection closes and the encrypted hand-off files go
+            if self.backend == "duckdb":
+                self.con.disconnect()
+            if self._handoff is not None:
+                self._handoff.close()
 
     def table(self, dataset: str, fields: Iterable[str] = (), where: Where | None = None) -> ir.Table:
         """``person_id`` and the named fields of one dataset, filtered by ``where`` (which may use any agreed
@@ -527,7 +529,7 @@ class Cohort:
         if all(map(_additive, each.values())):  # counts and whole-number sums: the people's rows add up to them
             result = _added_up(frame, by, each)
         else:
-            aggs = {"n": t.count(), "people": t[PERSON].nunique(), **{k: f(t) for k, f in measures.items()}}
+            aggs = {"n": each["n"], "people": t[PERSON].nunique(), **{k: each[k] for k in measures}}
             result = self.extract.con.execute(t.group_by(by).aggregate(**aggs) if by else t.aggregate(**aggs))
         if by:
             result = result.sort_values(by, na_position="last").reset_index(drop=True)

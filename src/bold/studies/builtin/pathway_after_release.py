@@ -179,8 +179,7 @@ def merged_flows(cohort: Cohort, minimum: int, order: list[str]) -> pd.DataFrame
     comes from one summary and disclosure control sees the people behind each merged flow."""
     raw = [f"service_{j}" for j in range(1, len(STEPS) + 1)]
     cohort.derive(_path=lambda t: ibis.literal(" > ").join([t[c] for c in raw]))
-    frame = cohort.frame(raw).rename(columns=dict(zip(raw, STEPS, strict=True)))
-    frame["_path"] = frame[STEPS[0]].str.cat([frame[s] for s in STEPS[1:]], sep=" > ")
+    frame = cohort.frame([*raw, "_path"]).rename(columns=dict(zip(raw, STEPS, strict=True)))
     merged = flows.merge_small(frame, STEPS, minimum, order)
     mapping = merged[["_path", *STEPS]].drop_duplicates()
     if mapping.empty:
